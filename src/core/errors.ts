@@ -1,0 +1,67 @@
+/**
+ * One error type for everything a user can act on. `code` is stable (tests and
+ * scripts match on it), `message` names the file, line or entry, `hint` says what
+ * to do next. The CLI prints these and exits with `exitCode`; anything else is a bug.
+ */
+export type PilotErrorCode =
+  | 'PILOT_USAGE'
+  | 'PILOT_FLAKE_INVALID'
+  | 'PILOT_FLAKE_UNKNOWN'
+  | 'PILOT_APP_EXISTS'
+  | 'PILOT_PATH_IN_WAY'
+  | 'PILOT_IMAGE_UNKNOWN'
+  | 'PILOT_IMAGE_INVALID'
+  | 'PILOT_IMAGE_IN_USE'
+  | 'PILOT_LAYER_UNSAFE'
+  | 'PILOT_DIGEST_MISMATCH'
+  | 'PILOT_REMOVED_UNSAFE'
+  | 'PILOT_HOST_FILES_MISSING'
+  | 'PILOT_PULL_FAILED'
+  | 'PILOT_NEEDS_PRIVILEGE'
+  | 'PILOT_RUNTIME'
+  | 'PILOT_BUSY'
+  | 'PILOT_INTERNAL';
+
+export interface PilotErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  exitCode?: number;
+}
+
+export class PilotError extends Error {
+  readonly code: PilotErrorCode;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(code: PilotErrorCode, message: string, options: PilotErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PilotError';
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? (code === 'PILOT_USAGE' ? 2 : 1);
+  }
+}
+
+export function isPilotError(error: unknown): error is PilotError {
+  return error instanceof PilotError;
+}
+
+/** The errno of a Node system error, or undefined. Lets callers catch only what they expect. */
+export function errnoOf(error: unknown): string | undefined {
+  if (error && typeof error === 'object' && 'code' in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+/** Formats an error the way every pilot command prints it: `pilot: message` + `hint: ...`. */
+export function formatError(error: unknown, program = 'pilot'): string {
+  if (isPilotError(error)) {
+    const lines = [`${program}: ${error.message}`];
+    if (error.hint) lines.push(`  hint: ${error.hint}`);
+    return lines.join('\n');
+  }
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return `${program}: internal error: ${message}`;
+}

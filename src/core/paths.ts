@@ -1,0 +1,85 @@
+/**
+ * Every host path pilot touches, in one place. `PILOT_ROOT` (or `--root`) puts all
+ * of them under one directory so that tests never touch the real system.
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface PilotPaths {
+  /** '' for the real system, else an absolute directory. */
+  root: string;
+  /** Content-addressed image store (layers, blobs, images, refs). */
+  store: string;
+  /** Flake files: `<flakes>/<app>.yaml` and `<app>.d/`. */
+  flakes: string;
+  /** Runtime state: plans, locks, mount points. Lost on reboot by design. */
+  run: string;
+  /** True when the store belongs to root (system store) rather than to the caller. */
+  system: boolean;
+}
+
+export interface PathOptions {
+  root?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+}
+
+export function resolvePaths(options: PathOptions = {}): PilotPaths {
+  const env = options.env ?? process.env;
+  const uid = options.uid ?? process.getuid?.() ?? 0;
+  const given = options.root ?? env.PILOT_ROOT;
+  if (given !== undefined && given !== '') {
+    const root = resolve(given);
+    return {
+      root,
+      store: join(root, 'var/lib/pilot'),
+      flakes: join(root, 'usr/share/flakes'),
+      run: join(root, 'run/pilot'),
+      system: true,
+    };
+  }
+  if (uid === 0) {
+    return {
+      root: '',
+      store: '/var/lib/pilot',
+      flakes: '/usr/share/flakes',
+      run: '/run/pilot',
+      system: true,
+    };
+  }
+  const home = env.HOME ?? homedir();
+  const dataHome = env.XDG_DATA_HOME || join(home, '.local/share');
+  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'pilot') : join(home, '.cache/pilot/run');
+  return {
+    root: '',
+    store: join(dataHome, 'pilot'),
+    flakes: join(env.XDG_CONFIG_HOME || join(home, '.config'), 'flakes'),
+    run: runtimeDir,
+    system: false,
+  };
+}
+
+/** Where a host path such as `/usr/bin/x` lives under the root. */
+export function hostPath(paths: PilotPaths, path: string): string {
+  return paths.root === '' ? path : join(paths.root, path);
+}
+
+/** Store sub-directories. Kept here so that store, runtime and gc agree. */
+export const storeDirs = {
+  layers: (p: PilotPaths) => join(p.store, 'layers'),
+  layer: (p: PilotPaths, diffId: string) => join(p.store, 'layers', digestHex(diffId)),
+  /** Short aliases `l/<10 hex>` → layer dirs, so that 100+ lowerdirs fit in one page. */
+  aliases: (p: PilotPaths) => join(p.store, 'l'),
+  blobs: (p: PilotPaths) => join(p.store, 'blobs', 'sha256'),
+  images: (p: PilotPaths) => join(p.store, 'images'),
+  refs: (p: PilotPaths) => join(p.store, 'refs'),
+  tmp: (p: PilotPaths) => join(p.store, 'tmp'),
+  hostLayers: (p: PilotPaths) => join(p.store, 'host'),
+  instances: (p: PilotPaths) => join(p.store, 'instances'),
+};
+
+export function digestHex(digest: string): string {
+  const hex = digest.startsWith('sha256:') ? digest.slice(7) : digest;
+  if (!/^[a-f0-9]{64}$/.test(hex)) throw new Error(`not a sha256 digest: ${digest}`);
+  return hex;
+}
