@@ -1,0 +1,651 @@
+/**
+ * The flake model: `<flakes>/<app>.yaml` plus drop-ins `<app>.d/*.yaml`, in the format of
+ * flake-pilot (EB 2.2.19 and OS 3.1.44 forms) with pilot's extension keys beside it.
+ *
+ * The launcher imports this on every app start: node built-ins, `yaml` and src/core only.
+ *
+ * Pipeline, each step pure except the first and the last:
+ *   readFlakeSources → parseFlakeSource (each) → mergeFlakeDocuments → validateFlake
+ * Every value keeps the file and line it came from, so that an error in a drop-in names
+ * the drop-in, not the main file.
+ *
+ * Decisions:
+ * - List keys (layers, include.tar, include.path, host_packages, runtime.podman) must be
+ *   YAML sequences. A single string is refused, not wrapped: upstream flake-pilot refuses
+ *   it too, and a flake that only pilot reads would silently break the upstream tools.
+ * - Booleans are YAML 1.2 booleans (`true`/`false`); `"yes"` or `yes` is a string and refused.
+ * - `null` (`~` or an empty value) anywhere means "the default", as upstream does.
+ * - `runtime.runas` also takes a non-negative integer (a uid) and keeps it as a string.
+ * - `runtime.podman` items are split into words here only to report broken quoting with
+ *   file and line; their meaning is podman-options.ts's business.
+ * - Paths that pilot resolves on the host or in the image (target_app_path, host_app_path,
+ *   include.tar, include.path) must be absolute: a relative one would depend on the
+ *   caller's working directory.
+ */
+import { type Dirent, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  stringify,
+  type Node as YamlNode,
+} from 'yaml';
+import { errnoOf, isPilotError, PilotError } from './errors.js';
+import { splitPodmanWords } from './podman-options.js';
+
+export interface FlakeRuntime {
+  runas?: string;
+  resume: boolean;
+  attach: boolean;
+  podman: string[];
+}
+
+export interface Flake {
+  include: { tar: string[]; path: string[] };
+  container: {
+    name: string;
+    target_app_path: string;
+    host_app_path?: string;
+    base_container?: string;
+    layers: string[];
+    check_host_dependencies: boolean;
+    /** pilot extension: image ref as written in this flake → `sha256:…` it was pinned to. */
+    digests: Record<string, string>;
+    /** pilot extension: host packages whose files the app needs (informational for `check`). */
+    host_packages: string[];
+    runtime: FlakeRuntime;
+  };
+}
+
+export interface FlakeWarning {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface FlakeSource {
+  file: string;
+  text: string;
+}
+
+export interface FlakeLocation {
+  file: string;
+  /** 1-based line where the value is written. */
+  line: number;
+  /** 1-based line where its key is written (equal to `line` for the document and list items). */
+  keyLine: number;
+}
+
+/**
+ * One parsed (or merged) flake document before validation. `value` is plain data:
+ * mappings are null-prototype objects (a key such as `__proto__` stays an ordinary key),
+ * sequences are arrays, scalars are JS scalars. `provenance` maps a dotted key path
+ * (`''` for the document, `container.layers.0` for a list item) to where it is written.
+ */
+export interface ParsedFlakeDocument {
+  value: unknown;
+  provenance: Map<string, FlakeLocation>;
+  files: string[];
+}
+
+type Mapping = Record<string, unknown>;
+
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+/** `<app>.yaml` and `<app>.d` must fit in one file name (NAME_MAX 255). */
+const APP_NAME_MAX = 200;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Aliases may nest or even refer to themselves; stop long before the stack does. */
+const MAX_DEPTH = 32;
+const MAX_NODES = 10_000;
+
+// ---------------------------------------------------------------------------------------
+// Parsing
+
+function isMapping(value: unknown): value is Mapping {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function childPath(parent: string, key: string | number): string {
+  return parent === '' ? String(key) : `${parent}.${key}`;
+}
+
+function invalid(file: string, line: number, message: string, hint?: string): PilotError {
+  return new PilotError(
+    'PILOT_FLAKE_INVALID',
+    `${file}:${line}: ${message}`,
+    hint === undefined ? {} : { hint },
+  );
+}
+
+/** Turns one file's text into plain data plus the line of every value and key. */
+export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
+  const { file, text } = source;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const lineAt = (offset: number | undefined): number =>
+    offset === undefined ? 1 : lineCounter.linePos(offset).line;
+
+  const first = doc.errors[0];
+  if (first) {
+    const line = first.linePos?.[0].line ?? lineAt(first.pos[0]);
+    const reason =
+      first.code === 'MULTIPLE_DOCS'
+        ? 'a flake file holds one document, this one has a second one ("---")'
+        : first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw invalid(file, line, `not valid YAML: ${reason}`, 'fix the YAML syntax of the flake file');
+  }
+
+  const provenance = new Map<string, FlakeLocation>();
+  let nodes = 0;
+
+  const convert = (
+    node: unknown,
+    path: string,
+    keyLine: number,
+    fallbackLine: number,
+    depth: number,
+  ): unknown => {
+    nodes += 1;
+    if (depth > MAX_DEPTH || nodes > MAX_NODES) {
+      throw invalid(file, fallbackLine, `${path || 'document'}: nested too deeply (aliases?)`);
+    }
+    let resolved = node;
+    let line = fallbackLine;
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    if (range) line = lineAt(range[0]);
+    if (isAlias(node)) {
+      resolved = node.resolve(doc as Document);
+      if (resolved === undefined)
+        throw invalid(file, line, `${path}: unknown alias *${node.source}`);
+    }
+    provenance.set(path, { file, line, keyLine });
+
+    if (resolved === null || resolved === undefined) return null;
+    if (isScalar(resolved)) return resolved.value ?? null;
+    if (isSeq(resolved)) {
+      return resolved.items.map((item, index) =>
+        convert(item, childPath(path, index), line, line, depth + 1),
+      );
+    }
+    if (isMap(resolved)) {
+      const out: Mapping = Object.create(null);
+      for (const pair of resolved.items) {
+        const keyNode = pair.key as YamlNode | null;
+        const keyRange = (keyNode as { range?: [number, number, number] } | null)?.range;
+        const pairLine = keyRange ? lineAt(keyRange[0]) : line;
+        const key = isScalar(keyNode) ? keyNode.value : undefined;
+        if (key === null || key === undefined || typeof key === 'object') {
+          throw invalid(file, pairLine, `${path || 'document'}: keys must be plain words`);
+        }
+        const name = String(key);
+        out[name] = convert(pair.value, childPath(path, name), pairLine, pairLine, depth + 1);
+      }
+      return out;
+    }
+    throw invalid(file, line, `${path || 'document'}: unsupported YAML node`);
+  };
+
+  let value = convert(doc.contents, '', 1, 1, 0);
+  // An empty file (or one holding only comments) is an empty mapping: a drop-in may be empty.
+  if (value === null) {
+    value = Object.create(null);
+    provenance.set('', { file, line: 1, keyLine: 1 });
+  }
+  if (!isMapping(value)) {
+    const at = provenance.get('')!;
+    throw invalid(
+      file,
+      at.line,
+      `the top level must be a mapping (keys such as "container:"), not ${describe(value)}`,
+    );
+  }
+  return { value, provenance, files: [file] };
+}
+
+// ---------------------------------------------------------------------------------------
+// Merging
+
+function copySubtree(
+  from: Map<string, FlakeLocation>,
+  to: Map<string, FlakeLocation>,
+  path: string,
+): void {
+  const prefix = path === '' ? '' : `${path}.`;
+  for (const key of [...to.keys()]) {
+    if (key === path || key.startsWith(prefix)) to.delete(key);
+  }
+  for (const [key, location] of from) {
+    if (key === path || key.startsWith(prefix)) to.set(key, location);
+  }
+}
+
+/**
+ * Deep merge in order (main file first, then drop-ins by name). Mappings merge key by
+ * key, recursively; anything else (a scalar, a sequence, null) in a later document
+ * replaces what came before. Sequences replace rather than append so that a drop-in can
+ * say exactly which layers or podman options apply (and remove some); a `null` resets a
+ * key to its default. The inputs are not modified.
+ */
+export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDocument {
+  const provenance = new Map<string, FlakeLocation>();
+  let value: unknown = Object.create(null);
+  const files: string[] = [];
+
+  const mergeInto = (
+    base: unknown,
+    overlay: unknown,
+    path: string,
+    source: ParsedFlakeDocument,
+  ): unknown => {
+    if (!isMapping(base) || !isMapping(overlay)) {
+      copySubtree(source.provenance, provenance, path);
+      return cloneValue(overlay);
+    }
+    const out: Mapping = Object.create(null);
+    for (const key of Object.keys(base)) out[key] = base[key];
+    for (const key of Object.keys(overlay)) {
+      const child = childPath(path, key);
+      const earlier = Object.hasOwn(base, key) ? base[key] : undefined;
+      out[key] = mergeInto(earlier, overlay[key], child, source);
+    }
+    const location = source.provenance.get(path);
+    if (location) provenance.set(path, location);
+    return out;
+  };
+
+  for (const doc of docs) {
+    value = mergeInto(value, doc.value, '', doc);
+    files.push(...doc.files);
+  }
+  return { value, provenance, files };
+}
+
+function cloneValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(cloneValue);
+  if (isMapping(value)) {
+    const out: Mapping = Object.create(null);
+    for (const key of Object.keys(value)) out[key] = cloneValue(value[key]);
+    return out;
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+/** The keys pilot knows; `'*'` allows any key below (the digests map). */
+type KeySchema = { [key: string]: KeySchema | true | '*' };
+
+const SCHEMA: KeySchema = {
+  include: { tar: true, path: true },
+  container: {
+    name: true,
+    target_app_path: true,
+    host_app_path: true,
+    base_container: true,
+    layers: true,
+    check_host_dependencies: true,
+    digests: '*',
+    host_packages: true,
+    runtime: { runas: true, resume: true, attach: true, podman: true },
+  },
+};
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (isMapping(value)) return 'a mapping';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  if (typeof value === 'number' || typeof value === 'bigint') return `the number ${value}`;
+  return `a ${typeof value}`;
+}
+
+/** Small edit distance, for "did you mean" on misspelt keys. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+class Validator {
+  readonly warnings: FlakeWarning[] = [];
+
+  constructor(private readonly doc: ParsedFlakeDocument) {}
+
+  locate(path: string): FlakeLocation {
+    // The nearest written ancestor: a missing key is reported where its parent is.
+    for (let current = path; ; ) {
+      const found = this.doc.provenance.get(current);
+      if (found) return found;
+      if (current === '') break;
+      const dot = current.lastIndexOf('.');
+      current = dot < 0 ? '' : current.slice(0, dot);
+    }
+    return { file: this.doc.files[0] ?? '(no flake file)', line: 1, keyLine: 1 };
+  }
+
+  get(path: string): unknown {
+    let current: unknown = this.doc.value;
+    for (const part of path.split('.')) {
+      if (!isMapping(current) || !Object.hasOwn(current, part)) return undefined;
+      current = current[part];
+    }
+    return current;
+  }
+
+  fail(path: string, message: string, hint?: string): never {
+    const at = this.locate(path);
+    throw invalid(at.file, at.line, `${path}: ${message}`, hint);
+  }
+
+  mapping(path: string): Mapping | undefined {
+    const value = this.get(path);
+    if (value === undefined || value === null) return undefined;
+    if (!isMapping(value)) this.fail(path, `expected a mapping of keys, got ${describe(value)}`);
+    return value;
+  }
+
+  string(path: string, options: { absolute?: boolean } = {}): string | undefined {
+    const value = this.get(path);
+    if (value === undefined || value === null) return undefined;
+    return this.checkString(path, value, options);
+  }
+
+  checkString(path: string, value: unknown, options: { absolute?: boolean } = {}): string {
+    if (typeof value !== 'string') {
+      this.fail(
+        path,
+        `expected ${options.absolute ? 'an absolute path' : 'a string'}, got ${describe(value)}`,
+        typeof value === 'number' || typeof value === 'boolean' ? 'quote the value' : undefined,
+      );
+    }
+    if (value === '') this.fail(path, 'must not be empty');
+    if (value.includes('\0')) this.fail(path, 'must not contain a NUL character');
+    if (options.absolute && !value.startsWith('/')) {
+      this.fail(
+        path,
+        `expected an absolute path (starting with "/"), got ${JSON.stringify(value)}`,
+      );
+    }
+    return value;
+  }
+
+  boolean(path: string, fallback: boolean): boolean {
+    const value = this.get(path);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'boolean') {
+      this.fail(
+        path,
+        `expected true or false, got ${describe(value)}`,
+        'write true or false, unquoted',
+      );
+    }
+    return value;
+  }
+
+  list(path: string, options: { absolute?: boolean; allowEmptyItems?: boolean } = {}): string[] {
+    const value = this.get(path);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      const key = path.slice(path.lastIndexOf('.') + 1);
+      this.fail(
+        path,
+        `expected a list of ${options.absolute ? 'absolute paths' : 'strings'}, got ${describe(value)}`,
+        typeof value === 'string'
+          ? `write a YAML list, e.g. "${key}: [${JSON.stringify(value)}]"`
+          : undefined,
+      );
+    }
+    return value.map((item, index) => {
+      const itemPath = childPath(path, index);
+      if (options.allowEmptyItems && item === '') return '';
+      return this.checkString(itemPath, item, options);
+    });
+  }
+
+  digests(path: string): Record<string, string> {
+    const map = this.mapping(path);
+    if (!map) return {};
+    const entries: [string, string][] = [];
+    for (const [ref, digest] of Object.entries(map)) {
+      const child = childPath(path, ref);
+      if (typeof digest !== 'string' || !DIGEST.test(digest)) {
+        this.fail(child, `expected a digest "sha256:<64 hex digits>", got ${describe(digest)}`);
+      }
+      entries.push([ref, digest]);
+    }
+    // fromEntries defines own properties: a ref can never reach Object.prototype.
+    return Object.fromEntries(entries);
+  }
+
+  runas(path: string): string | undefined {
+    const value = this.get(path);
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)
+      return String(value);
+    return this.string(path);
+  }
+
+  warnUnknown(value: unknown, schema: KeySchema, path: string): void {
+    if (!isMapping(value)) return;
+    for (const key of Object.keys(value)) {
+      const child = childPath(path, key);
+      const known = Object.hasOwn(schema, key) ? schema[key] : undefined;
+      if (known === undefined) {
+        const at = this.locate(child);
+        const suggestion = Object.keys(schema).find((name) => editDistance(name, key) <= 2);
+        this.warnings.push({
+          file: at.file,
+          line: at.keyLine,
+          message:
+            `unknown key "${child}" is ignored` +
+            (suggestion ? ` (did you mean "${childPath(path, suggestion)}"?)` : ''),
+        });
+      } else if (typeof known === 'object') {
+        this.warnUnknown(value[key], known, child);
+      }
+    }
+  }
+}
+
+/** Checks types, applies defaults, and warns (file and line) about keys pilot does not know. */
+export function validateFlake(doc: ParsedFlakeDocument): {
+  flake: Flake;
+  warnings: FlakeWarning[];
+} {
+  const check = new Validator(doc);
+  if (!isMapping(doc.value)) {
+    check.fail('', `the top level must be a mapping, not ${describe(doc.value)}`);
+  }
+  check.mapping('include');
+  check.mapping('container');
+  check.mapping('container.runtime');
+
+  const name = check.string('container.name');
+  if (name === undefined) {
+    const at = check.locate('container');
+    throw invalid(
+      at.file,
+      at.keyLine,
+      'container.name is required (the image to run)',
+      'add "container:" with "name: IMAGE" to the flake',
+    );
+  }
+
+  const runtime: FlakeRuntime = {
+    resume: check.boolean('container.runtime.resume', false),
+    attach: check.boolean('container.runtime.attach', false),
+    podman: check.list('container.runtime.podman', { allowEmptyItems: true }),
+  };
+  runtime.podman.forEach((item, index) => {
+    // Broken quoting is found here, where the file and line are known, not at launch.
+    try {
+      splitPodmanWords(item);
+    } catch (error) {
+      if (!isPilotError(error)) throw error;
+      check.fail(`container.runtime.podman.${index}`, error.message, error.hint);
+    }
+  });
+  const runas = check.runas('container.runtime.runas');
+  if (runas !== undefined) runtime.runas = runas;
+
+  const flake: Flake = {
+    include: {
+      tar: check.list('include.tar', { absolute: true }),
+      path: check.list('include.path', { absolute: true }),
+    },
+    container: {
+      name,
+      target_app_path: check.string('container.target_app_path', { absolute: true }) ?? '/',
+      layers: check.list('container.layers'),
+      check_host_dependencies: check.boolean('container.check_host_dependencies', false),
+      digests: check.digests('container.digests'),
+      host_packages: check.list('container.host_packages'),
+      runtime,
+    },
+  };
+  const hostAppPath = check.string('container.host_app_path', { absolute: true });
+  if (hostAppPath !== undefined) flake.container.host_app_path = hostAppPath;
+  const base = check.string('container.base_container');
+  if (base !== undefined) flake.container.base_container = base;
+
+  check.warnUnknown(doc.value, SCHEMA, '');
+  return { flake, warnings: check.warnings };
+}
+
+/** parse → merge → validate, without touching the file system. */
+export function flakeFromSources(sources: FlakeSource[]): {
+  flake: Flake;
+  warnings: FlakeWarning[];
+} {
+  return validateFlake(mergeFlakeDocuments(sources.map(parseFlakeSource)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+export function assertAppName(name: string): void {
+  if (!APP_NAME.test(name) || name.length > APP_NAME_MAX) {
+    throw new PilotError(
+      'PILOT_USAGE',
+      `invalid app name ${JSON.stringify(name)}: use letters, digits and . _ + - ` +
+        `(not first), at most ${APP_NAME_MAX} characters`,
+    );
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PilotError('PILOT_FLAKE_INVALID', `${file}: cannot read the flake file`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Reads `<flakesDir>/<app>.yaml`, then `<flakesDir>/<app>.d/*.yaml|*.yml` in name order
+ * (plain code-unit order, independent of the locale). Hidden drop-ins (editor and
+ * atomic-write temp files) are skipped.
+ */
+export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] {
+  assertAppName(app);
+  const main = join(flakesDir, `${app}.yaml`);
+  let text: string;
+  try {
+    text = readFileSync(main, 'utf8');
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
+      throw new PilotError(
+        'PILOT_FLAKE_UNKNOWN',
+        `no flake for app "${app}": ${main} does not exist`,
+        {
+          hint: 'run "pilot list" to see the registered apps, or "pilot register" to add one',
+          cause: error,
+        },
+      );
+    }
+    throw new PilotError('PILOT_FLAKE_INVALID', `${main}: cannot read the flake file`, {
+      cause: error,
+    });
+  }
+  const sources: FlakeSource[] = [{ file: main, text }];
+
+  const dropInDir = join(flakesDir, `${app}.d`);
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dropInDir, { withFileTypes: true });
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return sources;
+    throw new PilotError('PILOT_FLAKE_INVALID', `${dropInDir}: cannot read the drop-in directory`, {
+      cause: error,
+    });
+  }
+  const names = entries
+    .filter(
+      (entry) =>
+        !entry.isDirectory() &&
+        !entry.name.startsWith('.') &&
+        (entry.name.endsWith('.yaml') || entry.name.endsWith('.yml')),
+    )
+    .map((entry) => entry.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    const file = join(dropInDir, name);
+    sources.push({ file, text: readText(file) });
+  }
+  return sources;
+}
+
+export function loadFlake(
+  flakesDir: string,
+  app: string,
+): { flake: Flake; warnings: FlakeWarning[]; files: string[] } {
+  const sources = readFlakeSources(flakesDir, app);
+  return { ...flakeFromSources(sources), files: sources.map((source) => source.file) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing
+
+/**
+ * YAML for `pilot register`, keys in flake-pilot's order. Upstream keys are always
+ * written (except the optional host_app_path, base_container, runas and an empty
+ * include, which EB 2.2.19 does not need); pilot's extension keys only when non-empty.
+ */
+export function serializeFlake(flake: Flake): string {
+  const { container, include } = flake;
+  const out: Mapping = {};
+  if (include.tar.length > 0 || include.path.length > 0) {
+    out.include = { tar: [...include.tar], path: [...include.path] };
+  }
+  const body: Mapping = { name: container.name, target_app_path: container.target_app_path };
+  if (container.host_app_path !== undefined) body.host_app_path = container.host_app_path;
+  if (container.base_container !== undefined) body.base_container = container.base_container;
+  body.layers = [...container.layers];
+  body.check_host_dependencies = container.check_host_dependencies;
+  if (Object.keys(container.digests).length > 0) body.digests = { ...container.digests };
+  if (container.host_packages.length > 0) body.host_packages = [...container.host_packages];
+  const runtime: Mapping = {};
+  if (container.runtime.runas !== undefined) runtime.runas = container.runtime.runas;
+  runtime.resume = container.runtime.resume;
+  runtime.attach = container.runtime.attach;
+  runtime.podman = [...container.runtime.podman];
+  body.runtime = runtime;
+  out.container = body;
+  return `# written by pilot register\n${stringify(out, { lineWidth: 0 })}`;
+}

@@ -1,0 +1,536 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PilotError } from '../../src/core/errors.js';
+import {
+  assertAppName,
+  type Flake,
+  type FlakeSource,
+  flakeFromSources,
+  loadFlake,
+  mergeFlakeDocuments,
+  parseFlakeSource,
+  readFlakeSources,
+  serializeFlake,
+  validateFlake,
+} from '../../src/core/flake-file.js';
+
+const fixtures = fileURLToPath(new URL('../fixtures/flakes', import.meta.url));
+
+function src(text: string, file = 'app.yaml'): FlakeSource {
+  return { file, text };
+}
+
+/** Runs `fn` and returns the PilotError it throws (fails the test if it does not). */
+function thrown(fn: () => unknown): PilotError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PilotError);
+    return error as PilotError;
+  }
+  throw new Error('expected a PilotError');
+}
+
+const defaults: Flake = {
+  include: { tar: [], path: [] },
+  container: {
+    name: 'busybox',
+    target_app_path: '/',
+    layers: [],
+    check_host_dependencies: false,
+    digests: {},
+    host_packages: [],
+    runtime: { resume: false, attach: false, podman: [] },
+  },
+};
+
+describe('upstream forms', () => {
+  it('reads the EB 2.2.19 form without warnings', () => {
+    const { flake, warnings, files } = loadFlake(fixtures, 'joe');
+    expect(warnings).toEqual([]);
+    expect(files).toEqual([join(fixtures, 'joe.yaml')]);
+    expect(flake).toEqual({
+      include: { tar: ['/srv/joe-config.tar'], path: [] },
+      container: {
+        name: 'joe',
+        target_app_path: '/usr/bin/joe',
+        host_app_path: '/usr/bin/joe',
+        base_container: 'basesystem',
+        layers: ['joe-extras'],
+        check_host_dependencies: false,
+        digests: {},
+        host_packages: [],
+        runtime: {
+          runas: 'root',
+          resume: true,
+          attach: false,
+          podman: ['--storage-opt size=10G', '--rm', '-ti'],
+        },
+      },
+    });
+  });
+
+  it('reads the OS 3.1.44 form (main file only) without warnings', () => {
+    const text = readFileSync(join(fixtures, 'aws.yaml'), 'utf8');
+    const { flake, warnings } = flakeFromSources([src(text, 'aws.yaml')]);
+    expect(warnings).toEqual([]);
+    expect(flake.include).toEqual({ tar: ['/srv/aws-config.tar.gz'], path: ['/etc/aws'] });
+    expect(flake.container.check_host_dependencies).toBe(true);
+    expect(flake.container.layers).toEqual(['python-extras', 'aws-plugins']);
+    expect(flake.container.runtime).toEqual({
+      runas: 'root',
+      resume: false,
+      attach: false,
+      podman: ['--rm', '-e AWS_PROFILE=dev', '--volume /data:/data'],
+    });
+  });
+
+  it('treats null values and empty lists as defaults', () => {
+    const { flake, warnings } = loadFlake(fixtures, 'nulls');
+    expect(warnings).toEqual([]);
+    expect(flake).toEqual({ ...defaults, container: { ...defaults.container, name: 'nulls' } });
+  });
+});
+
+describe('defaults', () => {
+  it.each([
+    ['only a name', 'container:\n  name: busybox\n', defaults],
+    [
+      'runas given as a uid',
+      'container:\n  name: busybox\n  runtime:\n    runas: 0\n',
+      {
+        ...defaults,
+        container: {
+          ...defaults.container,
+          runtime: { ...defaults.container.runtime, runas: '0' },
+        },
+      },
+    ],
+    [
+      'include without path',
+      'include:\n  tar: [/a.tar]\ncontainer:\n  name: busybox\n',
+      { ...defaults, include: { tar: ['/a.tar'], path: [] } },
+    ],
+    [
+      'pilot extensions',
+      `container:\n  name: busybox\n  digests:\n    busybox: sha256:${'a'.repeat(64)}\n  host_packages: [jq]\n`,
+      {
+        ...defaults,
+        container: {
+          ...defaults.container,
+          digests: { busybox: `sha256:${'a'.repeat(64)}` },
+          host_packages: ['jq'],
+        },
+      },
+    ],
+  ])('%s', (_name, text, expected) => {
+    const { flake, warnings } = flakeFromSources([src(text)]);
+    expect(warnings).toEqual([]);
+    expect(flake).toEqual(expected);
+  });
+
+  it('omits unset optional keys instead of writing undefined', () => {
+    const { flake } = flakeFromSources([src('container:\n  name: busybox\n')]);
+    expect(Object.keys(flake.container)).not.toContain('host_app_path');
+    expect(Object.keys(flake.container)).not.toContain('base_container');
+    expect(Object.keys(flake.container.runtime)).not.toContain('runas');
+  });
+});
+
+describe('drop-ins', () => {
+  it('deep merges in name order: resume changes, layers are replaced, the rest stays', () => {
+    const { flake, warnings, files } = loadFlake(fixtures, 'aws');
+    expect(warnings).toEqual([]);
+    expect(files).toEqual([
+      join(fixtures, 'aws.yaml'),
+      join(fixtures, 'aws.d/10-resume.yaml'),
+      join(fixtures, 'aws.d/20-layers.yml'),
+    ]);
+    expect(flake.container.name).toBe('aws-cli');
+    expect(flake.container.runtime).toEqual({
+      runas: 'root',
+      resume: true,
+      attach: false,
+      podman: ['--rm', '-e AWS_PROFILE=dev', '--volume /data:/data'],
+    });
+    expect(flake.container.layers).toEqual(['aws-v2']);
+    expect(flake.container.base_container).toBe('basepython');
+    expect(flake.include).toEqual({ tar: ['/srv/aws-config.tar.gz'], path: ['/etc/aws'] });
+  });
+
+  it.each([
+    ['a later scalar replaces', 'container:\n  name: b\n', (f: Flake) => f.container.name, 'b'],
+    [
+      'a later sequence replaces, not appends',
+      'container:\n  runtime:\n    podman: [--rm]\n',
+      (f: Flake) => f.container.runtime.podman,
+      ['--rm'],
+    ],
+    [
+      'null resets to the default',
+      'container:\n  layers: ~\n',
+      (f: Flake) => f.container.layers,
+      [],
+    ],
+    [
+      'mappings merge key by key (digests)',
+      `container:\n  digests:\n    y: sha256:${'b'.repeat(64)}\n`,
+      (f: Flake) => f.container.digests,
+      { x: `sha256:${'a'.repeat(64)}`, y: `sha256:${'b'.repeat(64)}` },
+    ],
+    ['an empty drop-in changes nothing', '# nothing\n', (f: Flake) => f.container.layers, ['l1']],
+  ])('%s', (_name, dropIn, pick, expected) => {
+    const main = `container:\n  name: a\n  layers: [l1]\n  runtime:\n    podman: [-ti, --rm]\n  digests:\n    x: sha256:${'a'.repeat(64)}\n`;
+    const { flake } = flakeFromSources([src(main, 'a.yaml'), src(dropIn, 'a.d/1.yaml')]);
+    expect(pick(flake)).toEqual(expected);
+  });
+
+  it('keeps the provenance of each final value', () => {
+    const merged = mergeFlakeDocuments([
+      parseFlakeSource(src('container:\n  name: a\n  layers:\n    - l1\n    - l2\n', 'a.yaml')),
+      parseFlakeSource(src('\ncontainer:\n  layers:\n    - l3\n', 'a.d/1.yaml')),
+    ]);
+    expect(merged.files).toEqual(['a.yaml', 'a.d/1.yaml']);
+    expect(merged.provenance.get('container.name')).toMatchObject({ file: 'a.yaml', line: 2 });
+    expect(merged.provenance.get('container.layers.0')).toMatchObject({
+      file: 'a.d/1.yaml',
+      line: 4,
+    });
+    // the replaced list's second item is gone with it
+    expect(merged.provenance.has('container.layers.1')).toBe(false);
+  });
+
+  it('does not modify its inputs', () => {
+    const first = parseFlakeSource(src('container:\n  name: a\n  runtime:\n    resume: false\n'));
+    const second = parseFlakeSource(src('container:\n  runtime:\n    resume: true\n', 'b.yaml'));
+    mergeFlakeDocuments([first, second]);
+    expect(first.value).toEqual({ container: { name: 'a', runtime: { resume: false } } });
+  });
+
+  it('names the drop-in when the drop-in is wrong', () => {
+    const error = thrown(() =>
+      flakeFromSources([
+        src('container:\n  name: a\n', 'a.yaml'),
+        src('container:\n  runtime:\n    resume: yes\n', 'a.d/10.yaml'),
+      ]),
+    );
+    expect(error.message).toMatch(
+      /^a\.d\/10\.yaml:3: container\.runtime\.resume: expected true or false/,
+    );
+  });
+});
+
+describe('errors', () => {
+  it.each([
+    ['broken YAML', 'container:\n  name: [a\n', /^app\.yaml:\d+: not valid YAML: /],
+    ['tab indentation', 'container:\n\tname: a\n', /^app\.yaml:2: not valid YAML: /],
+    [
+      'duplicate key',
+      'container:\n  name: a\n  name: b\n',
+      /^app\.yaml:3: not valid YAML: .*unique/,
+    ],
+    [
+      'two documents',
+      'container:\n  name: a\n---\nx: 1\n',
+      /^app\.yaml:3: not valid YAML: .*one document/,
+    ],
+    ['a top-level list', '- container\n', /^app\.yaml:1: the top level must be a mapping/],
+    ['a top-level scalar', 'hello\n', /^app\.yaml:1: the top level must be a mapping/],
+    ['an empty file', '', /^app\.yaml:1: container\.name is required/],
+    [
+      'no container.name',
+      'container:\n  layers: []\n',
+      /^app\.yaml:1: container\.name is required/,
+    ],
+    ['container: null', 'include: {}\ncontainer: ~\n', /^app\.yaml:2: container\.name is required/],
+    ['name empty', 'container:\n  name: ""\n', /^app\.yaml:2: container\.name: must not be empty/],
+    [
+      'name a number',
+      'container:\n  name: 5\n',
+      /^app\.yaml:2: container\.name: expected a string, got the number 5/,
+    ],
+    [
+      'container a list',
+      'container:\n  - name: a\n',
+      /^app\.yaml:2: container: expected a mapping/,
+    ],
+    [
+      'layers: 5',
+      'container:\n  name: a\n  layers: 5\n',
+      /^app\.yaml:3: container\.layers: expected a list of strings, got the number 5/,
+    ],
+    [
+      'layers a string',
+      'container:\n  name: a\n  layers: l1\n',
+      /^app\.yaml:3: container\.layers: expected a list/,
+    ],
+    [
+      'a list item of the wrong type',
+      'container:\n  name: a\n  layers:\n    - ok\n    - [x]\n',
+      /^app\.yaml:5: container\.layers\.1: expected a string, got a list/,
+    ],
+    [
+      'resume: "yes"',
+      'container:\n  name: a\n  runtime:\n    resume: "yes"\n',
+      /^app\.yaml:4: container\.runtime\.resume: expected true or false, got the string "yes"/,
+    ],
+    [
+      'attach: 1',
+      'container:\n  name: a\n  runtime:\n    attach: 1\n',
+      /^app\.yaml:4: container\.runtime\.attach: expected true or false/,
+    ],
+    [
+      'podman a string',
+      'container:\n  name: a\n  runtime:\n    podman: --rm\n',
+      /^app\.yaml:4: container\.runtime\.podman: expected a list/,
+    ],
+    [
+      'podman with a broken quote',
+      "container:\n  name: a\n  runtime:\n    podman:\n      - -e 'A=b\n",
+      /^app\.yaml:5: container\.runtime\.podman\.0: podman option .*unterminated ' quote/,
+    ],
+    [
+      'runtime a string',
+      'container:\n  name: a\n  runtime: fast\n',
+      /^app\.yaml:3: container\.runtime: expected a mapping/,
+    ],
+    [
+      'runas a boolean',
+      'container:\n  name: a\n  runtime:\n    runas: true\n',
+      /^app\.yaml:4: container\.runtime\.runas: expected a string/,
+    ],
+    [
+      'target_app_path relative',
+      'container:\n  name: a\n  target_app_path: bin/x\n',
+      /^app\.yaml:3: container\.target_app_path: expected an absolute path/,
+    ],
+    [
+      'host_app_path relative',
+      'container:\n  name: a\n  host_app_path: x\n',
+      /^app\.yaml:3: container\.host_app_path: expected an absolute path/,
+    ],
+    [
+      'include.path relative',
+      'container:\n  name: a\ninclude:\n  path:\n    - etc/x\n',
+      /^app\.yaml:5: include\.path\.0: expected an absolute path/,
+    ],
+    [
+      'include a list',
+      'include: [/a.tar]\ncontainer:\n  name: a\n',
+      /^app\.yaml:1: include: expected a mapping/,
+    ],
+    [
+      'check_host_dependencies a string',
+      'container:\n  name: a\n  check_host_dependencies: "false"\n',
+      /^app\.yaml:3: container\.check_host_dependencies: expected true or false/,
+    ],
+    [
+      'a bad digest',
+      'container:\n  name: a\n  digests:\n    a: md5:1\n',
+      /^app\.yaml:4: container\.digests\.a: expected a digest/,
+    ],
+    [
+      'digests a list',
+      'container:\n  name: a\n  digests: [x]\n',
+      /^app\.yaml:3: container\.digests: expected a mapping/,
+    ],
+    [
+      'a complex key',
+      'container:\n  name: a\n  ? [x]\n  : 1\n',
+      /^app\.yaml:3: container: keys must be plain words/,
+    ],
+    ['a self-referencing alias', 'x: &a [*a]\ncontainer:\n  name: a\n', /nested too deeply/],
+  ])('%s', (_name, text, pattern) => {
+    const error = thrown(() => flakeFromSources([src(text)]));
+    expect(error.code).toBe('PILOT_FLAKE_INVALID');
+    expect(error.message).toMatch(pattern);
+  });
+
+  it('gives a hint for a list written as a string', () => {
+    const error = thrown(() => flakeFromSources([src('container:\n  name: a\n  layers: l1\n')]));
+    expect(error.hint).toContain('layers: ["l1"]');
+  });
+
+  it('reports broken YAML in a drop-in with the drop-in path', () => {
+    const error = thrown(() =>
+      flakeFromSources([src('container:\n  name: a\n'), src('a: [\n', 'x.d/1.yaml')]),
+    );
+    expect(error.message).toMatch(/^x\.d\/1\.yaml:\d+: not valid YAML/);
+  });
+});
+
+describe('unknown keys', () => {
+  it('warns with file and line and still returns the flake', () => {
+    const { flake, warnings } = flakeFromSources([
+      src('container:\n  name: a\n  runtime:\n    resum: true\nextra: 1\n', 'a.yaml'),
+      src('include:\n  tars: []\n', 'a.d/1.yaml'),
+    ]);
+    expect(flake.container.runtime.resume).toBe(false);
+    expect(warnings).toEqual([
+      {
+        file: 'a.yaml',
+        line: 4,
+        message:
+          'unknown key "container.runtime.resum" is ignored (did you mean "container.runtime.resume"?)',
+      },
+      { file: 'a.yaml', line: 5, message: 'unknown key "extra" is ignored' },
+      {
+        file: 'a.d/1.yaml',
+        line: 2,
+        message: 'unknown key "include.tars" is ignored (did you mean "include.tar"?)',
+      },
+    ]);
+  });
+
+  it('allows any ref under digests', () => {
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const { flake, warnings } = flakeFromSources([
+      src(
+        `container:\n  name: a\n  digests:\n    registry.example.com/x/y:1.0: ${digest}\n    __proto__: ${digest}\n`,
+      ),
+    ]);
+    expect(warnings).toEqual([]);
+    expect(flake.container.digests['registry.example.com/x/y:1.0']).toBe(digest);
+    expect(Object.hasOwn(flake.container.digests, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(flake.container.digests)).toBe(Object.prototype);
+  });
+});
+
+describe('serializeFlake', () => {
+  const full: Flake = {
+    include: { tar: ['/srv/a.tar'], path: ['/etc/a'] },
+    container: {
+      name: 'registry.example.com/aws-cli:2',
+      target_app_path: '/usr/bin/aws',
+      host_app_path: '/usr/bin/aws',
+      base_container: 'basepython',
+      layers: ['python-extras'],
+      check_host_dependencies: true,
+      digests: { 'registry.example.com/aws-cli:2': `sha256:${'d'.repeat(64)}` },
+      host_packages: ['ca-certificates'],
+      runtime: {
+        runas: '0',
+        resume: true,
+        attach: false,
+        podman: ['--storage-opt size=10G', '-e A="b c"', '--entrypoint ["/bin/sh", "-c"]', 'yes'],
+      },
+    },
+  };
+
+  it.each([
+    ['a full flake', full],
+    ['only defaults', defaults],
+  ])('round-trips %s through parse without warnings', (_name, flake) => {
+    const text = serializeFlake(flake);
+    expect(text.startsWith('# written by pilot register\n')).toBe(true);
+    const parsed = flakeFromSources([src(text)]);
+    expect(parsed.warnings).toEqual([]);
+    expect(parsed.flake).toEqual(flake);
+  });
+
+  it('writes keys in flake-pilot order and omits empty extensions', () => {
+    const keys = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => /^ {0,4}[a-z_]+:/.test(line))
+        .map((line) => line.trim().split(':')[0]);
+    expect(keys(serializeFlake(full))).toEqual([
+      'include',
+      'tar',
+      'path',
+      'container',
+      'name',
+      'target_app_path',
+      'host_app_path',
+      'base_container',
+      'layers',
+      'check_host_dependencies',
+      'digests',
+      'host_packages',
+      'runtime',
+      'runas',
+      'resume',
+      'attach',
+      'podman',
+    ]);
+    const minimal = serializeFlake(defaults);
+    expect(minimal).not.toMatch(/include:|digests:|host_packages:|runas:|host_app_path:/);
+  });
+});
+
+describe('assertAppName', () => {
+  it.each(['aws', 'python3.11', 'g++', 'a_b-c', '7zip', 'X'])('accepts %j', (name) => {
+    expect(() => assertAppName(name)).not.toThrow();
+  });
+
+  it.each([
+    '',
+    '.hidden',
+    '-x',
+    '_x',
+    'a/b',
+    '../x',
+    'a b',
+    'a\0b',
+    'ä',
+    'x'.repeat(201),
+  ])('refuses %j', (name) => {
+    expect(thrown(() => assertAppName(name)).message).toContain('invalid app name');
+  });
+});
+
+describe('readFlakeSources', () => {
+  let dir = '';
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = '';
+  });
+
+  it('names the missing file and hints at list/register', () => {
+    const error = thrown(() => readFlakeSources(fixtures, 'nope'));
+    expect(error.code).toBe('PILOT_FLAKE_UNKNOWN');
+    expect(error.message).toContain(join(fixtures, 'nope.yaml'));
+    expect(error.hint).toMatch(/pilot list.*pilot register/);
+  });
+
+  it('refuses a path as an app name before touching the file system', () => {
+    expect(thrown(() => readFlakeSources(fixtures, '../flakes/joe')).code).toBe('PILOT_USAGE');
+  });
+
+  it('reads .yaml and .yml drop-ins in code-unit order, skipping others', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
+    mkdirSync(join(dir, 'x.d'));
+    mkdirSync(join(dir, 'x.d/sub.yaml'));
+    for (const name of ['b.yml', 'B.yaml', 'a.yaml', '.tmp.yaml', 'c.yaml~', 'README']) {
+      writeFileSync(join(dir, 'x.d', name), '{}\n');
+    }
+    expect(readFlakeSources(dir, 'x').map((source) => source.file)).toEqual([
+      join(dir, 'x.yaml'),
+      join(dir, 'x.d/B.yaml'),
+      join(dir, 'x.d/a.yaml'),
+      join(dir, 'x.d/b.yml'),
+    ]);
+  });
+
+  it('loadFlake reports an error in a drop-in with its full path and line', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
+    mkdirSync(join(dir, 'x.d'));
+    writeFileSync(join(dir, 'x.d/50.yaml'), '# comment\ncontainer:\n  layers: 5\n');
+    const error = thrown(() => loadFlake(dir, 'x'));
+    expect(error.message).toBe(
+      `${join(dir, 'x.d/50.yaml')}:3: container.layers: expected a list of strings, got the number 5`,
+    );
+  });
+});
+
+describe('validateFlake on parsed documents', () => {
+  it('accepts a single parsed document', () => {
+    const doc = parseFlakeSource(src('container:\n  name: busybox\n'));
+    expect(validateFlake(doc).flake).toEqual(defaults);
+  });
+});
