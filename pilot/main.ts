@@ -1,0 +1,47 @@
+/**
+ * The launcher: a registered app's symlink points here. argv[1] is the symlink,
+ * its name is the app. It plans the launch (src/runtime/launch.ts) and runs the
+ * exec helper that becomes the app. It exits with the app's code, 128+N when the
+ * app died of signal N, and 125-127 only for its own failures.
+ *
+ * Warm-path budget: only node built-ins, yaml and src/core + src/runtime load here.
+ */
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { debugStep, isDebug } from '../src/core/debug.js';
+import { formatError, isPilotError } from '../src/core/errors.js';
+import { prepareLaunch } from '../src/runtime/launch.js';
+import { runHelper } from '../src/runtime/run.js';
+
+function helperPath(): string {
+  return process.env.PILOT_EXEC ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-exec');
+}
+
+async function main(): Promise<number> {
+  const invoked = process.argv[1] ?? 'pilot-launch';
+  const app = basename(invoked);
+  try {
+    const prepared = prepareLaunch({
+      app,
+      args: process.argv.slice(2),
+      env: process.env,
+      cwd: process.cwd(),
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      debug: isDebug(),
+    });
+    const helper = helperPath();
+    if (isDebug()) {
+      process.stderr.write(`pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`);
+    }
+    const code = await runHelper(helper, prepared.argv);
+    debugStep(`app exited with ${code}`);
+    return code;
+  } catch (error) {
+    process.stderr.write(`${formatError(error, app)}\n`);
+    if (isPilotError(error)) return error.exitCode >= 125 ? error.exitCode : 125;
+    return 125;
+  }
+}
+
+main().then((code) => process.exit(code));

@@ -1,0 +1,225 @@
+/**
+ * flake + images + caller → launch plan: which lower dirs, which binds, which
+ * program with which arguments and environment. Pure (no I/O), so that every rule
+ * of the runtime contract is table-tested; src/runtime/run.ts performs the plan.
+ */
+import { posix } from 'node:path';
+import { PilotError } from '../core/errors.js';
+import type { Flake } from '../core/flake-file.js';
+import type { ImageConfig, ImageRecord } from '../core/image-record.js';
+import { layerAlias } from '../core/image-record.js';
+
+export interface CallerContext {
+  args: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+  uid: number;
+  gid: number;
+}
+
+export interface PlanImages {
+  /** The image `container.name` names (the delta, or a full image without base). */
+  top: ImageRecord;
+  /** `container.layers`, in flake order (bottom first). */
+  layers: readonly ImageRecord[];
+  base?: ImageRecord | undefined;
+}
+
+export interface PlanVolume {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface PlanOverrides {
+  env: Readonly<Record<string, string>>;
+  volumes: readonly PlanVolume[];
+  workdir?: string | undefined;
+  entrypoint?: readonly string[] | undefined;
+}
+
+export interface PlanInput {
+  flake: Flake;
+  images: PlanImages;
+  caller: CallerContext;
+  /** `--lowerdir-base`: lower dirs are given relative to it. */
+  storeDir: string;
+  /** Extra lower dirs above the images, relative to storeDir, top first (host layer, includes). */
+  extraLowers: readonly string[];
+  /** Host files bound one by one (callers that cannot use a prepared host layer). */
+  hostBinds: readonly { source: string; target: string }[];
+  /** Directory the exec helper mounts its per-run tmpfs on. */
+  mnt: string;
+  /** Unprivileged caller: user namespace, userxattr overlay, ids mapped back. */
+  userns: boolean;
+  overrides: PlanOverrides;
+}
+
+export type BindKind = 'rbind' | 'bind' | 'bind-ro' | 'try-bind' | 'try-rbind';
+
+export interface PlanBind {
+  kind: BindKind;
+  source: string;
+  target: string;
+}
+
+export interface LaunchPlan {
+  lowerdirBase: string;
+  lowerdirs: string[];
+  mnt: string;
+  userns: boolean;
+  binds: PlanBind[];
+  cwd: string;
+  setenv: string[];
+  program: string;
+  args: string[];
+}
+
+/** overlayfs' mount data is one page; leave room for upperdir/workdir and options. */
+export const MAX_LOWERDIR_BYTES = 3500;
+
+/** The caller's cwd is shown by a bind unless the image owns that part of the tree. */
+const IMAGE_OWNED_PREFIXES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/boot', '/var/lib', '/var/cache', '/run'];
+const ALWAYS_BOUND = ['/proc', '/dev', '/sys', '/tmp'];
+
+export function isUnder(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** Layer dirs of all images, top first, each layer once (a full delta may repeat base layers). */
+export function stackLayers(images: PlanImages): string[] {
+  const bottomFirst: string[] = [];
+  if (images.base) bottomFirst.push(...images.base.layers);
+  for (const image of images.layers) bottomFirst.push(...image.layers);
+  bottomFirst.push(...images.top.layers);
+  const seen = new Set<string>();
+  const topFirst: string[] = [];
+  for (const layer of bottomFirst.reverse()) {
+    if (seen.has(layer)) continue;
+    seen.add(layer);
+    topFirst.push(layer);
+  }
+  return topFirst;
+}
+
+/** The image config that applies: top image first, then layers (top first), then base. */
+function configsTopFirst(images: PlanImages): ImageConfig[] {
+  const configs = [images.top.config];
+  for (const image of [...images.layers].reverse()) configs.push(image.config);
+  if (images.base) configs.push(images.base.config);
+  return configs;
+}
+
+export function mergedImageEnv(images: PlanImages): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const config of configsTopFirst(images).reverse()) {
+    for (const entry of config.Env ?? []) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+  }
+  return env;
+}
+
+/**
+ * The program and its arguments. An absolute target_app_path runs that file with
+ * the caller's arguments; `/` runs the image's Entrypoint (caller arguments replace
+ * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
+ * arguments replace the rest).
+ */
+export function resolveCommand(
+  target: string,
+  images: PlanImages,
+  callerArgs: readonly string[],
+  entrypointOverride?: readonly string[],
+): { program: string; args: string[] } {
+  if (target !== '/') return { program: target, args: [...callerArgs] };
+  const configs = configsTopFirst(images);
+  const withCommand = configs.find((c) => (c.Entrypoint?.length ?? 0) > 0 || (c.Cmd?.length ?? 0) > 0);
+  const entrypoint = entrypointOverride ?? withCommand?.Entrypoint ?? [];
+  const cmd = entrypointOverride ? [] : (withCommand?.Cmd ?? []);
+  if (entrypoint.length > 0) {
+    const args = [...entrypoint.slice(1), ...(callerArgs.length > 0 ? callerArgs : cmd)];
+    return { program: entrypoint[0]!, args };
+  }
+  if (cmd.length > 0) {
+    return { program: cmd[0]!, args: callerArgs.length > 0 ? [...callerArgs] : cmd.slice(1) };
+  }
+  throw new PilotError(
+    'PILOT_FLAKE_INVALID',
+    `target_app_path is "/" but image ${images.top.id} has neither Entrypoint nor Cmd`,
+    { hint: 'set container.target_app_path to the program inside the image', exitCode: 125 },
+  );
+}
+
+export function planLaunch(input: PlanInput): LaunchPlan {
+  const { flake, images, caller, overrides } = input;
+  const lowerdirs = [
+    ...input.extraLowers,
+    ...stackLayers(images).map((layer) => `l/${layerAlias(layer)}`),
+  ];
+  if (lowerdirs.join(':').length > MAX_LOWERDIR_BYTES) {
+    throw new PilotError(
+      'PILOT_RUNTIME',
+      `the app's ${lowerdirs.length} layers do not fit in one overlay mount`,
+      { hint: 'squash some layers of the image', exitCode: 125 },
+    );
+  }
+
+  const env = new Map<string, string>();
+  for (const [key, value] of mergedImageEnv(images)) env.set(key, value);
+  for (const [key, value] of Object.entries(overrides.env)) env.set(key, value);
+  const setenv = [...env].map(([key, value]) => `${key}=${value}`);
+
+  const home = caller.env.HOME;
+  const binds: PlanBind[] = ALWAYS_BOUND.map((p) => ({ kind: 'rbind', source: p, target: p }));
+  binds.push({ kind: 'try-bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf' });
+  binds.push({ kind: 'try-bind', source: '/etc/hosts', target: '/etc/hosts' });
+  const covered = (path: string) =>
+    path === '/' ||
+    ALWAYS_BOUND.some((p) => isUnder(path, p)) ||
+    IMAGE_OWNED_PREFIXES.some((p) => isUnder(path, p));
+  if (home && posix.isAbsolute(home) && !covered(home)) {
+    binds.push({ kind: 'try-rbind', source: home, target: home });
+  }
+  const cwd = overrides.workdir ?? caller.cwd;
+  if (!overrides.workdir && !covered(caller.cwd) && !(home && isUnder(caller.cwd, home))) {
+    binds.push({ kind: 'rbind', source: caller.cwd, target: caller.cwd });
+  }
+  for (const volume of overrides.volumes) {
+    binds.push({ kind: volume.readOnly ? 'bind-ro' : 'rbind', source: volume.source, target: volume.target });
+  }
+  for (const hostFile of input.hostBinds) {
+    binds.push({ kind: 'bind-ro', source: hostFile.source, target: hostFile.target });
+  }
+
+  const command = resolveCommand(
+    flake.container.target_app_path,
+    images,
+    caller.args,
+    overrides.entrypoint,
+  );
+  return {
+    lowerdirBase: input.storeDir,
+    lowerdirs,
+    mnt: input.mnt,
+    userns: input.userns,
+    binds,
+    cwd,
+    setenv,
+    program: command.program,
+    args: command.args,
+  };
+}
+
+/** The exec helper's command line for a plan (everything, including `-- program args`). */
+export function helperArgv(plan: LaunchPlan, debug = false): string[] {
+  const argv = ['--mnt', plan.mnt, '--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':')];
+  if (plan.userns) argv.push('--userns');
+  for (const bind of plan.binds) argv.push(`--${bind.kind}`, bind.source, bind.target);
+  argv.push('--cwd', plan.cwd);
+  for (const entry of plan.setenv) argv.push('--setenv', entry);
+  if (debug) argv.push('--debug');
+  argv.push('--', plan.program, ...plan.args);
+  return argv;
+}

@@ -1,0 +1,223 @@
+/**
+ * The launcher's plan step: app name + caller → the exec helper's argv.
+ * Resolves the flake, the pinned images, the host files of every `/removed`,
+ * makes sure the cached host layer exists, and plans the sandbox.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
+import { debugStep } from '../core/debug.js';
+import { PilotError } from '../core/errors.js';
+import { type Flake, loadFlake } from '../core/flake-file.js';
+import {
+  type ImageRecord,
+  type LayerRecord,
+  readImageById,
+  resolveImage,
+} from '../core/image-record.js';
+import { type PilotPaths, digestHex, resolvePaths, storeDirs } from '../core/paths.js';
+import { parsePodmanOptions } from '../core/podman-options.js';
+import { mergeRemovedLists, parseRemovedFile } from '../core/removed-file.js';
+import {
+  type HostFile,
+  ensureHostLayer,
+  hostLayerKey,
+  missingHostFiles,
+  scanHostFiles,
+} from './host-layer.js';
+import { LayeredTree, type TreeLayer } from './image-tree.js';
+import { type PlanImages, helperArgv, planLaunch, stackLayers } from './launch-plan.js';
+
+export interface LaunchRequest {
+  app: string;
+  args: readonly string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  uid: number;
+  gid: number;
+  debug: boolean;
+}
+
+export interface PreparedLaunch {
+  argv: string[];
+  caller: CallerArgs;
+  paths: PilotPaths;
+}
+
+/** Files in the images that are pilot's business, not the app's. */
+export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
+
+/**
+ * Which store serves this app: `PILOT_ROOT`, else root's system store, else the
+ * caller's own store when it has the flake, else the system store read-only.
+ */
+export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number): PilotPaths {
+  const own = resolvePaths({ env, uid });
+  if (own.system) return own;
+  try {
+    readFileSync(join(own.flakes, `${app}.yaml`));
+    return own;
+  } catch {
+    const system = resolvePaths({ env, uid: 0 });
+    return { ...system, run: own.run, system: true };
+  }
+}
+
+/** The image a flake ref is pinned to; an image gone from the store is an error naming the fix. */
+export function pinnedImage(paths: PilotPaths, flake: Flake, ref: string): ImageRecord {
+  const pinned = flake.container.digests[ref];
+  if (!pinned) return resolveImage(paths, ref);
+  const record = readImageById(paths, pinned);
+  if (record) return record;
+  throw new PilotError(
+    'PILOT_IMAGE_UNKNOWN',
+    `image "${ref}" (${pinned}) that this app is registered with is gone from the store`,
+    {
+      hint: `load it again ("pilot load ARCHIVE"), or re-pin the app with "pilot register --force ..."`,
+      exitCode: 127,
+    },
+  );
+}
+
+export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
+  const c = flake.container;
+  return {
+    top: pinnedImage(paths, flake, c.name),
+    layers: c.layers.map((ref) => pinnedImage(paths, flake, ref)),
+    base: c.base_container ? pinnedImage(paths, flake, c.base_container) : undefined,
+  };
+}
+
+function readLayerRecord(paths: PilotPaths, diffId: string): LayerRecord | undefined {
+  try {
+    return JSON.parse(
+      readFileSync(join(storeDirs.layers(paths), `${digestHex(diffId)}.json`), 'utf8'),
+    ) as LayerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function treeLayers(paths: PilotPaths, diffIds: readonly string[]): TreeLayer[] {
+  return diffIds.map((diffId) => {
+    const record = readLayerRecord(paths, diffId) as (LayerRecord & { opaqueDirs?: string[] }) | undefined;
+    return { dir: storeDirs.layer(paths, diffId), opaqueDirs: record?.opaqueDirs ?? [] };
+  });
+}
+
+/** The merged `/removed` lists of base, layers and delta (each image's own layers only). */
+export function hostFileList(paths: PilotPaths, flake: Flake, images: PlanImages): string[] {
+  const withoutBase = !images.base;
+  if (withoutBase && !flake.container.check_host_dependencies) return [];
+  const ordered: ImageRecord[] = [];
+  if (images.base) ordered.push(images.base);
+  ordered.push(...images.layers, images.top);
+  const lists: string[][] = [];
+  for (const image of ordered) {
+    const tree = new LayeredTree(treeLayers(paths, [...image.layers].reverse()));
+    const entry = tree.lookup('/removed');
+    if (!entry || !entry.stat.isFile()) continue;
+    const text = readFileSync(join(entry.layer, 'removed'), 'utf8');
+    lists.push(parseRemovedFile(text, `/removed of image ${image.id.slice(7, 19)}`));
+  }
+  return mergeRemovedLists(lists);
+}
+
+export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
+  const paths = launcherPaths(request.app, request.env, request.uid);
+  const caller = parseCallerArgs(request.args);
+  debugStep(`app ${request.app}, store ${paths.store}`);
+  const { flake, warnings } = loadFlake(paths.flakes, request.app);
+  if (request.debug) {
+    for (const w of warnings) process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
+  }
+  debugStep('flake loaded');
+  const images = flakeImages(paths, flake);
+  const layers = stackLayers(images);
+  const tree = new LayeredTree(treeLayers(paths, layers));
+  debugStep(`images resolved: ${layers.length} layers`);
+
+  const listed = hostFileList(paths, flake, images);
+  const files: HostFile[] = scanHostFiles(listed, tree);
+  const missing = missingHostFiles(files);
+  if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
+    throw new PilotError(
+      'PILOT_HOST_FILES_MISSING',
+      `${missing.length} host file(s) that ${request.app} needs are missing:\n${missing.map((m) => `    ${m}`).join('\n')}`,
+      {
+        hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error`,
+        exitCode: 127,
+      },
+    );
+  }
+  debugStep(`host files checked: ${files.length} listed, ${missing.length} missing`);
+
+  const hide = HIDDEN_IMAGE_FILES.filter((p) => tree.lookup(p));
+  const extraLowers: string[] = [];
+  const hostBinds: { source: string; target: string }[] = [];
+  const present = files.filter((f) => f.kind !== 'missing');
+  if (present.length > 0 || hide.length > 0) {
+    const key = hostLayerKey(layers, files, hide);
+    const canWrite = request.uid === 0 || !paths.system || paths.root !== '';
+    const hostDir = storeDirs.hostLayers(paths);
+    const existing = join(hostDir, key);
+    let layerPath: string | undefined;
+    if (canWrite) {
+      layerPath = ensureHostLayer(hostDir, key, files, { hide, tree }).path;
+    } else {
+      try {
+        readFileSync(join(existing, '.'), { flag: 'r' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EISDIR') layerPath = existing;
+      }
+    }
+    if (layerPath) {
+      extraLowers.push(`host/${key}`);
+    } else {
+      // An unprivileged caller of a system app whose host layer root has not
+      // prepared: bind each host file (fs.protected_hardlinks forbids linking).
+      for (const file of present) {
+        if (file.kind === 'file') hostBinds.push({ source: file.path, target: file.target });
+      }
+    }
+    debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
+  }
+
+  const userns = request.uid !== 0;
+  const mnt = join(paths.run, 'mnt');
+  mkdirSync(mnt, { recursive: true, mode: 0o755 });
+  const podman = parsePodmanOptions(flake.container.runtime.podman);
+  const env: Record<string, string> = {};
+  // `-e NAME` takes the caller's value, so that it wins over the image's Env too.
+  for (const name of podman.passEnv) {
+    const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
+    for (const [key, value] of Object.entries(request.env)) {
+      if (value !== undefined && (prefix === undefined ? key === name : key.startsWith(prefix))) env[key] = value;
+    }
+  }
+  Object.assign(env, podman.env);
+  const plan = planLaunch({
+    flake,
+    images,
+    caller: {
+      args: caller.appArgs,
+      env: request.env,
+      cwd: request.cwd,
+      uid: request.uid,
+      gid: request.gid,
+    },
+    storeDir: paths.store,
+    extraLowers,
+    hostBinds,
+    mnt,
+    userns,
+    overrides: {
+      env,
+      volumes: podman.volumes,
+      workdir: podman.workdir,
+      entrypoint: podman.entrypoint,
+    },
+  });
+  debugStep('plan ready');
+  return { argv: helperArgv(plan, request.debug), caller, paths };
+}
