@@ -1,0 +1,26 @@
+/**
+ * What the integration suite needs: root, overlayfs, util-linux unshare, the
+ * example images' tools. In CI (CI=true) a missing piece fails the run loudly;
+ * elsewhere the suite skips with a message saying why.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+function has(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function missingRequirements(): string[] {
+  const missing: string[] = [];
+  if (process.getuid?.() !== 0) missing.push('root (run as root)');
+  if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) {
+    spawnSync('modprobe', ['overlay'], { stdio: 'ignore' });
+    if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) missing.push('kernel overlayfs');
+  }
+  for (const tool of ['unshare', 'busybox', 'jq', 'tar', 'gzip', 'sha256sum', 'setfattr', 'mknod', 'cc']) {
+    if (!has(tool)) missing.push(tool);
+  }
+  return missing;
+}
+
+export const inCi = process.env.CI === 'true';

@@ -1,0 +1,310 @@
+/**
+ * The `pilot` command line. Handlers in src/commands return data; this file
+ * prints it (tables or --json) and is the one place that turns errors into
+ * messages and exit codes: 0 ok, 1 refused or bad input, 2 usage.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { formatError, isPilotError, PilotError } from './core/errors.js';
+import { resolvePaths, type PilotPaths } from './core/paths.js';
+
+const VERSION = '0.1.0';
+
+function launcherPath(): string {
+  return process.env.PILOT_LAUNCHER ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-launch.mjs');
+}
+
+function pathsOf(command: Command): PilotPaths {
+  const root = command.optsWithGlobals().root as string | undefined;
+  return resolvePaths({ root });
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(`${[line(headers), ...rows.map(line)].join('\n')}\n`);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pilot')
+    .description('Run applications shipped as containers as if they were host commands')
+    .version(VERSION, '-V, --version')
+    .option('--root <dir>', 'put store, flakes, app links and runtime state under DIR (default: $PILOT_ROOT or /)')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run "pilot --help" for usage)')
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('load')
+    .description('load an oci-archive, docker-archive or OCI layout directory into the store')
+    .argument('<source>', 'archive file or OCI layout directory')
+    .option('--name <ref>', 'name the image (when the archive has no name, or in addition)')
+    .option('--json', 'print the result as JSON')
+    .option('-q, --quiet', 'print nothing on success')
+    .addHelpText('after', '\nExample:\n  pilot load busybox-base.oci.tar --name pilot/busybox-base')
+    .action(async (source: string, options, command: Command) => {
+      const { loadArchive } = await import('./store/load.js');
+      const { createProgress } = await import('./core/progress.js');
+      const progress = createProgress(options.quiet || options.json ? false : undefined, `loading ${source}`);
+      const results = await loadArchive(pathsOf(command), source, {
+        name: options.name,
+        onProgress: progress.update,
+      });
+      progress.done();
+      if (options.json) return printJson(results.map((r) => ({ id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers })));
+      if (options.quiet) return;
+      for (const r of results) {
+        process.stdout.write(
+          `loaded ${r.names.join(', ') || '(no name)'} ${shortId(r.image.id)}: ${r.newLayers} new layer(s), ${r.reusedLayers} shared\n`,
+        );
+      }
+    });
+
+  program
+    .command('pull')
+    .description('fetch an image from podman storage or a registry (podman/skopeo)')
+    .argument('<ref>', 'image reference')
+    .option('-q, --quiet', 'print nothing on success')
+    .addHelpText('after', '\nExample:\n  pilot pull localhost/myapp:latest')
+    .action(async (ref: string, options, command: Command) => {
+      const { pullImage } = await import('./store/pull.js');
+      const results = await pullImage(pathsOf(command), ref, {});
+      if (options.quiet) return;
+      for (const r of results) process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);
+    });
+
+  program
+    .command('images')
+    .description('list images in the store')
+    .option('--json', 'print an array of objects')
+    .addHelpText('after', '\nExample:\n  pilot images --json')
+    .action(async (options, command: Command) => {
+      const paths = pathsOf(command);
+      const { listImages } = await import('./store/images.js');
+      const { loadApps, pinnedIds } = await import('./commands/apps.js');
+      const apps = loadApps(paths);
+      const usedBy = (id: string) => apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);
+      const images = listImages(paths, usedBy);
+      if (options.json) return printJson(images);
+      printTable(
+        ['NAME', 'ID', 'SIZE', 'LAYERS', 'SHARED', 'USED BY'],
+        images.map((i) => [
+          i.names.join(',') || '<none>',
+          shortId(i.id),
+          formatBytes(i.size),
+          String(i.layers),
+          formatBytes(i.sharedSize),
+          i.usedBy.join(','),
+        ]),
+      );
+    });
+
+  program
+    .command('rmi')
+    .description('remove an image name (layers go with "pilot gc")')
+    .argument('<ref>', 'image name or id')
+    .option('-f, --force', 'remove even while registered apps use it')
+    .addHelpText('after', '\nExample:\n  pilot rmi pilot/hello-delta && pilot gc')
+    .action(async (ref: string, options, command: Command) => {
+      const paths = pathsOf(command);
+      const { removeImageRef } = await import('./store/images.js');
+      const { appsUsingImage } = await import('./commands/apps.js');
+      const result = removeImageRef(paths, ref, {
+        force: Boolean(options.force),
+        usedBy: (id: string) => appsUsingImage(paths, id),
+      });
+      for (const name of result.removed) process.stdout.write(`untagged ${name}\n`);
+    });
+
+  program
+    .command('gc')
+    .description('delete images with no name and no app, then layers no image uses')
+    .option('--json', 'print what was deleted as JSON')
+    .addHelpText('after', '\nExample:\n  pilot gc')
+    .action(async (options, command: Command) => {
+      const paths = pathsOf(command);
+      const { collectGarbage } = await import('./store/images.js');
+      const { loadApps, pinnedIds } = await import('./commands/apps.js');
+      const apps = loadApps(paths);
+      const broken = apps.filter((a) => !a.ok).map((a) => a.app);
+      if (broken.length > 0) {
+        throw new PilotError('PILOT_FLAKE_INVALID', `cannot tell which images these apps use: ${broken.join(', ')}`, {
+          hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
+        });
+      }
+      const keep = new Set(apps.flatMap(pinnedIds));
+      const result = await collectGarbage(paths, keep);
+      if (options.json) return printJson(result);
+      process.stdout.write(
+        `removed ${result.images.length} image(s), ${result.layers.length} layer(s), freed ${formatBytes(result.bytesFreed)}\n`,
+      );
+    });
+
+  program
+    .command('register')
+    .description('register an app: write its flake and link --app to the launcher')
+    .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
+    .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
+    .option('--base <ref>', 'base image the delta stacks on')
+    .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
+    .option('--include-tar <file>', 'tar extracted over the app root (repeatable)', collect, [])
+    .option('--include-path <path>', 'host path shown at the same path inside (repeatable)', collect, [])
+    .option('--host-package <name>', 'host package whose files the app needs (repeatable)', collect, [])
+    .addOption(new Option('--resume', 'keep the instance between calls').conflicts('attach'))
+    .addOption(new Option('--attach', 'attach to the running instance').conflicts('resume'))
+    .option('--opt <option>', 'podman-style option, e.g. "-e NAME=VALUE" (repeatable)', collect, [])
+    .option('-f, --force', 'replace an existing registration or file at --app')
+    .option('--json', 'print the written flake as JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  pilot register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/hello',
+    )
+    .action(async (options, command: Command) => {
+      const { registerApp } = await import('./commands/register.js');
+      const result = registerApp(
+        pathsOf(command),
+        {
+          container: options.container,
+          app: options.app,
+          target: options.target,
+          base: options.base,
+          layers: options.layer,
+          includeTar: options.includeTar,
+          includePath: options.includePath,
+          hostPackages: options.hostPackage,
+          resume: Boolean(options.resume),
+          attach: Boolean(options.attach),
+          opts: options.opt,
+          force: Boolean(options.force),
+        },
+        launcherPath(),
+      );
+      for (const w of result.warnings) process.stderr.write(`pilot: warning: ${w}\n`);
+      if (options.json) return printJson(result.flake);
+      process.stdout.write(`registered ${result.app}: ${result.link} -> ${result.target} in ${result.flake.container.name}\n`);
+    });
+
+  program
+    .command('remove')
+    .description('remove registered apps: their links and flakes (images stay)')
+    .option('--app <path>', 'the app link, e.g. /usr/bin/hello')
+    .option('--container <ref>', 'every app that uses this image')
+    .addHelpText('after', '\nExample:\n  pilot remove --app /usr/bin/hello')
+    .action(async (options, command: Command) => {
+      if (Boolean(options.app) === Boolean(options.container)) {
+        throw new PilotError('PILOT_USAGE', 'give exactly one of --app PATH or --container REF');
+      }
+      const { removeApp, removeByContainer } = await import('./commands/remove.js');
+      const paths = pathsOf(command);
+      const result = options.app ? removeApp(paths, options.app) : removeByContainer(paths, options.container);
+      for (const r of result.removed) process.stdout.write(`removed ${r.app}${r.link ? ` (${r.link})` : ''}\n`);
+    });
+
+  program
+    .command('list')
+    .description('list registered apps')
+    .option('--json', 'print an array of objects')
+    .addHelpText('after', '\nExample:\n  pilot list --json')
+    .action(async (options, command: Command) => {
+      const { loadApps, isPilotLink } = await import('./commands/apps.js');
+      const { hostPath } = await import('./core/paths.js');
+      const paths = pathsOf(command);
+      const entries = loadApps(paths).map((entry) => {
+        if (!entry.ok) {
+          return { app: entry.app, ok: false, error: isPilotError(entry.error) ? entry.error.message : String(entry.error) };
+        }
+        const c = entry.flake.container;
+        const link = c.host_app_path ? hostPath(paths, c.host_app_path) : undefined;
+        return {
+          app: entry.app,
+          ok: true,
+          host_app_path: c.host_app_path ?? null,
+          linked: link ? isPilotLink(link) : false,
+          container: c.name,
+          base_container: c.base_container ?? null,
+          layers: c.layers,
+          target_app_path: c.target_app_path,
+          resume: c.runtime.resume,
+          attach: c.runtime.attach,
+          files: entry.files,
+          warnings: entry.warnings,
+        };
+      });
+      if (options.json) return printJson(entries);
+      printTable(
+        ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],
+        entries.map((e): string[] =>
+          'container' in e
+            ? [e.app, e.host_app_path ?? '', e.container ?? '', e.base_container ?? '', e.target_app_path ?? '']
+            : [e.app, '', `error: ${e.error}`, '', ''],
+        ),
+      );
+    });
+
+  program
+    .command('show')
+    .description('show the merged flake of an app (name or host path)')
+    .argument('<app>', 'app name or host path')
+    .option('--json', 'print the merged flake as JSON')
+    .addHelpText('after', '\nExample:\n  pilot show hello --json')
+    .action(async (app: string, options, command: Command) => {
+      const { loadFlake, serializeFlake } = await import('./core/flake-file.js');
+      const { basename } = await import('node:path');
+      const { flake, warnings, files } = loadFlake(pathsOf(command).flakes, basename(app));
+      for (const w of warnings) process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
+      if (options.json) return printJson(flake);
+      process.stdout.write(`# from ${files.join(', ')}\n${serializeFlake(flake)}`);
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      return 2;
+    }
+    process.stderr.write(`${formatError(error)}\n`);
+    return isPilotError(error) ? error.exitCode : 1;
+  }
+}
+
+runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

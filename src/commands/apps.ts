@@ -1,0 +1,60 @@
+/**
+ * Registered apps: the flakes directory and the host symlinks, shared by
+ * register, remove, list, show and gc.
+ */
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
+import { errnoOf } from '../core/errors.js';
+import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
+import type { PilotPaths } from '../core/paths.js';
+
+/** File names a pilot app link may point at (the Node launcher or the exec stub). */
+export const LAUNCHER_NAMES = new Set(['pilot-launch.mjs', 'pilot-exec']);
+
+export function isPilotLink(path: string): boolean {
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return false;
+    return LAUNCHER_NAMES.has(basename(readlinkSync(path)));
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export function appNames(paths: PilotPaths): string[] {
+  try {
+    return readdirSync(paths.flakes)
+      .filter((f) => f.endsWith('.yaml') && !f.startsWith('.'))
+      .map((f) => f.slice(0, -'.yaml'.length))
+      .sort();
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+export type AppEntry =
+  | { app: string; ok: true; flake: Flake; warnings: FlakeWarning[]; files: string[] }
+  | { app: string; ok: false; error: unknown };
+
+/** Every app with its merged flake; a broken flake is an entry with its error, not a failure. */
+export function loadApps(paths: PilotPaths): AppEntry[] {
+  return appNames(paths).map((app) => {
+    try {
+      return { app, ok: true as const, ...loadFlake(paths.flakes, app) };
+    } catch (error) {
+      return { app, ok: false as const, error };
+    }
+  });
+}
+
+/** Image ids each app pins (its digests), for rmi's in-use check and gc. */
+export function pinnedIds(entry: AppEntry): string[] {
+  return entry.ok ? Object.values(entry.flake.container.digests) : [];
+}
+
+export function appsUsingImage(paths: PilotPaths, id: string): string[] {
+  return loadApps(paths)
+    .filter((entry) => pinnedIds(entry).includes(id))
+    .map((entry) => entry.app);
+}

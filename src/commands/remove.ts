@@ -1,0 +1,82 @@
+/** `pilot remove --app PATH | --container REF`: only pilot links and their flakes go. */
+import { lstatSync, rmSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import { PilotError, errnoOf } from '../core/errors.js';
+import { resolveImage } from '../core/image-record.js';
+import { claimLock } from '../core/lock.js';
+import { type PilotPaths, hostPath } from '../core/paths.js';
+import { appNames, isPilotLink, loadApps } from './apps.js';
+
+export interface RemoveResult {
+  removed: { app: string; flake: string; link?: string }[];
+}
+
+function removeOne(paths: PilotPaths, app: string, appPath: string | undefined): RemoveResult['removed'][number] {
+  const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
+  try {
+    const flake = join(paths.flakes, `${app}.yaml`);
+    const result: RemoveResult['removed'][number] = { app, flake };
+    if (appPath) {
+      const link = hostPath(paths, appPath);
+      if (isPilotLink(link)) {
+        rmSync(link, { force: true });
+        result.link = link;
+      }
+    }
+    rmSync(join(paths.flakes, `${app}.d`), { recursive: true, force: true });
+    rmSync(flake, { force: true });
+    return result;
+  } finally {
+    lock.release();
+  }
+}
+
+export function removeApp(paths: PilotPaths, appPath: string): RemoveResult {
+  const normalized = posix.normalize(appPath);
+  const app = basename(normalized);
+  const link = hostPath(paths, normalized);
+  let linkExists = false;
+  try {
+    lstatSync(link);
+    linkExists = true;
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw error;
+  }
+  if (linkExists && !isPilotLink(link)) {
+    throw new PilotError('PILOT_PATH_IN_WAY', `${link} is not a pilot app link; not touching it`, {
+      hint: '"pilot list" shows registered apps',
+    });
+  }
+  if (!appNames(paths).includes(app)) {
+    if (!linkExists) {
+      throw new PilotError('PILOT_FLAKE_UNKNOWN', `no app is registered at ${normalized}`, {
+        hint: '"pilot list" shows registered apps',
+      });
+    }
+  }
+  return { removed: [removeOne(paths, app, normalized)] };
+}
+
+export function removeByContainer(paths: PilotPaths, ref: string): RemoveResult {
+  let id: string | undefined;
+  try {
+    id = resolveImage(paths, ref).id;
+  } catch {
+    id = undefined;
+  }
+  const matches = loadApps(paths).filter(
+    (entry) =>
+      entry.ok &&
+      (entry.flake.container.name === ref || (id !== undefined && Object.values(entry.flake.container.digests).includes(id))),
+  );
+  if (matches.length === 0) {
+    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no registered app uses image "${ref}"`, {
+      hint: '"pilot list" shows registered apps and their images',
+    });
+  }
+  return {
+    removed: matches.map((entry) =>
+      removeOne(paths, entry.app, entry.ok ? (entry.flake.container.host_app_path ?? undefined) : undefined),
+    ),
+  };
+}
