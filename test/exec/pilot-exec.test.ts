@@ -1,0 +1,369 @@
+/**
+ * pilot-exec, the tiny exec step of the launcher: real overlay mounts on real lower
+ * dirs built from busybox. Needs root and overlayfs; elsewhere the suite skips with
+ * the reason, except in CI (CI=true), where a missing piece fails loudly.
+ */
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const binary = path.join(repo, 'dist/pilot-exec');
+const busybox = '/bin/busybox';
+const inCi = process.env.CI === 'true';
+const testUser = 'pilottest';
+
+/** Tries a real overlay mount in a throwaway mount namespace. */
+function overlayWorks(): boolean {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pilot-exec-probe-'));
+  try {
+    const script =
+      'mount -t tmpfs t "$1" && mkdir "$1/l" "$1/u" "$1/w" "$1/m" && ' +
+      'mount -t overlay o -o "lowerdir=$1/l,upperdir=$1/u,workdir=$1/w" "$1/m"';
+    const r = spawnSync(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', dir],
+      { stdio: 'ignore' },
+    );
+    return r.status === 0;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function skipReason(): string | null {
+  if (process.getuid?.() !== 0) return 'not running as root';
+  if (!fs.existsSync(busybox)) return `${busybox} missing (install busybox-static)`;
+  if (!overlayWorks()) return 'overlayfs is unavailable (cannot mount an overlay)';
+  return null;
+}
+
+const reason = skipReason();
+if (reason && !inCi) console.warn(`pilot-exec tests skipped: ${reason}`);
+
+describe.runIf(inCi)('pilot-exec prerequisites (CI)', () => {
+  it('are all present', () => {
+    expect(reason, `pilot-exec tests cannot run in CI: ${reason}`).toBeNull();
+  });
+});
+
+describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
+  let tmp = '';
+  let mnt = '';
+  let base = '';
+  let top = '';
+
+  const run = (args: string[], program: string[], env?: NodeJS.ProcessEnv) =>
+    spawnSync(binary, [...args, '--', ...program], { encoding: 'utf8', env: env ?? process.env });
+  const inBase = (extra: string[], program: string[]) =>
+    run(['--mnt', mnt, '--lowerdir', base, ...extra], program);
+  const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
+  const ok = (r: SpawnSyncReturns<string>) => {
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return r.stdout;
+  };
+
+  /** A lower dir with busybox and all its applets in /bin, plus a few files. */
+  function makeBase(dir: string): void {
+    for (const d of ['bin', 'etc', 'proc', 'dev', 'opt/bin']) {
+      fs.mkdirSync(path.join(dir, d), { recursive: true });
+    }
+    fs.mkdirSync(path.join(dir, 'tmp'), { mode: 0o1777 });
+    fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
+    fs.copyFileSync(busybox, path.join(dir, 'bin/busybox'));
+    fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755);
+    const list = spawnSync(busybox, ['--list'], { encoding: 'utf8' });
+    for (const applet of list.stdout.split('\n').filter((a) => a && a !== 'busybox')) {
+      fs.symlinkSync('busybox', path.join(dir, 'bin', applet));
+    }
+    fs.writeFileSync(path.join(dir, 'etc/x'), 'from base\n');
+    fs.writeFileSync(path.join(dir, 'etc/gone'), 'whited out by the top layer\n');
+    fs.symlinkSync('../run/systemd/resolve/stub-resolv.conf', path.join(dir, 'etc/resolv.conf'));
+    fs.writeFileSync(path.join(dir, 'opt/bin/hello'), '#!/bin/sh\necho hello from opt\n', {
+      mode: 0o755,
+    });
+  }
+
+  beforeAll(() => {
+    const make = spawnSync('make', ['dist/pilot-exec'], { cwd: repo, encoding: 'utf8' });
+    expect(make.status, make.stderr).toBe(0);
+
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pilot-exec-test-'));
+    fs.chmodSync(tmp, 0o755); // the unprivileged user must reach the layers
+    mnt = path.join(tmp, 'mnt');
+    base = path.join(tmp, 'base');
+    top = path.join(tmp, 'top');
+    fs.mkdirSync(mnt);
+    makeBase(base);
+    fs.mkdirSync(path.join(top, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(top, 'etc/x'), 'from top\n');
+    const mknod = spawnSync('mknod', [path.join(top, 'etc/gone'), 'c', '0', '0']);
+    expect(mknod.status).toBe(0);
+  }, 60_000);
+
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('passes argv exactly: spaces, empty strings, unicode, a second --', () => {
+    const args = ['a b', '', 'ünïcødé ✓ 🚀', '--', '-x', `q'uo"te`, '  '];
+    const out = ok(inBase([], sh('for a in "$@"; do printf "[%s]" "$a"; done', ...args)));
+    expect(out).toBe(args.map((a) => `[${a}]`).join(''));
+  });
+
+  it('passes the exit code through', () => {
+    expect(inBase([], sh('exit 42')).status).toBe(42);
+    expect(inBase([], ['false']).status).toBe(1);
+  });
+
+  it('is the app itself: a SIGTERM kills the spawned process', () => {
+    const r = inBase([], sh('kill -TERM $$'));
+    expect(r.signal).toBe('SIGTERM');
+    expect(r.status).toBeNull();
+  });
+
+  it('is the app itself: same pid, a signal sent by the parent reaches it', async () => {
+    const child = spawn(binary, [
+      '--mnt',
+      mnt,
+      '--lowerdir',
+      base,
+      '--',
+      ...sh('echo $$; exec sleep 30'),
+    ]);
+    const pid = await new Promise<string>((resolve) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    });
+    expect(pid).toBe(String(child.pid));
+    const done = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
+    child.kill('SIGTERM');
+    expect(await done).toBe('SIGTERM');
+  });
+
+  it('stacks lower dirs leftmost on top, and a 0/0 whiteout hides a file', () => {
+    expect(ok(inBase([], ['cat', '/etc/x']))).toBe('from base\n');
+    const both = ['--mnt', mnt, '--lowerdir', `${top}:${base}`];
+    expect(ok(run(both, ['cat', '/etc/x']))).toBe('from top\n');
+    expect(inBase([], ['test', '-e', '/etc/gone']).status).toBe(0);
+    expect(run(both, ['test', '-e', '/etc/gone']).status).toBe(1);
+  });
+
+  it('writes go to a per-run upper and vanish', () => {
+    expect(ok(inBase([], sh('echo written > /etc/new; rm /etc/x; cat /etc/new')))).toBe(
+      'written\n',
+    );
+    expect(inBase([], ['test', '-e', '/etc/new']).status).toBe(1);
+    expect(ok(inBase([], ['cat', '/etc/x']))).toBe('from base\n');
+    expect(fs.existsSync(path.join(base, 'etc/new'))).toBe(false);
+    expect(fs.readFileSync(path.join(base, 'etc/x'), 'utf8')).toBe('from base\n');
+    expect(fs.readdirSync(mnt)).toEqual([]);
+  });
+
+  it('--bind shows host files, files created there land on the host; --cwd', () => {
+    const host = fs.mkdtempSync(path.join(tmp, 'host-'));
+    fs.writeFileSync(path.join(host, 'hello.txt'), 'host file\n');
+    const out = ok(
+      inBase(
+        ['--bind', host, '/work/data', '--cwd', '/work/data'],
+        sh('pwd; cat hello.txt; echo made > created.txt'),
+      ),
+    );
+    expect(out).toBe('/work/data\nhost file\n');
+    expect(fs.readFileSync(path.join(host, 'created.txt'), 'utf8')).toBe('made\n');
+    // The mount point was created in the per-run upper only.
+    expect(fs.existsSync(path.join(base, 'work'))).toBe(false);
+  });
+
+  it('--cwd that does not exist in the new root is an error', () => {
+    const r = inBase(['--cwd', '/no/such/dir'], ['true']);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/^pilot: .*\/no\/such\/dir: No such file or directory/);
+  });
+
+  it('binds a file over a symlink at the last component (resolv.conf)', () => {
+    const file = path.join(tmp, 'resolv.conf');
+    fs.writeFileSync(file, 'nameserver 192.0.2.1\n');
+    const out = ok(inBase(['--bind', file, '/etc/resolv.conf'], ['cat', '/etc/resolv.conf']));
+    expect(out).toBe('nameserver 192.0.2.1\n');
+    expect(fs.lstatSync(path.join(base, 'etc/resolv.conf')).isSymbolicLink()).toBe(true);
+  });
+
+  it('--bind-ro is read-only; --try-bind skips a missing source, --bind does not', () => {
+    const host = fs.mkdtempSync(path.join(tmp, 'ro-'));
+    const r = inBase(['--bind-ro', host, '/ro'], sh('touch /ro/f'));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Read-only file system/);
+    expect(fs.readdirSync(host)).toEqual([]);
+    expect(ok(inBase(['--try-bind', '/no/such/src', '/x'], ['true']))).toBe('');
+    const missing = inBase(['--bind', '/no/such/src', '/x'], ['true']);
+    expect(missing.status).toBe(125);
+    expect(missing.stderr).toMatch(/^pilot: .*: \/no\/such\/src: No such file or directory/);
+  });
+
+  it('refuses a bind target whose intermediate component is a symlink in the image', () => {
+    const hostTarget = fs.mkdtempSync(path.join(tmp, 'victim-'));
+    const evil = fs.mkdtempSync(path.join(tmp, 'evil-'));
+    fs.symlinkSync(hostTarget, path.join(evil, 'danger'));
+    const src = fs.mkdtempSync(path.join(tmp, 'src-'));
+    const r = run(
+      ['--mnt', mnt, '--lowerdir', `${evil}:${base}`, '--bind', src, '/danger/sub'],
+      ['true'],
+    );
+    expect(r.status).toBe(125);
+    expect(r.stderr).toContain('/danger/sub');
+    expect(r.stderr).toContain('component /danger is a symlink');
+    expect(fs.readdirSync(hostTarget)).toEqual([]);
+  });
+
+  it('--uid/--gid: the app runs as that uid, files it creates belong to it', () => {
+    const host = fs.mkdtempSync(path.join(tmp, 'owned-'));
+    fs.chmodSync(host, 0o777);
+    const out = ok(
+      inBase(
+        ['--uid', '4242', '--gid', '4343', '--bind', host, '/data'],
+        sh('id -u; id -g; id -G; touch /data/file'),
+      ),
+    );
+    expect(out).toBe('4242\n4343\n4343\n');
+    const st = fs.statSync(path.join(host, 'file'));
+    expect([st.uid, st.gid]).toEqual([4242, 4343]);
+    const groups = ok(inBase(['--uid', '1', '--gid', '2', '--groups', '5,6'], ['id', '-G']));
+    expect(groups.trim().split(' ').sort()).toEqual(['2', '5', '6']);
+  });
+
+  it('--setenv/--unsetenv, later wins; PATH lookup uses the new PATH', () => {
+    const env = ['--setenv', 'FOO=first', '--setenv', 'FOO=b a=r', '--setenv', 'EMPTY='];
+    const out = ok(
+      run(
+        ['--mnt', mnt, '--lowerdir', base, ...env, '--unsetenv', 'GONE'],
+        sh('echo "$FOO|$EMPTY|$(env | grep -c ^GONE=)"'),
+        { ...process.env, GONE: 'set by the caller' },
+      ),
+    );
+    expect(out).toBe('b a=r||0\n');
+    expect(inBase([], ['hello']).status).toBe(127);
+    expect(ok(inBase(['--setenv', 'PATH=/opt/bin:/bin'], ['hello']))).toBe('hello from opt\n');
+  });
+
+  it('exits 127 for a program missing in the image, 126 for one not executable', () => {
+    const r = inBase([], ['no-such-program']);
+    expect(r.status).toBe(127);
+    expect(r.stderr).toBe('pilot: no-such-program: not found in the image\n');
+    const x = inBase([], ['/etc/x']);
+    expect(x.status).toBe(126);
+    expect(x.stderr).toMatch(/^pilot: \/etc\/x: Permission denied/);
+  });
+
+  it('exits 125 for bad options', () => {
+    expect(inBase(['--bogus'], ['true']).status).toBe(125);
+    expect(run(['--lowerdir', base], ['true']).status).toBe(125); // no --mnt
+    expect(run(['--mnt', mnt, '--lowerdir', 'relative'], ['true']).status).toBe(125);
+    expect(spawnSync(binary, ['--mnt', mnt, '--lowerdir', base]).status).toBe(125); // no --
+  });
+
+  it('composes 100 layers with --lowerdir-base and short names', () => {
+    const layers = path.join(tmp, 'layers');
+    const names: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const name = `L${String(i).padStart(3, '0')}`;
+      fs.mkdirSync(path.join(layers, name, 'data'), { recursive: true });
+      fs.writeFileSync(path.join(layers, name, 'data', `f${i}`), '');
+      fs.writeFileSync(path.join(layers, name, 'data', 'top'), `${name}\n`);
+      names.unshift(name); // L099 leftmost: on top
+    }
+    const lowerdir = [...names, base].join(':');
+    const out = ok(
+      run(
+        ['--mnt', mnt, '--lowerdir-base', layers, '--lowerdir', lowerdir],
+        sh('ls /data | wc -l; cat /data/top'),
+      ),
+    );
+    expect(out.split(/\s+/).filter(Boolean)).toEqual(['101', 'L099']);
+    // The same layers by long absolute names exceed the one page mount(2) takes.
+    const longDir = path.join(
+      tmp,
+      'a-long-directory-name-as-a-store-path-would-have-it-'.repeat(2),
+    );
+    fs.symlinkSync(layers, longDir);
+    const long = [...names.map((n) => path.join(longDir, n)), base].join(':');
+    expect(long.length).toBeGreaterThan(4096);
+    const r = run(['--mnt', mnt, '--lowerdir', long], ['true']);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toContain('--lowerdir-base');
+  });
+
+  it('--root uses a composed directory and never writes to it', () => {
+    expect(ok(run(['--mnt', mnt, '--root', base], ['cat', '/etc/x']))).toBe('from base\n');
+    const host = fs.mkdtempSync(path.join(tmp, 'rootbind-'));
+    const r = run(['--mnt', mnt, '--root', base, '--bind', host, '/new/dir'], ['true']);
+    expect(r.status).toBe(125);
+    expect(fs.existsSync(path.join(base, 'new'))).toBe(false);
+  });
+
+  it('--plan reads NUL-separated options, with or without a trailing NUL', () => {
+    const words = [
+      '--mnt',
+      mnt,
+      '--lowerdir',
+      base,
+      '--setenv',
+      'FROM_PLAN=yes it is',
+      '--cwd',
+      '/etc',
+    ];
+    const program = sh('echo "$FROM_PLAN|$LATER|$(pwd)"');
+    for (const [i, text] of [words.join('\0'), `${words.join('\0')}\0`].entries()) {
+      const plan = path.join(tmp, `plan${i}`);
+      fs.writeFileSync(plan, text);
+      const out = ok(run(['--plan', plan, '--setenv', 'LATER=1'], program));
+      expect(out).toBe('yes it is|1|/etc\n');
+    }
+    const bad = path.join(tmp, 'plan-bad');
+    fs.writeFileSync(bad, ['--mnt', mnt, '--', 'true'].join('\0'));
+    expect(run(['--plan', bad, '--lowerdir', base], ['true']).status).toBe(125);
+  });
+
+  it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
+    if (spawnSync('id', ['-u', testUser]).status !== 0) {
+      const add = spawnSync('useradd', ['--create-home', testUser], { encoding: 'utf8' });
+      expect(add.status, add.stderr).toBe(0);
+    }
+    const uid = Number(spawnSync('id', ['-u', testUser], { encoding: 'utf8' }).stdout);
+    const gid = Number(spawnSync('id', ['-g', testUser], { encoding: 'utf8' }).stdout);
+    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
+    const host = fs.mkdtempSync(path.join(tmp, 'uhost-'));
+    fs.chownSync(host, uid, gid);
+    // The binary must be reachable by the user: a copy in the 0755 temp dir.
+    const copy = path.join(tmp, 'pilot-exec');
+    fs.copyFileSync(binary, copy);
+    fs.chmodSync(copy, 0o755);
+    const asUser = ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--'];
+    const options = [
+      ...['--userns', '--mnt', userMnt, '--lowerdir', `${top}:${base}`],
+      ...['--rbind', '/proc', '/proc', '--rbind', '/dev', '/dev'],
+      ...['--bind', host, '/home/someone/work', '--cwd', '/home/someone/work'],
+    ];
+    const script = 'id -u; id -g; cat /etc/x; touch made; echo ok > /dev/null && pwd';
+    const r = spawnSync('setpriv', [...asUser, copy, ...options, '--', ...sh(script)], {
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${uid}\n${gid}\nfrom top\n/home/someone/work\n`);
+    const st = fs.statSync(path.join(host, 'made'));
+    expect([st.uid, st.gid]).toEqual([uid, gid]);
+    expect(fs.existsSync(path.join(base, 'home'))).toBe(false);
+  });
+
+  it('leaves no mount behind on the host', () => {
+    const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+    expect(mountinfo).not.toContain(tmp);
+    expect(fs.readdirSync(mnt)).toEqual([]);
+  });
+});
