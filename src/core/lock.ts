@@ -3,7 +3,8 @@
  * owner's pid; a claim whose owner is dead (kill -9) is stale and is taken over,
  * so a crash never blocks the next call.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 
 function processAlive(pid: number): boolean {
@@ -33,6 +34,7 @@ function tryClaim(path: string): boolean {
 
 /** Claims `path` or throws PILOT_BUSY naming what holds it. `what` names the thing for the message. */
 export function claimLock(path: string, what: string): Lock {
+  mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryClaim(path)) return { release: () => rmSync(path, { force: true }) };
     let owner = Number.NaN;

@@ -147,7 +147,9 @@ export function buildHostLayer(staging: string, files: readonly HostFile[], opti
     }
   }
 
-  for (const path of options.hide) {
+  // Whiteouts are character devices 0/0: only root may create them. A caller's
+  // own store goes without (its app sees /removed, which is harmless data).
+  for (const path of isRoot ? options.hide : []) {
     ensureDir(posix.dirname(path));
     if (options.tree.lookup(path) && !existsSync(staging + path)) {
       execFileSync('mknod', [staging + path, 'c', '0', '0']);
@@ -197,9 +199,9 @@ export function ensureHostLayer(
 ): { path: string; built: boolean } {
   const path = join(dir, key);
   if (existsSync(path)) return { path, built: false };
-  mkdirSync(dir, { recursive: true });
   const staging = join(dir, `.${key}.tmp-${process.pid}-${Date.now()}`);
   try {
+    mkdirSync(dir, { recursive: true });
     buildHostLayer(staging, files, options);
     renameSync(staging, path);
     return { path, built: true };

@@ -158,24 +158,18 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
   const present = files.filter((f) => f.kind !== 'missing');
   if (present.length > 0 || hide.length > 0) {
     const key = hostLayerKey(layers, files, hide);
-    const canWrite = request.uid === 0 || !paths.system || paths.root !== '';
     const hostDir = storeDirs.hostLayers(paths);
-    const existing = join(hostDir, key);
     let layerPath: string | undefined;
-    if (canWrite) {
+    try {
       layerPath = ensureHostLayer(hostDir, key, files, { hide, tree }).path;
-    } else {
-      try {
-        readFileSync(join(existing, '.'), { flag: 'r' });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EISDIR') layerPath = existing;
-      }
+    } catch (error) {
+      // An unprivileged caller of a system app whose host layer root has not
+      // prepared yet: it cannot write the store, so it binds each host file.
+      if (!(error instanceof PilotError) || error.code !== 'PILOT_NEEDS_PRIVILEGE') throw error;
     }
     if (layerPath) {
       extraLowers.push(`host/${key}`);
     } else {
-      // An unprivileged caller of a system app whose host layer root has not
-      // prepared: bind each host file (fs.protected_hardlinks forbids linking).
       for (const file of present) {
         if (file.kind === 'file') hostBinds.push({ source: file.path, target: file.target });
       }
