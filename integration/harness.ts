@@ -46,13 +46,20 @@ export class TestRoot {
   }
 
   pilot(args: string[], options: SpawnSyncOptions = {}): Result {
-    return result(spawnSync(process.execPath, [cli, ...args], { env: this.env(), timeout: 120_000, ...options }));
+    return result(
+      spawnSync(process.execPath, [cli, ...args], {
+        env: this.env(),
+        timeout: 120_000,
+        ...options,
+      }),
+    );
   }
 
   /** Runs pilot and fails the test with its output unless it exits 0. */
   ok(args: string[]): Result {
     const r = this.pilot(args);
-    if (r.code !== 0) throw new Error(`pilot ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    if (r.code !== 0)
+      throw new Error(`pilot ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
     return r;
   }
 
@@ -68,14 +75,30 @@ export class TestRoot {
   run(
     appPath: string,
     args: string[] = [],
-    options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
+    options: {
+      input?: string;
+      cwd?: string;
+      env?: NodeJS.ProcessEnv;
+      uid?: number;
+      gid?: number;
+    } = {},
   ): Result {
     const { env, ...rest } = options;
-    return result(spawnSync(this.link(appPath), args, { env: this.env(env), timeout: 60_000, ...rest }));
+    return result(
+      spawnSync(this.link(appPath), args, { env: this.env(env), timeout: 60_000, ...rest }),
+    );
   }
 
-  start(appPath: string, args: string[] = [], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    return spawn(this.link(appPath), args, { env: this.env(options.env), cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  start(
+    appPath: string,
+    args: string[] = [],
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    return spawn(this.link(appPath), args, {
+      env: this.env(options.env),
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
   }
 
   cleanup(): void {
@@ -94,7 +117,15 @@ export function mountsMatching(needle: string): string[] {
 export function buildArchive(out: string, ref: string, config: object, layerDirs: string[]): void {
   const r = spawnSync(
     'bash',
-    ['-c', '. "$0"; oci_archive "$@"', join(repo, 'examples/lib/oci.sh'), out, ref, JSON.stringify(config), ...layerDirs],
+    [
+      '-c',
+      '. "$0"; oci_archive "$@"',
+      join(repo, 'examples/lib/oci.sh'),
+      out,
+      ref,
+      JSON.stringify(config),
+      ...layerDirs,
+    ],
     { env: { ...process.env, OCI_QUIET: '1' }, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`oci_archive failed: ${r.stderr}`);

@@ -2,7 +2,16 @@
  * The launcher's host-binary guarantees, checked through real app links in a
  * temp PILOT_ROOT with the example images (busybox base, deltas, a layer).
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +32,27 @@ describe.skipIf(skip !== '')('launcher', () => {
     root.ok(['register', '--container', 'pilot/hello-delta', ...base, '--app', app]);
     root.ok(['register', '--container', 'pilot/hello-delta', ...base, '--app', '/usr/bin/hello']);
     root.ok(['register', '--container', 'pilot/jq-delta', ...base, '--app', '/usr/bin/jq-app']);
-    root.ok(['register', '--container', 'pilot/jq-delta', ...base, '--app', '/usr/local/bin/jq-ls', '--target', '/usr/bin/ls']);
     root.ok([
-      'register', '--container', 'pilot/hello-delta', ...base, '--layer', 'pilot/whiteout-layer',
-      '--app', '/usr/bin/layered', '--target', '/usr/bin/pilot-test',
+      'register',
+      '--container',
+      'pilot/jq-delta',
+      ...base,
+      '--app',
+      '/usr/local/bin/jq-ls',
+      '--target',
+      '/usr/bin/ls',
+    ]);
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      ...base,
+      '--layer',
+      'pilot/whiteout-layer',
+      '--app',
+      '/usr/bin/layered',
+      '--target',
+      '/usr/bin/pilot-test',
     ]);
   });
   afterAll(() => root?.cleanup());
@@ -48,7 +74,9 @@ describe.skipIf(skip !== '')('launcher', () => {
     const input = 'line one\nline two\n\u0000binary\n';
     const r = root.run(app, ['cat'], { input });
     expect(r.stdout).toBe(input);
-    expect(root.run(app, ['tty'], { input: '' }).stdout).toBe('stdin=notty\nstdout=notty\nstderr=notty\n');
+    expect(root.run(app, ['tty'], { input: '' }).stdout).toBe(
+      'stdin=notty\nstdout=notty\nstderr=notty\n',
+    );
     const err = root.run(app, ['stderr', 'to stderr']);
     expect(err.stderr).toBe('to stderr\n');
     expect(err.stdout).toBe('');
@@ -73,10 +101,11 @@ describe.skipIf(skip !== '')('launcher', () => {
     child.stdout.on('data', (d) => {
       out += d;
     });
-    const ready = () => new Promise<void>((resolve) => {
-      const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    const ready = () =>
+      new Promise<void>((resolve) => {
+        const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
+        check();
+      });
     await ready();
     child.kill('SIGHUP');
     await new Promise((r) => setTimeout(r, 300));
@@ -114,7 +143,9 @@ describe.skipIf(skip !== '')('launcher', () => {
   });
 
   it('passes the caller environment; image Env wins, PATH is the image one', () => {
-    expect(root.run(app, ['env', 'PILOT_CALLER'], { env: { PILOT_CALLER: 'yes' } }).stdout).toBe('yes\n');
+    expect(root.run(app, ['env', 'PILOT_CALLER'], { env: { PILOT_CALLER: 'yes' } }).stdout).toBe(
+      'yes\n',
+    );
     // The link's `#!/usr/bin/env node` still needs node on PATH.
     const hostPath = `${dirname(process.execPath)}:/host/only`;
     expect(root.run(app, ['env', 'PATH'], { env: { PATH: hostPath } }).stdout).toBe(
@@ -153,7 +184,9 @@ describe.skipIf(skip !== '')('launcher', () => {
       expect(root.run(app, ['touch', 'mine'], as).code).toBe(0);
       expect(statSync(join(dir, 'mine')).uid).toBe(NOBODY);
       expect(root.run('/usr/bin/jq-app', ['-n', '3'], as).stdout).toBe('3\n');
-      expect(root.run('/usr/bin/layered', ['ls', '/usr/share/pilot-opaque'], as).stdout).toBe('b\n');
+      expect(root.run('/usr/bin/layered', ['ls', '/usr/share/pilot-opaque'], as).stdout).toBe(
+        'b\n',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -188,16 +221,28 @@ describe.skipIf(skip !== '')('launcher refusals', () => {
     buildArchive(join(work, 'missing.tar'), 'localhost/test/missing:latest', {}, [
       layer('missing', '# host files\n/usr/bin/jq\n/nonexistent/pilot-file\n/also/missing\n'),
     ]);
-    buildArchive(join(work, 'escape.tar'), 'localhost/test/escape:latest', {}, [layer('escape', '../../etc/shadow\n')]);
+    buildArchive(join(work, 'escape.tar'), 'localhost/test/escape:latest', {}, [
+      layer('escape', '../../etc/shadow\n'),
+    ]);
     root.ok(['load', join(work, 'missing.tar')]);
-    buildArchive(join(work, 'gone.tar'), 'localhost/test/gone:latest', {}, [layer('gone', '/usr/bin/jq\n')]);
+    buildArchive(join(work, 'gone.tar'), 'localhost/test/gone:latest', {}, [
+      layer('gone', '/usr/bin/jq\n'),
+    ]);
     root.ok(['load', join(work, 'escape.tar')]);
     root.ok(['load', join(work, 'gone.tar')]);
   });
   afterAll(() => root?.cleanup());
 
   it('lists every missing host file, exits 127, runs with %ignore_sync_error', () => {
-    root.ok(['register', '--container', 'test/missing', '--base', 'pilot/busybox-base', '--app', '/usr/bin/app']);
+    root.ok([
+      'register',
+      '--container',
+      'test/missing',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/app',
+    ]);
     const r = root.run('/usr/bin/app');
     expect(r.code).toBe(127);
     expect(r.stderr).toContain('/nonexistent/pilot-file');
@@ -209,17 +254,37 @@ describe.skipIf(skip !== '')('launcher refusals', () => {
   });
 
   it('refuses a /removed path that escapes, at register, naming it', () => {
-    const r = root.pilot(['register', '--container', 'test/escape', '--base', 'pilot/busybox-base', '--app', '/usr/bin/esc']);
+    const r = root.pilot([
+      'register',
+      '--container',
+      'test/escape',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/esc',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('../../etc/shadow');
     expect(existsSync(root.link('/usr/bin/esc'))).toBe(false);
   });
 
   it('names an image gone from the store', () => {
-    root.ok(['register', '--container', 'test/gone', '--base', 'pilot/busybox-base', '--app', '/usr/bin/gone', '--target', '/usr/bin/app']);
+    root.ok([
+      'register',
+      '--container',
+      'test/gone',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/gone',
+      '--target',
+      '/usr/bin/app',
+    ]);
     expect(root.run('/usr/bin/gone').stdout).toBe('ran\n');
     // gc never deletes a pinned image; a store lost some other way must still be named.
-    const id = JSON.parse(root.ok(['show', 'gone', '--json']).stdout).container.digests['test/gone'];
+    const id = JSON.parse(root.ok(['show', 'gone', '--json']).stdout).container.digests[
+      'test/gone'
+    ];
     rmSync(join(root.dir, 'var/lib/pilot/images', `${id.slice(7)}.json`));
     const r = root.run('/usr/bin/gone');
     expect(r.code).toBe(127);
@@ -237,7 +302,17 @@ describe.skipIf(skip !== '')('launcher refusals', () => {
     }
     buildArchive(join(work, 'many.tar'), 'localhost/test/many:latest', {}, dirs);
     root.ok(['load', join(work, 'many.tar')]);
-    root.ok(['register', '--container', 'test/many', '--base', 'pilot/busybox-base', '--app', '/usr/bin/many', '--target', '/usr/bin/ls']);
+    root.ok([
+      'register',
+      '--container',
+      'test/many',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/many',
+      '--target',
+      '/usr/bin/ls',
+    ]);
     const r = root.run('/usr/bin/many', ['/usr/share/many']);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim().split('\n')).toHaveLength(64);

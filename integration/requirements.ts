@@ -15,9 +15,20 @@ export function missingRequirements(): string[] {
   if (process.getuid?.() !== 0) missing.push('root (run as root)');
   if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) {
     spawnSync('modprobe', ['overlay'], { stdio: 'ignore' });
-    if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) missing.push('kernel overlayfs');
+    if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay'))
+      missing.push('kernel overlayfs');
   }
-  for (const tool of ['unshare', 'busybox', 'jq', 'tar', 'gzip', 'sha256sum', 'setfattr', 'mknod', 'cc']) {
+  for (const tool of [
+    'unshare',
+    'busybox',
+    'jq',
+    'tar',
+    'gzip',
+    'sha256sum',
+    'setfattr',
+    'mknod',
+    'cc',
+  ]) {
     if (!has(tool)) missing.push(tool);
   }
   return missing;

@@ -32,7 +32,9 @@ async function main(): Promise<number> {
     });
     const helper = helperPath();
     if (isDebug()) {
-      process.stderr.write(`pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`);
+      process.stderr.write(
+        `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,
+      );
     }
     const code = await runHelper(helper, prepared.argv);
     debugStep(`app exited with ${code}`);

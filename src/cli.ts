@@ -7,12 +7,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
-import { resolvePaths, type PilotPaths } from './core/paths.js';
+import { type PilotPaths, resolvePaths } from './core/paths.js';
 
 const VERSION = '0.1.0';
 
 function launcherPath(): string {
-  return process.env.PILOT_LAUNCHER ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-launch.mjs');
+  return (
+    process.env.PILOT_LAUNCHER ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-launch.mjs')
+  );
 }
 
 function pathsOf(command: Command): PilotPaths {
@@ -57,7 +59,10 @@ export function buildProgram(): Command {
   const program = new Command('pilot')
     .description('Run applications shipped as containers as if they were host commands')
     .version(VERSION, '-V, --version')
-    .option('--root <dir>', 'put store, flakes, app links and runtime state under DIR (default: $PILOT_ROOT or /)')
+    .option(
+      '--root <dir>',
+      'put store, flakes, app links and runtime state under DIR (default: $PILOT_ROOT or /)',
+    )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run "pilot --help" for usage)')
     .configureOutput({ outputError: (text, write) => write(text) });
@@ -73,13 +78,24 @@ export function buildProgram(): Command {
     .action(async (source: string, options, command: Command) => {
       const { loadArchive } = await import('./store/load.js');
       const { createProgress } = await import('./core/progress.js');
-      const progress = createProgress(options.quiet || options.json ? false : undefined, `loading ${source}`);
+      const progress = createProgress(
+        options.quiet || options.json ? false : undefined,
+        `loading ${source}`,
+      );
       const results = await loadArchive(pathsOf(command), source, {
         name: options.name,
         onProgress: progress.update,
       });
       progress.done();
-      if (options.json) return printJson(results.map((r) => ({ id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers })));
+      if (options.json)
+        return printJson(
+          results.map((r) => ({
+            id: r.image.id,
+            names: r.names,
+            newLayers: r.newLayers,
+            reusedLayers: r.reusedLayers,
+          })),
+        );
       if (options.quiet) return;
       for (const r of results) {
         process.stdout.write(
@@ -98,7 +114,8 @@ export function buildProgram(): Command {
       const { pullImage } = await import('./store/pull.js');
       const results = await pullImage(pathsOf(command), ref, {});
       if (options.quiet) return;
-      for (const r of results) process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);
+      for (const r of results)
+        process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);
     });
 
   program
@@ -111,7 +128,8 @@ export function buildProgram(): Command {
       const { listImages } = await import('./store/images.js');
       const { loadApps, pinnedIds } = await import('./commands/apps.js');
       const apps = loadApps(paths);
-      const usedBy = (id: string) => apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);
+      const usedBy = (id: string) =>
+        apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);
       const images = listImages(paths, usedBy);
       if (options.json) return printJson(images);
       printTable(
@@ -156,9 +174,13 @@ export function buildProgram(): Command {
       const apps = loadApps(paths);
       const broken = apps.filter((a) => !a.ok).map((a) => a.app);
       if (broken.length > 0) {
-        throw new PilotError('PILOT_FLAKE_INVALID', `cannot tell which images these apps use: ${broken.join(', ')}`, {
-          hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
-        });
+        throw new PilotError(
+          'PILOT_FLAKE_INVALID',
+          `cannot tell which images these apps use: ${broken.join(', ')}`,
+          {
+            hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
+          },
+        );
       }
       const keep = new Set(apps.flatMap(pinnedIds));
       const result = await collectGarbage(paths, keep);
@@ -177,8 +199,18 @@ export function buildProgram(): Command {
     .option('--base <ref>', 'base image the delta stacks on')
     .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
     .option('--include-tar <file>', 'tar extracted over the app root (repeatable)', collect, [])
-    .option('--include-path <path>', 'host path shown at the same path inside (repeatable)', collect, [])
-    .option('--host-package <name>', 'host package whose files the app needs (repeatable)', collect, [])
+    .option(
+      '--include-path <path>',
+      'host path shown at the same path inside (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--host-package <name>',
+      'host package whose files the app needs (repeatable)',
+      collect,
+      [],
+    )
     .addOption(new Option('--resume', 'keep the instance between calls').conflicts('attach'))
     .addOption(new Option('--attach', 'attach to the running instance').conflicts('resume'))
     .option('--opt <option>', 'podman-style option, e.g. "-e NAME=VALUE" (repeatable)', collect, [])
@@ -210,7 +242,9 @@ export function buildProgram(): Command {
       );
       for (const w of result.warnings) process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(result.flake);
-      process.stdout.write(`registered ${result.app}: ${result.link} -> ${result.target} in ${result.flake.container.name}\n`);
+      process.stdout.write(
+        `registered ${result.app}: ${result.link} -> ${result.target} in ${result.flake.container.name}\n`,
+      );
     });
 
   program
@@ -225,8 +259,11 @@ export function buildProgram(): Command {
       }
       const { removeApp, removeByContainer } = await import('./commands/remove.js');
       const paths = pathsOf(command);
-      const result = options.app ? removeApp(paths, options.app) : removeByContainer(paths, options.container);
-      for (const r of result.removed) process.stdout.write(`removed ${r.app}${r.link ? ` (${r.link})` : ''}\n`);
+      const result = options.app
+        ? removeApp(paths, options.app)
+        : removeByContainer(paths, options.container);
+      for (const r of result.removed)
+        process.stdout.write(`removed ${r.app}${r.link ? ` (${r.link})` : ''}\n`);
     });
 
   program
@@ -240,7 +277,11 @@ export function buildProgram(): Command {
       const paths = pathsOf(command);
       const entries = loadApps(paths).map((entry) => {
         if (!entry.ok) {
-          return { app: entry.app, ok: false, error: isPilotError(entry.error) ? entry.error.message : String(entry.error) };
+          return {
+            app: entry.app,
+            ok: false,
+            error: isPilotError(entry.error) ? entry.error.message : String(entry.error),
+          };
         }
         const c = entry.flake.container;
         const link = c.host_app_path ? hostPath(paths, c.host_app_path) : undefined;
@@ -264,7 +305,13 @@ export function buildProgram(): Command {
         ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],
         entries.map((e): string[] =>
           'container' in e
-            ? [e.app, e.host_app_path ?? '', e.container ?? '', e.base_container ?? '', e.target_app_path ?? '']
+            ? [
+                e.app,
+                e.host_app_path ?? '',
+                e.container ?? '',
+                e.base_container ?? '',
+                e.target_app_path ?? '',
+              ]
             : [e.app, '', `error: ${e.error}`, '', ''],
         ),
       );
@@ -280,9 +327,34 @@ export function buildProgram(): Command {
       const { loadFlake, serializeFlake } = await import('./core/flake-file.js');
       const { basename } = await import('node:path');
       const { flake, warnings, files } = loadFlake(pathsOf(command).flakes, basename(app));
-      for (const w of warnings) process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
+      for (const w of warnings)
+        process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
       if (options.json) return printJson(flake);
       process.stdout.write(`# from ${files.join(', ')}\n${serializeFlake(flake)}`);
+    });
+
+  program
+    .command('check')
+    .description('check that the host has every file an app needs (exit 1 if not)')
+    .argument('<app>', 'app name or host path')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  pilot check jq-app')
+    .action(async (app: string, options, command: Command) => {
+      const { checkApp } = await import('./commands/check.js');
+      const result = checkApp(pathsOf(command), app);
+      if (options.json) printJson(result);
+      else {
+        printTable(
+          ['STATUS', 'PATH', 'NEEDED BY'],
+          result.files.map((f) => [f.present ? 'ok' : 'MISSING', f.path, f.source]),
+        );
+        process.stdout.write(
+          result.missing.length === 0
+            ? `${result.app}: all ${result.files.length} host file(s) present\n`
+            : `${result.app}: ${result.missing.length} of ${result.files.length} host file(s) missing\n`,
+        );
+      }
+      if (result.missing.length > 0) process.exitCode = 1;
     });
 
   return program;
@@ -294,10 +366,15 @@ export async function runCli(argv: string[]): Promise<number> {
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0) return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.exitCode === 0
+      )
+        return 0;
       return 2;
     }
     process.stderr.write(`${formatError(error)}\n`);

@@ -3,17 +3,25 @@
  * Everything is checked before anything is written; the flake and the link are
  * each replaced atomically, and a failure after the flake is written restores it.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { tempSibling, writeFileAtomic } from '../core/atomic-fs.js';
-import { PilotError, errnoOf } from '../core/errors.js';
-import { type Flake, assertAppName, serializeFlake } from '../core/flake-file.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { assertAppName, type Flake, serializeFlake } from '../core/flake-file.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
-import { type PilotPaths, hostPath } from '../core/paths.js';
+import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
+import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
-import { hostFileList, treeLayers } from '../runtime/launch.js';
 import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
 
@@ -52,7 +60,11 @@ export function defaultTarget(paths: PilotPaths, images: PlanImages, appPath: st
   return entry && !entry.stat.isDirectory() ? appPath : '/';
 }
 
-export function registerApp(paths: PilotPaths, options: RegisterOptions, launcher: string): RegisterResult {
+export function registerApp(
+  paths: PilotPaths,
+  options: RegisterOptions,
+  launcher: string,
+): RegisterResult {
   if (!isAbsolute(options.app)) {
     throw new PilotError('PILOT_USAGE', `--app must be an absolute path, got "${options.app}"`, {
       hint: 'e.g. --app /usr/bin/hello',
@@ -62,14 +74,20 @@ export function registerApp(paths: PilotPaths, options: RegisterOptions, launche
   const app = basename(appPath);
   assertAppName(app);
   if (options.target !== undefined && !isAbsolute(options.target)) {
-    throw new PilotError('PILOT_USAGE', `--target must be an absolute path inside the image, got "${options.target}"`);
+    throw new PilotError(
+      'PILOT_USAGE',
+      `--target must be an absolute path inside the image, got "${options.target}"`,
+    );
   }
   if (options.resume && options.attach) {
     throw new PilotError('PILOT_USAGE', '--resume and --attach exclude each other');
   }
   for (const file of [...options.includeTar, ...options.includePath]) {
     if (!isAbsolute(file) || !existsSync(file)) {
-      throw new PilotError('PILOT_USAGE', `include "${file}" must be an existing absolute host path`);
+      throw new PilotError(
+        'PILOT_USAGE',
+        `include "${file}" must be an existing absolute host path`,
+      );
     }
   }
 
@@ -108,7 +126,9 @@ function registerLocked(
     });
   }
   if (linkExists && lstatSync(link).isDirectory()) {
-    throw new PilotError('PILOT_PATH_IN_WAY', `${link} is a directory`, { hint: 'choose another --app path' });
+    throw new PilotError('PILOT_PATH_IN_WAY', `${link} is a directory`, {
+      hint: 'choose another --app path',
+    });
   }
 
   const digests: Record<string, string> = {};
@@ -124,7 +144,9 @@ function registerLocked(
   };
   const target = options.target ?? defaultTarget(paths, images, appPath);
   const podman = parsePodmanOptions(options.opts);
-  const warnings = podman.ignored.map((o) => `option "${o}" has no meaning in pilot's sandbox and is ignored`);
+  const warnings = podman.ignored.map(
+    (o) => `option "${o}" has no meaning in pilot's sandbox and is ignored`,
+  );
 
   const flake: Flake = {
     include: { tar: options.includeTar, path: options.includePath },
@@ -137,11 +159,16 @@ function registerLocked(
       check_host_dependencies: false,
       digests,
       host_packages: options.hostPackages,
-      runtime: { runas: 'root', resume: options.resume, attach: options.attach, podman: options.opts },
+      runtime: {
+        runas: 'root',
+        resume: options.resume,
+        attach: options.attach,
+        podman: options.opts,
+      },
     },
   };
   // Refuses a /removed path with `..` now rather than at the first launch.
-  hostFileList(paths, flake, images);
+  collectHostFiles(paths, flake, images);
 
   const previous = existsSync(flakeFile) ? readFileSync(flakeFile) : undefined;
   writeFileAtomic(flakeFile, serializeFlake(flake));
@@ -158,9 +185,13 @@ function registerLocked(
   } catch (error) {
     if (previous) writeFileAtomic(flakeFile, previous);
     else rmSync(flakeFile, { force: true });
-    throw new PilotError('PILOT_PATH_IN_WAY', `cannot create the app link ${link}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new PilotError(
+      'PILOT_PATH_IN_WAY',
+      `cannot create the app link ${link}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return { app, flakeFile, link, target, flake, warnings };
 }

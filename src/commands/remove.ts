@@ -1,17 +1,21 @@
 /** `pilot remove --app PATH | --container REF`: only pilot links and their flakes go. */
 import { lstatSync, rmSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
-import { PilotError, errnoOf } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
-import { type PilotPaths, hostPath } from '../core/paths.js';
+import { hostPath, type PilotPaths } from '../core/paths.js';
 import { appNames, isPilotLink, loadApps } from './apps.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];
 }
 
-function removeOne(paths: PilotPaths, app: string, appPath: string | undefined): RemoveResult['removed'][number] {
+function removeOne(
+  paths: PilotPaths,
+  app: string,
+  appPath: string | undefined,
+): RemoveResult['removed'][number] {
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
     const flake = join(paths.flakes, `${app}.yaml`);
@@ -67,7 +71,8 @@ export function removeByContainer(paths: PilotPaths, ref: string): RemoveResult 
   const matches = loadApps(paths).filter(
     (entry) =>
       entry.ok &&
-      (entry.flake.container.name === ref || (id !== undefined && Object.values(entry.flake.container.digests).includes(id))),
+      (entry.flake.container.name === ref ||
+        (id !== undefined && Object.values(entry.flake.container.digests).includes(id))),
   );
   if (matches.length === 0) {
     throw new PilotError('PILOT_FLAKE_UNKNOWN', `no registered app uses image "${ref}"`, {
@@ -76,7 +81,11 @@ export function removeByContainer(paths: PilotPaths, ref: string): RemoveResult 
   }
   return {
     removed: matches.map((entry) =>
-      removeOne(paths, entry.app, entry.ok ? (entry.flake.container.host_app_path ?? undefined) : undefined),
+      removeOne(
+        paths,
+        entry.app,
+        entry.ok ? (entry.flake.container.host_app_path ?? undefined) : undefined,
+      ),
     ),
   };
 }

@@ -10,10 +10,10 @@
  *   l/<alias>                symlink "../layers/<hex>"; alias = first 10 hex of the diff_id
  *   blobs/sha256/<hex>       manifests and configs as loaded
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PilotError, errnoOf } from './errors.js';
-import { type PilotPaths, digestHex, storeDirs } from './paths.js';
+import { errnoOf, PilotError } from './errors.js';
+import { digestHex, type PilotPaths, storeDirs } from './paths.js';
 
 export interface ImageConfig {
   Env?: string[];
@@ -71,7 +71,9 @@ export function refCandidates(ref: string): string[] {
   const hasRegistry = normalized.includes('/') && /[.:]|^localhost$/.test(firstPart);
   if (!hasRegistry) {
     out.push(`localhost/${normalized}`);
-    out.push(normalized.includes('/') ? `docker.io/${normalized}` : `docker.io/library/${normalized}`);
+    out.push(
+      normalized.includes('/') ? `docker.io/${normalized}` : `docker.io/library/${normalized}`,
+    );
   }
   return out;
 }
@@ -91,7 +93,10 @@ export function readImageById(paths: PilotPaths, id: string): ImageRecord | unde
 export function readRef(paths: PilotPaths, ref: string): string | undefined {
   for (const candidate of refCandidates(ref)) {
     try {
-      return readFileSync(join(storeDirs.refs(paths), encodeURIComponent(candidate)), 'utf8').trim();
+      return readFileSync(
+        join(storeDirs.refs(paths), encodeURIComponent(candidate)),
+        'utf8',
+      ).trim();
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
     }
@@ -148,7 +153,11 @@ export function resolveImage(paths: PilotPaths, ref: string): ImageRecord {
       if (record) return record;
     }
   }
-  throw new PilotError('PILOT_IMAGE_UNKNOWN', `image "${ref}" is not in the store (${paths.store})`, {
-    hint: `load it with "pilot load ARCHIVE --name ${ref}" or fetch it with "pilot pull ${ref}"; "pilot images" lists what is there`,
-  });
+  throw new PilotError(
+    'PILOT_IMAGE_UNKNOWN',
+    `image "${ref}" is not in the store (${paths.store})`,
+    {
+      hint: `load it with "pilot load ARCHIVE --name ${ref}" or fetch it with "pilot pull ${ref}"; "pilot images" lists what is there`,
+    },
+  );
 }

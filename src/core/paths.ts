@@ -49,7 +49,9 @@ export function resolvePaths(options: PathOptions = {}): PilotPaths {
   }
   const home = env.HOME ?? homedir();
   const dataHome = env.XDG_DATA_HOME || join(home, '.local/share');
-  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'pilot') : join(home, '.cache/pilot/run');
+  const runtimeDir = env.XDG_RUNTIME_DIR
+    ? join(env.XDG_RUNTIME_DIR, 'pilot')
+    : join(home, '.cache/pilot/run');
   return {
     root: '',
     store: join(dataHome, 'pilot'),

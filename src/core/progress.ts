@@ -24,7 +24,9 @@ export function createProgress(enabled: boolean | undefined, label: string): Pro
       if (now - lastDraw < 100 && done < total) return;
       lastDraw = now;
       const percent = total > 0 ? ` ${Math.floor((done / total) * 100)}%` : '';
-      process.stderr.write(`\r\x1b[K${label}: ${formatMegabytes(done)}${total > 0 ? ` / ${formatMegabytes(total)}` : ''}${percent}`);
+      process.stderr.write(
+        `\r\x1b[K${label}: ${formatMegabytes(done)}${total > 0 ? ` / ${formatMegabytes(total)}` : ''}${percent}`,
+      );
       drawn = true;
     },
     done: () => {

@@ -6,10 +6,11 @@
  * listed host file's identity (dev/ino/size/mtime): a package upgrade replaces
  * inodes, so the key changes and the layer is rebuilt.
  */
-import { createHash } from 'node:crypto';
+
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
-  type Stats,
+  chmodSync,
   chownSync,
   copyFileSync,
   existsSync,
@@ -20,13 +21,13 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  type Stats,
+  statSync,
   symlinkSync,
   utimesSync,
-  chmodSync,
-  statSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
-import { PilotError, errnoOf } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import type { LayeredTree } from './image-tree.js';
 
 export type HostFileKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing';
@@ -49,7 +50,11 @@ function kindOf(stat: Stats): HostFileKind {
 }
 
 /** lstat of every listed host path (the host's own symlinks in parents are followed, as on the host). */
-export function scanHostFiles(paths: readonly string[], tree: LayeredTree, hostRoot = '/'): HostFile[] {
+export function scanHostFiles(
+  paths: readonly string[],
+  tree: LayeredTree,
+  hostRoot = '/',
+): HostFile[] {
   return paths.map((path) => {
     const target = tree.canonicalParent(path);
     try {
@@ -70,7 +75,11 @@ export function missingHostFiles(files: readonly HostFile[]): string[] {
 }
 
 /** A key that changes when any input of the host layer changes. */
-export function hostLayerKey(imageLayers: readonly string[], files: readonly HostFile[], hide: readonly string[]): string {
+export function hostLayerKey(
+  imageLayers: readonly string[],
+  files: readonly HostFile[],
+  hide: readonly string[],
+): string {
   const hash = createHash('sha256');
   hash.update(`v1\0${imageLayers.join('\0')}\0hide\0${hide.join('\0')}\0`);
   for (const file of files) {
@@ -94,7 +103,11 @@ interface BuildOptions {
  * copy the image's own directory metadata where the image has the directory, so
  * that the host layer does not change the merged root's modes or owners.
  */
-export function buildHostLayer(staging: string, files: readonly HostFile[], options: BuildOptions): void {
+export function buildHostLayer(
+  staging: string,
+  files: readonly HostFile[],
+  options: BuildOptions,
+): void {
   const hostRoot = options.hostRoot ?? '/';
   const isRoot = process.getuid?.() === 0;
   mkdirSync(staging, { mode: 0o755 });
@@ -166,7 +179,12 @@ function isDanglingLink(path: string): boolean {
   }
 }
 
-function applyMetadata(dest: string, reference: Stats | undefined, isRoot: boolean, fallbackMode: number): void {
+function applyMetadata(
+  dest: string,
+  reference: Stats | undefined,
+  isRoot: boolean,
+  fallbackMode: number,
+): void {
   chmodSync(dest, reference ? reference.mode & 0o7777 : fallbackMode);
   if (isRoot && reference) chownSync(dest, reference.uid, reference.gid);
 }
@@ -208,11 +226,16 @@ export function ensureHostLayer(
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     const code = errnoOf(error);
-    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path)) return { path, built: false };
+    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path))
+      return { path, built: false };
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new PilotError('PILOT_NEEDS_PRIVILEGE', `cannot build the host layer in ${dir}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new PilotError(
+        'PILOT_NEEDS_PRIVILEGE',
+        `cannot build the host layer in ${dir}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }

@@ -5,7 +5,7 @@
  * image: `lib64/x` must land in `usr/lib64/x` when the image has `lib64 -> usr/lib64`,
  * or the host layer would create a real `lib64/` that hides the image's link.
  */
-import { type Stats, lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 
@@ -86,7 +86,8 @@ export class LayeredTree {
   }
 
   private canonicalDir(path: string, depth: number): string {
-    if (depth > 40) throw new Error(`too many levels of symbolic links resolving ${path} in the image`);
+    if (depth > 40)
+      throw new Error(`too many levels of symbolic links resolving ${path} in the image`);
     let current = '/';
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     for (let i = 0; i < parts.length; i++) {

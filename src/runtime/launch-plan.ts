@@ -79,7 +79,20 @@ export interface LaunchPlan {
 export const MAX_LOWERDIR_BYTES = 3500;
 
 /** The caller's cwd is shown by a bind unless the image owns that part of the tree. */
-const IMAGE_OWNED_PREFIXES = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/boot', '/var/lib', '/var/cache', '/run'];
+const IMAGE_OWNED_PREFIXES = [
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/etc',
+  '/boot',
+  '/var/lib',
+  '/var/cache',
+  '/run',
+];
 const ALWAYS_BOUND = ['/proc', '/dev', '/sys', '/tmp'];
 
 export function isUnder(path: string, prefix: string): boolean {
@@ -135,7 +148,9 @@ export function resolveCommand(
 ): { program: string; args: string[] } {
   if (target !== '/') return { program: target, args: [...callerArgs] };
   const configs = configsTopFirst(images);
-  const withCommand = configs.find((c) => (c.Entrypoint?.length ?? 0) > 0 || (c.Cmd?.length ?? 0) > 0);
+  const withCommand = configs.find(
+    (c) => (c.Entrypoint?.length ?? 0) > 0 || (c.Cmd?.length ?? 0) > 0,
+  );
   const entrypoint = entrypointOverride ?? withCommand?.Entrypoint ?? [];
   const cmd = entrypointOverride ? [] : (withCommand?.Cmd ?? []);
   if (entrypoint.length > 0) {
@@ -187,7 +202,11 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     binds.push({ kind: 'rbind', source: caller.cwd, target: caller.cwd });
   }
   for (const volume of overrides.volumes) {
-    binds.push({ kind: volume.readOnly ? 'bind-ro' : 'rbind', source: volume.source, target: volume.target });
+    binds.push({
+      kind: volume.readOnly ? 'bind-ro' : 'rbind',
+      source: volume.source,
+      target: volume.target,
+    });
   }
   for (const hostFile of input.hostBinds) {
     binds.push({ kind: 'bind-ro', source: hostFile.source, target: hostFile.target });
@@ -214,7 +233,14 @@ export function planLaunch(input: PlanInput): LaunchPlan {
 
 /** The exec helper's command line for a plan (everything, including `-- program args`). */
 export function helperArgv(plan: LaunchPlan, debug = false): string[] {
-  const argv = ['--mnt', plan.mnt, '--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':')];
+  const argv = [
+    '--mnt',
+    plan.mnt,
+    '--lowerdir-base',
+    plan.lowerdirBase,
+    '--lowerdir',
+    plan.lowerdirs.join(':'),
+  ];
   if (plan.userns) argv.push('--userns');
   for (const bind of plan.binds) argv.push(`--${bind.kind}`, bind.source, bind.target);
   argv.push('--cwd', plan.cwd);

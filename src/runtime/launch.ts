@@ -9,24 +9,19 @@ import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
 import { type Flake, loadFlake } from '../core/flake-file.js';
-import {
-  type ImageRecord,
-  type LayerRecord,
-  readImageById,
-  resolveImage,
-} from '../core/image-record.js';
-import { type PilotPaths, digestHex, resolvePaths, storeDirs } from '../core/paths.js';
+import { type ImageRecord, readImageById, resolveImage } from '../core/image-record.js';
+import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
-import { mergeRemovedLists, parseRemovedFile } from '../core/removed-file.js';
+import { collectHostFiles, treeLayers } from './host-files.js';
 import {
-  type HostFile,
   ensureHostLayer,
+  type HostFile,
   hostLayerKey,
   missingHostFiles,
   scanHostFiles,
 } from './host-layer.js';
-import { LayeredTree, type TreeLayer } from './image-tree.js';
-import { type PlanImages, helperArgv, planLaunch, stackLayers } from './launch-plan.js';
+import { LayeredTree } from './image-tree.js';
+import { helperArgv, type PlanImages, planLaunch, stackLayers } from './launch-plan.js';
 
 export interface LaunchRequest {
   app: string;
@@ -88,48 +83,14 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
-function readLayerRecord(paths: PilotPaths, diffId: string): LayerRecord | undefined {
-  try {
-    return JSON.parse(
-      readFileSync(join(storeDirs.layers(paths), `${digestHex(diffId)}.json`), 'utf8'),
-    ) as LayerRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-export function treeLayers(paths: PilotPaths, diffIds: readonly string[]): TreeLayer[] {
-  return diffIds.map((diffId) => {
-    const record = readLayerRecord(paths, diffId) as (LayerRecord & { opaqueDirs?: string[] }) | undefined;
-    return { dir: storeDirs.layer(paths, diffId), opaqueDirs: record?.opaqueDirs ?? [] };
-  });
-}
-
-/** The merged `/removed` lists of base, layers and delta (each image's own layers only). */
-export function hostFileList(paths: PilotPaths, flake: Flake, images: PlanImages): string[] {
-  const withoutBase = !images.base;
-  if (withoutBase && !flake.container.check_host_dependencies) return [];
-  const ordered: ImageRecord[] = [];
-  if (images.base) ordered.push(images.base);
-  ordered.push(...images.layers, images.top);
-  const lists: string[][] = [];
-  for (const image of ordered) {
-    const tree = new LayeredTree(treeLayers(paths, [...image.layers].reverse()));
-    const entry = tree.lookup('/removed');
-    if (!entry || !entry.stat.isFile()) continue;
-    const text = readFileSync(join(entry.layer, 'removed'), 'utf8');
-    lists.push(parseRemovedFile(text, `/removed of image ${image.id.slice(7, 19)}`));
-  }
-  return mergeRemovedLists(lists);
-}
-
 export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
   const paths = launcherPaths(request.app, request.env, request.uid);
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
   const { flake, warnings } = loadFlake(paths.flakes, request.app);
   if (request.debug) {
-    for (const w of warnings) process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
+    for (const w of warnings)
+      process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
   }
   debugStep('flake loaded');
   const images = flakeImages(paths, flake);
@@ -137,7 +98,7 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
   const tree = new LayeredTree(treeLayers(paths, layers));
   debugStep(`images resolved: ${layers.length} layers`);
 
-  const listed = hostFileList(paths, flake, images);
+  const listed = collectHostFiles(paths, flake, images).map((f) => f.path);
   const files: HostFile[] = scanHostFiles(listed, tree);
   const missing = missingHostFiles(files);
   if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
@@ -186,7 +147,8 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
   for (const name of podman.passEnv) {
     const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
     for (const [key, value] of Object.entries(request.env)) {
-      if (value !== undefined && (prefix === undefined ? key === name : key.startsWith(prefix))) env[key] = value;
+      if (value !== undefined && (prefix === undefined ? key === name : key.startsWith(prefix)))
+        env[key] = value;
     }
   }
   Object.assign(env, podman.env);

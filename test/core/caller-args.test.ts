@@ -7,7 +7,12 @@ describe('parseCallerArgs', () => {
     { args: ['a', '', 'b c', 'ü'], instance: '', options: [], app: ['a', '', 'b c', 'ü'] },
     { args: ['@dev', 'x'], instance: 'dev', options: [], app: ['x'] },
     { args: ['x', '@dev'], instance: 'dev', options: [], app: ['x'] },
-    { args: ['%remove', 'x', '%ignore_sync_error'], instance: '', options: ['remove', 'ignore_sync_error'], app: ['x'] },
+    {
+      args: ['%remove', 'x', '%ignore_sync_error'],
+      instance: '',
+      options: ['remove', 'ignore_sync_error'],
+      app: ['x'],
+    },
     { args: ['@@mail', '%%50'], instance: '', options: [], app: ['@mail', '%50'] },
     { args: ['@', '%'], instance: '', options: [], app: ['@', '%'] },
     { args: ['a=b', 'user@host'], instance: '', options: [], app: ['a=b', 'user@host'] },

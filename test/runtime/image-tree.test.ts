@@ -1,16 +1,33 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildHostLayer, hostLayerKey, missingHostFiles, scanHostFiles } from '../../src/runtime/host-layer.js';
+import {
+  buildHostLayer,
+  hostLayerKey,
+  missingHostFiles,
+  scanHostFiles,
+} from '../../src/runtime/host-layer.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
 
 const isRoot = process.getuid?.() === 0;
 const work = mkdtempSync(join(tmpdir(), 'pilot-tree-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function layer(name: string, files: Record<string, string | { link: string } | 'dir' | 'whiteout'>): string {
+function layer(
+  name: string,
+  files: Record<string, string | { link: string } | 'dir' | 'whiteout'>,
+): string {
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
   for (const [path, content] of Object.entries(files)) {
@@ -58,7 +75,10 @@ describe('LayeredTree', () => {
 
   it.skipIf(!isRoot)('honours whiteouts and opaque directories', () => {
     const white = layer('white', { 'usr/bin/wc': 'whiteout', 'usr/share/o/c': 'c' });
-    const withWhiteout = new LayeredTree([{ dir: white, opaqueDirs: ['/usr/share/o'] }, { dir: base }]);
+    const withWhiteout = new LayeredTree([
+      { dir: white, opaqueDirs: ['/usr/share/o'] },
+      { dir: base },
+    ]);
     expect(withWhiteout.lookup('/usr/bin/wc')).toBeUndefined();
     expect(withWhiteout.lookup('/usr/share/o/a')).toBeUndefined();
     expect(withWhiteout.lookup('/usr/share/o/c')?.layer).toBe(white);
@@ -79,14 +99,30 @@ describe('host layer', () => {
     const files = scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host);
     expect(missingHostFiles(files)).toEqual(['/nope']);
     const key = hostLayerKey(['l1'], files, []);
-    expect(hostLayerKey(['l1'], scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host), [])).toBe(key);
+    expect(
+      hostLayerKey(
+        ['l1'],
+        scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host),
+        [],
+      ),
+    ).toBe(key);
     writeFileSync(join(host, 'bin/tool.new'), 'new');
     execFileSync('mv', [join(host, 'bin/tool.new'), join(host, 'bin/tool')]);
-    expect(hostLayerKey(['l1'], scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host), [])).not.toBe(key);
+    expect(
+      hostLayerKey(
+        ['l1'],
+        scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host),
+        [],
+      ),
+    ).not.toBe(key);
   });
 
   it('links files at their canonical place, keeps symlinks, creates directories themselves', () => {
-    const files = scanHostFiles(['/bin/tool', '/lib64/libx.so.1.0', '/lib64/libx.so.1', '/etc/conf.d'], tree, host);
+    const files = scanHostFiles(
+      ['/bin/tool', '/lib64/libx.so.1.0', '/lib64/libx.so.1', '/etc/conf.d'],
+      tree,
+      host,
+    );
     const out = join(work, 'hostlayer');
     buildHostLayer(out, files, { hide: isRoot ? ['/removed'] : [], tree, hostRoot: host });
     expect(statSync(join(out, 'bin/tool')).ino).toBe(statSync(join(host, 'bin/tool')).ino);

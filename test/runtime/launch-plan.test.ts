@@ -13,7 +13,14 @@ import {
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 
 function image(id: number, layers: number[], config: ImageConfig = {}): ImageRecord {
-  return { id: digest(id), manifestDigest: digest(id + 1000), layers: layers.map(digest), config, size: 0, loaded: '' };
+  return {
+    id: digest(id),
+    manifestDigest: digest(id + 1000),
+    layers: layers.map(digest),
+    config,
+    size: 0,
+    loaded: '',
+  };
 }
 
 function flake(target = '/usr/bin/app'): Flake {
@@ -39,7 +46,13 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     flake: flake(),
     images: { top: delta, layers: [extra], base },
-    caller: { args: ['a b', ''], env: { HOME: '/home/u', PATH: '/host/bin' }, cwd: '/home/u/work', uid: 0, gid: 0 },
+    caller: {
+      args: ['a b', ''],
+      env: { HOME: '/home/u', PATH: '/host/bin' },
+      cwd: '/home/u/work',
+      uid: 0,
+      gid: 0,
+    },
     storeDir: '/var/lib/pilot',
     extraLowers: ['host/abc'],
     hostBinds: [],
@@ -52,9 +65,18 @@ function input(overrides: Partial<PlanInput> = {}): PlanInput {
 
 describe('stackLayers', () => {
   it('puts delta on top, then layers, then base, each layer once', () => {
-    expect(stackLayers({ top: delta, layers: [extra], base })).toEqual([digest(30), digest(20), digest(11), digest(10)]);
+    expect(stackLayers({ top: delta, layers: [extra], base })).toEqual([
+      digest(30),
+      digest(20),
+      digest(11),
+      digest(10),
+    ]);
     const fullDelta = image(4, [10, 11, 40]);
-    expect(stackLayers({ top: fullDelta, layers: [], base })).toEqual([digest(40), digest(11), digest(10)]);
+    expect(stackLayers({ top: fullDelta, layers: [], base })).toEqual([
+      digest(40),
+      digest(11),
+      digest(10),
+    ]);
   });
 });
 
@@ -78,13 +100,21 @@ describe('resolveCommand', () => {
     { target: '/', top: cmdOnly, args: ['-x'], program: '/bin/sh', expected: ['-x'] },
     { target: '/', top: delta, args: [], program: '/bin/sh', expected: [] },
   ])('$target with $args', ({ target, top, args, program, expected }) => {
-    expect(resolveCommand(target, { top, layers: [], base }, args)).toEqual({ program, args: expected });
+    expect(resolveCommand(target, { top, layers: [], base }, args)).toEqual({
+      program,
+      args: expected,
+    });
   });
   it('honours an --entrypoint override', () => {
-    expect(resolveCommand('/', { top: ep, layers: [] }, ['x'], ['/bin/other'])).toEqual({ program: '/bin/other', args: ['x'] });
+    expect(resolveCommand('/', { top: ep, layers: [] }, ['x'], ['/bin/other'])).toEqual({
+      program: '/bin/other',
+      args: ['x'],
+    });
   });
   it('fails clearly when there is nothing to run', () => {
-    expect(() => resolveCommand('/', { top: delta, layers: [] }, [])).toThrow(/neither Entrypoint nor Cmd/);
+    expect(() => resolveCommand('/', { top: delta, layers: [] }, [])).toThrow(
+      /neither Entrypoint nor Cmd/,
+    );
   });
 });
 
@@ -92,8 +122,18 @@ describe('planLaunch', () => {
   it('composes lowers, binds, env and argv', () => {
     const plan = planLaunch(input());
     expect(plan.lowerdirs[0]).toBe('host/abc');
-    expect(plan.lowerdirs.slice(1)).toEqual([30, 20, 11, 10].map((n) => `l/${digest(n).slice(7, 17)}`));
-    expect(plan.binds.map((b) => b.target)).toEqual(['/proc', '/dev', '/sys', '/tmp', '/etc/resolv.conf', '/etc/hosts', '/home/u']);
+    expect(plan.lowerdirs.slice(1)).toEqual(
+      [30, 20, 11, 10].map((n) => `l/${digest(n).slice(7, 17)}`),
+    );
+    expect(plan.binds.map((b) => b.target)).toEqual([
+      '/proc',
+      '/dev',
+      '/sys',
+      '/tmp',
+      '/etc/resolv.conf',
+      '/etc/hosts',
+      '/home/u',
+    ]);
     expect(plan.cwd).toBe('/home/u/work');
     expect(plan.setenv).toContain('PATH=/delta/bin:/base/bin');
     expect(plan.program).toBe('/usr/bin/app');
@@ -109,14 +149,20 @@ describe('planLaunch', () => {
     ['/root', true],
   ])('binds cwd %s: %s', (cwd, bound) => {
     const plan = planLaunch(input({ caller: { ...input().caller, cwd } }));
-    expect(plan.binds.some((b) => b.target === cwd && b.source === cwd && b.kind === 'rbind')).toBe(bound);
+    expect(plan.binds.some((b) => b.target === cwd && b.source === cwd && b.kind === 'rbind')).toBe(
+      bound,
+    );
     expect(plan.cwd).toBe(cwd);
   });
 
   it('lets flake settings win and maps volumes and workdir', () => {
     const plan = planLaunch(
       input({
-        overrides: { env: { PATH: '/custom', X: 'y' }, volumes: [{ source: '/data', target: '/mnt/data', readOnly: true }], workdir: '/opt' },
+        overrides: {
+          env: { PATH: '/custom', X: 'y' },
+          volumes: [{ source: '/data', target: '/mnt/data', readOnly: true }],
+          workdir: '/opt',
+        },
       }),
     );
     expect(plan.setenv).toContain('PATH=/custom');
@@ -126,13 +172,23 @@ describe('planLaunch', () => {
   });
 
   it('refuses more layers than one overlay mount holds', () => {
-    const many = image(7, Array.from({ length: 300 }, (_, i) => 1000 + i));
+    const many = image(
+      7,
+      Array.from({ length: 300 }, (_, i) => 1000 + i),
+    );
     expect(() => planLaunch(input({ images: { top: many, layers: [] } }))).toThrow(/do not fit/);
   });
 
   it('turns a plan into the helper command line', () => {
     const argv = helperArgv(planLaunch(input({ userns: true })));
-    expect(argv.slice(0, 6)).toEqual(['--mnt', '/run/pilot/mnt', '--lowerdir-base', '/var/lib/pilot', '--lowerdir', expect.stringMatching(/^host\/abc:l\//)]);
+    expect(argv.slice(0, 6)).toEqual([
+      '--mnt',
+      '/run/pilot/mnt',
+      '--lowerdir-base',
+      '/var/lib/pilot',
+      '--lowerdir',
+      expect.stringMatching(/^host\/abc:l\//),
+    ]);
     expect(argv).toContain('--userns');
     expect(argv.slice(-4)).toEqual(['--', '/usr/bin/app', 'a b', '']);
   });
