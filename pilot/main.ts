@@ -21,7 +21,7 @@ async function main(): Promise<number> {
   const invoked = process.argv[1] ?? 'pilot-launch';
   const app = basename(invoked);
   try {
-    const prepared = prepareLaunch({
+    const prepared = await prepareLaunch({
       app,
       args: process.argv.slice(2),
       env: process.env,
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
     }
     const code = await runHelper(helper, prepared.argv);
     debugStep(`app exited with ${code}`);
+    await prepared.finish();
     return code;
   } catch (error) {
     process.stderr.write(`${formatError(error, app)}\n`);

@@ -357,6 +357,47 @@ export function buildProgram(): Command {
       if (result.missing.length > 0) process.exitCode = 1;
     });
 
+  program
+    .command('ps')
+    .description('list kept instances (resume/attach, @NAME) and their state')
+    .option('--json', 'print an array of objects')
+    .addHelpText('after', '\nExample:\n  pilot ps --json')
+    .action(async (options, command: Command) => {
+      const { listInstances } = await import('./runtime/instances.js');
+      const instances = listInstances(pathsOf(command)).map(({ app, name, state, since, size, pids }) => ({
+        app,
+        name,
+        state,
+        since,
+        size,
+        pids,
+      }));
+      if (options.json) return printJson(instances);
+      printTable(
+        ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE'],
+        instances.map((i) => [i.app, i.name === '' ? '-' : `@${i.name}`, i.state, i.since ?? '', formatBytes(i.size)]),
+      );
+    });
+
+  program
+    .command('stop')
+    .description('end an instance: stop its calls, unmount it, delete its state')
+    .argument('[app]', 'APP or APP@NAME')
+    .option('--all', 'stop every instance')
+    .addHelpText('after', '\nExamples:\n  pilot stop aws@dev\n  pilot stop --all')
+    .action(async (target: string | undefined, options, command: Command) => {
+      const { listInstances, stopInstance } = await import('./runtime/instances.js');
+      const paths = pathsOf(command);
+      if (Boolean(target) === Boolean(options.all)) {
+        throw new PilotError('PILOT_USAGE', 'give APP[@NAME] or --all');
+      }
+      const ids = options.all ? listInstances(paths).map((i) => i.id) : [target!.replace(/^.*\//, '')];
+      for (const id of ids) {
+        await stopInstance(paths, id);
+        process.stdout.write(`stopped ${id}\n`);
+      }
+    });
+
   return program;
 }
 

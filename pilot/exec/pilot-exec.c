@@ -129,7 +129,7 @@ struct opts {
 	gid_t gid;
 	gid_t *groups;
 	size_t ngroups;
-	bool userns, debug;
+	bool userns, debug, root_mutable;
 	uid_t caller_uid; /* for --userns: the ids the maps point at */
 	gid_t caller_gid;
 	char **argv; /* PROGRAM ARGS..., NULL-terminated */
@@ -142,6 +142,8 @@ static const char usage_text[] =
 	"  --lowerdir LIST        overlay lower dirs, colon-separated, leftmost on top\n"
 	"  --lowerdir-base DIR    relative lower dirs are relative to DIR\n"
 	"  --root DIR             use a composed root dir instead of an overlay\n"
+	"  --root-mutable         mount points may be created in the --root tree (a kept\n"
+	"                         instance: an overlay whose upper dir pilot owns)\n"
 	"  --upper DIR --work DIR persistent overlay upper/work dirs instead of tmpfs\n"
 	"  --bind|--rbind|--bind-ro SRC DST, --try-bind|--try-rbind SRC DST\n"
 	"  --cwd DIR              working dir inside the new root (default /)\n"
@@ -424,6 +426,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			set_once(&o->lowerdir, opt, VALUE());
 		} else if (strcmp(opt, "--root") == 0) {
 			set_once(&o->root, opt, VALUE());
+		} else if (strcmp(opt, "--root-mutable") == 0) {
+			o->root_mutable = true;
 		} else if (strcmp(opt, "--upper") == 0) {
 			set_once(&o->upper, opt, VALUE());
 		} else if (strcmp(opt, "--work") == 0) {
@@ -949,7 +953,7 @@ static void do_bind(const struct newroot *nr, const struct bind *b)
 static void do_binds(const struct opts *o, const struct layout *l)
 {
 	struct newroot nr;
-	open_newroot(&nr, l->root, o->root != NULL);
+	open_newroot(&nr, l->root, o->root != NULL && !o->root_mutable);
 	for (size_t i = 0; i < o->nbinds; i++)
 		do_bind(&nr, &o->binds[i]);
 	close(nr.fd);

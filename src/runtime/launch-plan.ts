@@ -53,7 +53,14 @@ export interface PlanInput {
   /** Unprivileged caller: user namespace, userxattr overlay, ids mapped back. */
   userns: boolean;
   overrides: PlanOverrides;
+  /** How the root is composed: a fresh per-run upper (default), a kept instance's mounted root, or a persistent upper. */
+  composition?: Composition;
 }
+
+export type Composition =
+  | { kind: 'per-run' }
+  | { kind: 'kept-root'; root: string }
+  | { kind: 'persistent-upper'; upper: string; work: string };
 
 export type BindKind = 'rbind' | 'bind' | 'bind-ro' | 'try-bind' | 'try-rbind';
 
@@ -68,6 +75,7 @@ export interface LaunchPlan {
   lowerdirs: string[];
   mnt: string;
   userns: boolean;
+  composition: Composition;
   binds: PlanBind[];
   cwd: string;
   setenv: string[];
@@ -223,6 +231,7 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     lowerdirs,
     mnt: input.mnt,
     userns: input.userns,
+    composition: input.composition ?? { kind: 'per-run' },
     binds,
     cwd,
     setenv,
@@ -233,14 +242,11 @@ export function planLaunch(input: PlanInput): LaunchPlan {
 
 /** The exec helper's command line for a plan (everything, including `-- program args`). */
 export function helperArgv(plan: LaunchPlan, debug = false): string[] {
-  const argv = [
-    '--mnt',
-    plan.mnt,
-    '--lowerdir-base',
-    plan.lowerdirBase,
-    '--lowerdir',
-    plan.lowerdirs.join(':'),
-  ];
+  const argv = ['--mnt', plan.mnt];
+  const c = plan.composition;
+  if (c.kind === 'kept-root') argv.push('--root', c.root, '--root-mutable');
+  else argv.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
+  if (c.kind === 'persistent-upper') argv.push('--upper', c.upper, '--work', c.work);
   if (plan.userns) argv.push('--userns');
   for (const bind of plan.binds) argv.push(`--${bind.kind}`, bind.source, bind.target);
   argv.push('--cwd', plan.cwd);

@@ -3,13 +3,15 @@
  * Resolves the flake, the pinned images, the host files of every `/removed`,
  * makes sure the cached host layer exists, and plans the sandbox.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
 import { type Flake, loadFlake } from '../core/flake-file.js';
-import { type ImageRecord, readImageById, resolveImage } from '../core/image-record.js';
+import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
+import { waitForLock } from '../core/lock.js';
 import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { collectHostFiles, treeLayers } from './host-files.js';
@@ -21,7 +23,14 @@ import {
   scanHostFiles,
 } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
-import { helperArgv, type PlanImages, planLaunch, stackLayers } from './launch-plan.js';
+import {
+  type Composition,
+  helperArgv,
+  type PlanImages,
+  planLaunch,
+  stackLayers,
+} from './launch-plan.js';
+import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
 
 export interface LaunchRequest {
   app: string;
@@ -37,6 +46,29 @@ export interface PreparedLaunch {
   argv: string[];
   caller: CallerArgs;
   paths: PilotPaths;
+  /** Runs after the app ended: leaves the instance, drops it for %remove / attach. */
+  finish: () => Promise<void>;
+}
+
+/**
+ * An unprivileged caller cannot mount a kept root in the host's namespace: its
+ * instance is a persistent upper dir of its own, mounted per call inside its user
+ * namespace. One upper dir must not be mounted twice at once, so calls of the
+ * same instance take turns (the claim is dropped when the call ends, or found
+ * stale when the launcher was killed).
+ */
+async function persistentUpper(
+  request: LaunchRequest,
+  id: string,
+  after: (() => Promise<void>)[],
+): Promise<Composition> {
+  const own = resolvePaths({ env: { ...request.env, PILOT_ROOT: '' }, uid: request.uid });
+  const state = join(own.store, 'instances', id);
+  mkdirSync(join(state, 'upper'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(state, 'work'), { recursive: true, mode: 0o700 });
+  const lock = await waitForLock(join(state, 'lock'), `instance ${id}`, 600_000);
+  after.push(async () => lock.release());
+  return { kind: 'persistent-upper', upper: join(state, 'upper'), work: join(state, 'work') };
 }
 
 /** Files in the images that are pilot's business, not the app's. */
@@ -83,7 +115,7 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
-export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
+export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
   const paths = launcherPaths(request.app, request.env, request.uid);
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
@@ -141,6 +173,30 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
   const userns = request.uid !== 0;
   const mnt = join(paths.run, 'mnt');
   mkdirSync(mnt, { recursive: true, mode: 0o755 });
+  const kept = flake.container.runtime.resume || flake.container.runtime.attach;
+  let composition: Composition = { kind: 'per-run' };
+  const after: (() => Promise<void>)[] = [];
+  if (kept) {
+    const id = instanceId(request.app, caller.instance);
+    const lowerdirs = [...extraLowers, ...layers.map((l) => `l/${layerAlias(l)}`)];
+    const key = createHash('sha256').update(lowerdirs.join(':')).digest('hex');
+    if (userns) {
+      composition = await persistentUpper(request, id, after);
+    } else {
+      const { dirs } = await ensureInstance(paths, id, lowerdirs, key);
+      const leave = enterInstance(dirs, process.pid);
+      after.push(async () => {
+        leave();
+        // attach: the instance lives while calls use it; resume: until `pilot stop`.
+        const last = livePids(dirs).length === 0;
+        if (caller.options.has('remove') || (flake.container.runtime.attach && last)) {
+          if (last) await stopInstance(paths, id);
+        }
+      });
+      composition = { kind: 'kept-root', root: dirs.root };
+    }
+    debugStep(`instance ${id} ready`);
+  }
   const podman = parsePodmanOptions(flake.container.runtime.podman);
   const env: Record<string, string> = {};
   // `-e NAME` takes the caller's value, so that it wins over the image's Env too.
@@ -167,6 +223,7 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
     hostBinds,
     mnt,
     userns,
+    composition,
     overrides: {
       env,
       volumes: podman.volumes,
@@ -175,5 +232,12 @@ export function prepareLaunch(request: LaunchRequest): PreparedLaunch {
     },
   });
   debugStep('plan ready');
-  return { argv: helperArgv(plan, request.debug), caller, paths };
+  return {
+    argv: helperArgv(plan, request.debug),
+    caller,
+    paths,
+    finish: async () => {
+      for (const step of after) await step();
+    },
+  };
 }

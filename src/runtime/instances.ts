@@ -1,0 +1,261 @@
+/**
+ * Kept instances (`runtime.resume` / `runtime.attach`, `@NAME`): a composed root
+ * whose upper dir persists under the store (it survives a reboot), mounted once
+ * in the host's mount namespace under the run dir, so that every later call
+ * execs into it without composing again and concurrent calls share it.
+ *
+ *   <store>/instances/<id>/upper, work     persistent state of the instance
+ *   <run>/instances/<id>/root              the mounted root (gone after a reboot)
+ *   <run>/instances/<id>/lock              O_EXCL claim while (un)mounting
+ *   <run>/instances/<id>/pids/<pid>        one file per call in progress
+ *   <run>/instances/<id>/info.json         what is mounted (key) and since when
+ *
+ * <id> is `<app>` for the default instance and `<app>@<name>` for `@NAME`.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../core/atomic-fs.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { claimLock, type Lock } from '../core/lock.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
+
+export interface InstanceInfo {
+  key: string;
+  since: string;
+}
+
+export interface InstanceDirs {
+  id: string;
+  state: string;
+  upper: string;
+  work: string;
+  runtime: string;
+  root: string;
+  lock: string;
+  pids: string;
+  info: string;
+}
+
+export function instanceId(app: string, name: string): string {
+  return name === '' ? app : `${app}@${name}`;
+}
+
+export function instanceDirs(paths: PilotPaths, id: string): InstanceDirs {
+  const state = join(storeDirs.instances(paths), id);
+  const runtime = join(paths.run, 'instances', id);
+  return {
+    id,
+    state,
+    upper: join(state, 'upper'),
+    work: join(state, 'work'),
+    runtime,
+    root: join(runtime, 'root'),
+    lock: join(runtime, 'lock'),
+    pids: join(runtime, 'pids'),
+    info: join(runtime, 'info.json'),
+  };
+}
+
+/** Mount points of the host namespace, decoded from /proc/self/mountinfo. */
+export function mountPoints(): Set<string> {
+  const points = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const field = line.split(' ')[4];
+    if (field) points.add(field.replace(/\\(\d{3})/g, (_, oct) => String.fromCharCode(Number.parseInt(oct, 8))));
+  }
+  return points;
+}
+
+function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(dirs.info, 'utf8')) as InstanceInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM';
+  }
+}
+
+/** Calls in progress; records of dead callers (kill -9) are dropped on the way. */
+export function livePids(dirs: InstanceDirs): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dirs.pids);
+  } catch {
+    return [];
+  }
+  const alive: number[] = [];
+  for (const entry of entries) {
+    const pid = Number.parseInt(entry, 10);
+    if (Number.isFinite(pid) && processAlive(pid)) alive.push(pid);
+    else rmSync(join(dirs.pids, entry), { force: true });
+  }
+  return alive;
+}
+
+function unmount(path: string): void {
+  // Lazy: a process still inside keeps its view; the mount leaves the host tree now.
+  const r = spawnSync('umount', ['-l', path], { encoding: 'utf8' });
+  if (r.status !== 0 && mountPoints().has(path)) {
+    throw new PilotError('PILOT_RUNTIME', `cannot unmount ${path}: ${r.stderr.trim()}`);
+  }
+}
+
+async function lockInstance(dirs: InstanceDirs): Promise<Lock> {
+  mkdirSync(dirs.runtime, { recursive: true });
+  const deadline = Date.now() + 60_000;
+  while (true) {
+    try {
+      return claimLock(dirs.lock, `instance ${dirs.id}`);
+    } catch (error) {
+      if (!(error instanceof PilotError) || error.code !== 'PILOT_BUSY' || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Mount points every call binds onto; made once when the instance is mounted. */
+const STANDARD_MOUNT_POINTS: { path: string; dir: boolean }[] = [
+  { path: 'proc', dir: true },
+  { path: 'dev', dir: true },
+  { path: 'sys', dir: true },
+  { path: 'tmp', dir: true },
+];
+
+/**
+ * Makes sure the instance is mounted with the given lower dirs (relative to the
+ * store). Ten first calls at once: the lock lets one mount, the others find it.
+ * A mount left by a killed launcher is found through mountinfo and reused.
+ */
+export async function ensureInstance(
+  paths: PilotPaths,
+  id: string,
+  lowerdirs: readonly string[],
+  key: string,
+): Promise<{ dirs: InstanceDirs; created: boolean }> {
+  const dirs = instanceDirs(paths, id);
+  const mountedNow = () => mountPoints().has(dirs.root);
+  if (mountedNow() && readInfo(dirs)?.key === key) return { dirs, created: false };
+  const lock = await lockInstance(dirs);
+  try {
+    const mounted = mountedNow();
+    if (mounted && readInfo(dirs)?.key === key) return { dirs, created: false };
+    // The images or host files changed since the instance was mounted: remount
+    // over the same upper (its state stays); calls in progress keep the old view.
+    if (mounted) unmount(dirs.root);
+    const created = !existsSync(dirs.upper);
+    mkdirSync(dirs.upper, { recursive: true, mode: 0o755 });
+    mkdirSync(dirs.work, { recursive: true, mode: 0o700 });
+    mkdirSync(dirs.root, { recursive: true });
+    const options = `lowerdir=${lowerdirs.join(':')},upperdir=${dirs.upper},workdir=${dirs.work},index=off,metacopy=off`;
+    const r = spawnSync('mount', ['-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
+      cwd: paths.store,
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) {
+      throw new PilotError('PILOT_RUNTIME', `cannot mount instance ${id}: ${r.stderr.trim()}`, {
+        hint: '"pilot doctor" checks overlayfs; "pilot stop" removes a broken instance',
+        exitCode: 125,
+      });
+    }
+    for (const point of STANDARD_MOUNT_POINTS) {
+      mkdirSync(join(dirs.root, point.path), { recursive: true });
+    }
+    writeJsonAtomic(dirs.info, { key, since: new Date().toISOString() } satisfies InstanceInfo);
+    return { dirs, created };
+  } finally {
+    lock.release();
+  }
+}
+
+/** Records this call in the instance; the returned function removes the record. */
+export function enterInstance(dirs: InstanceDirs, pid: number): () => void {
+  mkdirSync(dirs.pids, { recursive: true });
+  const file = join(dirs.pids, String(pid));
+  writeFileSync(file, '');
+  return () => rmSync(file, { force: true });
+}
+
+export interface InstanceStatus {
+  app: string;
+  name: string;
+  id: string;
+  state: 'running' | 'idle' | 'stopped';
+  since: string | null;
+  size: number;
+  pids: number[];
+}
+
+function treeSize(dir: string): number {
+  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  return r.status === 0 ? Number.parseInt(r.stdout, 10) || 0 : 0;
+}
+
+function splitId(id: string): { app: string; name: string } {
+  const at = id.indexOf('@');
+  return at < 0 ? { app: id, name: '' } : { app: id.slice(0, at), name: id.slice(at + 1) };
+}
+
+export function listInstances(paths: PilotPaths): InstanceStatus[] {
+  const ids = new Set<string>();
+  for (const dir of [storeDirs.instances(paths), join(paths.run, 'instances')]) {
+    try {
+      for (const entry of readdirSync(dir)) if (!entry.startsWith('.')) ids.add(entry);
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') throw error;
+    }
+  }
+  const mounted = mountPoints();
+  return [...ids].sort().map((id) => {
+    const dirs = instanceDirs(paths, id);
+    const pids = livePids(dirs);
+    const isMounted = mounted.has(dirs.root);
+    const info = readInfo(dirs);
+    let since: string | null = info?.since ?? null;
+    if (!since && existsSync(dirs.state)) since = statSync(dirs.state).mtime.toISOString();
+    return {
+      ...splitId(id),
+      id,
+      state: pids.length > 0 ? 'running' : isMounted ? 'idle' : 'stopped',
+      since,
+      size: existsSync(dirs.upper) ? treeSize(dirs.upper) : 0,
+      pids,
+    };
+  });
+}
+
+/** Ends the instance's calls (TERM, then KILL), unmounts it and deletes its state. */
+export async function stopInstance(paths: PilotPaths, id: string): Promise<void> {
+  const dirs = instanceDirs(paths, id);
+  if (!existsSync(dirs.state) && !existsSync(dirs.runtime)) {
+    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no instance ${id}`, { hint: '"pilot ps" lists instances' });
+  }
+  const lock = await lockInstance(dirs);
+  try {
+    for (const pid of livePids(dirs)) process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 3000;
+    while (livePids(dirs).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const pid of livePids(dirs)) process.kill(pid, 'SIGKILL');
+    if (mountPoints().has(dirs.root)) unmount(dirs.root);
+    rmSync(dirs.state, { recursive: true, force: true });
+  } finally {
+    lock.release();
+  }
+  rmSync(dirs.runtime, { recursive: true, force: true });
+}
