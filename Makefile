@@ -5,24 +5,39 @@ CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra -Werror
 NODE ?= node
 
-BUNDLES := dist/pilot.js dist/pilot-launch.js
+BUNDLES := dist/pilot.mjs dist/pilot-launch.mjs
 HELPER := dist/pilot-exec
+# Man pages and completion scripts, generated from the built CLI's own commander
+# definitions (the ones --help prints), so they cannot drift from it.
+GENERATED := dist/man/pilot.1 dist/completion/pilot.bash dist/completion/_pilot
 SOURCES := $(shell find src pilot -name '*.ts' 2>/dev/null)
 
 .PHONY: all build check lint typecheck unit test integration bench demo examples install uninstall clean
 
 all: build
 
-build: $(BUNDLES) $(HELPER)
+build: $(BUNDLES) $(HELPER) $(GENERATED)
 
 $(BUNDLES): $(SOURCES) build.mjs package.json
 	$(NODE) build.mjs
 	chmod 755 $(BUNDLES)
 
+# Writes pilot.1 and one pilot-COMMAND.1 per command (stale pages are removed).
+dist/man/pilot.1: dist/pilot.mjs
+	$(NODE) dist/pilot.mjs __man dist/man
+
+dist/completion/pilot.bash: dist/pilot.mjs
+	@mkdir -p dist/completion
+	$(NODE) dist/pilot.mjs completion bash > $@.tmp && mv $@.tmp $@
+
+dist/completion/_pilot: dist/pilot.mjs
+	@mkdir -p dist/completion
+	$(NODE) dist/pilot.mjs completion zsh > $@.tmp && mv $@.tmp $@
+
 # Static, so that a warm launch pays for no dynamic loader.
-$(HELPER): pilot/exec/pilot-exec.c
+$(HELPER): pilot/exec/pilot-exec.c pilot/exec/stub.c pilot/exec/pilot-exec.h
 	@mkdir -p dist
-	$(CC) $(CFLAGS) -static -o $@ $<
+	$(CC) $(CFLAGS) -static -o $@ pilot/exec/pilot-exec.c pilot/exec/stub.c
 
 lint:
 	npx biome check src pilot test integration bench build.mjs
@@ -50,16 +65,31 @@ bench: build
 demo: build
 	examples/demo.sh
 
+# The CLI, the launcher and its exec helper live together in LIBEXECDIR: the CLI links
+# apps to the launcher beside itself, the launcher runs the helper beside itself.
+# bin/pilot is a relative symlink (Node resolves it, so the CLI still finds its siblings).
+BINDIR = $(PREFIX)/bin
+LIBEXECDIR = $(PREFIX)/libexec/pilot
+MAN1DIR = $(PREFIX)/share/man/man1
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/pilot
-	install -m 755 dist/pilot.js $(DESTDIR)$(PREFIX)/libexec/pilot/pilot.js
-	install -m 755 dist/pilot-launch.js $(DESTDIR)$(PREFIX)/libexec/pilot/pilot-launch.js
-	install -m 755 dist/pilot-exec $(DESTDIR)$(PREFIX)/libexec/pilot/pilot-exec
-	ln -sf ../libexec/pilot/pilot.js $(DESTDIR)$(PREFIX)/bin/pilot
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MAN1DIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 dist/pilot.mjs dist/pilot-launch.mjs dist/pilot-exec $(DESTDIR)$(LIBEXECDIR)/
+	ln -sfr $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(BINDIR)/pilot
+	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
+	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot
+	install -m 644 dist/completion/_pilot $(DESTDIR)$(ZSHCOMPDIR)/_pilot
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/pilot
-	rm -rf $(DESTDIR)$(PREFIX)/libexec/pilot
+	rm -f $(DESTDIR)$(BINDIR)/pilot
+	rm -f $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs \
+		$(DESTDIR)$(LIBEXECDIR)/pilot-exec
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+	rm -f $(DESTDIR)$(MAN1DIR)/pilot.1 $(DESTDIR)$(MAN1DIR)/pilot-*.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/pilot $(DESTDIR)$(ZSHCOMPDIR)/_pilot
 
 clean:
 	rm -rf dist build

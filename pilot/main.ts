@@ -18,10 +18,15 @@ function helperPath(): string {
 }
 
 async function main(): Promise<number> {
-  const invoked = process.argv[1] ?? 'pilot-launch';
+  // The warm-path stub execs us with the app's name in PILOT_LAUNCH_AS (our own
+  // argv[1] is then this script); the app must not inherit the variable.
+  const invoked = process.env.PILOT_LAUNCH_AS ?? process.argv[1] ?? 'pilot-launch';
+  delete process.env.PILOT_LAUNCH_AS;
   const app = basename(invoked);
   try {
+    const helper = helperPath();
     const prepared = await prepareLaunch({
+      helper,
       app,
       args: process.argv.slice(2),
       env: process.env,
@@ -30,7 +35,6 @@ async function main(): Promise<number> {
       gid: process.getgid?.() ?? 0,
       debug: isDebug(),
     });
-    const helper = helperPath();
     if (isDebug()) {
       process.stderr.write(
         `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,

@@ -37,6 +37,8 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include "pilot-exec.h"
+
 /*
  * Kernel interfaces that glibc 2.36 declares only partly (and <linux/mount.h> clashes
  * with <sys/mount.h> there), so they are spelled out here and called via syscall().
@@ -1043,7 +1045,9 @@ static _Noreturn void exec_program(const struct opts *o)
 	exit(EXIT_CANNOT_EXEC);
 }
 
-int main(int argc, char **argv)
+/* Called by main() in stub.c: as `pilot-exec`, or by the warm-path stub with the
+ * command line it built from a plan. */
+int exec_main(int argc, char **argv)
 {
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	struct opts o = { 0 };

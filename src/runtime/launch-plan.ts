@@ -33,6 +33,8 @@ export interface PlanVolume {
 
 export interface PlanOverrides {
   env: Readonly<Record<string, string>>;
+  /** `-e NAME` from the flake: taken from the caller at each call. */
+  passEnv?: readonly string[];
   volumes: readonly PlanVolume[];
   workdir?: string | undefined;
   entrypoint?: readonly string[] | undefined;
@@ -68,6 +70,10 @@ export interface PlanBind {
   kind: BindKind;
   source: string;
   target: string;
+  /** Depends on the call (HOME, cwd): not part of a cached plan. */
+  perCall?: boolean;
+  /** Mounted after the per-call binds (volumes, host files: they may lie inside HOME). */
+  late?: boolean;
 }
 
 export interface LaunchPlan {
@@ -78,7 +84,15 @@ export interface LaunchPlan {
   composition: Composition;
   binds: PlanBind[];
   cwd: string;
+  /** Image Env and flake values: the same for every call. */
   setenv: string[];
+  /** The caller's values of `-e NAME` variables. */
+  callerEnv: string[];
+  passEnv: string[];
+  /** Prefixes under which HOME and the cwd need no bind of their own. */
+  covered: string[];
+  workdir: string | undefined;
+  command: CommandParts;
   program: string;
   args: string[];
 }
@@ -148,13 +162,26 @@ export function mergedImageEnv(images: PlanImages): Map<string, string> {
  * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
  * arguments replace the rest).
  */
-export function resolveCommand(
+export interface CommandParts {
+  program: string;
+  /** Always passed (the Entrypoint's own arguments). */
+  fixed: string[];
+  /** Passed when the caller gives no arguments (Cmd). */
+  defaults: string[];
+}
+
+/**
+ * The program and its arguments. An absolute target_app_path runs that file with
+ * the caller's arguments; `/` runs the image's Entrypoint (caller arguments replace
+ * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
+ * arguments replace the rest).
+ */
+export function commandParts(
   target: string,
   images: PlanImages,
-  callerArgs: readonly string[],
   entrypointOverride?: readonly string[],
-): { program: string; args: string[] } {
-  if (target !== '/') return { program: target, args: [...callerArgs] };
+): CommandParts {
+  if (target !== '/') return { program: target, fixed: [], defaults: [] };
   const configs = configsTopFirst(images);
   const withCommand = configs.find(
     (c) => (c.Entrypoint?.length ?? 0) > 0 || (c.Cmd?.length ?? 0) > 0,
@@ -162,17 +189,40 @@ export function resolveCommand(
   const entrypoint = entrypointOverride ?? withCommand?.Entrypoint ?? [];
   const cmd = entrypointOverride ? [] : (withCommand?.Cmd ?? []);
   if (entrypoint.length > 0) {
-    const args = [...entrypoint.slice(1), ...(callerArgs.length > 0 ? callerArgs : cmd)];
-    return { program: entrypoint[0]!, args };
+    return { program: entrypoint[0]!, fixed: entrypoint.slice(1), defaults: [...cmd] };
   }
-  if (cmd.length > 0) {
-    return { program: cmd[0]!, args: callerArgs.length > 0 ? [...callerArgs] : cmd.slice(1) };
-  }
+  if (cmd.length > 0) return { program: cmd[0]!, fixed: [], defaults: cmd.slice(1) };
   throw new PilotError(
     'PILOT_FLAKE_INVALID',
     `target_app_path is "/" but image ${images.top.id} has neither Entrypoint nor Cmd`,
     { hint: 'set container.target_app_path to the program inside the image', exitCode: 125 },
   );
+}
+
+export function resolveCommand(
+  target: string,
+  images: PlanImages,
+  callerArgs: readonly string[],
+  entrypointOverride?: readonly string[],
+): { program: string; args: string[] } {
+  const parts = commandParts(target, images, entrypointOverride);
+  return {
+    program: parts.program,
+    args: [...parts.fixed, ...(callerArgs.length > 0 ? callerArgs : parts.defaults)],
+  };
+}
+
+/** `-e NAME` / `-e PREFIX*`: the caller's values, which win over the image's Env. */
+export function passedEnv(names: readonly string[], env: CallerContext['env']): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
+    for (const [key, value] of Object.entries(env)) {
+      if (value === undefined) continue;
+      if (prefix === undefined ? key === name : key.startsWith(prefix)) out.push(`${key}=${value}`);
+    }
+  }
+  return out;
 }
 
 export function planLaunch(input: PlanInput): LaunchPlan {
@@ -203,29 +253,32 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     ALWAYS_BOUND.some((p) => isUnder(path, p)) ||
     IMAGE_OWNED_PREFIXES.some((p) => isUnder(path, p));
   if (home && posix.isAbsolute(home) && !covered(home)) {
-    binds.push({ kind: 'try-rbind', source: home, target: home });
+    binds.push({ kind: 'try-rbind', source: home, target: home, perCall: true });
   }
   const cwd = overrides.workdir ?? caller.cwd;
   if (!overrides.workdir && !covered(caller.cwd) && !(home && isUnder(caller.cwd, home))) {
-    binds.push({ kind: 'rbind', source: caller.cwd, target: caller.cwd });
+    binds.push({ kind: 'rbind', source: caller.cwd, target: caller.cwd, perCall: true });
   }
   for (const volume of overrides.volumes) {
     binds.push({
       kind: volume.readOnly ? 'bind-ro' : 'rbind',
       source: volume.source,
       target: volume.target,
+      late: true,
     });
   }
   for (const hostFile of input.hostBinds) {
-    binds.push({ kind: 'bind-ro', source: hostFile.source, target: hostFile.target });
+    binds.push({ kind: 'bind-ro', source: hostFile.source, target: hostFile.target, late: true });
   }
 
-  const command = resolveCommand(
+  const command = commandParts(flake.container.target_app_path, images, overrides.entrypoint);
+  const resolved = resolveCommand(
     flake.container.target_app_path,
     images,
     caller.args,
     overrides.entrypoint,
   );
+  const passEnv = [...(overrides.passEnv ?? [])];
   return {
     lowerdirBase: input.storeDir,
     lowerdirs,
@@ -235,22 +288,45 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     binds,
     cwd,
     setenv,
-    program: command.program,
-    args: command.args,
+    callerEnv: passedEnv(passEnv, caller.env),
+    passEnv,
+    covered: ['/', ...ALWAYS_BOUND, ...IMAGE_OWNED_PREFIXES],
+    workdir: overrides.workdir,
+    command,
+    program: resolved.program,
+    args: resolved.args,
   };
 }
 
-/** The exec helper's command line for a plan (everything, including `-- program args`). */
-export function helperArgv(plan: LaunchPlan, debug = false): string[] {
-  const argv = ['--mnt', plan.mnt];
+/**
+ * The exec helper options that hold for every call of this plan, in two parts:
+ * `head` goes before the per-call binds (HOME, cwd), `tail` after them, so that
+ * a volume or host file inside HOME is mounted over HOME, not hidden by it.
+ */
+export function staticHelperOptions(plan: LaunchPlan): { head: string[]; tail: string[] } {
+  const head = ['--mnt', plan.mnt];
   const c = plan.composition;
-  if (c.kind === 'kept-root') argv.push('--root', c.root, '--root-mutable');
-  else argv.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
-  if (c.kind === 'persistent-upper') argv.push('--upper', c.upper, '--work', c.work);
-  if (plan.userns) argv.push('--userns');
-  for (const bind of plan.binds) argv.push(`--${bind.kind}`, bind.source, bind.target);
-  argv.push('--cwd', plan.cwd);
-  for (const entry of plan.setenv) argv.push('--setenv', entry);
+  if (c.kind === 'kept-root') head.push('--root', c.root, '--root-mutable');
+  else head.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
+  if (c.kind === 'persistent-upper') head.push('--upper', c.upper, '--work', c.work);
+  if (plan.userns) head.push('--userns');
+  for (const entry of plan.setenv) head.push('--setenv', entry);
+  const tail: string[] = [];
+  for (const bind of plan.binds) {
+    if (!bind.perCall) (bind.late ? tail : head).push(`--${bind.kind}`, bind.source, bind.target);
+  }
+  return { head, tail };
+}
+
+/** The exec helper's command line for this call (everything, including `-- program args`). */
+export function helperArgv(plan: LaunchPlan, debug = false): string[] {
+  const { head, tail } = staticHelperOptions(plan);
+  const argv = [...head];
+  for (const bind of plan.binds) {
+    if (bind.perCall) argv.push(`--${bind.kind}`, bind.source, bind.target);
+  }
+  argv.push(...tail, '--cwd', plan.cwd);
+  for (const entry of plan.callerEnv) argv.push('--setenv', entry);
   if (debug) argv.push('--debug');
   argv.push('--', plan.program, ...plan.args);
   return argv;

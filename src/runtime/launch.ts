@@ -14,15 +14,11 @@ import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../co
 import { waitForLock } from '../core/lock.js';
 import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
-import { collectHostFiles, treeLayers } from './host-files.js';
-import {
-  ensureHostLayer,
-  type HostFile,
-  hostLayerKey,
-  missingHostFiles,
-  scanHostFiles,
-} from './host-layer.js';
+import { fastPlanWords, writeFastPlan } from './fast-plan.js';
+import { scanAppHostFiles, treeLayers } from './host-files.js';
+import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
+import { includeTarLowers } from './include-tar.js';
 import {
   type Composition,
   helperArgv,
@@ -40,6 +36,8 @@ export interface LaunchRequest {
   uid: number;
   gid: number;
   debug: boolean;
+  /** The exec helper: its identity is stamped into fast plans (an upgrade invalidates them). */
+  helper?: string;
 }
 
 export interface PreparedLaunch {
@@ -119,20 +117,26 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const paths = launcherPaths(request.app, request.env, request.uid);
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
-  const { flake, warnings } = loadFlake(paths.flakes, request.app);
+  const { flake, warnings, files: flakeFiles } = loadFlake(paths.flakes, request.app);
   if (request.debug) {
     for (const w of warnings)
       process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
   }
   debugStep('flake loaded');
+  // %progress: say what the launch composes (on stderr, so the app's output stays its own).
+  // %interactive is accepted for flake-pilot compatibility: pilot always hands the app the
+  // caller's own stdin/stdout/stderr, so a terminal already stays a terminal.
+  const progress = (message: string) => {
+    if (caller.options.has('progress')) process.stderr.write(`${request.app}: ${message}\n`);
+  };
+  progress(`using ${flake.container.name}${flake.container.base_container ? ` on ${flake.container.base_container}` : ''}`);
   const images = flakeImages(paths, flake);
   const layers = stackLayers(images);
   const tree = new LayeredTree(treeLayers(paths, layers));
   debugStep(`images resolved: ${layers.length} layers`);
 
-  const listed = collectHostFiles(paths, flake, images).map((f) => f.path);
-  const files: HostFile[] = scanHostFiles(listed, tree);
-  const missing = missingHostFiles(files);
+  // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
+  const { files, missing, watched: listed } = scanAppHostFiles(paths, flake, images, tree);
   if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
@@ -154,7 +158,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const hostDir = storeDirs.hostLayers(paths);
     let layerPath: string | undefined;
     try {
-      layerPath = ensureHostLayer(hostDir, key, files, { hide, tree }).path;
+      const built = ensureHostLayer(hostDir, key, files, { hide, tree });
+      layerPath = built.path;
+      if (built.built) progress(`provided ${present.length} host file(s) in a new host layer`);
     } catch (error) {
       // An unprivileged caller of a system app whose host layer root has not
       // prepared yet: it cannot write the store, so it binds each host file.
@@ -169,6 +175,8 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     }
     debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
   }
+  // include.tar (include-tar.ts): extracted tars, below the host layer, above the images.
+  extraLowers.push(...(await includeTarLowers(paths, flake)));
 
   const userns = request.uid !== 0;
   const mnt = join(paths.run, 'mnt');
@@ -196,17 +204,10 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       composition = { kind: 'kept-root', root: dirs.root };
     }
     debugStep(`instance ${id} ready`);
+    progress(`instance ${id} ready at ${composition.kind === 'kept-root' ? composition.root : 'a private mount'}`);
   }
   const podman = parsePodmanOptions(flake.container.runtime.podman);
   const env: Record<string, string> = {};
-  // `-e NAME` takes the caller's value, so that it wins over the image's Env too.
-  for (const name of podman.passEnv) {
-    const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
-    for (const [key, value] of Object.entries(request.env)) {
-      if (value !== undefined && (prefix === undefined ? key === name : key.startsWith(prefix)))
-        env[key] = value;
-    }
-  }
   Object.assign(env, podman.env);
   const plan = planLaunch({
     flake,
@@ -226,12 +227,38 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     composition,
     overrides: {
       env,
+      passEnv: podman.passEnv,
       volumes: podman.volumes,
       workdir: podman.workdir,
       entrypoint: podman.entrypoint,
     },
   });
   debugStep('plan ready');
+  if (composition.kind === 'per-run' && !caller.hadPilotArgs) {
+    const imageRecords = [images.top, ...images.layers, ...(images.base ? [images.base] : [])].map((i) =>
+      join(storeDirs.images(paths), `${i.id.slice(7)}.json`),
+    );
+    const stamped = [
+      join(paths.flakes, `${request.app}.yaml`),
+      join(paths.flakes, `${request.app}.d`),
+      ...flakeFiles,
+      ...imageRecords,
+      ...extraLowers.map((l) => join(paths.store, l)),
+      ...files.map((f) => f.path),
+      ...flake.include.tar,
+      ...flake.include.path,
+      ...(flake.container.host_packages.length > 0 ? ['/var/lib/dpkg/status'] : []),
+      ...(request.helper ? [request.helper] : []),
+    ];
+    try {
+      writeFastPlan(paths.run, request.app, request.uid, fastPlanWords(plan, stamped));
+      debugStep('fast plan written');
+    } catch (error) {
+      // The fast path is an optimisation: a caller who cannot write the run dir
+      // simply keeps taking this path.
+      debugStep(`no fast plan: ${(error as Error).message}`);
+    }
+  }
   return {
     argv: helperArgv(plan, request.debug),
     caller,

@@ -1,0 +1,8 @@
+/* The two entries of the pilot-exec binary (see pilot-exec.c and stub.c). */
+#ifndef PILOT_EXEC_H
+#define PILOT_EXEC_H
+
+/* The exec step: parse options, compose the root, execve the program. Never returns. */
+int exec_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * The warm-path stub. A registered app's link points at this binary; run under
+ * any name but "pilot-exec", it finds the plan the Node launcher left for this
+ * app and caller (<run>/plans/<app>.u<uid>.plan), checks that nothing the plan
+ * was made from has changed, adds what depends on the call (HOME, the cwd, the
+ * caller's arguments and passed-through variables) and becomes pilot-exec with
+ * that command line: no Node, about 2 ms instead of 150.
+ *
+ * It steps aside (execs the Node launcher, which plans, writes a fresh plan and
+ * runs the app) whenever the fast path is not known to be right: caller arguments
+ * starting with @ or %, PILOT_DEBUG, no plan (first call, or /run was cleared by
+ * a reboot), a stamp that differs (flake files, image records, host layer, every
+ * host file by dev/ino/size/mtime - a package upgrade replaces the inode - the
+ * package database, pilot itself), a plan not owned by root or the caller.
+ *
+ * Plan format (written by src/runtime/fast-plan.ts): NUL-separated words,
+ *   "pilot-plan" "1", then records:
+ *   stamp PATH VALUE   VALUE = "dev:ino:size:mtime_ns" of lstat(PATH), or "-" if absent
+ *   cover PREFIX       a cwd or HOME under PREFIX needs no bind
+ *   passenv NAME       -e NAME from the flake: the caller's value wins (NAME* = prefix)
+ *   opt WORD           a pilot-exec option word (static part of the command line)
+ *   late WORD          the same, after the per-call HOME/cwd binds (volumes, host files)
+ *   workdir DIR        fixed working dir (podman -w); the cwd is then not bound
+ *   program PATH, fixed ARG, default ARG   the command; defaults replace no caller args
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pilot-exec.h"
+
+extern char **environ;
+
+static bool trace;
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Runs the Node launcher in our place; it does everything the slow, sure way. */
+static _Noreturn void fall_back(char **argv, const char *reason, const char *detail)
+{
+	if (trace)
+		fprintf(stderr, "pilot: fast path declined: %s%s%s\n", reason, detail ? ": " : "",
+			detail ? detail : "");
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n < 0) {
+		fprintf(stderr, "pilot: cannot find the launcher: /proc/self/exe: %s\n", strerror(errno));
+		exit(126);
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	char launcher[PATH_MAX];
+	snprintf(launcher, sizeof launcher, "%.*s/pilot-launch.mjs", (int)(slash ? slash - exe : 0), exe);
+	/* The launcher finds the app by this name (its own argv[1] is its script). */
+	setenv("PILOT_LAUNCH_AS", argv[0], 1);
+	argv[0] = launcher;
+	execv(launcher, argv);
+	fprintf(stderr, "pilot: cannot run the launcher %s: %s\n", launcher, strerror(errno));
+	exit(126);
+}
+
+static bool is_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strcmp(prefix, "/") == 0)
+		return strcmp(path, "/") == 0;
+	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool stamp_matches(const char *path, const char *want)
+{
+	struct stat st;
+	char have[128];
+	if (lstat(path, &st) < 0)
+		snprintf(have, sizeof have, "-");
+	else
+		snprintf(have, sizeof have, "%llu:%llu:%lld:%lld", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino, (long long)st.st_size,
+			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+	return strcmp(have, want) == 0;
+}
+
+/* The run dir, as src/core/paths.ts and the launcher compute it; NULL: let Node decide. */
+static const char *run_dir(char *buf, size_t size, uid_t uid)
+{
+	const char *root = getenv("PILOT_ROOT");
+	if (root && *root) {
+		if (root[0] != '/')
+			return NULL;
+		snprintf(buf, size, "%s/run/pilot", root);
+	} else if (uid == 0) {
+		snprintf(buf, size, "/run/pilot");
+	} else {
+		/* An unprivileged caller's plan lives in its own runtime dir. */
+		const char *xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+		if (xdg && xdg[0] == '/')
+			snprintf(buf, size, "%s/pilot", xdg);
+		else if (home && home[0] == '/')
+			snprintf(buf, size, "%s/.cache/pilot/run", home);
+		else
+			return NULL;
+	}
+	return buf;
+}
+
+/* Reads the whole plan; NULL with errno on failure. Refuses a plan others could have written. */
+static char *read_plan_file(const char *path, uid_t uid, size_t *size, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		*why = errno == ENOENT ? "no plan yet" : "cannot open plan";
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20) ||
+	    (st.st_uid != 0 && st.st_uid != uid) || (st.st_mode & 022)) {
+		*why = "plan not trusted (owner, mode or size)";
+		close(fd);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0 && errno != EINTR)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	close(fd);
+	if (!buf || got != (size_t)st.st_size) {
+		*why = "cannot read plan";
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	*size = got;
+	return buf;
+}
+
+struct words {
+	char **v;
+	size_t n, cap;
+};
+
+static void push(struct words *w, char *word)
+{
+	if (w->n + 2 > w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 64;
+		w->v = realloc(w->v, w->cap * sizeof *w->v);
+		if (!w->v) {
+			fprintf(stderr, "pilot: out of memory\n");
+			exit(125);
+		}
+	}
+	w->v[w->n++] = word;
+	w->v[w->n] = NULL;
+}
+
+static char *setenv_word(const char *entry)
+{
+	char *word = strdup(entry);
+	if (!word) {
+		fprintf(stderr, "pilot: out of memory\n");
+		exit(125);
+	}
+	return word;
+}
+
+static int stub_main(int argc, char **argv, const char *app)
+{
+	trace = getenv("PILOT_FASTPATH_TRACE") != NULL;
+	const char *mode = getenv("PILOT_FASTPATH");
+	if (mode && strcmp(mode, "off") == 0)
+		fall_back(argv, "PILOT_FASTPATH=off", NULL);
+	const char *debug = getenv("PILOT_DEBUG");
+	if (debug && *debug && strcmp(debug, "0") != 0)
+		fall_back(argv, "PILOT_DEBUG is set", NULL);
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '@' || argv[i][0] == '%')
+			fall_back(argv, "launcher argument", argv[i]);
+
+	uid_t uid = getuid();
+	char run[PATH_MAX], plan_path[PATH_MAX];
+	if (!run_dir(run, sizeof run, uid))
+		fall_back(argv, "no usable run dir", NULL);
+	if ((size_t)snprintf(plan_path, sizeof plan_path, "%s/plans/%s.u%u.plan", run, app,
+			     (unsigned)uid) >= sizeof plan_path)
+		fall_back(argv, "path too long", NULL);
+	size_t size;
+	const char *why = NULL;
+	char *buf = read_plan_file(plan_path, uid, &size, &why);
+	if (!buf)
+		fall_back(argv, why, plan_path);
+
+	/* Split into words; the file ends with a NUL. */
+	struct words plan = { 0 };
+	for (size_t i = 0; i < size; i += strlen(buf + i) + 1)
+		push(&plan, buf + i);
+	if (plan.n < 2 || strcmp(plan.v[0], "pilot-plan") != 0 || strcmp(plan.v[1], "1") != 0)
+		fall_back(argv, "unknown plan format", plan_path);
+
+	struct words opts = { 0 }, late = { 0 }, covers = { 0 }, passenv = { 0 }, fixed = { 0 }, defaults = { 0 };
+	const char *program = NULL, *workdir = NULL;
+	for (size_t i = 2; i < plan.n;) {
+		const char *key = plan.v[i];
+		if (strcmp(key, "stamp") == 0 && i + 2 < plan.n) {
+			if (!stamp_matches(plan.v[i + 1], plan.v[i + 2]))
+				fall_back(argv, "plan is stale", plan.v[i + 1]);
+			i += 3;
+			continue;
+		}
+		if (i + 1 >= plan.n)
+			fall_back(argv, "truncated plan", plan_path);
+		char *value = plan.v[i + 1];
+		if (strcmp(key, "opt") == 0)
+			push(&opts, value);
+		else if (strcmp(key, "late") == 0)
+			push(&late, value);
+		else if (strcmp(key, "cover") == 0)
+			push(&covers, value);
+		else if (strcmp(key, "passenv") == 0)
+			push(&passenv, value);
+		else if (strcmp(key, "fixed") == 0)
+			push(&fixed, value);
+		else if (strcmp(key, "default") == 0)
+			push(&defaults, value);
+		else if (strcmp(key, "program") == 0)
+			program = value;
+		else if (strcmp(key, "workdir") == 0)
+			workdir = value;
+		else
+			fall_back(argv, "unknown plan record", key);
+		i += 2;
+	}
+	if (!program)
+		fall_back(argv, "plan has no program", plan_path);
+
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
+		fall_back(argv, "cwd cannot be shown", NULL);
+	const char *home = getenv("HOME");
+	bool home_ok = home && home[0] == '/' && strcmp(home, "/") != 0;
+	for (size_t k = 0; home_ok && k < covers.n; k++)
+		home_ok = !is_under(home, covers.v[k]);
+	bool cwd_bind = !workdir && strcmp(cwd, "/") != 0 && !(home_ok && is_under(cwd, home));
+	for (size_t k = 0; cwd_bind && k < covers.n; k++)
+		cwd_bind = !is_under(cwd, covers.v[k]);
+
+	struct words line = { 0 };
+	push(&line, "pilot-exec");
+	for (size_t k = 0; k < opts.n; k++)
+		push(&line, opts.v[k]);
+	if (home_ok) {
+		push(&line, "--try-rbind");
+		push(&line, (char *)home);
+		push(&line, (char *)home);
+	}
+	if (cwd_bind) {
+		push(&line, "--rbind");
+		push(&line, cwd);
+		push(&line, cwd);
+	}
+	for (size_t k = 0; k < late.n; k++)
+		push(&line, late.v[k]);
+	push(&line, "--cwd");
+	push(&line, workdir ? (char *)workdir : cwd);
+	for (size_t k = 0; k < passenv.n; k++) {
+		const char *name = passenv.v[k];
+		size_t len = strlen(name);
+		bool prefix = len > 0 && name[len - 1] == '*';
+		for (char **e = environ; *e; e++) {
+			size_t cmp = prefix ? len - 1 : len;
+			if (strncmp(*e, name, cmp) == 0 && (prefix || (*e)[cmp] == '=')) {
+				push(&line, "--setenv");
+				push(&line, setenv_word(*e));
+			}
+		}
+	}
+	push(&line, "--");
+	push(&line, (char *)program);
+	for (size_t k = 0; k < fixed.n; k++)
+		push(&line, fixed.v[k]);
+	if (argc > 1)
+		for (int k = 1; k < argc; k++)
+			push(&line, argv[k]);
+	else
+		for (size_t k = 0; k < defaults.n; k++)
+			push(&line, defaults.v[k]);
+	/* Nothing may see this variable if the launcher once set it for us. */
+	unsetenv("PILOT_LAUNCH_AS");
+	if (trace)
+		fprintf(stderr, "pilot: fast path taken\n");
+	return exec_main((int)line.n, line.v);
+}
+
+int main(int argc, char **argv)
+{
+	const char *self = base_name(argv[0]);
+	if (strcmp(self, "pilot-exec") == 0)
+		return exec_main(argc, argv);
+	return stub_main(argc, argv, self);
+}

@@ -1,0 +1,64 @@
+/**
+ * The plan the warm-path stub (pilot/exec/stub.c) runs without Node: the static
+ * part of the exec helper's command line plus stamps of every input, so that the
+ * stub can tell the plan is still right with a few lstat calls. The format is
+ * described at the top of stub.c; both sides must change together.
+ */
+import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { errnoOf } from '../core/errors.js';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/atomic-fs.js';
+import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
+
+export const PLAN_MAGIC = ['pilot-plan', '1'];
+
+/** `dev:ino:size:mtime_ns` of lstat(path), or `-` when it does not exist (as stub.c computes it). */
+export function stampOf(path: string): string {
+  try {
+    const s = lstatSync(path, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch {
+    return '-';
+  }
+}
+
+export function planFile(run: string, app: string, uid: number): string {
+  return join(run, 'plans', `${app}.u${uid}.plan`);
+}
+
+/** The plan's words; `stamped` are the paths whose state the plan depends on. */
+export function fastPlanWords(plan: LaunchPlan, stamped: readonly string[]): string[] {
+  const words = [...PLAN_MAGIC];
+  for (const path of new Set(stamped)) words.push('stamp', path, stampOf(path));
+  for (const prefix of plan.covered) words.push('cover', prefix);
+  for (const name of plan.passEnv) words.push('passenv', name);
+  const { head, tail } = staticHelperOptions(plan);
+  // The stub puts HOME/cwd binds between head and tail; tail words are marked `late`.
+  for (const word of head) words.push('opt', word);
+  for (const word of tail) words.push('late', word);
+  if (plan.workdir) words.push('workdir', plan.workdir);
+  words.push('program', plan.command.program);
+  for (const arg of plan.command.fixed) words.push('fixed', arg);
+  for (const arg of plan.command.defaults) words.push('default', arg);
+  return words;
+}
+
+export function writeFastPlan(run: string, app: string, uid: number, words: readonly string[]): string {
+  const file = planFile(run, app, uid);
+  const dir = join(run, 'plans');
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+    // Sticky and world-writable, like /tmp: with PILOT_ROOT, root and unprivileged
+    // callers share one run dir; each writes only its own `.u<uid>` plan, and the
+    // stub trusts a plan only when root or the caller owns it.
+    chmodSync(dir, 0o1777);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') {
+      mkdirSync(run, { recursive: true });
+      return writeFastPlan(run, app, uid, words);
+    }
+    if (errnoOf(error) !== 'EEXIST') throw error;
+  }
+  writeFileAtomic(file, `${words.join('\0')}\0`, 0o644);
+  return file;
+}
