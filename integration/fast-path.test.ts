@@ -1,0 +1,177 @@
+/**
+ * The warm path: app links point at the static exec stub, which runs the plan the
+ * Node launcher left, or steps aside to the launcher whenever that is not safe.
+ */
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildArchive, mountsMatching, skipReason, TestRoot } from './harness.js';
+
+const skip = skipReason();
+const trace = { PILOT_FASTPATH_TRACE: '1' };
+const TAKEN = 'pilot: fast path taken\n';
+
+describe.skipIf(skip !== '')('fast path', () => {
+  let root: TestRoot;
+  let hostDir: string;
+  const app = '/usr/bin/pilot-test';
+  const tool = '/usr/bin/tool';
+
+  beforeAll(() => {
+    root = new TestRoot('fast');
+    chmodSync(root.dir, 0o755);
+    hostDir = mkdtempSync('/var/tmp/pilot-fast-');
+    chmodSync(hostDir, 0o755);
+    writeFileSync(join(hostDir, 'data'), 'version 1\n', { mode: 0o644 });
+    const layer = join(root.dir, 'work/tool');
+    mkdirSync(join(layer, 'usr/bin'), { recursive: true });
+    writeFileSync(join(layer, 'removed'), `${hostDir}/data\n`);
+    writeFileSync(join(layer, 'usr/bin/tool'), `#!/bin/sh\ncat ${hostDir}/data\n`, { mode: 0o755 });
+    buildArchive(join(root.dir, 'work/tool.tar'), 'localhost/test/tool:latest', {}, [layer]);
+    root.load('busybox-base', 'hello-delta');
+    root.ok(['load', join(root.dir, 'work/tool.tar')]);
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      app,
+    ]);
+    root.ok([
+      'register',
+      '--container',
+      'test/tool',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      tool,
+    ]);
+  });
+  afterAll(() => {
+    root?.cleanup();
+    rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  const call = (path: string, args: string[], env: NodeJS.ProcessEnv = {}, extra = {}) =>
+    root.run(path, args, { env: { ...trace, ...env }, ...extra });
+
+  it('plans on the first call and takes the fast path on the next', () => {
+    const first = call(app, ['args', 'one']);
+    expect(first.stderr).toMatch(/fast path declined: no plan yet/);
+    expect(first.stdout).toBe('[one]\n');
+    const second = call(app, ['args', 'a b', '', 'ü']);
+    expect(second.stderr).toBe(TAKEN);
+    expect(second.stdout).toBe('[a b]\n[]\n[ü]\n');
+  });
+
+  it('keeps exit codes, stdin, cwd and signals on the fast path', async () => {
+    call(app, ['exit', '0']);
+    const exit = call(app, ['exit', '9']);
+    expect(exit.stderr).toBe(TAKEN);
+    expect(exit.code).toBe(9);
+    expect(call(app, ['cat'], {}, { input: 'piped\n' }).stdout).toBe('piped\n');
+    const killed = call(app, ['kill', 'TERM']);
+    expect(killed.signal ?? killed.code).toSatisfy((v: unknown) => v === 'SIGTERM' || v === 143);
+    const dir = mkdtempSync('/var/tmp/pilot-fastcwd-');
+    try {
+      expect(call(app, ['pwd'], {}, { cwd: dir }).stdout).toBe(`${dir}\n`);
+      expect(call(app, ['touch', 'x'], {}, { cwd: dir }).code).toBe(0);
+      expect(statSync(join(dir, 'x')).isFile()).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // The stub execs the app: the process we started IS the app, so SIGTERM reaches it directly.
+    const child = root.start(app, ['trap'], { env: trace });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await new Promise<void>((resolve) => {
+      const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(42);
+    expect(out).toContain('got TERM');
+  });
+
+  it.each([
+    [['@dev', 'args', 'x'], {}, /launcher argument: @dev/],
+    [['%ignore_sync_error', 'args', 'x'], {}, /launcher argument: %ignore_sync_error/],
+    [['args', 'x'], { PILOT_DEBUG: '1' }, /PILOT_DEBUG is set/],
+    [['args', 'x'], { PILOT_FASTPATH: 'off' }, /PILOT_FASTPATH=off/],
+  ])('steps aside for %j %j', (args, env, reason) => {
+    call(app, ['exit', '0']);
+    const r = call(app, args as string[], env as NodeJS.ProcessEnv);
+    expect(r.stderr).toMatch(reason as RegExp);
+    expect(r.stdout).toBe('[x]\n');
+  });
+
+  it('steps aside when a flake file changed, and plans again', () => {
+    call(app, ['exit', '0']);
+    const flake = join(root.dir, 'usr/share/flakes/pilot-test.yaml');
+    const later = new Date(Date.now() + 5000);
+    utimesSync(flake, later, later);
+    const r = call(app, ['args', 'y']);
+    expect(r.stderr).toMatch(/plan is stale: .*pilot-test\.yaml/);
+    expect(r.stdout).toBe('[y]\n');
+    expect(call(app, ['args', 'z']).stderr).toBe(TAKEN);
+  });
+
+  it('steps aside when the plan was removed (reboot) or is not trustworthy', () => {
+    call(app, ['exit', '0']);
+    const plan = join(root.dir, 'run/pilot/plans/pilot-test.u0.plan');
+    rmSync(plan);
+    expect(call(app, ['args', 'x']).stderr).toMatch(/no plan yet/);
+    chmodSync(plan, 0o666);
+    expect(call(app, ['args', 'x']).stderr).toMatch(/not trusted/);
+  });
+
+  it('refreshes the plan after a host file from /removed is replaced', () => {
+    expect(call(tool, []).stdout).toBe('version 1\n');
+    expect(call(tool, []).stderr).toBe(TAKEN);
+    // A package upgrade writes a new file and renames it over the old: a new inode.
+    writeFileSync(join(hostDir, 'data.new'), 'version 2\n', { mode: 0o644 });
+    renameSync(join(hostDir, 'data.new'), join(hostDir, 'data'));
+    const r = call(tool, []);
+    expect(r.stderr).toMatch(/plan is stale: .*\/data/);
+    expect(r.stdout).toBe('version 2\n');
+    const again = call(tool, []);
+    expect(again.stderr).toBe(TAKEN);
+    expect(again.stdout).toBe('version 2\n');
+  });
+
+  it('serves an unprivileged caller from its own plan', () => {
+    const home = mkdtempSync(join(tmpdir(), 'pilot-fastnobody-'));
+    try {
+      chownSync(home, 65534, 65534);
+      const as = { uid: 65534, gid: 65534, cwd: home };
+      call(app, ['id'], { HOME: home }, as);
+      const r = call(app, ['id'], { HOME: home }, as);
+      expect(r.stderr).toBe(TAKEN);
+      expect(r.stdout).toBe('65534:65534\n');
+      expect(call(app, ['touch', 'mine'], { HOME: home }, as).code).toBe(0);
+      expect(statSync(join(home, 'mine')).uid).toBe(65534);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no mount behind', () => {
+    expect(mountsMatching(root.dir)).toEqual([]);
+  });
+});
