@@ -23,6 +23,7 @@ import { parsePodmanOptions } from '../core/podman-options.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
+import { dropPlans } from '../runtime/fast-plan.js';
 import { isPilotLink } from './apps.js';
 
 export interface RegisterOptions {
@@ -193,5 +194,7 @@ function registerLocked(
       },
     );
   }
+  // A plan made for the previous registration is stale by its stamps; drop it anyway.
+  dropPlans(paths.run, app);
   return { app, flakeFile, link, target, flake, warnings };
 }

@@ -5,6 +5,7 @@ import { errnoOf, PilotError } from '../core/errors.js';
 import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
+import { dropPlans } from '../runtime/fast-plan.js';
 import { appNames, isPilotLink, loadApps } from './apps.js';
 
 export interface RemoveResult {
@@ -29,6 +30,7 @@ function removeOne(
     }
     rmSync(join(paths.flakes, `${app}.d`), { recursive: true, force: true });
     rmSync(flake, { force: true });
+    dropPlans(paths.run, app);
     return result;
   } finally {
     lock.release();

@@ -4,7 +4,7 @@
  * stub can tell the plan is still right with a few lstat calls. The format is
  * described at the top of stub.c; both sides must change together.
  */
-import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { errnoOf } from '../core/errors.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
@@ -61,4 +61,61 @@ export function writeFastPlan(run: string, app: string, uid: number, words: read
   }
   writeFileAtomic(file, `${words.join('\0')}\0`, 0o644);
   return file;
+}
+
+export interface CachedPlan {
+  app: string;
+  uid: number;
+  file: string;
+  /** First input that changed since the plan was made, or undefined when it is fresh. */
+  stale: string | undefined;
+  since: string;
+  /** Store-relative lower dirs the plan uses (host layers among them), for gc. */
+  lowers: string[];
+}
+
+/** Every plan in the run dir with whether the stub would still take it. */
+export function listPlans(run: string): CachedPlan[] {
+  const dir = join(run, 'plans');
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw error;
+  }
+  const plans: CachedPlan[] = [];
+  for (const entry of entries) {
+    const match = /^(.+)\.u(\d+)\.plan$/.exec(entry);
+    if (!match) continue;
+    const file = join(dir, entry);
+    let words: string[];
+    let since: string;
+    try {
+      words = readFileSync(file, 'utf8').split('\0');
+      since = statSync(file).mtime.toISOString();
+    } catch {
+      continue;
+    }
+    let stale: string | undefined;
+    const lowers: string[] = [];
+    for (let i = 2; i < words.length; i++) {
+      if (words[i] === 'stamp') {
+        if (stale === undefined && stampOf(words[i + 1]!) !== words[i + 2]) stale = words[i + 1];
+        i += 2;
+      } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir') {
+        lowers.push(...(words[i + 3] ?? '').split(':'));
+        i += 1;
+      } else {
+        i += 1;
+      }
+    }
+    plans.push({ app: match[1]!, uid: Number(match[2]), file, stale, since, lowers });
+  }
+  return plans.sort((a, b) => a.app.localeCompare(b.app) || a.uid - b.uid);
+}
+
+/** Drops the plans of one app (all callers), e.g. when it is removed or registered again. */
+export function dropPlans(run: string, app: string): void {
+  for (const plan of listPlans(run)) if (plan.app === app) rmSync(plan.file, { force: true });
 }
