@@ -1,0 +1,185 @@
+/**
+ * Where the files of an image archive come from: members of a tar file (read in place,
+ * by offset), or files of an OCI layout directory. The kind of archive is decided by
+ * content, never by file name.
+ */
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  openSync,
+  readSync,
+  statSync,
+} from 'node:fs';
+import { join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { indexTarFile, looksLikeTar, resolveMember, type TarMember } from './tar-index.js';
+
+/** A file that can be opened more than once (extraction reads it twice). */
+export interface BlobSource {
+  /** For messages: `archive.tar:blobs/sha256/ab…`. */
+  describe: string;
+  size: number;
+  open(): Readable;
+}
+
+export interface ArchiveFiles {
+  /** The archive path as the user gave it, for messages. */
+  source: string;
+  get(name: string): BlobSource | undefined;
+  has(name: string): boolean;
+}
+
+export async function readBlobBytes(blob: BlobSource, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  if (blob.size > limit) {
+    throw new PilotError(
+      'PILOT_IMAGE_INVALID',
+      `${blob.describe} is too large for metadata (${blob.size} bytes)`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of blob.open()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function unknownArchive(source: string, why: string): PilotError {
+  return new PilotError(
+    'PILOT_IMAGE_INVALID',
+    `${source} is not an image archive (${why}); expected an oci-archive, a docker-archive or an OCI layout directory`,
+    {
+      hint: 'create one with "podman save --format oci-archive -o FILE IMAGE" or "docker save -o FILE IMAGE"',
+    },
+  );
+}
+
+function readHead(file: string, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const n = readSync(fd, buffer, 0, length, 0);
+    return buffer.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Opens `source` for reading. A gzip-compressed archive (`docker save | gzip`) cannot be
+ * read by offset, so it is decompressed once into `scratchDir` (inside the store's tmp/).
+ */
+export async function openArchive(source: string, scratchDir: string): Promise<ArchiveFiles> {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(source);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') {
+      throw new PilotError(
+        'PILOT_IMAGE_INVALID',
+        `cannot load ${source}: no such file or directory`,
+        {
+          hint: 'check the path; "podman save --format oci-archive -o FILE IMAGE" makes an archive',
+          cause: error,
+        },
+      );
+    }
+    throw new PilotError(
+      'PILOT_IMAGE_INVALID',
+      `cannot read ${source}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (stat.isDirectory()) return openDirectory(source);
+  if (!stat.isFile()) throw unknownArchive(source, 'not a regular file or directory');
+  let file = source;
+  const head = readHead(source, 512);
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    file = join(scratchDir, 'archive.tar');
+    try {
+      await pipeline(createReadStream(source), createGunzip(), createWriteStream(file));
+    } catch (error) {
+      throw new PilotError(
+        'PILOT_IMAGE_INVALID',
+        `cannot decompress ${source}: ${(error as Error).message}`,
+        {
+          hint: 'the archive is truncated or corrupt; save it again',
+          cause: error,
+        },
+      );
+    }
+    if (!looksLikeTar(readHead(file, 512)))
+      throw unknownArchive(source, 'gzip data that is not a tar');
+  } else if (!looksLikeTar(head)) {
+    throw unknownArchive(source, 'not a tar file');
+  }
+  return openTar(source, file);
+}
+
+function openTar(source: string, file: string): ArchiveFiles {
+  const members = indexTarFile(file);
+  const sourceOf = (member: TarMember, name: string): BlobSource => ({
+    describe: `${source}:${name}`,
+    size: member.size,
+    open: () =>
+      member.size === 0
+        ? Readable.from([])
+        : createReadStream(file, {
+            start: member.offset,
+            end: member.offset + member.size - 1,
+            highWaterMark: 1024 * 1024,
+          }),
+  });
+  return {
+    source,
+    has: (name) => resolveMember(members, name) !== undefined,
+    get: (name) => {
+      const member = resolveMember(members, name);
+      return member ? sourceOf(member, name) : undefined;
+    },
+  };
+}
+
+function openDirectory(dir: string): ArchiveFiles {
+  const pathOf = (name: string): string | undefined => {
+    // A manifest naming `../../etc/shadow` must not read host files.
+    const normal = posix.normalize(name);
+    if (normal.startsWith('/') || normal === '..' || normal.startsWith('../')) return undefined;
+    return join(dir, normal);
+  };
+  const statOf = (name: string) => {
+    const path = pathOf(name);
+    if (!path) return undefined;
+    try {
+      const stat = statSync(path);
+      return stat.isFile() ? { path, stat } : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    source: dir,
+    has: (name) => statOf(name) !== undefined,
+    get: (name) => {
+      const found = statOf(name);
+      if (!found) return undefined;
+      return {
+        describe: `${dir}/${posix.normalize(name)}`,
+        size: found.stat.size,
+        open: () => createReadStream(found.path, { highWaterMark: 1024 * 1024 }),
+      };
+    },
+  };
+}
+
+/** Reads a small file (JSON metadata) from the archive, or undefined when absent. */
+export async function readArchiveFile(
+  files: ArchiveFiles,
+  name: string,
+): Promise<Buffer | undefined> {
+  const blob = files.get(name);
+  return blob ? readBlobBytes(blob) : undefined;
+}

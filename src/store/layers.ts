@@ -1,0 +1,194 @@
+/**
+ * Layer directories in the store: `layers/<hex>/` (the extracted tree), its record
+ * `layers/<hex>.json` and its short alias `l/<10 hex>`.
+ *
+ * A layer is present exactly when its directory exists. The directory only ever appears
+ * by one rename of a complete staging dir, and the record is written just before that
+ * rename, so no reader can find a half layer, and a crash leaves at most a record
+ * without a directory (ignored, and rewritten by the next extraction).
+ */
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { tempSibling, writeJsonAtomic } from '../core/atomic-fs.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { type LayerRecord, layerAlias } from '../core/image-record.js';
+import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import type { BlobSource } from './archive-source.js';
+import { type ExtractResult, extractTarSafely } from './extract.js';
+
+/** What pilot writes in `layers/<hex>.json`: the core record plus how it was made. */
+export interface StoredLayerRecord extends LayerRecord {
+  /** Bytes of the uncompressed tar. */
+  tarSize?: number;
+  entries?: number;
+  /** ISO time of the extraction. */
+  extracted?: string;
+}
+
+export function layerRecordPath(paths: PilotPaths, diffId: string): string {
+  return `${storeDirs.layer(paths, diffId)}.json`;
+}
+
+export function layerPresent(paths: PilotPaths, diffId: string): boolean {
+  try {
+    return lstatSync(storeDirs.layer(paths, diffId)).isDirectory();
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+export function readLayerRecord(paths: PilotPaths, diffId: string): StoredLayerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(layerRecordPath(paths, diffId), 'utf8')) as StoredLayerRecord;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** Apparent size of a tree (file sizes + symlink lengths), hard links counted once. */
+export function measureTree(dir: string): number {
+  const seen = new Set<string>();
+  let total = 0;
+  const walk = (path: string) => {
+    for (const name of readdirSync(path)) {
+      const child = join(path, name);
+      const stat = lstatSync(child);
+      if (stat.isDirectory()) walk(child);
+      else if (stat.isFile() || stat.isSymbolicLink()) {
+        const key = `${stat.dev}:${stat.ino}`;
+        if (stat.nlink > 1) {
+          if (seen.has(key)) continue;
+          seen.add(key);
+        }
+        total += stat.size;
+      }
+    }
+  };
+  walk(dir);
+  return total;
+}
+
+/** Creates or repairs `l/<alias>` → `../layers/<hex>` (symlink to a temp name + rename). */
+export function ensureLayerAlias(paths: PilotPaths, diffId: string): void {
+  const hex = digestHex(diffId);
+  const alias = join(storeDirs.aliases(paths), layerAlias(diffId));
+  const target = `../layers/${hex}`;
+  try {
+    const current = readlinkSync(alias);
+    if (current === target) return;
+    const other = current.replace(/^\.\.\/layers\//, '');
+    if (/^[a-f0-9]{64}$/.test(other) && other !== hex && layerPresent(paths, `sha256:${other}`)) {
+      throw new PilotError(
+        'PILOT_INTERNAL',
+        `layer alias ${alias} is taken by layer sha256:${other}; sha256:${hex} shares its first ${layerAlias(diffId).length} hex digits`,
+        { hint: 'remove one of the two images ("pilot rmi") and run "pilot gc"' },
+      );
+    }
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'EINVAL') throw error;
+  }
+  mkdirSync(storeDirs.aliases(paths), { recursive: true });
+  const temp = tempSibling(alias);
+  symlinkSync(target, temp);
+  try {
+    renameSync(temp, alias);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Makes sure a present layer also has its record and alias (repairs after a crash). */
+export function repairLayerIndex(paths: PilotPaths, diffId: string): StoredLayerRecord {
+  let record = readLayerRecord(paths, diffId);
+  if (!record || record.diffId !== diffId) {
+    record = {
+      diffId,
+      alias: layerAlias(diffId),
+      size: measureTree(storeDirs.layer(paths, diffId)),
+    };
+    writeJsonAtomic(layerRecordPath(paths, diffId), record);
+  }
+  ensureLayerAlias(paths, diffId);
+  return record;
+}
+
+export interface LayerToLoad {
+  diffId: string;
+  /** The blob as stored in the archive; undefined when the archive lacks it. */
+  blob: BlobSource | undefined;
+  /** Digest of the blob as the manifest names it, when it names one. */
+  digest?: string | undefined;
+  /** For messages: which archive and image. */
+  label: string;
+}
+
+export interface EnsuredLayer {
+  record: StoredLayerRecord;
+  created: boolean;
+}
+
+/** Extracts a layer unless it is present already. Safe against concurrent loaders. */
+export async function ensureLayer(
+  paths: PilotPaths,
+  tmpDir: string,
+  layer: LayerToLoad,
+  onBytes?: (bytes: number) => void,
+): Promise<EnsuredLayer> {
+  if (layerPresent(paths, layer.diffId)) {
+    return { record: repairLayerIndex(paths, layer.diffId), created: false };
+  }
+  if (!layer.blob) {
+    throw new PilotError(
+      'PILOT_IMAGE_INVALID',
+      `${layer.label}: the archive has no blob for this layer`,
+      {
+        hint: 'save the image again with all its layers',
+      },
+    );
+  }
+  const blob = layer.blob;
+  mkdirSync(storeDirs.layers(paths), { recursive: true });
+  mkdirSync(storeDirs.aliases(paths), { recursive: true });
+  let record: StoredLayerRecord | undefined;
+  const result: ExtractResult = await extractTarSafely(
+    { open: () => blob.open() },
+    storeDirs.layer(paths, layer.diffId),
+    {
+      tmpDir,
+      label: layer.label,
+      expectedDigest: layer.digest,
+      expectedDiffId: layer.diffId,
+      onBytes,
+      beforeCommit: (extracted) => {
+        record = {
+          diffId: layer.diffId,
+          alias: layerAlias(layer.diffId),
+          size: extracted.size,
+          tarSize: extracted.tarSize,
+          entries: extracted.entries,
+          extracted: new Date().toISOString(),
+        };
+        writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);
+      },
+    },
+  );
+  if (!result.created) {
+    // Another process renamed its copy first; its record may differ only in time.
+    return { record: repairLayerIndex(paths, layer.diffId), created: false };
+  }
+  ensureLayerAlias(paths, layer.diffId);
+  return { record: record!, created: true };
+}

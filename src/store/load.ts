@@ -1,0 +1,208 @@
+/**
+ * `pilot load`: an archive into the store. Layers first (each extracted once, verified
+ * against its digests), then config and manifest blobs, then the image record, then the
+ * names. A crash at any point leaves no image record that points at a missing layer and
+ * no name that points at a missing record.
+ */
+
+import { lstatSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { errnoOf } from '../core/errors.js';
+import { type ImageRecord, readImageById } from '../core/image-record.js';
+import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
+import { openArchive } from './archive-source.js';
+import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
+import { beginLoad, cleanStaleTemp, removeTree } from './temp.js';
+
+export interface LoadOptions {
+  /** A name for the image (when the archive has none, or in addition). */
+  name?: string | undefined;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Layers extracted at the same time (default: min(4, CPUs)). */
+  concurrency?: number;
+}
+
+export interface LoadResult {
+  image: ImageRecord;
+  names: string[];
+  newLayers: number;
+  reusedLayers: number;
+}
+
+function writeBlob(paths: PilotPaths, digest: string, data: Buffer): void {
+  const path = join(storeDirs.blobs(paths), digestHex(digest));
+  try {
+    if (lstatSync(path).size === data.length) return; // content-addressed: same name, same bytes
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw error;
+  }
+  writeFileAtomic(path, data);
+}
+
+/** Runs `tasks` with at most `limit` at a time, keyed so that equal keys run once. */
+class TaskPool {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit)
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+function ensureStoreDirs(paths: PilotPaths): void {
+  for (const dir of [
+    storeDirs.layers(paths),
+    storeDirs.aliases(paths),
+    storeDirs.blobs(paths),
+    storeDirs.images(paths),
+    storeDirs.refs(paths),
+    storeDirs.tmp(paths),
+  ]) {
+    mkdirSync(dir, { recursive: true });
+  }
+}
+
+export async function loadArchive(
+  paths: PilotPaths,
+  source: string,
+  options: LoadOptions = {},
+): Promise<LoadResult[]> {
+  ensureStoreDirs(paths);
+  try {
+    cleanStaleTemp(paths);
+  } catch {
+    // Housekeeping only; gc retries.
+  }
+  const workDir = await beginLoad(paths);
+  try {
+    const files = await openArchive(source, workDir);
+    const { plans } = await readImagePlans(files, { name: options.name });
+    return await loadPlans(paths, source, plans, workDir, options);
+  } finally {
+    removeTree(workDir);
+  }
+}
+
+async function loadPlans(
+  paths: PilotPaths,
+  source: string,
+  plans: ImagePlan[],
+  workDir: string,
+  options: LoadOptions,
+): Promise<LoadResult[]> {
+  const pool = new TaskPool(
+    options.concurrency ?? Math.max(1, Math.min(4, availableParallelism())),
+  );
+  // Progress: each missing layer's blob is read twice (validate, extract).
+  let total = 0;
+  let done = 0;
+  const counted = new Set<string>();
+  for (const plan of plans) {
+    for (const layer of plan.layers) {
+      if (counted.has(layer.diffId)) continue;
+      counted.add(layer.diffId);
+      if (!layerPresent(paths, layer.diffId)) total += 2 * (layer.blob?.size ?? 0);
+    }
+  }
+  const report = (bytes: number) => {
+    done += bytes;
+    options.onProgress?.(Math.min(done, total), total);
+  };
+  options.onProgress?.(0, total);
+
+  const jobs = new Map<string, Promise<EnsuredLayer>>();
+  const firstUser = new Map<string, ImagePlan>();
+  for (const plan of plans) {
+    plan.layers.forEach((layer, i) => {
+      if (jobs.has(layer.diffId)) return;
+      firstUser.set(layer.diffId, plan);
+      const label = `layer ${i + 1}/${plan.layers.length} (${layer.diffId}) of ${source}, blob ${layer.blobName}`;
+      const job = pool.run(() =>
+        ensureLayer(
+          paths,
+          workDir,
+          { diffId: layer.diffId, blob: layer.blob, digest: layer.digest, label },
+          report,
+        ),
+      );
+      job.catch(() => {
+        // awaited below; this keeps a failure of a later layer from being "unhandled"
+      });
+      jobs.set(layer.diffId, job);
+    });
+  }
+
+  const results: LoadResult[] = [];
+  try {
+    for (const plan of plans) {
+      const layers: EnsuredLayer[] = [];
+      for (const layer of plan.layers) layers.push(await jobs.get(layer.diffId)!);
+      let newLayers = 0;
+      let reusedLayers = 0;
+      plan.layers.forEach((layer, i) => {
+        if (layers[i]!.created && firstUser.get(layer.diffId) === plan) {
+          newLayers++;
+          firstUser.delete(layer.diffId);
+        } else reusedLayers++;
+      });
+      results.push(commitImage(paths, plan, layers, newLayers, reusedLayers));
+    }
+  } catch (error) {
+    await Promise.allSettled(jobs.values());
+    throw error;
+  }
+  return results;
+}
+
+function commitImage(
+  paths: PilotPaths,
+  plan: ImagePlan,
+  layers: EnsuredLayer[],
+  newLayers: number,
+  reusedLayers: number,
+): LoadResult {
+  const existing = readImageById(paths, plan.configDigest);
+  if (existing) {
+    // The same image again (maybe from another kind of archive): keep the record as first
+    // loaded, so its manifest digest stays stable; only the names are new.
+    for (const name of plan.names) {
+      writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${existing.id}\n`);
+    }
+    return { image: existing, names: plan.names, newLayers, reusedLayers };
+  }
+  const manifest =
+    plan.manifest ??
+    synthesizeManifest(
+      plan,
+      layers.map((layer) => layer.record.tarSize ?? 0),
+    );
+  const manifestDigest = plan.manifestDigest ?? digestOf(manifest);
+  writeBlob(paths, plan.configDigest, plan.config);
+  writeBlob(paths, manifestDigest, manifest);
+  const sizes = new Map(layers.map((layer) => [layer.record.diffId, layer.record.size]));
+  const image: ImageRecord = {
+    id: plan.configDigest,
+    manifestDigest,
+    layers: plan.layers.map((layer) => layer.diffId),
+    config: plan.imageConfig,
+    size: [...sizes.values()].reduce((sum, size) => sum + size, 0),
+    loaded: new Date().toISOString(),
+  };
+  // The record goes in only now that every layer is in place; names only after it.
+  writeJsonAtomic(join(storeDirs.images(paths), `${digestHex(image.id)}.json`), image);
+  for (const name of plan.names) {
+    writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${image.id}\n`);
+  }
+  return { image, names: plan.names, newLayers, reusedLayers };
+}

@@ -1,0 +1,136 @@
+/**
+ * `pilot pull`: fetch an image through podman's own storage or, failing that, skopeo
+ * (registries), as an oci-archive in the store's tmp/, then load it like any archive.
+ */
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { writeFileAtomic } from '../core/atomic-fs.js';
+import { PilotError } from '../core/errors.js';
+import { normalizeRef } from '../core/image-record.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { validRef } from './archive-images.js';
+import { type LoadResult, loadArchive } from './load.js';
+import { makeTempDir, removeTree } from './temp.js';
+
+export type PullTool = 'podman' | 'skopeo';
+
+export interface PullOptions {
+  /** A name to give the image besides REF itself. */
+  name?: string | undefined;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Which fetchers to try, in order (default: podman, then skopeo). */
+  tools?: PullTool[];
+  /** Commands to run (tests point them elsewhere). */
+  podman?: string;
+  skopeo?: string;
+  /** Limit for one skopeo copy (default 30 minutes). */
+  timeoutMs?: number;
+}
+
+interface Attempt {
+  command: string;
+  outcome: string;
+}
+
+function describeFailure(error: unknown): string {
+  const failure = error as {
+    code?: string;
+    stderr?: string;
+    shortMessage?: string;
+    message?: string;
+  };
+  if (failure.code === 'ENOENT') return 'not installed';
+  const stderr = failure.stderr?.trim();
+  return stderr || failure.shortMessage || failure.message || String(error);
+}
+
+export async function pullImage(
+  paths: PilotPaths,
+  ref: string,
+  options: PullOptions = {},
+): Promise<LoadResult[]> {
+  if (!validRef(ref)) {
+    throw new PilotError('PILOT_USAGE', `"${ref}" is not a valid image reference`, {
+      hint: 'use NAME[:TAG], e.g. "registry.example.com/team/app:1.0"',
+    });
+  }
+  const podman = options.podman ?? 'podman';
+  const skopeo = options.skopeo ?? 'skopeo';
+  const tools = options.tools ?? ['podman', 'skopeo'];
+  const names = [normalizeRef(ref), ...(options.name ? [normalizeRef(options.name)] : [])];
+  const attempts: Attempt[] = [];
+  const workDir = makeTempDir(paths, 'pull');
+  const archive = join(workDir, 'image.tar');
+  try {
+    let fetched = false;
+    for (const tool of tools) {
+      if (tool === 'podman') {
+        const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
+        try {
+          const check = await execa(exists[0]!, exists.slice(1), { reject: false });
+          if (check.failed && check.exitCode === undefined) throw check;
+          if (check.exitCode !== 0) {
+            attempts.push({
+              command: exists.join(' '),
+              outcome: check.stderr.trim() || 'not in podman storage',
+            });
+            continue;
+          }
+          const save = [
+            podman,
+            '--runtime',
+            'runc',
+            'save',
+            '--format',
+            'oci-archive',
+            '-o',
+            archive,
+            ref,
+          ];
+          await execa(save[0]!, save.slice(1));
+          fetched = true;
+        } catch (error) {
+          attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });
+        }
+      } else {
+        const copy = [
+          skopeo,
+          'copy',
+          '--quiet',
+          `docker://${ref}`,
+          `oci-archive:${archive}:${normalizeRef(ref)}`,
+        ];
+        try {
+          await execa(copy[0]!, copy.slice(1), { timeout: options.timeoutMs ?? 30 * 60 * 1000 });
+          fetched = true;
+        } catch (error) {
+          attempts.push({ command: copy.join(' '), outcome: describeFailure(error) });
+        }
+      }
+      if (fetched) break;
+    }
+    if (!fetched) {
+      throw new PilotError(
+        'PILOT_PULL_FAILED',
+        `cannot pull ${ref}; tried:\n${attempts.map((a) => `  ${a.command}: ${a.outcome}`).join('\n')}`,
+        {
+          hint: 'check the name, that podman has the image ("podman images") or that the registry is reachable; or "pilot load" a saved archive',
+        },
+      );
+    }
+    const results = await loadArchive(paths, archive, { onProgress: options.onProgress });
+    // The archive's own names come first; REF (and --name) are added as the user wrote them.
+    for (const result of results) {
+      for (const name of names) {
+        writeFileAtomic(
+          join(storeDirs.refs(paths), encodeURIComponent(name)),
+          `${result.image.id}\n`,
+        );
+        if (!result.names.includes(name)) result.names.push(name);
+      }
+    }
+    return results;
+  } finally {
+    removeTree(workDir);
+  }
+}

@@ -1,0 +1,470 @@
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeTarEscapes, extractTarSafely } from '../../src/store/extract.js';
+import { encodeTar, type TarEntrySpec } from '../../src/store/tar-write.js';
+import { bundleScript, getfattr, isRoot, sha256, type TempStore, tempStore } from './helpers.js';
+
+const hasAcl = (() => {
+  try {
+    execFileSync('setfacl', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const hasZstd = (() => {
+  try {
+    execFileSync('zstd', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let store: TempStore;
+let tmp: string;
+let victim: string;
+
+beforeEach(() => {
+  store = tempStore();
+  tmp = join(store.paths.store, 'tmp');
+  victim = join(store.dir, 'victim');
+  mkdirSync(victim, { recursive: true });
+  writeFileSync(join(victim, 'secret'), 'secret\n');
+});
+
+afterEach(() => store.cleanup());
+
+function extract(
+  entries: TarEntrySpec[] | Buffer,
+  options: { privileged?: boolean; gzip?: boolean } = {},
+) {
+  let data = Buffer.isBuffer(entries) ? entries : encodeTar(entries);
+  if (options.gzip) data = gzipSync(data);
+  return extractTarSafely(Readable.from([data]), join(store.dir, 'out'), {
+    tmpDir: tmp,
+    label: 'test.tar',
+    privileged: options.privileged,
+  });
+}
+
+/** Nothing but the untouched victim dir and the store root beside it. */
+function expectNothingOutside(): void {
+  expect(readdirSync(store.dir).sort()).toEqual(['root', 'victim']);
+  expect(readdirSync(victim)).toEqual(['secret']);
+  expect(statSync(join(victim, 'secret')).nlink).toBe(1);
+  expect(readdirSync(tmp)).toEqual([]);
+}
+
+describe('extractTarSafely refuses entries that could escape', () => {
+  const cases: { name: string; entries: () => TarEntrySpec[]; entry: string; reason: RegExp }[] = [
+    {
+      name: 'a ".." path',
+      entries: () => [
+        { path: 'ok', body: 'x' },
+        { path: '../x', body: 'evil' },
+      ],
+      entry: '../x',
+      reason: /"\.\." component/,
+    },
+    {
+      name: 'a ".." in the middle',
+      entries: () => [{ path: 'a/../../x', body: 'evil' }],
+      entry: 'a/../../x',
+      reason: /"\.\." component/,
+    },
+    {
+      name: 'an absolute path',
+      entries: () => [{ path: '/tmp/pilot-test-abs', body: 'evil' }],
+      entry: '/tmp/pilot-test-abs',
+      reason: /absolute path/,
+    },
+    {
+      name: 'a write through a symlink of the same archive',
+      entries: () => [
+        { path: 'a', type: 'symlink', linkpath: victim },
+        { path: 'a/passwd', body: 'evil' },
+      ],
+      entry: 'a/passwd',
+      reason: /lies under "a", a symlink/,
+    },
+    {
+      name: 'a write through a relative symlink',
+      entries: () => [
+        { path: 'd/', type: 'dir' },
+        { path: 'd/up', type: 'symlink', linkpath: '../..' },
+        { path: 'd/up/victim/x', body: 'evil' },
+      ],
+      entry: 'd/up/victim/x',
+      reason: /lies under "d\/up"/,
+    },
+    {
+      name: 'a hard link to ../../',
+      entries: () => [{ path: 'h', type: 'link', linkpath: '../../victim/secret' }],
+      entry: 'h',
+      reason: /hard link to "\.\.\/\.\.\/victim\/secret", which has a "\.\." component/,
+    },
+    {
+      name: 'a hard link to an absolute path',
+      entries: () => [{ path: 'h', type: 'link', linkpath: join(victim, 'secret') }],
+      entry: 'h',
+      reason: /hard link to the absolute path/,
+    },
+    {
+      name: 'a hard link to a file that is not in the archive (yet)',
+      entries: () => [
+        { path: 'h', type: 'link', linkpath: 'later' },
+        { path: 'later', body: 'x' },
+      ],
+      entry: 'h',
+      reason: /not an earlier file of the archive/,
+    },
+    {
+      name: 'a hard link through a symlink',
+      entries: () => [
+        { path: 's/', type: 'dir' },
+        { path: 's/secret', body: 'x' },
+        { path: 's', type: 'symlink', linkpath: victim },
+        { path: 'h', type: 'link', linkpath: 's/secret' },
+      ],
+      entry: 'h',
+      reason: /hard link through "s"/,
+    },
+  ];
+
+  for (const testCase of cases) {
+    it(`refuses ${testCase.name}`, async () => {
+      const error = await extract(testCase.entries()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'PILOT_LAYER_UNSAFE' });
+      const message = (error as Error).message;
+      expect(message).toContain('test.tar');
+      expect(message).toContain(`entry "${testCase.entry}"`);
+      expect(message).toMatch(testCase.reason);
+      expect(existsSync(join(store.dir, 'out'))).toBe(false);
+      expectNothingOutside();
+    });
+  }
+
+  it('refuses the same inside gzip', async () => {
+    const error = await extract([{ path: '../x', body: 'evil' }], { gzip: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'PILOT_LAYER_UNSAFE' });
+    expectNothingOutside();
+  });
+
+  it('refuses device nodes when not privileged, but allows whiteout devices and fifos', async () => {
+    const error = await extract([{ path: 'dev/sda', type: 'block', devmajor: 8, devminor: 0 }], {
+      privileged: false,
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PILOT_LAYER_UNSAFE' });
+    expect((error as Error).message).toMatch(/entry "dev\/sda" is a device node/);
+    expectNothingOutside();
+  });
+
+  it.skipIf(!isRoot)('extracts device nodes and fifos as root', async () => {
+    const result = await extract([
+      { path: 'dev/', type: 'dir' },
+      { path: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
+      { path: 'dev/fifo', type: 'fifo', mode: 0o600 },
+    ]);
+    expect(result.created).toBe(true);
+    const nullStat = lstatSync(join(store.dir, 'out/dev/null'));
+    expect(nullStat.isCharacterDevice()).toBe(true);
+    expect(nullStat.rdev).toBe(259); // makedev(1, 3)
+    expect(lstatSync(join(store.dir, 'out/dev/fifo')).isFIFO()).toBe(true);
+  });
+
+  it('refuses entry types it does not know (GNU tar would write them as files)', async () => {
+    const tar = encodeTar([{ path: 'odd', body: 'x' }]);
+    tar[156] = 'Z'.charCodeAt(0);
+    tar.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += tar[i]!;
+    tar.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
+    const error = await extract(tar).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PILOT_LAYER_UNSAFE' });
+    expect((error as Error).message).toMatch(/entry "odd" has the unsupported tar entry type/);
+    expectNothingOutside();
+  });
+
+  it('keeps symlinks as data, whatever they point at', async () => {
+    await extract([
+      { path: 'abs', type: 'symlink', linkpath: '/etc/shadow' },
+      { path: 'up', type: 'symlink', linkpath: '../../../..' },
+    ]);
+    expect(readlinkSync(join(store.dir, 'out/abs'))).toBe('/etc/shadow');
+    expect(readlinkSync(join(store.dir, 'out/up'))).toBe('../../../..');
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
+describe('extractTarSafely reports bad input', () => {
+  it('names a truncated tar', async () => {
+    const data = encodeTar([{ path: 'big', body: Buffer.alloc(10_000, 1) }]).subarray(0, 3000);
+    const error = await extract(data).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PILOT_IMAGE_INVALID' });
+    expect((error as Error).message).toMatch(/test\.tar: .*(Truncated|truncated)/);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('names corrupt gzip data', async () => {
+    const data = gzipSync(encodeTar([{ path: 'f', body: 'x'.repeat(5000) }]));
+    data[30] = (data[30]! + 1) % 256;
+    data[31] = (data[31]! + 7) % 256;
+    const error = await extract(data).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PILOT_IMAGE_INVALID' });
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('refuses data that is not a tar', async () => {
+    const error = await extract(Buffer.from('hello world, not a tar file'.repeat(40))).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as { code?: string }).code).toMatch(/PILOT_IMAGE_INVALID|PILOT_RUNTIME/);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('checks both digests', async () => {
+    const tar = encodeTar([{ path: 'f', body: 'x' }]);
+    const blob = gzipSync(tar);
+    const run = (expectedDigest?: string, expectedDiffId?: string) =>
+      extractTarSafely(Readable.from([blob]), join(store.dir, 'out'), {
+        tmpDir: tmp,
+        label: 'blob X',
+        expectedDigest,
+        expectedDiffId,
+      });
+    await expect(run(sha256('other'))).rejects.toMatchObject({
+      code: 'PILOT_DIGEST_MISMATCH',
+      message: expect.stringMatching(/blob X: the blob's digest is sha256:/),
+    });
+    await expect(run(undefined, sha256('other'))).rejects.toMatchObject({
+      code: 'PILOT_DIGEST_MISMATCH',
+      message: expect.stringMatching(/uncompressed layer's digest/),
+    });
+    expect(readdirSync(tmp)).toEqual([]);
+    const ok = await run(sha256(blob), sha256(tar));
+    expect(ok).toMatchObject({
+      created: true,
+      digest: sha256(blob),
+      diffId: sha256(tar),
+      compression: 'gzip',
+    });
+  });
+});
+
+describe('extractTarSafely writes what the archive says', () => {
+  it('converts whiteouts and opaque markers to overlayfs form', async () => {
+    const result = await extract([
+      { path: './', type: 'dir' },
+      { path: 'etc/', type: 'dir', mtime: new Date('2020-01-02T03:04:05Z') },
+      { path: 'etc/.wh.passwd', body: '' },
+      { path: '.wh.gone', body: '' },
+      { path: 'opt/', type: 'dir' },
+      { path: 'opt/d/', type: 'dir' },
+      { path: 'opt/d/.wh..wh..opq', body: '' },
+      { path: 'opt/d/new', body: 'new\n' },
+      { path: 'keep', body: 'same layer wins\n' },
+      { path: '.wh.keep', body: '' },
+      { path: '.wh..wh.plnk/', type: 'dir' },
+    ]);
+    const out = join(store.dir, 'out');
+    expect(result.created).toBe(true);
+    for (const hidden of ['etc/passwd', 'gone']) {
+      const stat = lstatSync(join(out, hidden));
+      expect(stat.isCharacterDevice()).toBe(true);
+      expect(stat.rdev).toBe(0);
+    }
+    expect(readFileSync(join(out, 'keep'), 'utf8')).toBe('same layer wins\n');
+    expect(readdirSync(out).sort()).toEqual(['etc', 'gone', 'keep', 'opt']);
+    expect(readdirSync(join(out, 'opt/d'))).toEqual(['new']);
+    expect(getfattr(join(out, 'opt/d'), 'user.overlay.opaque')).toBe('y');
+    if (isRoot) expect(getfattr(join(out, 'opt/d'), 'trusted.overlay.opaque')).toBe('y');
+    expect(getfattr(join(out, 'opt'), 'user.overlay.opaque')).toBeUndefined();
+    // the conversion does not touch the directory's time
+    expect(statSync(join(out, 'etc')).mtime.toISOString()).toBe('2020-01-02T03:04:05.000Z');
+  });
+
+  it("handles names that need quoting in GNU tar's listing", async () => {
+    const names = [
+      'sp ace',
+      'new\nline',
+      'back\\slash',
+      'ünïcødé',
+      'tab\there',
+      `${'long/'.repeat(30)}end`,
+    ];
+    await extract(names.map((path) => ({ path, body: path })));
+    for (const name of names) {
+      expect(readFileSync(join(store.dir, 'out', name), 'utf8')).toBe(name);
+    }
+  });
+
+  it('keeps hard links of the archive as hard links', async () => {
+    await extract([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/gzip', body: 'gzip\n', mode: 0o755 },
+      { path: 'bin/gunzip', type: 'link', linkpath: 'bin/gzip' },
+      { path: './bin/zcat', type: 'link', linkpath: './bin/gzip' },
+    ]);
+    const out = join(store.dir, 'out/bin');
+    const inode = lstatSync(join(out, 'gzip')).ino;
+    expect(lstatSync(join(out, 'gunzip')).ino).toBe(inode);
+    expect(lstatSync(join(out, 'zcat')).ino).toBe(inode);
+    expect(lstatSync(join(out, 'gzip')).nlink).toBe(3);
+  });
+
+  it.skipIf(!hasZstd)('reads zstd-compressed layers', async () => {
+    const tar = encodeTar([{ path: 'z', body: 'zstd\n' }]);
+    const blob = execFileSync('zstd', ['-q', '-c'], { input: tar });
+    const result = await extractTarSafely(Readable.from([blob]), join(store.dir, 'out'), {
+      tmpDir: tmp,
+      expectedDiffId: sha256(tar),
+    });
+    expect(result).toMatchObject({
+      compression: 'zstd',
+      digest: sha256(blob),
+      diffId: sha256(tar),
+    });
+    expect(readFileSync(join(store.dir, 'out/z'), 'utf8')).toBe('zstd\n');
+  });
+
+  it('decodes GNU tar escapes', () => {
+    expect(decodeTarEscapes('a\\nb\\\\c\\303\\274')).toBe('a\nb\\cü');
+    expect(decodeTarEscapes('plain')).toBe('plain');
+  });
+
+  it('reads a path, a stream and an opener alike; keeps an existing destination', async () => {
+    const tar = encodeTar([{ path: 'f', body: 'one' }]);
+    const file = join(store.dir, 'in.tar');
+    writeFileSync(file, tar);
+    const first = await extractTarSafely(file, join(store.dir, 'a'), { tmpDir: tmp });
+    expect(first).toMatchObject({ created: true, entries: 1, size: 3, tarSize: tar.length });
+    const second = await extractTarSafely(
+      { open: () => Readable.from([tar]) },
+      join(store.dir, 'a'),
+      {
+        tmpDir: tmp,
+      },
+    );
+    expect(second.created).toBe(false);
+    expect(readFileSync(join(store.dir, 'a/f'), 'utf8')).toBe('one');
+    expect(readdirSync(tmp)).toEqual([]);
+    rmVictimCheck();
+  });
+
+  it.skipIf(!isRoot)(
+    'keeps owners, modes, hard links, xattrs, ACLs and file capabilities',
+    async () => {
+      const src = join(store.dir, 'src');
+      mkdirSync(join(src, 'bin'), { recursive: true });
+      writeFileSync(join(src, 'bin/ping'), '#!/bin/sh\n');
+      execFileSync('chmod', ['0755', join(src, 'bin/ping')]);
+      execFileSync('setcap', ['cap_net_raw+ep', join(src, 'bin/ping')]);
+      writeFileSync(join(src, 'bin/su'), 'su\n');
+      execFileSync('chown', ['1234:5678', join(src, 'bin/su')]);
+      execFileSync('chmod', ['4750', join(src, 'bin/su')]);
+      linkSync(join(src, 'bin/su'), join(src, 'bin/su-link'));
+      execFileSync('setfattr', ['-n', 'user.note', '-v', 'hello', join(src, 'bin/su')]);
+      if (hasAcl) execFileSync('setfacl', ['-m', 'u:4321:r', join(src, 'bin/ping')]);
+      symlinkSync('su', join(src, 'bin/sulink'));
+      mkdirSync(join(src, 'sticky'));
+      execFileSync('chmod', ['1777', join(src, 'sticky')]);
+      const tar = execFileSync('tar', [
+        '-C',
+        src,
+        '--xattrs',
+        '--xattrs-include=*',
+        '--acls',
+        '--numeric-owner',
+        '-cf',
+        '-',
+        '.',
+      ]);
+      await extract(tar);
+      const out = join(store.dir, 'out');
+      const su = lstatSync(join(out, 'bin/su'));
+      expect([su.uid, su.gid, su.mode & 0o7777]).toEqual([1234, 5678, 0o4750]);
+      expect(lstatSync(join(out, 'bin/su-link')).ino).toBe(su.ino);
+      expect(su.nlink).toBe(2);
+      expect(getfattr(join(out, 'bin/su'), 'user.note')).toBe('hello');
+      expect(execFileSync('getcap', [join(out, 'bin/ping')]).toString()).toMatch(
+        /cap_net_raw[=+]ep/,
+      );
+      if (hasAcl) {
+        expect(execFileSync('getfacl', ['-n', join(out, 'bin/ping')]).toString()).toMatch(
+          /user:4321:r--/,
+        );
+      }
+      expect(readlinkSync(join(out, 'bin/sulink'))).toBe('su');
+      expect(lstatSync(join(out, 'sticky')).mode & 0o7777).toBe(0o1777);
+    },
+  );
+});
+
+function rmVictimCheck(): void {
+  expect(readdirSync(victim)).toEqual(['secret']);
+}
+
+describe.skipIf(!isRoot)('extractTarSafely for an unprivileged user', () => {
+  function runAsNobody(entries: TarEntrySpec[]): { ok: boolean; code?: string; message?: string } {
+    const work = join(store.dir, 'nobody');
+    mkdirSync(join(work, 'tmp'), { recursive: true });
+    const script = bundleScript('scripts/extract.ts', work);
+    writeFileSync(join(work, 'in.tar'), encodeTar(entries));
+    execFileSync('chown', ['-R', '65534:65534', work]);
+    execFileSync('chmod', ['755', store.dir]);
+    const out = execFileSync('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      script,
+      join(work, 'in.tar'),
+      join(work, 'out'),
+      join(work, 'tmp'),
+    ]).toString();
+    expect(readdirSync(join(work, 'tmp'))).toEqual([]);
+    return JSON.parse(out);
+  }
+
+  it('extracts as the user, converts whiteouts with user xattrs, refuses devices', () => {
+    const result = runAsNobody([
+      { path: 'f', body: 'x', uid: 1234, gid: 1234, pax: { 'SCHILY.xattr.user.note': 'hi' } },
+      { path: '.wh.gone', body: '' },
+      { path: 'd/', type: 'dir' },
+      { path: 'd/.wh..wh..opq', body: '' },
+    ]);
+    expect(result).toEqual({ ok: true, created: true });
+    const out = join(store.dir, 'nobody/out');
+    expect(lstatSync(join(out, 'f')).uid).toBe(65534);
+    expect(getfattr(join(out, 'f'), 'user.note')).toBe('hi');
+    expect(lstatSync(join(out, 'gone')).isCharacterDevice()).toBe(true);
+    expect(getfattr(join(out, 'd'), 'user.overlay.opaque')).toBe('y');
+    expect(getfattr(join(out, 'd'), 'trusted.overlay.opaque')).toBeUndefined();
+  });
+
+  it('refuses a device node', () => {
+    const result = runAsNobody([{ path: 'tty', type: 'char', devmajor: 5, devminor: 0 }]);
+    expect(result).toMatchObject({ ok: false, code: 'PILOT_LAYER_UNSAFE' });
+    expect(result.message).toMatch(/user\.tar: entry "tty" is a device node/);
+  });
+});
