@@ -15,5 +15,5 @@ const common = {
   },
 };
 
-await build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/pilot.js' });
-await build({ ...common, entryPoints: ['pilot/main.ts'], outfile: 'dist/pilot-launch.js' });
+await build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/pilot.mjs' });
+await build({ ...common, entryPoints: ['pilot/main.ts'], outfile: 'dist/pilot-launch.mjs' });

@@ -3,13 +3,20 @@
  * prints it (tables or --json) and is the one place that turns errors into
  * messages and exit codes: 0 ok, 1 refused or bad input, 2 usage.
  */
+import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Help, Option } from 'commander';
+import packageJson from '../package.json' with { type: 'json' };
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
 
-const VERSION = '0.1.0';
+const VERSION = packageJson.version;
+
+/** What an app link points at: the exec stub, which runs a cached plan or the Node launcher. */
+function appLinkTarget(): string {
+  return join(dirname(launcherPath()), 'pilot-exec');
+}
 
 function launcherPath(): string {
   return (
@@ -65,11 +72,20 @@ export function buildProgram(): Command {
     )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run "pilot --help" for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    // Subcommands inherit this; "(default: [])" on repeatable options says nothing.
+    .configureHelp({
+      optionDescription(option) {
+        return Help.prototype.optionDescription
+          .call(this, option)
+          .replace(/ \(default: \[\]\)$/, '');
+      },
+    });
 
   program
     .command('load')
     .description('load an oci-archive, docker-archive or OCI layout directory into the store')
+    .summary('load an image archive or OCI layout directory')
     .argument('<source>', 'archive file or OCI layout directory')
     .option('--name <ref>', 'name the image (when the archive has no name, or in addition)')
     .option('--json', 'print the result as JSON')
@@ -107,12 +123,29 @@ export function buildProgram(): Command {
   program
     .command('pull')
     .description('fetch an image from podman storage or a registry (podman/skopeo)')
+    .summary('fetch an image via podman or skopeo')
     .argument('<ref>', 'image reference')
+    .option('--json', 'print the result as JSON')
     .option('-q, --quiet', 'print nothing on success')
     .addHelpText('after', '\nExample:\n  pilot pull localhost/myapp:latest')
     .action(async (ref: string, options, command: Command) => {
       const { pullImage } = await import('./store/pull.js');
-      const results = await pullImage(pathsOf(command), ref, {});
+      const { createProgress } = await import('./core/progress.js');
+      const progress = createProgress(
+        options.quiet || options.json ? false : undefined,
+        `pulling ${ref}`,
+      );
+      const results = await pullImage(pathsOf(command), ref, { onProgress: progress.update });
+      progress.done();
+      if (options.json)
+        return printJson(
+          results.map((r) => ({
+            id: r.image.id,
+            names: r.names,
+            newLayers: r.newLayers,
+            reusedLayers: r.reusedLayers,
+          })),
+        );
       if (options.quiet) return;
       for (const r of results)
         process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);
@@ -165,6 +198,7 @@ export function buildProgram(): Command {
   program
     .command('gc')
     .description('delete images with no name and no app, then layers no image uses')
+    .summary('delete unused images and layers')
     .option('--json', 'print what was deleted as JSON')
     .addHelpText('after', '\nExample:\n  pilot gc')
     .action(async (options, command: Command) => {
@@ -183,16 +217,25 @@ export function buildProgram(): Command {
         );
       }
       const keep = new Set(apps.flatMap(pinnedIds));
-      const result = await collectGarbage(paths, keep);
+      const store = await collectGarbage(paths, keep);
+      const { collectLauncherCaches } = await import('./runtime/caches.js');
+      const caches = collectLauncherCaches(paths);
+      const result = {
+        ...store,
+        hostLayers: caches.hostLayers,
+        plans: caches.plans,
+        bytesFreed: store.bytesFreed + caches.bytesFreed,
+      };
       if (options.json) return printJson(result);
       process.stdout.write(
-        `removed ${result.images.length} image(s), ${result.layers.length} layer(s), freed ${formatBytes(result.bytesFreed)}\n`,
+        `removed ${result.images.length} image(s), ${result.layers.length} layer(s), ${result.hostLayers.length} host layer(s), ${result.plans.length} stale plan(s), freed ${formatBytes(result.bytesFreed)}\n`,
       );
     });
 
   program
     .command('register')
     .description('register an app: write its flake and link --app to the launcher')
+    .summary('register an app and link it to the launcher')
     .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
     .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
     .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
@@ -238,7 +281,7 @@ export function buildProgram(): Command {
           opts: options.opt,
           force: Boolean(options.force),
         },
-        launcherPath(),
+        appLinkTarget(),
       );
       for (const w of result.warnings) process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(result.flake);
@@ -250,6 +293,7 @@ export function buildProgram(): Command {
   program
     .command('remove')
     .description('remove registered apps: their links and flakes (images stay)')
+    .summary('remove registered apps (images stay)')
     .option('--app <path>', 'the app link, e.g. /usr/bin/hello')
     .option('--container <ref>', 'every app that uses this image')
     .addHelpText('after', '\nExample:\n  pilot remove --app /usr/bin/hello')
@@ -336,66 +380,149 @@ export function buildProgram(): Command {
   program
     .command('check')
     .description('check that the host has every file an app needs (exit 1 if not)')
+    .summary("check an app's host files (exit 1 if missing)")
     .argument('<app>', 'app name or host path')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  pilot check jq-app')
     .action(async (app: string, options, command: Command) => {
-      const { checkApp } = await import('./commands/check.js');
+      const { checkApp, checkRows, checkSummary } = await import('./commands/check.js');
       const result = checkApp(pathsOf(command), app);
       if (options.json) printJson(result);
       else {
-        printTable(
-          ['STATUS', 'PATH', 'NEEDED BY'],
-          result.files.map((f) => [f.present ? 'ok' : 'MISSING', f.path, f.source]),
-        );
-        process.stdout.write(
-          result.missing.length === 0
-            ? `${result.app}: all ${result.files.length} host file(s) present\n`
-            : `${result.app}: ${result.missing.length} of ${result.files.length} host file(s) missing\n`,
-        );
+        printTable(['STATUS', 'HOST FILE OR PACKAGE', 'NEEDED BY'], checkRows(result));
+        process.stdout.write(`${checkSummary(result)}\n`);
       }
-      if (result.missing.length > 0) process.exitCode = 1;
+      if (!result.ok) process.exitCode = 1;
     });
 
   program
     .command('ps')
     .description('list kept instances (resume/attach, @NAME) and their state')
+    .summary('list kept instances and their state')
     .option('--json', 'print an array of objects')
     .addHelpText('after', '\nExample:\n  pilot ps --json')
     .action(async (options, command: Command) => {
       const { listInstances } = await import('./runtime/instances.js');
-      const instances = listInstances(pathsOf(command)).map(({ app, name, state, since, size, pids }) => ({
-        app,
-        name,
-        state,
-        since,
-        size,
-        pids,
-      }));
+      const { listPlans } = await import('./runtime/fast-plan.js');
+      const paths = pathsOf(command);
+      const instances = [
+        ...listInstances(paths).map(({ app, name, state, since, size, pids }) => ({
+          app,
+          name,
+          state: state as string,
+          since,
+          size,
+          pids,
+        })),
+        // Cached plans of one-shot apps: what the warm path runs without Node.
+        ...listPlans(paths.run).map((plan) => ({
+          app: plan.app,
+          name: '',
+          state: plan.stale ? 'stale' : 'cached',
+          since: plan.since as string | null,
+          size: 0,
+          pids: [] as number[],
+          uid: plan.uid,
+          ...(plan.stale ? { staleBecause: plan.stale } : {}),
+        })),
+      ];
       if (options.json) return printJson(instances);
       printTable(
         ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE'],
-        instances.map((i) => [i.app, i.name === '' ? '-' : `@${i.name}`, i.state, i.since ?? '', formatBytes(i.size)]),
+        instances.map((i) => [
+          i.app,
+          i.name === '' ? '-' : `@${i.name}`,
+          i.state,
+          i.since ?? '',
+          formatBytes(i.size),
+        ]),
       );
     });
 
   program
     .command('stop')
     .description('end an instance: stop its calls, unmount it, delete its state')
+    .summary('end an instance and delete its state')
     .argument('[app]', 'APP or APP@NAME')
     .option('--all', 'stop every instance')
     .addHelpText('after', '\nExamples:\n  pilot stop aws@dev\n  pilot stop --all')
     .action(async (target: string | undefined, options, command: Command) => {
-      const { listInstances, stopInstance } = await import('./runtime/instances.js');
-      const paths = pathsOf(command);
-      if (Boolean(target) === Boolean(options.all)) {
-        throw new PilotError('PILOT_USAGE', 'give APP[@NAME] or --all');
-      }
-      const ids = options.all ? listInstances(paths).map((i) => i.id) : [target!.replace(/^.*\//, '')];
-      for (const id of ids) {
-        await stopInstance(paths, id);
+      const { stopTargets } = await import('./commands/stop.js');
+      for (const id of await stopTargets(pathsOf(command), target, Boolean(options.all))) {
         process.stdout.write(`stopped ${id}\n`);
       }
+    });
+
+  program
+    .command('doctor')
+    .description(
+      'check what this host supports (kernel overlayfs, namespaces, util-linux, the exec helper, podman/skopeo, dpkg/rpm, store permissions and space); read-only, works before any store exists; exit 1 only when something pilot needs is missing',
+    )
+    .summary('check what this host supports (exit 1 if unusable)')
+    .option('--json', 'print an array of checks')
+    .addHelpText('after', '\nExample:\n  pilot doctor --json')
+    .action(async (options, command: Command) => {
+      const { doctorExitCode, runDoctor } = await import('./commands/doctor.js');
+      const checks = runDoctor({
+        paths: pathsOf(command),
+        launcher: launcherPath(),
+        helper: process.env.PILOT_EXEC,
+      });
+      process.exitCode = doctorExitCode(checks);
+      if (options.json) return printJson(checks);
+      printTable(
+        ['CHECK', 'STATUS', 'DETAIL'],
+        checks.map((c) => [c.check, c.status === 'ok' ? 'ok' : c.status.toUpperCase(), c.detail]),
+      );
+      const open = checks.filter((c) => c.fix !== null);
+      if (open.length > 0)
+        process.stdout.write(`\n${open.map((c) => `fix ${c.check}: ${c.fix}`).join('\n')}\n`);
+      const failed = checks.filter((c) => c.status === 'fail').length;
+      const warned = checks.filter((c) => c.status === 'warn').length;
+      process.stdout.write(
+        failed > 0
+          ? `\npilot cannot run apps on this host: ${failed} required check(s) failed\n`
+          : `\npilot can run apps on this host${warned > 0 ? ` (${warned} warning(s))` : ''}\n`,
+      );
+    });
+
+  program
+    .command('completion')
+    .description(
+      'print a completion script for bash or zsh (commands, options, app and image names)',
+    )
+    .summary('print a bash or zsh completion script')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .addHelpText(
+      'after',
+      '\nExample:\n  pilot completion bash > /etc/bash_completion.d/pilot\n  source <(pilot completion zsh)',
+    )
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { completionScript } = await import('./cli/completion.js');
+      process.stdout.write(completionScript(program, shell));
+    });
+
+  // For the completion scripts: names only, one a line, no flake parsing.
+  program
+    .command('__complete', { hidden: true })
+    .argument('<kind>', 'apps or images')
+    .action(async (kind: string, _options, command: Command) => {
+      const paths = pathsOf(command);
+      let words: string[];
+      if (kind === 'apps') words = (await import('./commands/apps.js')).appNames(paths);
+      else if (kind === 'images')
+        words = [...(await import('./core/image-record.js')).listRefs(paths).keys()].sort();
+      else throw new PilotError('PILOT_USAGE', `cannot complete "${kind}": use apps or images`);
+      if (words.length > 0) process.stdout.write(`${words.join('\n')}\n`);
+    });
+
+  // `make build` writes dist/man from the built program, so man pages and --help agree.
+  program
+    .command('__man', { hidden: true })
+    .argument('<dir>', 'where to write pilot.1 and pilot-COMMAND.1')
+    .action(async (dir: string) => {
+      const { writeManPages } = await import('./cli/man.js');
+      writeManPages(program, VERSION, dir);
     });
 
   return program;
@@ -423,6 +550,19 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-runCli(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+/** True when this file is the program Node runs (also through a bin/pilot symlink), not an import. */
+function isMainModule(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -20,10 +20,10 @@ import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
+import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
-import { dropPlans } from '../runtime/fast-plan.js';
 import { isPilotLink } from './apps.js';
 
 export interface RegisterOptions {

@@ -7,7 +7,11 @@ import type { PilotPaths } from '../core/paths.js';
 import { dropPlans, listPlans } from '../runtime/fast-plan.js';
 import { instanceId, listInstances, stopInstance } from '../runtime/instances.js';
 
-export async function stopTargets(paths: PilotPaths, target: string | undefined, all: boolean): Promise<string[]> {
+export async function stopTargets(
+  paths: PilotPaths,
+  target: string | undefined,
+  all: boolean,
+): Promise<string[]> {
   if (Boolean(target) === all) throw new PilotError('PILOT_USAGE', 'give APP[@NAME] or --all');
   const instances = listInstances(paths);
   const plans = listPlans(paths.run);
@@ -29,7 +33,9 @@ export async function stopTargets(paths: PilotPaths, target: string | undefined,
   const id = instanceId(app, at < 0 ? '' : spec.slice(at + 1));
   const hasPlan = at < 0 && plans.some((p) => p.app === app);
   if (!instances.some((i) => i.id === id) && !hasPlan) {
-    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no instance ${id}`, { hint: '"pilot ps" lists instances' });
+    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no instance ${id}`, {
+      hint: '"pilot ps" lists instances',
+    });
   }
   if (instances.some((i) => i.id === id)) {
     await stopInstance(paths, id);

@@ -46,7 +46,11 @@ function freedBytes(dir: string): number {
  * needs them) and stale plans. Hard links cost no space beyond their directories,
  * so the bytes freed are mostly those of copied files.
  */
-export function collectLauncherCaches(paths: PilotPaths): { hostLayers: string[]; plans: string[]; bytesFreed: number } {
+export function collectLauncherCaches(paths: PilotPaths): {
+  hostLayers: string[];
+  plans: string[];
+  bytesFreed: number;
+} {
   const stalePlans = listPlans(paths.run).filter((p) => p.stale);
   for (const plan of stalePlans) rmSync(plan.file, { force: true });
   const used = hostLayersInUse(paths);

@@ -4,10 +4,18 @@
  * stub can tell the plan is still right with a few lstat calls. The format is
  * described at the top of stub.c; both sides must change together.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { errnoOf } from '../core/errors.js';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
+import { errnoOf } from '../core/errors.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
 export const PLAN_MAGIC = ['pilot-plan', '1'];
@@ -43,7 +51,12 @@ export function fastPlanWords(plan: LaunchPlan, stamped: readonly string[]): str
   return words;
 }
 
-export function writeFastPlan(run: string, app: string, uid: number, words: readonly string[]): string {
+export function writeFastPlan(
+  run: string,
+  app: string,
+  uid: number,
+  words: readonly string[],
+): string {
   const file = planFile(run, app, uid);
   const dir = join(run, 'plans');
   try {

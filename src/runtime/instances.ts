@@ -70,7 +70,10 @@ export function mountPoints(): Set<string> {
   const points = new Set<string>();
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const field = line.split(' ')[4];
-    if (field) points.add(field.replace(/\\(\d{3})/g, (_, oct) => String.fromCharCode(Number.parseInt(oct, 8))));
+    if (field)
+      points.add(
+        field.replace(/\\(\d{3})/g, (_, oct) => String.fromCharCode(Number.parseInt(oct, 8))),
+      );
   }
   return points;
 }
@@ -124,7 +127,8 @@ async function lockInstance(dirs: InstanceDirs): Promise<Lock> {
     try {
       return claimLock(dirs.lock, `instance ${dirs.id}`);
     } catch (error) {
-      if (!(error instanceof PilotError) || error.code !== 'PILOT_BUSY' || Date.now() > deadline) throw error;
+      if (!(error instanceof PilotError) || error.code !== 'PILOT_BUSY' || Date.now() > deadline)
+        throw error;
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -244,13 +248,16 @@ export function listInstances(paths: PilotPaths): InstanceStatus[] {
 export async function stopInstance(paths: PilotPaths, id: string): Promise<void> {
   const dirs = instanceDirs(paths, id);
   if (!existsSync(dirs.state) && !existsSync(dirs.runtime)) {
-    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no instance ${id}`, { hint: '"pilot ps" lists instances' });
+    throw new PilotError('PILOT_FLAKE_UNKNOWN', `no instance ${id}`, {
+      hint: '"pilot ps" lists instances',
+    });
   }
   const lock = await lockInstance(dirs);
   try {
     for (const pid of livePids(dirs)) process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + 3000;
-    while (livePids(dirs).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (livePids(dirs).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     for (const pid of livePids(dirs)) process.kill(pid, 'SIGKILL');
     if (mountPoints().has(dirs.root)) unmount(dirs.root);
     rmSync(dirs.state, { recursive: true, force: true });
