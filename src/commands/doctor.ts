@@ -4,12 +4,14 @@
  * launch cannot do without (kernel features, the launcher and its exec helper) is
  * `fail`; the rest is `warn`.
  */
+
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, lstatSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
+import { listPlans } from '../runtime/fast-plan.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -407,7 +409,23 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
     checkDirectory('runtime dir', paths.run, 'runtime directory'),
     checkFreeSpace(paths.store),
     checkHardLinks(host, paths.store),
+    checkPlans(paths.run),
   ];
+}
+
+/** Cached fast-path plans whose inputs changed: harmless (the next call re-plans), but worth a `pilot gc`. */
+function checkPlans(run: string): DoctorCheck {
+  const plans = listPlans(run);
+  const stale = plans.filter((p) => p.stale);
+  return check(
+    'cached plans',
+    false,
+    stale.length === 0,
+    stale.length === 0
+      ? `${plans.length} cached plan(s), none stale`
+      : `${stale.length} of ${plans.length} stale: ${stale.map((p) => `${p.app} (${p.stale} changed)`).join(', ')}`,
+    'the next call of each app plans again; "pilot gc" deletes stale plans now',
+  );
 }
 
 /** Exit status of `pilot doctor`: 1 when anything required failed. */
