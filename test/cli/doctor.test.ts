@@ -57,6 +57,7 @@ describe('pilot doctor on this machine', () => {
       'runtime dir',
       'free space',
       'hard links',
+      'cached plans',
     ]);
     const required = checks.filter((c) => c.required).map((c) => c.check);
     expect(required).toEqual(
