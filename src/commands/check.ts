@@ -1,24 +1,49 @@
 /**
- * `pilot check APP`: every host file the app needs, where the need comes from,
- * and whether the host has it. Missing files make the command exit 1.
+ * `pilot check APP`: every host file the app needs (include.path, include.tar,
+ * `/removed`, host packages and `/systemfiles`), where the need comes from, and whether
+ * the host has it. A missing required file or a requested package that is not installed
+ * makes the command exit 1. A file a package lists but the host does not have was never
+ * installed (dpkg's path-exclude drops docs): it is reported as absent, not missing.
  */
 import { lstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadFlake } from '../core/flake-file.js';
 import type { PilotPaths } from '../core/paths.js';
-import { collectHostFiles } from '../runtime/host-files.js';
+import {
+  collectHostRequirements,
+  type HostFileOptions,
+  type HostFileOrigin,
+} from '../runtime/host-files.js';
 import { flakeImages } from '../runtime/launch.js';
 
 export interface CheckedFile {
   path: string;
   source: string;
+  origin: HostFileOrigin | 'include.tar';
   present: boolean;
+  /** False for package files: their absence is not an error. */
+  required: boolean;
+}
+
+export interface CheckedPackage {
+  name: string;
+  source: string;
+  installed: boolean;
 }
 
 export interface CheckResult {
   app: string;
+  /** The host's package database: `dpkg`, `rpm` or `none`. */
+  database: string;
+  packages: CheckedPackage[];
+  /** Packages the base image has itself, so the host need not provide them. */
+  inImage: string[];
   files: CheckedFile[];
+  /** Required host files that are missing. */
   missing: string[];
+  /** Requested host packages that are not installed. */
+  missingPackages: string[];
+  ok: boolean;
 }
 
 function presentOnHost(path: string): boolean {
@@ -30,13 +55,74 @@ function presentOnHost(path: string): boolean {
   }
 }
 
-export function checkApp(paths: PilotPaths, appOrPath: string): CheckResult {
+export function checkApp(
+  paths: PilotPaths,
+  appOrPath: string,
+  options: HostFileOptions = {},
+): CheckResult {
   const app = basename(appOrPath);
   const { flake } = loadFlake(paths.flakes, app);
   const images = flakeImages(paths, flake);
-  const files = collectHostFiles(paths, flake, images).map((request) => ({
-    ...request,
-    present: presentOnHost(request.path),
-  }));
-  return { app, files, missing: files.filter((f) => !f.present).map((f) => f.path) };
+  const requirements = collectHostRequirements(paths, flake, images, options);
+  const hostRoot = options.hostRoot ?? '';
+  const files: CheckedFile[] = [
+    ...flake.include.tar.map((tar) => ({
+      path: tar,
+      source: 'include.tar',
+      origin: 'include.tar' as const,
+      present: presentOnHost(tar),
+      required: true,
+    })),
+    ...requirements.files.map((request) => ({
+      ...request,
+      present: presentOnHost(hostRoot + request.path),
+      required: request.origin !== 'package',
+    })),
+  ];
+  const packages: CheckedPackage[] = [
+    ...requirements.packages.map((p) => ({ ...p, installed: true })),
+    ...requirements.missingPackages.map((p) => ({ ...p, installed: false })),
+  ];
+  const missing = files.filter((f) => f.required && !f.present).map((f) => f.path);
+  const missingPackages = requirements.missingPackages.map((p) => p.name);
+  return {
+    app,
+    database: requirements.database,
+    packages,
+    inImage: requirements.inImage,
+    files,
+    missing,
+    missingPackages,
+    ok: missing.length === 0 && missingPackages.length === 0,
+  };
+}
+
+/** The rows `pilot check` prints: STATUS, WHAT, NEEDED BY. */
+export function checkRows(result: CheckResult): string[][] {
+  return [
+    ...result.packages.map((p) => [
+      p.installed ? 'ok' : 'NOT INSTALLED',
+      `package ${p.name}`,
+      p.source,
+    ]),
+    ...result.files.map((f) => [
+      f.present ? 'ok' : f.required ? 'MISSING' : 'absent',
+      f.path,
+      f.source,
+    ]),
+  ];
+}
+
+/** The last line of `pilot check`. */
+export function checkSummary(result: CheckResult): string {
+  const parts: string[] = [];
+  const required = result.files.filter((f) => f.required).length;
+  if (result.missing.length > 0)
+    parts.push(`${result.missing.length} of ${required} required host file(s) missing`);
+  if (result.missingPackages.length > 0)
+    parts.push(`host package(s) not installed: ${result.missingPackages.join(', ')}`);
+  if (parts.length > 0) return `${result.app}: ${parts.join('; ')}`;
+  const absent = result.files.filter((f) => !f.required && !f.present).length;
+  const packages = result.packages.length;
+  return `${result.app}: all ${result.files.length - absent} host file(s) present${packages > 0 ? ` (${packages} host package(s)${absent > 0 ? `; ${absent} listed file(s) absent, never installed` : ''})` : ''}`;
 }

@@ -54,13 +54,32 @@ export function scanHostFiles(
   paths: readonly string[],
   tree: LayeredTree,
   hostRoot = '/',
+  canonicalDirs = new Map<string, string>(),
 ): HostFile[] {
+  // Package lists put hundreds of files in a few directories: resolve each directory
+  // in the image once (a lookup walks every layer for every component). `canonicalDirs`
+  // may come from a cache of the same images: it depends on nothing else.
+  // `paths` are absolute and normalized, so plain string operations do: path.join
+  // re-normalizes, which costs more than the lstat on a launcher's cold JIT.
+  const onHost = hostRoot === '/' ? (path: string) => path : (path: string) => hostRoot + path;
+  const canonicalTarget = (path: string): string => {
+    const slash = path.lastIndexOf('/');
+    if (slash <= 0) return tree.canonicalParent(path);
+    const dir = path.slice(0, slash);
+    let canonical = canonicalDirs.get(dir);
+    if (canonical === undefined) {
+      // The last component is kept as is, so a probe name below `dir` yields `dir` resolved.
+      canonical = posix.dirname(tree.canonicalParent(`${dir}/probe`));
+      canonicalDirs.set(dir, canonical);
+    }
+    return canonical === '/' ? path.slice(slash) : canonical + path.slice(slash);
+  };
   return paths.map((path) => {
-    const target = tree.canonicalParent(path);
+    const target = canonicalTarget(path);
     try {
-      const stat = lstatSync(posix.join(hostRoot, path), { bigint: false });
+      const stat = lstatSync(onHost(path));
       const file: HostFile = { path, target, kind: kindOf(stat), stat };
-      if (file.kind === 'symlink') file.linkTarget = readlinkSync(posix.join(hostRoot, path));
+      if (file.kind === 'symlink') file.linkTarget = readlinkSync(onHost(path));
       return file;
     } catch (error) {
       const code = errnoOf(error);

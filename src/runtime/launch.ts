@@ -19,6 +19,7 @@ import { scanAppHostFiles, treeLayers } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
 import { includeTarLowers } from './include-tar.js';
+import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
 import {
   type Composition,
   helperArgv,
@@ -26,7 +27,6 @@ import {
   planLaunch,
   stackLayers,
 } from './launch-plan.js';
-import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
 
 export interface LaunchRequest {
   app: string;
@@ -129,14 +129,16 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const progress = (message: string) => {
     if (caller.options.has('progress')) process.stderr.write(`${request.app}: ${message}\n`);
   };
-  progress(`using ${flake.container.name}${flake.container.base_container ? ` on ${flake.container.base_container}` : ''}`);
+  progress(
+    `using ${flake.container.name}${flake.container.base_container ? ` on ${flake.container.base_container}` : ''}`,
+  );
   const images = flakeImages(paths, flake);
   const layers = stackLayers(images);
   const tree = new LayeredTree(treeLayers(paths, layers));
   debugStep(`images resolved: ${layers.length} layers`);
 
   // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
-  const { files, missing, watched: listed } = scanAppHostFiles(paths, flake, images, tree);
+  const { files, missing, watched } = scanAppHostFiles(paths, flake, images, tree);
   if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
@@ -204,7 +206,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       composition = { kind: 'kept-root', root: dirs.root };
     }
     debugStep(`instance ${id} ready`);
-    progress(`instance ${id} ready at ${composition.kind === 'kept-root' ? composition.root : 'a private mount'}`);
+    progress(
+      `instance ${id} ready at ${composition.kind === 'kept-root' ? composition.root : 'a private mount'}`,
+    );
   }
   const podman = parsePodmanOptions(flake.container.runtime.podman);
   const env: Record<string, string> = {};
@@ -235,8 +239,8 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   });
   debugStep('plan ready');
   if (composition.kind === 'per-run' && !caller.hadPilotArgs) {
-    const imageRecords = [images.top, ...images.layers, ...(images.base ? [images.base] : [])].map((i) =>
-      join(storeDirs.images(paths), `${i.id.slice(7)}.json`),
+    const imageRecords = [images.top, ...images.layers, ...(images.base ? [images.base] : [])].map(
+      (i) => join(storeDirs.images(paths), `${i.id.slice(7)}.json`),
     );
     const stamped = [
       join(paths.flakes, `${request.app}.yaml`),
@@ -244,7 +248,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...flakeFiles,
       ...imageRecords,
       ...extraLowers.map((l) => join(paths.store, l)),
-      ...files.map((f) => f.path),
+      // host-files.ts: every host path looked at, and the package database when packages
+      // (host_packages or /systemfiles) were resolved.
+      ...watched,
       ...flake.include.tar,
       ...flake.include.path,
       ...(flake.container.host_packages.length > 0 ? ['/var/lib/dpkg/status'] : []),

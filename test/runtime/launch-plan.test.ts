@@ -167,7 +167,12 @@ describe('planLaunch', () => {
     );
     expect(plan.setenv).toContain('PATH=/custom');
     expect(plan.setenv).toContain('X=y');
-    expect(plan.binds).toContainEqual({ kind: 'bind-ro', source: '/data', target: '/mnt/data', late: true });
+    expect(plan.binds).toContainEqual({
+      kind: 'bind-ro',
+      source: '/data',
+      target: '/mnt/data',
+      late: true,
+    });
     expect(plan.cwd).toBe('/opt');
   });
 
