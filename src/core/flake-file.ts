@@ -56,7 +56,7 @@ export interface Flake {
     check_host_dependencies: boolean;
     /** pilot extension: image ref as written in this flake → `sha256:…` it was pinned to. */
     digests: Record<string, string>;
-    /** pilot extension: host packages whose files the app needs (informational for `check`). */
+    /** pilot extension: host packages (and their dependencies) whose files are provided like /removed ones. */
     host_packages: string[];
     runtime: FlakeRuntime;
   };

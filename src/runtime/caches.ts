@@ -5,20 +5,29 @@
 import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
-import { type PilotPaths, storeDirs } from '../core/paths.js';
+import type { PilotPaths } from '../core/paths.js';
 import { listPlans } from './fast-plan.js';
 
-/** Host layers that a fresh plan or a mounted instance still uses. */
-function hostLayersInUse(paths: PilotPaths): Set<string> {
+/** Store-relative cache dirs (`host/<key>`, `includes/<hex>`) a fresh plan or a mounted instance uses. */
+function cachesInUse(paths: PilotPaths): Set<string> {
   const used = new Set<string>();
   for (const plan of listPlans(paths.run)) {
-    if (plan.stale) continue;
-    for (const lower of plan.lowers) if (lower.startsWith('host/')) used.add(lower.slice(5));
+    if (!plan.stale) for (const lower of plan.lowers) used.add(lower);
   }
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    for (const match of line.matchAll(/host\/([a-f0-9]{64})/g)) used.add(match[1]!);
+    for (const match of line.matchAll(/(host|includes)\/([a-f0-9]{64})/g))
+      used.add(`${match[1]}/${match[2]}`);
   }
   return used;
+}
+
+function entriesOf(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return [];
+    throw error;
+  }
 }
 
 /** Bytes that deleting the tree frees: hard links to host files free nothing. */
@@ -53,23 +62,22 @@ export function collectLauncherCaches(paths: PilotPaths): {
 } {
   const stalePlans = listPlans(paths.run).filter((p) => p.stale);
   for (const plan of stalePlans) rmSync(plan.file, { force: true });
-  const used = hostLayersInUse(paths);
-  const dir = storeDirs.hostLayers(paths);
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dir);
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw error;
-  }
+  const used = cachesInUse(paths);
   const removed: string[] = [];
   let bytesFreed = 0;
-  for (const entry of entries) {
-    if (used.has(entry)) continue;
-    // Staging dirs of a killed launcher are named `.<key>.tmp-<pid>-<time>`.
-    const path = join(dir, entry);
-    bytesFreed += freedBytes(path);
-    rmSync(path, { recursive: true, force: true });
-    removed.push(entry);
+  // Host layers and extracted include tars are rebuilt by the next launch that needs
+  // them; staging dirs of a killed launcher (`.<key>.tmp-<pid>-<time>`) go too.
+  for (const kind of ['host', 'includes']) {
+    const dir = join(paths.store, kind);
+    for (const entry of entriesOf(dir)) {
+      if (used.has(`${kind}/${entry}`)) continue;
+      const path = join(dir, entry);
+      bytesFreed += freedBytes(path);
+      rmSync(path, { recursive: true, force: true });
+      removed.push(`${kind}/${entry}`);
+    }
   }
+  // The host package resolution cache is keyed by the dpkg database; it refills itself.
+  rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
 }
