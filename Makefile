@@ -54,7 +54,7 @@ examples:
 	examples/build.sh
 
 integration: build
-	npx vitest run --dir integration
+	npx vitest run --config integration/vitest.config.ts
 
 # What CI runs: the whole gate.
 test: check integration

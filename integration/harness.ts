@@ -15,7 +15,12 @@ export const cli = join(repo, 'dist/pilot.mjs');
 
 /** Non-empty when the suite must skip (never in CI: global setup fails there instead). */
 export function skipReason(): string {
-  return inject('skipReason');
+  const reason = inject('skipReason');
+  // Without the global setup nothing was checked or built: never skip silently.
+  if (reason === undefined) {
+    throw new Error('integration tests must run with --config integration/vitest.config.ts (make integration)');
+  }
+  return reason;
 }
 
 export interface Result {
