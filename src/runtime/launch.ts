@@ -4,17 +4,18 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
-import { type Flake, loadFlake } from '../core/flake-file.js';
+import type { Flake, FlakeWarning } from '../core/flake-file.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
-import { fastPlanWords, writeFastPlan } from './fast-plan.js';
+import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
 import { scanAppHostFiles, treeLayers } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
@@ -113,11 +114,59 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
+interface FlakeCache {
+  version: 1;
+  stamps: [string, string][];
+  flake: Flake;
+  warnings: FlakeWarning[];
+  files: string[];
+}
+
+/**
+ * The merged flake, from a JSON copy in the run dir while the flake files' stamps
+ * are unchanged: the YAML parser is then never even initialised (it is loaded
+ * lazily), which is most of the Node launcher's own start-up work.
+ */
+async function loadFlakeCached(
+  paths: PilotPaths,
+  app: string,
+): Promise<{ flake: Flake; warnings: FlakeWarning[]; files: string[] }> {
+  const cacheFile = join(paths.run, 'flakes', `${app}.json`);
+  try {
+    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as FlakeCache;
+    if (cached.version === 1 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
+      return cached;
+    }
+  } catch {
+    // no cache, or an unreadable one: parse the YAML
+  }
+  // Stamped before reading, so that an edit during the read makes the cache stale.
+  const dropIns = join(paths.flakes, `${app}.d`);
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(dropIns).map((entry) => join(dropIns, entry));
+  } catch {
+    entries = [];
+  }
+  const watched = [join(paths.flakes, `${app}.yaml`), dropIns, ...entries];
+  const stamps = watched.map((path): [string, string] => [path, stampOf(path)]);
+  const { loadFlake } = await import('../core/flake-file.js');
+  const loaded = loadFlake(paths.flakes, app);
+  if (loaded.files.every((file) => watched.includes(file))) {
+    try {
+      writeJsonAtomic(cacheFile, { version: 1, stamps, ...loaded } satisfies FlakeCache);
+    } catch {
+      // A caller who cannot write the run dir parses the YAML each time.
+    }
+  }
+  return loaded;
+}
+
 export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
   const paths = launcherPaths(request.app, request.env, request.uid);
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
-  const { flake, warnings, files: flakeFiles } = loadFlake(paths.flakes, request.app);
+  const { flake, warnings, files: flakeFiles } = await loadFlakeCached(paths, request.app);
   if (request.debug) {
     for (const w of warnings)
       process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
