@@ -18,7 +18,9 @@ export function skipReason(): string {
   const reason = inject('skipReason');
   // Without the global setup nothing was checked or built: never skip silently.
   if (reason === undefined) {
-    throw new Error('integration tests must run with --config integration/vitest.config.ts (make integration)');
+    throw new Error(
+      'integration tests must run with --config integration/vitest.config.ts (make integration)',
+    );
   }
   return reason;
 }

@@ -90,7 +90,8 @@ describe.skipIf(skip !== '')('instances', () => {
         .map((i) => i.name)
         .sort(),
     ).toEqual(['', 'dev', 'other']);
-    for (const i of ps.filter((e) => e.app === 'kept')) expect(['idle', 'running']).toContain(i.state);
+    for (const i of ps.filter((e) => e.app === 'kept'))
+      expect(['idle', 'running']).toContain(i.state);
     // One-shot apps appear with their cached warm-path plan.
     expect(ps.find((e) => e.app === 'pilot-test')?.state).toBe('cached');
   });
