@@ -58,6 +58,16 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** What `load --json` and `pull --json` print for each image. */
+function loadSummary(r: {
+  image: { id: string };
+  names: string[];
+  newLayers: number;
+  reusedLayers: number;
+}) {
+  return { id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers };
+}
+
 function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
@@ -103,15 +113,7 @@ export function buildProgram(): Command {
         onProgress: progress.update,
       });
       progress.done();
-      if (options.json)
-        return printJson(
-          results.map((r) => ({
-            id: r.image.id,
-            names: r.names,
-            newLayers: r.newLayers,
-            reusedLayers: r.reusedLayers,
-          })),
-        );
+      if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results) {
         process.stdout.write(
@@ -137,15 +139,7 @@ export function buildProgram(): Command {
       );
       const results = await pullImage(pathsOf(command), ref, { onProgress: progress.update });
       progress.done();
-      if (options.json)
-        return printJson(
-          results.map((r) => ({
-            id: r.image.id,
-            names: r.names,
-            newLayers: r.newLayers,
-            reusedLayers: r.reusedLayers,
-          })),
-        );
+      if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results)
         process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);

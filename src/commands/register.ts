@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { tempSibling, writeFileAtomic } from '../core/atomic-fs.js';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { assertAppName, type Flake, serializeFlake } from '../core/flake-file.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
@@ -24,7 +24,7 @@ import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
-import { isPilotLink } from './apps.js';
+import { isPilotLink, pathPresent } from './apps.js';
 
 export interface RegisterOptions {
   container: string;
@@ -114,13 +114,7 @@ function registerLocked(
       hint: `use --force to replace it, or "pilot remove --app ${appPath}" first`,
     });
   }
-  let linkExists = false;
-  try {
-    lstatSync(link);
-    linkExists = true;
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw error;
-  }
+  const linkExists = pathPresent(link);
   if (linkExists && !isPilotLink(link) && !options.force) {
     throw new PilotError('PILOT_PATH_IN_WAY', `${link} exists and is not a pilot app link`, {
       hint: 'remove it, choose another --app path, or pass --force to replace it',

@@ -1,12 +1,12 @@
 /** `pilot remove --app PATH | --container REF`: only pilot links and their flakes go. */
-import { lstatSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { appNames, isPilotLink, loadApps } from './apps.js';
+import { appNames, isPilotLink, loadApps, pathPresent } from './apps.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];
@@ -41,13 +41,7 @@ export function removeApp(paths: PilotPaths, appPath: string): RemoveResult {
   const normalized = posix.normalize(appPath);
   const app = basename(normalized);
   const link = hostPath(paths, normalized);
-  let linkExists = false;
-  try {
-    lstatSync(link);
-    linkExists = true;
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw error;
-  }
+  const linkExists = pathPresent(link);
   if (linkExists && !isPilotLink(link)) {
     throw new PilotError('PILOT_PATH_IN_WAY', `${link} is not a pilot app link; not touching it`, {
       hint: '"pilot list" shows registered apps',

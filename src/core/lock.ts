@@ -7,7 +7,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 
-function processAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, but belongs to someone else). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -44,7 +46,7 @@ export function claimLock(path: string, what: string): Lock {
       if (errnoOf(error) === 'ENOENT') continue;
       throw error;
     }
-    if (Number.isFinite(owner) && owner > 0 && processAlive(owner)) {
+    if (isPidAlive(owner)) {
       throw new PilotError('PILOT_BUSY', `${what} is busy: process ${owner} holds ${path}`, {
         hint: 'wait for it to finish and try again',
       });

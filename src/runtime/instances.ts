@@ -25,7 +25,7 @@ import {
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
-import { claimLock, type Lock } from '../core/lock.js';
+import { claimLock, isPidAlive, type Lock } from '../core/lock.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
 export interface InstanceInfo {
@@ -86,15 +86,6 @@ function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoOf(error) === 'EPERM';
-  }
-}
-
 /** Calls in progress; records of dead callers (kill -9) are dropped on the way. */
 export function livePids(dirs: InstanceDirs): number[] {
   let entries: string[];
@@ -106,7 +97,7 @@ export function livePids(dirs: InstanceDirs): number[] {
   const alive: number[] = [];
   for (const entry of entries) {
     const pid = Number.parseInt(entry, 10);
-    if (Number.isFinite(pid) && processAlive(pid)) alive.push(pid);
+    if (isPidAlive(pid)) alive.push(pid);
     else rmSync(join(dirs.pids, entry), { force: true });
   }
   return alive;

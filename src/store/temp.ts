@@ -11,6 +11,7 @@
  * comes second sees the other. A load that sees gc backs off (withdraws its announcement
  * and waits), so the two never wait on each other.
  */
+
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -25,22 +26,12 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { isPidAlive } from '../core/lock.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
 export const STALE_TEMP_MS = 60 * 60 * 1000;
 
 const tempNamePattern = /^[a-z]+-(\d+)-[0-9a-f]+(?:\..*)?$/;
-
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return errnoOf(error) === 'EPERM';
-  }
-}
 
 /** The pid a temp entry name carries, or undefined for a name pilot did not make. */
 export function tempOwner(name: string): number | undefined {
