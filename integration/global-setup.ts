@@ -17,8 +17,14 @@ export default function setup(project: TestProject): void {
     return;
   }
   execFileSync('make', ['build'], { cwd: repo, stdio: 'inherit' });
-  // The small example images (busybox base, deltas); cached in build/examples.
-  execFileSync(join(repo, 'examples/build.sh'), ['--small'], { cwd: repo, stdio: 'inherit' });
+  // The example images, cached in build/examples (debootstrap in /var/cache/pilot-examples):
+  // the busybox ones always, the Debian python base and its KIWI-style delta unless
+  // PILOT_EXAMPLES_SMALL=1 (its first build runs debootstrap: a few minutes).
+  const small = process.env.PILOT_EXAMPLES_SMALL === '1';
+  execFileSync(join(repo, 'examples/build.sh'), small ? ['--small'] : [], {
+    cwd: repo,
+    stdio: 'inherit',
+  });
 }
 
 declare module 'vitest' {
