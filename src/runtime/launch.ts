@@ -4,7 +4,7 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
@@ -208,11 +208,17 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const key = hostLayerKey(layers, files, hide);
     const hostDir = storeDirs.hostLayers(paths);
     let layerPath: string | undefined;
+    // A first composition on a terminal says what it does (erased when done);
+    // nothing is printed when stderr is a pipe or a file.
+    const announce = !existsSync(join(hostDir, key)) && process.stderr.isTTY === true;
+    if (announce) process.stderr.write(`${request.app}: providing ${present.length} host file(s)…`);
     try {
       const built = ensureHostLayer(hostDir, key, files, { hide, tree });
       layerPath = built.path;
+      if (announce) process.stderr.write('\r\x1b[K');
       if (built.built) progress(`provided ${present.length} host file(s) in a new host layer`);
     } catch (error) {
+      if (announce) process.stderr.write('\r\x1b[K');
       // An unprivileged caller of a system app whose host layer root has not
       // prepared yet: it cannot write the store, so it binds each host file.
       if (!(error instanceof PilotError) || error.code !== 'PILOT_NEEDS_PRIVILEGE') throw error;
