@@ -61,6 +61,7 @@ describe.skipIf(skip !== '')('fast path', () => {
     ]);
   });
   afterAll(() => {
+    root?.pilot(['stop', '--all']);
     root?.cleanup();
     rmSync(hostDir, { recursive: true, force: true });
   });
@@ -169,6 +170,49 @@ describe.skipIf(skip !== '')('fast path', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it('execs into a kept resume instance, recorded for ps and stop', async () => {
+    const kept = '/usr/bin/kept';
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      kept,
+      '--target',
+      '/usr/bin/pilot-test',
+      '--resume',
+    ]);
+    expect(call(kept, ['write', '/var/lib/kept-state', 'v']).code).toBe(0);
+    const fast = call(kept, ['ls', '/var/lib/kept-state']);
+    expect(fast.stderr).toBe(TAKEN);
+    expect(fast.stdout).toBe('/var/lib/kept-state\n');
+    const child = root.start(kept, ['trap'], { env: trace });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    await new Promise<void>((resolve) => {
+      const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    const ps = JSON.parse(root.ok(['ps', '--json']).stdout) as {
+      app: string;
+      state: string;
+      pids: number[];
+    }[];
+    expect(ps.find((i) => i.app === 'kept' && i.state === 'running')?.pids).toEqual([child.pid]);
+    const exited = new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    root.ok(['stop', 'kept']);
+    expect(await exited).toBe(42);
+    // Stopped: the next call plans again (the mount is gone) and starts a fresh instance.
+    const after = call(kept, ['ls', '/var/lib/kept-state']);
+    expect(after.stderr).toMatch(/fast path declined/);
+    expect(after.code).not.toBe(0);
+    root.ok(['stop', '--all']);
   });
 
   it('leaves no mount behind', () => {

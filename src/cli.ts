@@ -399,8 +399,10 @@ export function buildProgram(): Command {
       const { listInstances } = await import('./runtime/instances.js');
       const { listPlans } = await import('./runtime/fast-plan.js');
       const paths = pathsOf(command);
+      const instanceList = listInstances(paths);
+      const kept = new Set(instanceList.map((i) => i.app));
       const instances = [
-        ...listInstances(paths).map(({ app, name, state, since, size, pids }) => ({
+        ...instanceList.map(({ app, name, state, since, size, pids }) => ({
           app,
           name,
           state: state as string,
@@ -408,17 +410,20 @@ export function buildProgram(): Command {
           size,
           pids,
         })),
-        // Cached plans of one-shot apps: what the warm path runs without Node.
-        ...listPlans(paths.run).map((plan) => ({
-          app: plan.app,
-          name: '',
-          state: plan.stale ? 'stale' : 'cached',
-          since: plan.since as string | null,
-          size: 0,
-          pids: [] as number[],
-          uid: plan.uid,
-          ...(plan.stale ? { staleBecause: plan.stale } : {}),
-        })),
+        // Cached plans of one-shot apps: what the warm path runs without Node (a kept
+        // instance's plan is part of its instance row).
+        ...listPlans(paths.run)
+          .filter((plan) => !kept.has(plan.app))
+          .map((plan) => ({
+            app: plan.app,
+            name: '',
+            state: plan.stale ? 'stale' : 'cached',
+            since: plan.since as string | null,
+            size: 0,
+            pids: [] as number[],
+            uid: plan.uid,
+            ...(plan.stale ? { staleBecause: plan.stale } : {}),
+          })),
       ];
       if (options.json) return printJson(instances);
       printTable(

@@ -16,12 +16,14 @@
  * Plan format (written by src/runtime/fast-plan.ts): NUL-separated words,
  *   "pilot-plan" "1", then records:
  *   stamp PATH VALUE   VALUE = "dev:ino:size:mtime_ns" of lstat(PATH), or "-" if absent
+ *   mountdev PATH DEV  PATH (a kept instance's root) is still the same mount: st_dev
  *   cover PREFIX       a cwd or HOME under PREFIX needs no bind
  *   passenv NAME       -e NAME from the flake: the caller's value wins (NAME* = prefix)
  *   opt WORD           a pilot-exec option word (static part of the command line)
  *   late WORD          the same, after the per-call HOME/cwd binds (volumes, host files)
  *   workdir DIR        fixed working dir (podman -w); the cwd is then not bound
  *   program PATH, fixed ARG, default ARG   the command; defaults replace no caller args
+ *   pidfile DIR        a kept instance: record this call as DIR/<pid> (the app keeps the pid)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +70,37 @@ static _Noreturn void fall_back(char **argv, const char *reason, const char *det
 	execv(launcher, argv);
 	fprintf(stderr, "pilot: cannot run the launcher %s: %s\n", launcher, strerror(errno));
 	exit(126);
+}
+
+/* Field 22 of /proc/self/stat (start time in clock ticks), as src/runtime/instances.ts reads it. */
+static int process_start_time(char *out, size_t size)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p += 2; /* the state field */
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return -1;
+	size_t len = strcspn(p, " ");
+	if (len == 0 || len >= size)
+		return -1;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
 }
 
 static bool is_under(const char *path, const char *prefix)
@@ -212,9 +245,19 @@ static int stub_main(int argc, char **argv, const char *app)
 		fall_back(argv, "unknown plan format", plan_path);
 
 	struct words opts = { 0 }, late = { 0 }, covers = { 0 }, passenv = { 0 }, fixed = { 0 }, defaults = { 0 };
-	const char *program = NULL, *workdir = NULL;
+	const char *program = NULL, *workdir = NULL, *pidfile_dir = NULL;
 	for (size_t i = 2; i < plan.n;) {
 		const char *key = plan.v[i];
+		if (strcmp(key, "mountdev") == 0 && i + 2 < plan.n) {
+			struct stat st;
+			char have[32] = "-";
+			if (lstat(plan.v[i + 1], &st) == 0)
+				snprintf(have, sizeof have, "%llu", (unsigned long long)st.st_dev);
+			if (strcmp(have, plan.v[i + 2]) != 0)
+				fall_back(argv, "instance not mounted as planned", plan.v[i + 1]);
+			i += 3;
+			continue;
+		}
 		if (strcmp(key, "stamp") == 0 && i + 2 < plan.n) {
 			if (!stamp_matches(plan.v[i + 1], plan.v[i + 2]))
 				fall_back(argv, "plan is stale", plan.v[i + 1]);
@@ -240,6 +283,8 @@ static int stub_main(int argc, char **argv, const char *app)
 			program = value;
 		else if (strcmp(key, "workdir") == 0)
 			workdir = value;
+		else if (strcmp(key, "pidfile") == 0)
+			pidfile_dir = value;
 		else
 			fall_back(argv, "unknown plan record", key);
 		i += 2;
@@ -298,6 +343,21 @@ static int stub_main(int argc, char **argv, const char *app)
 	else
 		for (size_t k = 0; k < defaults.n; k++)
 			push(&line, defaults.v[k]);
+	if (pidfile_dir) {
+		/* The app will be this very process: `pilot ps` sees it running, `pilot stop`
+		 * signals it; a record left by a dead pid is dropped when read. */
+		char pidfile[PATH_MAX];
+		snprintf(pidfile, sizeof pidfile, "%s/%ld", pidfile_dir, (long)getpid());
+		int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			fall_back(argv, "cannot record the call in the instance", pidfile);
+		/* With the start time the record names this process, not a later one that
+		 * reuses the pid (pilot stop must never signal a stranger). */
+		char start[32];
+		if (process_start_time(start, sizeof start) == 0)
+			dprintf(fd, "%s\n", start);
+		close(fd);
+	}
 	/* Nothing may see this variable if the launcher once set it for us. */
 	unsetenv("PILOT_LAUNCH_AS");
 	if (trace)

@@ -30,14 +30,35 @@ export function stampOf(path: string): string {
   }
 }
 
+/**
+ * The device of a mount point's root: a kept instance's root is valid while the same
+ * mount is there (its mtime changes with every mount point created in it, its device
+ * with every remount, and after an unmount it is the parent's).
+ */
+export function mountDevOf(path: string): string {
+  try {
+    return String(lstatSync(path, { bigint: true }).dev);
+  } catch {
+    return '-';
+  }
+}
+
 export function planFile(run: string, app: string, uid: number): string {
   return join(run, 'plans', `${app}.u${uid}.plan`);
 }
 
 /** The plan's words; `stamped` are the paths whose state the plan depends on. */
-export function fastPlanWords(plan: LaunchPlan, stamped: readonly string[]): string[] {
+export function fastPlanWords(
+  plan: LaunchPlan,
+  stamped: readonly string[],
+  pidsDir?: string,
+  mounts: readonly string[] = [],
+): string[] {
   const words = [...PLAN_MAGIC];
   for (const path of new Set(stamped)) words.push('stamp', path, stampOf(path));
+  for (const path of mounts) words.push('mountdev', path, mountDevOf(path));
+  // A kept instance: the stub records the call as `<pidsDir>/<pid>` (ps, stop).
+  if (pidsDir) words.push('pidfile', pidsDir);
   for (const prefix of plan.covered) words.push('cover', prefix);
   for (const name of plan.passEnv) words.push('passenv', name);
   const { head, tail } = staticHelperOptions(plan);
@@ -113,8 +134,9 @@ export function listPlans(run: string): CachedPlan[] {
     let stale: string | undefined;
     const lowers: string[] = [];
     for (let i = 2; i < words.length; i++) {
-      if (words[i] === 'stamp') {
-        if (stale === undefined && stampOf(words[i + 1]!) !== words[i + 2]) stale = words[i + 1];
+      if (words[i] === 'stamp' || words[i] === 'mountdev') {
+        const now = words[i] === 'stamp' ? stampOf(words[i + 1]!) : mountDevOf(words[i + 1]!);
+        if (stale === undefined && now !== words[i + 2]) stale = words[i + 1];
         i += 2;
       } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir') {
         lowers.push(...(words[i + 3] ?? '').split(':'));

@@ -86,6 +86,19 @@ function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
   }
 }
 
+/**
+ * A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the
+ * pid it names one process, so a reused pid is not taken for a call in progress.
+ */
+export function processStartTime(pid: number | 'self'): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Calls in progress; records of dead callers (kill -9) are dropped on the way. */
 export function livePids(dirs: InstanceDirs): number[] {
   let entries: string[];
@@ -97,7 +110,13 @@ export function livePids(dirs: InstanceDirs): number[] {
   const alive: number[] = [];
   for (const entry of entries) {
     const pid = Number.parseInt(entry, 10);
-    if (isPidAlive(pid)) alive.push(pid);
+    let recorded = '';
+    try {
+      recorded = readFileSync(join(dirs.pids, entry), 'utf8').trim();
+    } catch {
+      recorded = '';
+    }
+    if (isPidAlive(pid) && (recorded === '' || recorded === processStartTime(pid))) alive.push(pid);
     else rmSync(join(dirs.pids, entry), { force: true });
   }
   return alive;
@@ -183,7 +202,7 @@ export async function ensureInstance(
 export function enterInstance(dirs: InstanceDirs, pid: number): () => void {
   mkdirSync(dirs.pids, { recursive: true });
   const file = join(dirs.pids, String(pid));
-  writeFileSync(file, '');
+  writeFileSync(file, `${processStartTime('self') ?? ''}\n`);
   return () => rmSync(file, { force: true });
 }
 

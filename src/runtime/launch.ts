@@ -241,6 +241,8 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const kept = flake.container.runtime.resume || flake.container.runtime.attach;
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];
+  /** A kept (resume) instance the fast path may exec into: its pids dir and what to stamp. */
+  let fastInstance: { pids: string; stamped: string[]; mounts: string[] } | undefined;
   if (kept) {
     const id = instanceId(request.app, caller.instance);
     const lowerdirs = [...extraLowers, ...layers.map((l) => `l/${layerAlias(l)}`)];
@@ -259,6 +261,12 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
         }
       });
       composition = { kind: 'kept-root', root: dirs.root };
+      // resume (not attach: dropping the instance after the last call needs this
+      // process): the stub can exec into the mounted root and record its pid itself.
+      // The root's device changes with every (re)mount, info.json with the lower dirs.
+      if (!flake.container.runtime.attach && caller.instance === '') {
+        fastInstance = { pids: dirs.pids, stamped: [dirs.info], mounts: [dirs.root] };
+      }
     }
     debugStep(`instance ${id} ready`);
     progress(
@@ -293,7 +301,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     },
   });
   debugStep('plan ready');
-  if (composition.kind === 'per-run' && !caller.hadPilotArgs) {
+  if ((composition.kind === 'per-run' || fastInstance) && !caller.hadPilotArgs) {
     const imageRecords = [images.top, ...images.layers, ...(images.base ? [images.base] : [])].map(
       (i) => join(storeDirs.images(paths), `${i.id.slice(7)}.json`),
     );
@@ -310,9 +318,15 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...flake.include.path,
       ...(flake.container.host_packages.length > 0 ? ['/var/lib/dpkg/status'] : []),
       ...(request.helper ? [request.helper] : []),
+      ...(fastInstance?.stamped ?? []),
     ];
     try {
-      writeFastPlan(paths.run, request.app, request.uid, fastPlanWords(plan, stamped));
+      writeFastPlan(
+        paths.run,
+        request.app,
+        request.uid,
+        fastPlanWords(plan, stamped, fastInstance?.pids, fastInstance?.mounts),
+      );
       debugStep('fast plan written');
     } catch (error) {
       // The fast path is an optimisation: a caller who cannot write the run dir
