@@ -83,7 +83,7 @@ step() {
   t1=$(now)
   dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
   say "done: $name (${dt}s)"
-  TIMES+=("$(printf '%-44s %7ss' "$name" "$dt")")
+  TIMES+=("$(printf '%-50s %7ss' "$name" "$dt")")
 }
 
 need() { command -v "$1" >/dev/null 2>&1 || die "needs $1 ($2)"; }
@@ -280,12 +280,15 @@ mount_chroot() { # ROOT: /proc and /dev for apt and dpkg maintainer scripts, hos
   run mount --bind /dev "$r/dev"
   MOUNTS+=("$r/dev")
   mount --make-private "$r/dev"
+  run mount --bind /dev/pts "$r/dev/pts"
+  MOUNTS+=("$r/dev/pts")
   rm -f "$r/etc/resolv.conf"
   cp /etc/resolv.conf "$r/etc/resolv.conf"
 }
 umount_chroot() {
   local r
   r=$(chroot_dir "$1")
+  run umount "$r/dev/pts"
   run umount "$r/dev"
   run umount "$r/proc"
   MOUNTS=()
@@ -497,9 +500,9 @@ step "whiteout-layer" build_whiteout_layer
 unset OCI_ROOT_OWNER
 if [ "$SMALL" = 0 ]; then
   mkdir -p "$CACHE"
-  step "debian-python-base: debootstrap (cached)" build_debian_python_base_rootfs
+  step "debian-python-base: rootfs (debootstrap|cache)" build_debian_python_base_rootfs
   step "debian-python-base: layer + archive" build_debian_python_base
-  step "pyapp-delta: apt in chroot + diff (cached)" build_pyapp_delta_layer
+  step "pyapp-delta: delta layer (apt+diff|cache)" build_pyapp_delta_layer
   step "pyapp-delta: layer + archive" build_pyapp_delta
 fi
 [ "$VALIDATE" = 0 ] || step "validate (skopeo inspect, podman load)" validate
@@ -508,7 +511,7 @@ TOTAL=$(awk -v a="$T0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 {
   echo "# examples/build.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)$([ "$SMALL" = 1 ] && echo ' --small')$([ "$REFRESH" = 1 ] && echo ' --refresh')"
   printf '%s\n' "${TIMES[@]}"
-  printf '%-44s %7ss\n' total "$TOTAL"
+  printf '%-50s %7ss\n' total "$TOTAL"
 } >"$OUT/build-times.txt"
 
 log "images in $OUT (total ${TOTAL}s):"
