@@ -78,6 +78,8 @@ install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MAN1DIR) \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 dist/pilot.mjs dist/pilot-launch.mjs dist/pilot-exec $(DESTDIR)$(LIBEXECDIR)/
+	install -d $(DESTDIR)$(LIBEXECDIR)/chunks
+	install -m 644 dist/chunks/*.mjs $(DESTDIR)$(LIBEXECDIR)/chunks/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(BINDIR)/pilot
 	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
 	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot
@@ -87,6 +89,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pilot
 	rm -f $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs \
 		$(DESTDIR)$(LIBEXECDIR)/pilot-exec
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/chunks
 	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	rm -f $(DESTDIR)$(MAN1DIR)/pilot.1 $(DESTDIR)$(MAN1DIR)/pilot-*.1
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/pilot $(DESTDIR)$(ZSHCOMPDIR)/_pilot

@@ -1,8 +1,16 @@
-// Bundles each entry to one file. The launcher bundle must stay small: it is on
-// every app launch, so it may import only node built-ins, yaml and src/core.
+// Bundles the two entries (the CLI and the launcher) with shared, lazily loaded
+// chunks in dist/chunks/: the launcher's warm start parses only what it runs;
+// the YAML parser and the tar extractor are loaded when a launch needs them.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const common = {
+rmSync('dist/chunks', { recursive: true, force: true });
+await build({
+  entryPoints: { pilot: 'src/cli.ts', 'pilot-launch': 'pilot/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -13,7 +21,4 @@ const common = {
   banner: {
     js: "#!/usr/bin/env node\nimport { createRequire as __pilotCreateRequire } from 'node:module'; const require = __pilotCreateRequire(import.meta.url);",
   },
-};
-
-await build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/pilot.mjs' });
-await build({ ...common, entryPoints: ['pilot/main.ts'], outfile: 'dist/pilot-launch.mjs' });
+});
