@@ -3,7 +3,16 @@
  * owner's pid; a claim whose owner is dead (kill -9) is stale and is taken over,
  * so a crash never blocks the next call.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 
@@ -22,15 +31,27 @@ export interface Lock {
   release(): void;
 }
 
+/**
+ * The claim file appears with its pid already in it (written to a temp file, then
+ * hard-linked into place, which fails if the name exists): a claim that were created
+ * empty and filled afterwards would look stale to a racing reader, who would delete it.
+ */
 function tryClaim(path: string): boolean {
+  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const fd = openSync(temp, 'wx', 0o644);
   try {
-    const fd = openSync(path, 'wx', 0o644);
     writeSync(fd, `${process.pid}\n`);
+  } finally {
     closeSync(fd);
+  }
+  try {
+    linkSync(temp, path);
     return true;
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return false;
     throw error;
+  } finally {
+    rmSync(temp, { force: true });
   }
 }
 
@@ -51,9 +72,25 @@ export function claimLock(path: string, what: string): Lock {
         hint: 'wait for it to finish and try again',
       });
     }
-    // Stale: its owner died. Remove and retry the O_EXCL claim, so that two
-    // processes taking over at once still end with one owner.
-    rmSync(path, { force: true });
+    // Stale: its owner died. Move it aside (one of two racing takers wins the
+    // rename), check that what moved is the dead claim we read, and retry the claim.
+    // Had a racing taker already replaced it with a live claim, put that one back.
+    const aside = `${path}.stale.${process.pid}`;
+    try {
+      renameSync(path, aside);
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') continue;
+      throw error;
+    }
+    const moved = Number.parseInt(readFileSync(aside, 'utf8'), 10);
+    if (moved !== owner) {
+      try {
+        linkSync(aside, path);
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw error;
+      }
+    }
+    rmSync(aside, { force: true });
   }
   throw new PilotError('PILOT_BUSY', `${what} is busy: could not claim ${path}`, {
     hint: 'try again',

@@ -269,7 +269,8 @@ export async function stopInstance(paths: PilotPaths, id: string): Promise<void>
     while (livePids(dirs).length > 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     for (const pid of livePids(dirs)) process.kill(pid, 'SIGKILL');
-    if (mountPoints().has(dirs.root)) unmount(dirs.root);
+    // Every mount there goes (a mount stacked by an earlier fault included).
+    for (let i = 0; i < 8 && mountPoints().has(dirs.root); i++) unmount(dirs.root);
     rmSync(dirs.state, { recursive: true, force: true });
   } finally {
     lock.release();
