@@ -131,9 +131,11 @@ describe.skipIf(skip !== '')('instances', () => {
         env: root.env(),
         stdio: 'ignore',
       });
+      // Listen before waiting: a call that ends before the kill must not be missed.
+      const closed = new Promise((r) => child.on('close', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
       const again = root.run(kept, [`@crash${delay}`, 'args', 'again']);
       expect(again.stderr).toBe('');
       expect(again.stdout).toBe('[again]\n');
