@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, mountsMatching, skipReason, TestRoot } from './harness.js';
+import { buildArchive, mountsMatching, skipReason, TestRoot, watchOutput } from './harness.js';
 
 const skip = skipReason();
 const trace = { PILOT_FASTPATH_TRACE: '1' };
@@ -96,18 +96,12 @@ describe.skipIf(skip !== '')('fast path', () => {
     }
     // The stub execs the app: the process we started IS the app, so SIGTERM reaches it directly.
     const child = root.start(app, ['trap'], { env: trace });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    await new Promise<void>((resolve) => {
-      const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    const out = watchOutput(child);
+    await out.until('ready');
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(42);
-    expect(out).toContain('got TERM');
+    expect(out.text).toContain('got TERM');
   });
 
   it.each([
@@ -191,14 +185,8 @@ describe.skipIf(skip !== '')('fast path', () => {
     expect(fast.stderr).toBe(TAKEN);
     expect(fast.stdout).toBe('/var/lib/kept-state\n');
     const child = root.start(kept, ['trap'], { env: trace });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    await new Promise<void>((resolve) => {
-      const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    const out = watchOutput(child);
+    await out.until('ready');
     const ps = JSON.parse(root.ok(['ps', '--json']).stdout) as {
       app: string;
       state: string;

@@ -2,7 +2,7 @@
  * Test roots for the integration suite: each test file gets its own PILOT_ROOT
  * in a temp dir, loads the example images and runs real apps through their links.
  */
-import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -136,4 +136,25 @@ export function buildArchive(out: string, ref: string, config: object, layerDirs
     { env: { ...process.env, OCI_QUIET: '1' }, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`oci_archive failed: ${r.stderr}`);
+}
+
+/** Collects a running app's stdout; `until(text)` resolves once `text` has appeared. */
+export function watchOutput(child: ChildProcess): {
+  readonly text: string;
+  until: (needle: string) => Promise<void>;
+} {
+  let text = '';
+  child.stdout?.on('data', (d) => {
+    text += d;
+  });
+  return {
+    get text() {
+      return text;
+    },
+    until: (needle) =>
+      new Promise<void>((resolve) => {
+        const check = () => (text.includes(needle) ? resolve() : setTimeout(check, 10));
+        check();
+      }),
+  };
 }

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, mountsMatching, skipReason, TestRoot } from './harness.js';
+import { buildArchive, mountsMatching, skipReason, TestRoot, watchOutput } from './harness.js';
 
 const skip = skipReason();
 const NOBODY = 65534;
@@ -97,22 +97,14 @@ describe.skipIf(skip !== '')('launcher', () => {
 
   it('forwards SIGTERM and SIGHUP to an app that traps them', async () => {
     const child = root.start(app, ['trap']);
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    const ready = () =>
-      new Promise<void>((resolve) => {
-        const check = () => (out.includes('ready') ? resolve() : setTimeout(check, 10));
-        check();
-      });
-    await ready();
+    const out = watchOutput(child);
+    await out.until('ready');
     child.kill('SIGHUP');
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
-    expect(out).toContain('got HUP');
-    expect(out).toContain('got TERM');
+    expect(out.text).toContain('got HUP');
+    expect(out.text).toContain('got TERM');
     expect(code).toBe(42);
   });
 
