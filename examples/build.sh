@@ -179,7 +179,12 @@ nobody:x:65534:
 EOF
   printf 'a\n' >"$d/usr/share/pilot-opaque/a"
   normalize_mtimes "$d"
-  say "busybox $("$bb" --help 2>&1 | head -1 | cut -d' ' -f2), $(find "$d/usr/bin" "$d/usr/sbin" -type l | wc -l) applet links"
+  # No `| head`: busybox would die of SIGPIPE, which the ERR trap reports.
+  local version
+  version=$("$bb" --help 2>&1 || true)
+  version=${version%%$'\n'*}
+  version=${version#* }
+  say "busybox ${version%% *}, $(find "$d/usr/bin" "$d/usr/sbin" -type l | wc -l) applet links"
   commit_layer busybox-base
   image busybox-base "$(jq -cn --arg p "$PATH_ENV" '{Env: [$p], Cmd: ["/bin/sh"]}')" "$OUT/layers/busybox-base"
 }
