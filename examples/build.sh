@@ -56,7 +56,7 @@ PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 SUITE=bookworm
 # The host's configured Debian mirror (first URIs: line), unless PILOT_DEBIAN_MIRROR is set.
 MIRROR=${PILOT_DEBIAN_MIRROR:-$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' \
-  /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | head -1)}
+  /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | sed -n 1p || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 # Packages whose files the delta builds leave to the host (what KIWI would uninstall).
 HOST_PKGS=(jq libjq1 libonig5)
@@ -488,7 +488,7 @@ validate() {
 
 need jq "apt-get install jq"
 need sha256sum coreutils
-tar --version | head -1 | grep -q 'GNU tar' || die "needs GNU tar"
+[[ $(tar --version) == *'GNU tar'* ]] || die "needs GNU tar"
 if [ "$SMALL" = 0 ] && [ "$(id -u)" != 0 ]; then die "building the Debian images needs root (or use --small)"; fi
 
 mkdir -p "$OUT/layers"
