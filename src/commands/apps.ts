@@ -2,10 +2,11 @@
  * Registered apps: the flakes directory and the host symlinks, shared by
  * register, remove, list, show and gc.
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
+import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
 
 /** File names a pilot app link may point at (the Node launcher or the exec stub). */
@@ -33,15 +34,10 @@ export function isPilotLink(path: string): boolean {
 }
 
 export function appNames(paths: PilotPaths): string[] {
-  try {
-    return readdirSync(paths.flakes)
-      .filter((f) => f.endsWith('.yaml') && !f.startsWith('.'))
-      .map((f) => f.slice(0, -'.yaml'.length))
-      .sort();
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
+  return listDir(paths.flakes)
+    .filter((f) => f.endsWith('.yaml') && !f.startsWith('.'))
+    .map((f) => f.slice(0, -'.yaml'.length))
+    .sort();
 }
 
 export type AppEntry =

@@ -3,17 +3,9 @@
  * Everything is checked before anything is written; the flake and the link are
  * each replaced atomically, and a failure after the flake is written restores it.
  */
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
-import { tempSibling, writeFileAtomic } from '../core/atomic-fs.js';
+import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { assertAppName, type Flake, serializeFlake } from '../core/flake-file.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
@@ -169,14 +161,7 @@ function registerLocked(
   writeFileAtomic(flakeFile, serializeFlake(flake));
   try {
     mkdirSync(dirname(link), { recursive: true });
-    const temp = tempSibling(link);
-    symlinkSync(launcher, temp);
-    try {
-      renameSync(temp, link);
-    } catch (error) {
-      rmSync(temp, { force: true });
-      throw error;
-    }
+    symlinkAtomic(launcher, link);
   } catch (error) {
     if (previous) writeFileAtomic(flakeFile, previous);
     else rmSync(flakeFile, { force: true });

@@ -3,7 +3,16 @@
  * directory, then rename into place. Readers either see the old state or the new.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function tempSibling(path: string, tag = 'tmp'): string {
@@ -37,4 +46,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Atomically makes `path` a symlink to `target` (temp link in the same directory + rename). */
+export function symlinkAtomic(target: string, path: string): void {
+  const temp = tempSibling(path);
+  symlinkSync(target, temp);
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }

@@ -10,9 +10,10 @@
  *   l/<alias>                symlink "../layers/<hex>"; alias = first 10 hex of the diff_id
  *   blobs/sha256/<hex>       manifests and configs as loaded
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
+import { listDir } from './list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from './paths.js';
 
 export interface ImageConfig {
@@ -107,14 +108,7 @@ export function readRef(paths: PilotPaths, ref: string): string | undefined {
 /** All names (refs) with the image id each points at. */
 export function listRefs(paths: PilotPaths): Map<string, string> {
   const refs = new Map<string, string>();
-  let entries: string[];
-  try {
-    entries = readdirSync(storeDirs.refs(paths));
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return refs;
-    throw error;
-  }
-  for (const entry of entries) {
+  for (const entry of listDir(storeDirs.refs(paths))) {
     if (entry.startsWith('.')) continue;
     try {
       refs.set(
@@ -140,14 +134,9 @@ export function resolveImage(paths: PilotPaths, ref: string): ImageRecord {
   }
   const hex = ref.startsWith('sha256:') ? ref.slice(7) : ref;
   if (/^[a-f0-9]{12,64}$/.test(hex)) {
-    let entries: string[] = [];
-    try {
-      entries = readdirSync(storeDirs.images(paths)).filter(
-        (e) => e.endsWith('.json') && e.startsWith(hex),
-      );
-    } catch (error) {
-      if (errnoOf(error) !== 'ENOENT') throw error;
-    }
+    const entries = listDir(storeDirs.images(paths)).filter(
+      (e) => e.endsWith('.json') && e.startsWith(hex),
+    );
     if (entries.length === 1) {
       const record = readImageById(paths, `sha256:${entries[0]!.slice(0, 64)}`);
       if (record) return record;

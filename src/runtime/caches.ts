@@ -5,6 +5,7 @@
 import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
 import { listPlans } from './fast-plan.js';
 
@@ -19,15 +20,6 @@ function cachesInUse(paths: PilotPaths): Set<string> {
       used.add(`${match[1]}/${match[2]}`);
   }
   return used;
-}
-
-function entriesOf(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
 }
 
 /** Bytes that deleting the tree frees: hard links to host files free nothing. */
@@ -69,7 +61,7 @@ export function collectLauncherCaches(paths: PilotPaths): {
   // them; staging dirs of a killed launcher (`.<key>.tmp-<pid>-<time>`) go too.
   for (const kind of ['host', 'includes']) {
     const dir = join(paths.store, kind);
-    for (const entry of entriesOf(dir)) {
+    for (const entry of listDir(dir)) {
       if (used.has(`${kind}/${entry}`)) continue;
       const path = join(dir, entry);
       bytesFreed += freedBytes(path);

@@ -4,18 +4,11 @@
  * stub can tell the plan is still right with a few lstat calls. The format is
  * described at the top of stub.c; both sides must change together.
  */
-import {
-  chmodSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
 export const PLAN_MAGIC = ['pilot-plan', '1'];
@@ -111,15 +104,8 @@ export interface CachedPlan {
 /** Every plan in the run dir with whether the stub would still take it. */
 export function listPlans(run: string): CachedPlan[] {
   const dir = join(run, 'plans');
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
   const plans: CachedPlan[] = [];
-  for (const entry of entries) {
+  for (const entry of listDir(dir)) {
     const match = /^(.+)\.u(\d+)\.plan$/.exec(entry);
     if (!match) continue;
     const file = join(dir, entry);

@@ -24,7 +24,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
 import { claimLock, isPidAlive, type Lock } from '../core/lock.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
@@ -229,11 +230,7 @@ function splitId(id: string): { app: string; name: string } {
 export function listInstances(paths: PilotPaths): InstanceStatus[] {
   const ids = new Set<string>();
   for (const dir of [storeDirs.instances(paths), join(paths.run, 'instances')]) {
-    try {
-      for (const entry of readdirSync(dir)) if (!entry.startsWith('.')) ids.add(entry);
-    } catch (error) {
-      if (errnoOf(error) !== 'ENOENT') throw error;
-    }
+    for (const entry of listDir(dir)) if (!entry.startsWith('.')) ids.add(entry);
   }
   const mounted = mountPoints();
   return [...ids].sort().map((id) => {

@@ -1,7 +1,7 @@
 /**
  * Listing, untagging and garbage collection of the store's images and layers.
  */
-import { lstatSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import {
@@ -11,6 +11,7 @@ import {
   refCandidates,
   resolveImage,
 } from '../core/image-record.js';
+import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { layerRecordPath, readLayerRecord } from './layers.js';
 import { cleanStaleTemp, makeTempDir, removeTree, withGcLock } from './temp.js';
@@ -23,15 +24,6 @@ export interface ImageSummary {
   /** Bytes of this image's layers that another image uses too. */
   sharedSize: number;
   usedBy: string[];
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
 }
 
 /** Every image record in the store (records that cannot be read are skipped). */

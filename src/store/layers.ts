@@ -7,18 +7,9 @@
  * rename, so no reader can find a half layer, and a crash leaves at most a record
  * without a directory (ignored, and rewritten by the next extraction).
  */
-import {
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempSibling, writeJsonAtomic } from '../core/atomic-fs.js';
+import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { type LayerRecord, layerAlias } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
@@ -100,14 +91,7 @@ export function ensureLayerAlias(paths: PilotPaths, diffId: string): void {
     if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'EINVAL') throw error;
   }
   mkdirSync(storeDirs.aliases(paths), { recursive: true });
-  const temp = tempSibling(alias);
-  symlinkSync(target, temp);
-  try {
-    renameSync(temp, alias);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  symlinkAtomic(target, alias);
 }
 
 /** Makes sure a present layer also has its record and alias (repairs after a crash). */

@@ -26,6 +26,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
 import { isPidAlive } from '../core/lock.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
@@ -85,13 +86,7 @@ function makeWritable(path: string): void {
  */
 export function cleanStaleTemp(paths: PilotPaths, maxAgeMs = STALE_TEMP_MS): string[] {
   const tmp = storeDirs.tmp(paths);
-  let entries: string[];
-  try {
-    entries = readdirSync(tmp);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
+  const entries = listDir(tmp);
   const removed: string[] = [];
   const now = Date.now();
   for (const name of entries) {
@@ -221,13 +216,7 @@ export async function withGcLock<T>(
 }
 
 function liveLoads(paths: PilotPaths): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(storeDirs.tmp(paths));
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return [];
-    throw error;
-  }
+  const entries = listDir(storeDirs.tmp(paths));
   const pids = new Set<number>();
   for (const name of entries) {
     if (!name.startsWith('load-')) continue;
