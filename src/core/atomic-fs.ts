@@ -1,8 +1,9 @@
 /**
- * Writes that a crash cannot leave half done: stage in a sibling temp file or
- * directory, then rename into place. Readers either see the old state or the new.
+ * Writes that a crash cannot leave half done: stage in a sibling temp entry (named as
+ * src/core/temp-entries.ts says, so no reader mistakes it for an entry and a dead
+ * writer's leftover is found), then rename into place. Readers see the old state or
+ * the new one.
  */
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   fsyncSync,
@@ -13,18 +14,26 @@ import {
   symlinkSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { faultPoint } from './fault.js';
+import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
-export function tempSibling(path: string, tag = 'tmp'): string {
-  return join(
-    dirname(path),
-    `.${basename(path)}.${tag}-${process.pid}-${randomBytes(4).toString('hex')}`,
-  );
+/** Renames a staged temp entry onto `path`: the one commit step; the temp goes on failure. */
+export function commitRename(temp: string, path: string): void {
+  faultPoint(`rename ${path}`);
+  try {
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** Atomically replaces `path` with `data` (temp file in the same directory + fsync + rename). */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  sweepBeforeWrite(dir);
   const temp = tempSibling(path);
   const fd = openSync(temp, 'wx', mode);
   try {
@@ -36,12 +45,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     throw error;
   }
   closeSync(fd);
-  try {
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  commitRename(temp, path);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -50,12 +54,14 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 
 /** Atomically makes `path` a symlink to `target` (temp link in the same directory + rename). */
 export function symlinkAtomic(target: string, path: string): void {
+  sweepBeforeWrite(dirname(path));
   const temp = tempSibling(path);
   symlinkSync(target, temp);
-  try {
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  commitRename(temp, path);
+}
+
+/** Removes one entry readers list (a ref, a flake, a link): a commit step of its own. */
+export function removeEntry(path: string): void {
+  faultPoint(`unlink ${path}`);
+  rmSync(path, { force: true });
 }

@@ -1,7 +1,7 @@
 /**
- * An exclusive claim on a name, by O_EXCL file creation. The file holds the
- * owner's pid; a claim whose owner is dead (kill -9) is stale and is taken over,
- * so a crash never blocks the next call.
+ * An exclusive claim on a name, by hard-linking a complete claim file into place. The
+ * file holds its owner (pid and process start time); a claim whose owner is dead
+ * (kill -9) is stale and is taken over, so a crash never blocks the next call.
  */
 import {
   closeSync,
@@ -15,36 +15,29 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
-
-/** Whether a process exists (EPERM: it does, but belongs to someone else). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoOf(error) === 'EPERM';
-  }
-}
+import { faultPoint } from './fault.js';
+import { formatOwner, isOwnerAlive, type Owner, parseOwner } from './owner.js';
+import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 export interface Lock {
   release(): void;
 }
 
 /**
- * The claim file appears with its pid already in it (written to a temp file, then
+ * The claim file appears with its owner already in it (written to a temp file, then
  * hard-linked into place, which fails if the name exists): a claim that were created
  * empty and filled afterwards would look stale to a racing reader, who would delete it.
  */
 function tryClaim(path: string): boolean {
-  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  const temp = tempSibling(path, 'claim');
   const fd = openSync(temp, 'wx', 0o644);
   try {
-    writeSync(fd, `${process.pid}\n`);
+    writeSync(fd, `${formatOwner()}\n`);
   } finally {
     closeSync(fd);
   }
   try {
+    faultPoint(`claim ${path}`);
     linkSync(temp, path);
     return true;
   } catch (error) {
@@ -55,42 +48,84 @@ function tryClaim(path: string): boolean {
   }
 }
 
+/** The text of a claim file, or undefined when there is none. */
+function readClaim(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Removes a dead claim safely against a racing taker: move it aside (one of two racing
+ * takers wins the rename), check that what moved is the dead claim that was read, and
+ * put back a live claim that a racer had put there meanwhile.
+ */
+function takeOver(path: string, deadClaim: string): void {
+  const aside = tempSibling(path, 'stale');
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return;
+    throw error;
+  }
+  if (readFileSync(aside, 'utf8') !== deadClaim) {
+    try {
+      linkSync(aside, path);
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+/**
+ * The live owner of a claim, or undefined when nobody holds it. A dead owner's claim
+ * (or one that names no owner: claims appear complete, so that is damage) is removed
+ * on the way; gc's sweep and a load's look at the gc lock use this.
+ */
+export function claimHolder(path: string): Owner | undefined {
+  const text = readClaim(path);
+  if (text === undefined) return undefined;
+  const owner = parseOwner(text);
+  if (owner !== undefined && isOwnerAlive(owner)) return owner;
+  takeOver(path, text);
+  return undefined;
+}
+
+/**
+ * For gc's sweep: removes the claim at `path` when it names an owner that is dead.
+ * A file that does not read as a claim is left alone (it may not be pilot's).
+ */
+export function removeDeadClaim(path: string): boolean {
+  const text = readClaim(path);
+  const owner = text === undefined ? undefined : parseOwner(text);
+  if (owner === undefined || isOwnerAlive(owner)) return false;
+  takeOver(path, text!);
+  return true;
+}
+
 /** Claims `path` or throws PILOT_BUSY naming what holds it. `what` names the thing for the message. */
 export function claimLock(path: string, what: string): Lock {
   mkdirSync(dirname(path), { recursive: true });
+  sweepBeforeWrite(dirname(path));
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (tryClaim(path)) return { release: () => rmSync(path, { force: true }) };
-    let owner = Number.NaN;
-    try {
-      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') continue;
-      throw error;
+    if (tryClaim(path)) {
+      return {
+        release: () => {
+          faultPoint(`release ${path}`);
+          rmSync(path, { force: true });
+        },
+      };
     }
-    if (isPidAlive(owner)) {
-      throw new PilotError('PILOT_BUSY', `${what} is busy: process ${owner} holds ${path}`, {
+    const holder = claimHolder(path);
+    if (holder !== undefined) {
+      throw new PilotError('PILOT_BUSY', `${what} is busy: process ${holder.pid} holds ${path}`, {
         hint: 'wait for it to finish and try again',
       });
     }
-    // Stale: its owner died. Move it aside (one of two racing takers wins the
-    // rename), check that what moved is the dead claim we read, and retry the claim.
-    // Had a racing taker already replaced it with a live claim, put that one back.
-    const aside = `${path}.stale.${process.pid}`;
-    try {
-      renameSync(path, aside);
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') continue;
-      throw error;
-    }
-    const moved = Number.parseInt(readFileSync(aside, 'utf8'), 10);
-    if (moved !== owner) {
-      try {
-        linkSync(aside, path);
-      } catch (error) {
-        if (errnoOf(error) !== 'EEXIST') throw error;
-      }
-    }
-    rmSync(aside, { force: true });
   }
   throw new PilotError('PILOT_BUSY', `${what} is busy: could not claim ${path}`, {
     hint: 'try again',
@@ -98,7 +133,12 @@ export function claimLock(path: string, what: string): Lock {
 }
 
 /** Waits (polling) until the claim succeeds or `timeoutMs` passes. */
-export async function waitForLock(path: string, what: string, timeoutMs: number): Promise<Lock> {
+export async function waitForLock(
+  path: string,
+  what: string,
+  timeoutMs: number,
+  pollMs = 20,
+): Promise<Lock> {
   const deadline = Date.now() + timeoutMs;
   while (true) {
     try {
@@ -106,7 +146,7 @@ export async function waitForLock(path: string, what: string, timeoutMs: number)
     } catch (error) {
       if (!(error instanceof PilotError) || error.code !== 'PILOT_BUSY' || Date.now() > deadline)
         throw error;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
+import { tempEntryOwner } from '../core/temp-entries.js';
 import { listPlans } from './fast-plan.js';
 
 /** Store-relative cache dirs (`host/<key>`, `includes/<hex>`) a fresh plan or a mounted instance uses. */
@@ -58,11 +59,12 @@ export function collectLauncherCaches(paths: PilotPaths): {
   const removed: string[] = [];
   let bytesFreed = 0;
   // Host layers and extracted include tars are rebuilt by the next launch that needs
-  // them; staging dirs of a killed launcher (`.<key>.tmp-<pid>-<time>`) go too.
+  // them. Staging dirs are temp entries: a live launcher's stay, a dead one's go with
+  // gc's sweep of leftovers.
   for (const kind of ['host', 'includes']) {
     const dir = join(paths.store, kind);
     for (const entry of listDir(dir)) {
-      if (used.has(`${kind}/${entry}`)) continue;
+      if (used.has(`${kind}/${entry}`) || tempEntryOwner(entry, true)) continue;
       const path = join(dir, entry);
       bytesFreed += freedBytes(path);
       rmSync(path, { recursive: true, force: true });

@@ -28,6 +28,8 @@ import {
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { faultPoint } from '../core/fault.js';
+import { sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import type { LayeredTree } from './image-tree.js';
 
 export type HostFileKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing';
@@ -236,10 +238,12 @@ export function ensureHostLayer(
 ): { path: string; built: boolean } {
   const path = join(dir, key);
   if (existsSync(path)) return { path, built: false };
-  const staging = join(dir, `.${key}.tmp-${process.pid}-${Date.now()}`);
+  const staging = join(dir, tempName('host'));
   try {
     mkdirSync(dir, { recursive: true });
+    sweepBeforeWrite(dir);
     buildHostLayer(staging, files, options);
+    faultPoint(`rename ${path}`);
     renameSync(staging, path);
     return { path, built: true };
   } catch (error) {

@@ -26,7 +26,8 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
-import { claimLock, isPidAlive, type Lock } from '../core/lock.js';
+import { type Lock, waitForLock } from '../core/lock.js';
+import { isOwnerAlive, selfOwner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
 export interface InstanceInfo {
@@ -87,19 +88,6 @@ function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
   }
 }
 
-/**
- * A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the
- * pid it names one process, so a reused pid is not taken for a call in progress.
- */
-export function processStartTime(pid: number | 'self'): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
 /** Calls in progress; records of dead callers (kill -9) are dropped on the way. */
 export function livePids(dirs: InstanceDirs): number[] {
   let entries: string[];
@@ -110,14 +98,15 @@ export function livePids(dirs: InstanceDirs): number[] {
   }
   const alive: number[] = [];
   for (const entry of entries) {
-    const pid = Number.parseInt(entry, 10);
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
     let recorded = '';
     try {
       recorded = readFileSync(join(dirs.pids, entry), 'utf8').trim();
     } catch {
       recorded = '';
     }
-    if (isPidAlive(pid) && (recorded === '' || recorded === processStartTime(pid))) alive.push(pid);
+    if (isOwnerAlive({ pid, start: recorded })) alive.push(pid);
     else rmSync(join(dirs.pids, entry), { force: true });
   }
   return alive;
@@ -133,16 +122,7 @@ function unmount(path: string): void {
 
 async function lockInstance(dirs: InstanceDirs): Promise<Lock> {
   mkdirSync(dirs.runtime, { recursive: true });
-  const deadline = Date.now() + 60_000;
-  while (true) {
-    try {
-      return claimLock(dirs.lock, `instance ${dirs.id}`);
-    } catch (error) {
-      if (!(error instanceof PilotError) || error.code !== 'PILOT_BUSY' || Date.now() > deadline)
-        throw error;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
+  return waitForLock(dirs.lock, `instance ${dirs.id}`, 60_000, 10);
 }
 
 /** Mount points every call binds onto; made once when the instance is mounted. */
@@ -203,7 +183,7 @@ export async function ensureInstance(
 export function enterInstance(dirs: InstanceDirs, pid: number): () => void {
   mkdirSync(dirs.pids, { recursive: true });
   const file = join(dirs.pids, String(pid));
-  writeFileSync(file, `${processStartTime('self') ?? ''}\n`);
+  writeFileSync(file, `${selfOwner().start}\n`);
   return () => rmSync(file, { force: true });
 }
 

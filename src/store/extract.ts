@@ -10,7 +10,7 @@
  * validated, so a header the two readers parse differently cannot smuggle an entry in.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import {
   chmodSync,
@@ -30,8 +30,9 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { faultPoint } from '../core/fault.js';
+import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { encodeTar } from './tar-write.js';
-import { removeTree } from './temp.js';
 
 /** A tar file path, a stream (read once, spooled), or something that opens a fresh stream. */
 export type TarInput = string | Readable | { open(): Readable };
@@ -620,7 +621,7 @@ async function convertWhiteouts(
     const dump = opaqueDirs
       .map((dir) => `# file: ${escapeDumpName(dir)}\n${names.map((n) => `${n}="y"\n`).join('')}\n`)
       .join('');
-    const dumpFile = join(tmpDir, `opaque-${process.pid}-${randomBytes(4).toString('hex')}.dump`);
+    const dumpFile = join(tmpDir, tempName('opaque'));
     writeFileSync(dumpFile, dump);
     try {
       await runTool('setfattr', ['-h', `--restore=${dumpFile}`], undefined, staging);
@@ -650,8 +651,10 @@ export async function extractTarSafely(
   const label = options.label ?? (typeof input === 'string' ? input : 'tar archive');
   const privileged = options.privileged ?? isPrivileged();
   mkdirSync(options.tmpDir, { recursive: true });
-  const staging = join(options.tmpDir, `extract-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const spoolFile = `${staging}.input`;
+  sweepBeforeWrite(options.tmpDir);
+  const staging = join(options.tmpDir, tempName('extract'));
+  const spoolFile = join(options.tmpDir, tempName('spool'));
+  const plainFile = join(options.tmpDir, tempName('plain'));
   try {
     let open: () => Readable;
     if (typeof input === 'string') {
@@ -670,7 +673,7 @@ export async function extractTarSafely(
     const compression = await sniffCompression(open);
     // Decompressing costs more than writing the tar once more: pass 1 keeps the plain
     // tar for pass 2 instead of decompressing twice.
-    const plainTar = compression === 'none' ? undefined : `${staging}.tar`;
+    const plainTar = compression === 'none' ? undefined : plainFile;
     const checked = await validatePass(
       open,
       compression,
@@ -714,6 +717,7 @@ export async function extractTarSafely(
     };
     options.beforeCommit?.(result);
     try {
+      faultPoint(`rename ${dest}`);
       renameSync(staging, dest);
     } catch (error) {
       const code = errnoOf(error);
@@ -723,7 +727,7 @@ export async function extractTarSafely(
     return result;
   } finally {
     rmSync(spoolFile, { force: true });
-    rmSync(`${staging}.tar`, { force: true });
+    rmSync(plainFile, { force: true });
     removeTree(staging);
   }
 }

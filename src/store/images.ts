@@ -1,9 +1,11 @@
 /**
  * Listing, untagging and garbage collection of the store's images and layers.
  */
-import { lstatSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, readlinkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeEntry } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { faultPoint } from '../core/fault.js';
 import {
   type ImageRecord,
   listRefs,
@@ -13,8 +15,9 @@ import {
 } from '../core/image-record.js';
 import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
 import { layerRecordPath, readLayerRecord } from './layers.js';
-import { cleanStaleTemp, makeTempDir, removeTree, withGcLock } from './temp.js';
+import { cleanStaleTemp, makeTempDir, withGcLock } from './temp.js';
 
 export interface ImageSummary {
   id: string;
@@ -132,7 +135,7 @@ export function removeImageRef(
   const removed: string[] = [];
   for (const name of names) {
     try {
-      rmSync(join(storeDirs.refs(paths), encodeURIComponent(name)));
+      removeEntry(join(storeDirs.refs(paths), encodeURIComponent(name)));
       removed.push(name);
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
@@ -182,7 +185,7 @@ export async function collectGarbage(
       }
       const path = join(storeDirs.images(paths), `${digestHex(image.id)}.json`);
       result.bytesFreed += sizeOf(path);
-      rmSync(path, { force: true });
+      removeEntry(path);
       result.images.push(image.id);
     }
 
@@ -193,7 +196,7 @@ export async function collectGarbage(
       if (keptBlobs.has(entry) || entry.startsWith('.')) continue;
       const path = join(storeDirs.blobs(paths), entry);
       result.bytesFreed += sizeOf(path);
-      rmSync(path, { force: true });
+      removeEntry(path);
     }
 
     const keptLayers = new Set(
@@ -207,18 +210,20 @@ export async function collectGarbage(
         const diffId = `sha256:${match[1]}`;
         if (match[2]) {
           // A record whose layer is gone (or never arrived: a load killed mid-way).
+          if (result.layers.includes(diffId)) continue; // went with its layer below
           try {
             lstatSync(join(storeDirs.layers(paths), match[1]!));
           } catch (error) {
             if (errnoOf(error) !== 'ENOENT') throw error;
-            rmSync(join(storeDirs.layers(paths), entry), { force: true });
+            removeEntry(join(storeDirs.layers(paths), entry));
           }
           continue;
         }
         const size = readLayerRecord(paths, diffId)?.size ?? 0;
         // Rename first: the layer vanishes in one step, and the slow delete happens in tmp/.
+        faultPoint(`rename ${join(storeDirs.layers(paths), entry)} to trash`);
         renameSync(join(storeDirs.layers(paths), entry), join(trash, entry));
-        rmSync(layerRecordPath(paths, diffId), { force: true });
+        removeEntry(layerRecordPath(paths, diffId));
         removeTree(join(trash, entry));
         result.bytesFreed += size;
         result.layers.push(diffId);
@@ -229,6 +234,7 @@ export async function collectGarbage(
 
     // Aliases whose layer is gone.
     for (const entry of listDir(storeDirs.aliases(paths))) {
+      if (tempEntryOwner(entry, true)) continue; // a writer's, or gc's sweep of leftovers
       const alias = join(storeDirs.aliases(paths), entry);
       let target: string;
       try {
@@ -239,7 +245,7 @@ export async function collectGarbage(
       try {
         lstatSync(join(storeDirs.aliases(paths), target));
       } catch (error) {
-        if (errnoOf(error) === 'ENOENT') rmSync(alias, { force: true });
+        if (errnoOf(error) === 'ENOENT') removeEntry(alias);
       }
     }
     return result;

@@ -12,10 +12,11 @@ import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import { type ImageRecord, readImageById } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { removeTree } from '../core/temp-entries.js';
 import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
 import { openArchive } from './archive-source.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
-import { beginLoad, cleanStaleTemp, removeTree } from './temp.js';
+import { beginLoad, cleanStaleTemp } from './temp.js';
 
 export interface LoadOptions {
   /** A name for the image (when the archive has none, or in addition). */

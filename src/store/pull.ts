@@ -8,9 +8,10 @@ import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { normalizeRef } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { removeTree } from '../core/temp-entries.js';
 import { validRef } from './archive-images.js';
 import { type LoadResult, loadArchive } from './load.js';
-import { makeTempDir, removeTree } from './temp.js';
+import { makeTempDir } from './temp.js';
 
 export type PullTool = 'podman' | 'skopeo';
 

@@ -1,0 +1,147 @@
+/**
+ * Temp entries: the files, links and directories pilot stages beside (or under) what it
+ * commits by rename. Every one is named `.pilot-<tag>-<pid>-<start>-<random>`:
+ *
+ * - the leading dot and fixed shape mean no reader of the directory takes it for an
+ *   entry (refs, records, flakes, plans, app links are never dot-names), and nobody
+ *   takes another program's file for pilot's;
+ * - pid and process start time name the writer, so that an entry whose writer died
+ *   (kill -9, power loss) is told apart from one being written right now, even after
+ *   the pid was reused.
+ *
+ * Such leftovers are removed by the next pilot process that writes into the same
+ * directory (once per process and directory) and by `pilot gc`, which walks every
+ * directory pilot writes. Only names of this shape whose writer is dead are ever
+ * removed. Node built-ins only: the launcher writes plans through this.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { errnoOf } from './errors.js';
+import { faultPoint } from './fault.js';
+import { listDir } from './list-dir.js';
+import { isOwnerAlive, type Owner, selfOwner } from './owner.js';
+
+const TEMP_NAME = /^\.pilot-([a-z]+)-(\d+)-(\d*)-[0-9a-f]{8}$/;
+
+/**
+ * Names that pilot versions before the start-time format used, recognised only inside
+ * pilot's own store and run directories (never in a shared one such as /usr/bin), and
+ * judged by pid alone: `.<name>.tmp-<pid>-<x>`, `<purpose>-<pid>-<x>[.<y>]` under tmp/,
+ * `.trash-<pid>-<x>`, and lock claims `<lock>.<pid>.<x>` / `<lock>.stale.<pid>`.
+ */
+const LEGACY_NAMES = [
+  /^\..+\.tmp-(\d+)-[0-9a-f]+$/,
+  /^[a-z]+-(\d+)-[0-9a-f]+(?:\..*)?$/,
+  /^\.trash-(\d+)-[0-9a-f]+$/,
+  /^.+\.lock\.(\d+)\.[0-9a-z]+$/,
+  /^.+\.lock\.stale\.(\d+)$/,
+];
+
+/** A fresh temp name for this process. `tag` says what it is for (a-z only). */
+export function tempName(tag: string): string {
+  if (!/^[a-z]+$/.test(tag)) throw new Error(`temp tag must be a-z: ${tag}`);
+  const owner = selfOwner();
+  return `.pilot-${tag}-${owner.pid}-${owner.start}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A temp name in the directory of `path`, for staging `path` and renaming it into place. */
+export function tempSibling(path: string, tag = 'tmp'): string {
+  return join(dirname(path), tempName(tag));
+}
+
+/** The writer of a temp entry, or undefined for a name that is not pilot's temp name. */
+export function tempEntryOwner(name: string, legacy = false): Owner | undefined {
+  const match = TEMP_NAME.exec(name);
+  if (match) return { pid: Number(match[2]), start: match[3]! };
+  if (!legacy) return undefined;
+  for (const pattern of LEGACY_NAMES) {
+    const old = pattern.exec(name);
+    if (old) return { pid: Number(old[1]), start: '' };
+  }
+  return undefined;
+}
+
+/** The tag of a temp name (`load`, `host`, …), or undefined. */
+export function tempEntryTag(name: string): string | undefined {
+  return TEMP_NAME.exec(name)?.[1];
+}
+
+/**
+ * Removes a tree even where the image made directories read-only for their owner
+ * (an unprivileged store cannot otherwise unlink inside a 0555 directory).
+ */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true, maxRetries: 2 });
+    return;
+  } catch (error) {
+    if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
+  }
+  makeWritable(path);
+  rmSync(path, { recursive: true, force: true });
+}
+
+function makeWritable(path: string): void {
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!stat.isDirectory()) return;
+  try {
+    chmodSync(path, 0o700);
+  } catch {
+    // Not ours to change: rm will report it.
+  }
+  for (const entry of readdirSync(path)) makeWritable(join(path, entry));
+}
+
+export interface SweepOptions {
+  /** Also remove leftovers named the way earlier pilot versions named them (own dirs only). */
+  legacy?: boolean;
+}
+
+/**
+ * Removes the temp entries in `dir` whose writer is dead; returns their names. Each is
+ * first renamed to a temp name of this process, so that of two sweepers one wins, and
+ * a sweeper killed half way through a tree leaves a dead temp entry, not a half entry.
+ */
+export function sweepDeadTemps(dir: string, options: SweepOptions = {}): string[] {
+  const removed: string[] = [];
+  for (const name of listDir(dir)) {
+    const owner = tempEntryOwner(name, options.legacy);
+    if (owner === undefined || isOwnerAlive(owner)) continue;
+    const mine = join(dir, tempName('trash'));
+    try {
+      renameSync(join(dir, name), mine);
+    } catch {
+      continue; // another sweeper took it, or it is not ours to move
+    }
+    faultPoint(`sweep ${join(dir, name)}`);
+    try {
+      removeTree(mine);
+    } catch {
+      // Left under a temp name of ours: the next sweep after we exit takes it.
+    }
+    removed.push(name);
+  }
+  return removed;
+}
+
+const swept = new Set<string>();
+
+/**
+ * What a writer calls before it stages an entry in `dir`: the leftovers of dead writers
+ * there go, once per process and directory. Housekeeping never fails the write.
+ */
+export function sweepBeforeWrite(dir: string, options: SweepOptions = {}): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  try {
+    sweepDeadTemps(dir, options);
+  } catch {
+    // An unreadable directory: the write itself will say what is wrong.
+  }
+}
