@@ -196,33 +196,15 @@ export function buildProgram(): Command {
     .option('--json', 'print what was deleted as JSON')
     .addHelpText('after', '\nExample:\n  pilot gc')
     .action(async (options, command: Command) => {
-      const paths = pathsOf(command);
-      const { collectGarbage } = await import('./store/images.js');
-      const { loadApps, pinnedIds } = await import('./commands/apps.js');
-      const apps = loadApps(paths);
-      const broken = apps.filter((a) => !a.ok).map((a) => a.app);
-      if (broken.length > 0) {
-        throw new PilotError(
-          'PILOT_FLAKE_INVALID',
-          `cannot tell which images these apps use: ${broken.join(', ')}`,
-          {
-            hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
-          },
-        );
-      }
-      const keep = new Set(apps.flatMap(pinnedIds));
-      const store = await collectGarbage(paths, keep);
-      const { collectLauncherCaches } = await import('./runtime/caches.js');
-      const caches = collectLauncherCaches(paths);
-      const result = {
-        ...store,
-        hostLayers: caches.hostLayers,
-        plans: caches.plans,
-        bytesFreed: store.bytesFreed + caches.bytesFreed,
-      };
+      const { runGc } = await import('./commands/gc.js');
+      const result = await runGc(pathsOf(command));
       if (options.json) return printJson(result);
+      const leftovers =
+        result.leftovers.length > 0
+          ? `, ${result.leftovers.length} leftover(s) of killed runs`
+          : '';
       process.stdout.write(
-        `removed ${result.images.length} image(s), ${result.layers.length} layer(s), ${result.hostLayers.length} host layer(s), ${result.plans.length} stale plan(s), freed ${formatBytes(result.bytesFreed)}\n`,
+        `removed ${result.images.length} image(s), ${result.layers.length} layer(s), ${result.hostLayers.length} host layer(s), ${result.plans.length} stale plan(s)${leftovers}, freed ${formatBytes(result.bytesFreed)}\n`,
       );
     });
 

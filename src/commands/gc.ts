@@ -1,0 +1,103 @@
+/**
+ * `pilot gc`: images no name and no app uses, then layers no image uses, then the
+ * launcher's unused caches, then what dead pilot processes left behind anywhere pilot
+ * writes (temp entries and claims). Returns what it removed; the CLI prints it.
+ */
+import { dirname, join } from 'node:path';
+import { PilotError } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
+import { removeDeadClaim } from '../core/lock.js';
+import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
+import { sweepDeadTemps } from '../core/temp-entries.js';
+import { collectLauncherCaches } from '../runtime/caches.js';
+import { collectGarbage, type GarbageResult } from '../store/images.js';
+import { type AppEntry, loadApps, pinnedIds } from './apps.js';
+
+export interface GcResult extends GarbageResult {
+  hostLayers: string[];
+  plans: string[];
+  /** Temp entries and claims of dead pilot processes that were removed (full paths). */
+  leftovers: string[];
+}
+
+export async function runGc(paths: PilotPaths): Promise<GcResult> {
+  const apps = loadApps(paths);
+  const broken = apps.filter((a) => !a.ok).map((a) => a.app);
+  if (broken.length > 0) {
+    throw new PilotError(
+      'PILOT_FLAKE_INVALID',
+      `cannot tell which images these apps use: ${broken.join(', ')}`,
+      {
+        hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
+      },
+    );
+  }
+  const store = await collectGarbage(paths, new Set(apps.flatMap(pinnedIds)));
+  const caches = collectLauncherCaches(paths);
+  return {
+    ...store,
+    hostLayers: caches.hostLayers,
+    plans: caches.plans,
+    bytesFreed: store.bytesFreed + caches.bytesFreed,
+    leftovers: sweepLeftovers(paths, apps),
+  };
+}
+
+/** Directories only pilot writes: leftovers named the way earlier versions did count too. */
+function ownDirectories(paths: PilotPaths): string[] {
+  const dirs = [
+    paths.store,
+    storeDirs.layers(paths),
+    storeDirs.aliases(paths),
+    storeDirs.blobs(paths),
+    storeDirs.images(paths),
+    storeDirs.refs(paths),
+    storeDirs.hostLayers(paths),
+    join(paths.store, 'includes'),
+    join(paths.store, 'includes/by-path'),
+    storeDirs.instances(paths),
+    paths.run,
+    join(paths.run, 'plans'),
+    join(paths.run, 'flakes'),
+    join(paths.run, 'includes'),
+    join(paths.run, 'includes/.tmp'),
+    join(paths.run, 'host-requirements'),
+    join(paths.run, 'instances'),
+  ];
+  for (const id of listDir(join(paths.run, 'instances'))) {
+    dirs.push(join(paths.run, 'instances', id), join(paths.run, 'instances', id, 'pids'));
+  }
+  return dirs;
+}
+
+/**
+ * Directories pilot shares with others (the flakes dir, which flake-pilot uses too, and
+ * the directories of the app links, e.g. /usr/bin): only pilot's current temp names.
+ */
+function sharedDirectories(paths: PilotPaths, apps: AppEntry[]): string[] {
+  const dirs = new Set([paths.flakes]);
+  for (const entry of apps) {
+    dirs.add(join(paths.flakes, `${entry.app}.d`));
+    const appPath = entry.ok ? entry.flake.container.host_app_path : undefined;
+    if (appPath) dirs.add(dirname(hostPath(paths, appPath)));
+  }
+  return [...dirs];
+}
+
+/** Temp entries of dead writers and claims of dead owners, wherever pilot writes. */
+export function sweepLeftovers(paths: PilotPaths, apps: AppEntry[]): string[] {
+  const removed: string[] = [];
+  const sweep = (dir: string, legacy: boolean) => {
+    for (const name of sweepDeadTemps(dir, { legacy })) removed.push(join(dir, name));
+  };
+  for (const dir of ownDirectories(paths)) sweep(dir, true);
+  for (const dir of sharedDirectories(paths, apps)) sweep(dir, false);
+  // Registration claims `.<app>.lock` and instance claims `instances/<id>/lock`.
+  const claims = listDir(paths.flakes)
+    .filter((name) => /^\..+\.lock$/.test(name))
+    .map((name) => join(paths.flakes, name));
+  for (const id of listDir(join(paths.run, 'instances')))
+    claims.push(join(paths.run, 'instances', id, 'lock'));
+  for (const claim of claims) if (removeDeadClaim(claim)) removed.push(claim);
+  return removed;
+}
