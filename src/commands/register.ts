@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
-import { assertAppName, type Flake, serializeFlake } from '../core/flake-file.js';
+import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/flake-file.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
@@ -92,6 +92,20 @@ export function registerApp(
   }
 }
 
+/**
+ * Whether an app's registration is whole: its flake reads and its link is there. A
+ * registration killed between writing the flake and the link is not: the same
+ * `register` again completes it without --force.
+ */
+function registrationComplete(paths: PilotPaths, app: string): boolean {
+  try {
+    const appPath = loadFlake(paths.flakes, app).flake.container.host_app_path;
+    return appPath === undefined || isPilotLink(hostPath(paths, appPath));
+  } catch {
+    return true; // a broken flake is somebody's: only --force replaces it
+  }
+}
+
 function registerLocked(
   paths: PilotPaths,
   options: RegisterOptions,
@@ -101,7 +115,7 @@ function registerLocked(
 ): RegisterResult {
   const flakeFile = flakeFileOf(paths, app);
   const link = hostPath(paths, appPath);
-  if (existsSync(flakeFile) && !options.force) {
+  if (existsSync(flakeFile) && !options.force && registrationComplete(paths, app)) {
     throw new PilotError('PILOT_APP_EXISTS', `app "${app}" is already registered (${flakeFile})`, {
       hint: `use --force to replace it, or "pilot remove --app ${appPath}" first`,
     });

@@ -1,10 +1,14 @@
 /** `pilot remove --app PATH | --container REF`: only pilot links and their flakes go. */
-import { rmSync } from 'node:fs';
+
+import { renameSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
-import { PilotError } from '../core/errors.js';
+import { removeEntry } from '../core/atomic-fs.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { faultPoint } from '../core/fault.js';
 import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
+import { removeTree, tempSibling } from '../core/temp-entries.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { appNames, isPilotLink, loadApps, pathPresent } from './apps.js';
 
@@ -21,20 +25,39 @@ function removeOne(
   try {
     const flake = join(paths.flakes, `${app}.yaml`);
     const result: RemoveResult['removed'][number] = { app, flake };
+    // Link, flake, then drop-ins, each gone in one step: a remove killed half way leaves
+    // no app that runs with part of its settings, and the same remove finishes it.
     if (appPath) {
       const link = hostPath(paths, appPath);
       if (isPilotLink(link)) {
-        rmSync(link, { force: true });
+        removeEntry(link);
         result.link = link;
       }
     }
-    rmSync(join(paths.flakes, `${app}.d`), { recursive: true, force: true });
-    rmSync(flake, { force: true });
+    removeEntry(flake);
+    removeDropIns(paths, app);
     dropPlans(paths.run, app);
     return result;
   } finally {
     lock.release();
   }
+}
+
+function dropInDir(paths: PilotPaths, app: string): string {
+  return join(paths.flakes, `${app}.d`);
+}
+
+function removeDropIns(paths: PilotPaths, app: string): void {
+  const dir = dropInDir(paths, app);
+  const aside = tempSibling(dir, 'trash');
+  try {
+    faultPoint(`rename ${dir} to trash`);
+    renameSync(dir, aside);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return;
+    throw error;
+  }
+  removeTree(aside);
 }
 
 export function removeApp(paths: PilotPaths, appPath: string): RemoveResult {
@@ -48,7 +71,7 @@ export function removeApp(paths: PilotPaths, appPath: string): RemoveResult {
     });
   }
   if (!appNames(paths).includes(app)) {
-    if (!linkExists) {
+    if (!linkExists && !pathPresent(dropInDir(paths, app))) {
       throw new PilotError('PILOT_FLAKE_UNKNOWN', `no app is registered at ${normalized}`, {
         hint: '"pilot list" shows registered apps',
       });
