@@ -5,6 +5,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function has(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -31,6 +35,15 @@ export function missingRequirements(): string[] {
   ]) {
     if (!has(tool)) missing.push(tool);
   }
+  // Apps are also run as nobody, through links to this checkout's dist/: a checkout
+  // under a private directory (mktemp -d makes 0700 ones) fails those calls mutely.
+  const probe = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', join(repo, 'package.json')],
+    { stdio: 'ignore' },
+  );
+  if (probe.status !== 0)
+    missing.push(`a checkout that nobody (uid 65534) can read: ${repo} has a private parent dir`);
   return missing;
 }
 
