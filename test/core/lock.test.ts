@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { claimLock } from '../../src/core/lock.js';
+import { bundleSnippet, sourceFile } from '../store/helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-lock-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -22,28 +22,19 @@ describe('claimLock', () => {
 
   it('gives ten racing processes one owner at a time (no lost update)', async () => {
     const script = join(work, 'worker.mjs');
-    await build({
-      stdin: {
-        contents: `
-          import { readFileSync, writeFileSync } from 'node:fs';
-          import { waitForLock } from ${JSON.stringify(join(process.cwd(), 'src/core/lock.ts'))};
-          const [lockPath, counter] = process.argv.slice(2);
-          for (let i = 0; i < 5; i++) {
-            const lock = await waitForLock(lockPath, 'counter', 30000);
-            const n = Number(readFileSync(counter, 'utf8'));
-            await new Promise((r) => setTimeout(r, 1));
-            writeFileSync(counter, String(n + 1));
-            lock.release();
-          }`,
-        resolveDir: process.cwd(),
-        loader: 'ts',
-      },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      outfile: script,
-      logLevel: 'silent',
-    });
+    bundleSnippet(
+      `import { readFileSync, writeFileSync } from 'node:fs';
+      import { waitForLock } from ${sourceFile('core/lock.ts')};
+      const [lockPath, counter] = process.argv.slice(2);
+      for (let i = 0; i < 5; i++) {
+        const lock = await waitForLock(lockPath, 'counter', 30000);
+        const n = Number(readFileSync(counter, 'utf8'));
+        await new Promise((r) => setTimeout(r, 1));
+        writeFileSync(counter, String(n + 1));
+        lock.release();
+      }`,
+      script,
+    );
     const counter = join(work, 'counter');
     writeFileSync(counter, '0');
     const lockPath = join(work, 'counter.lock');

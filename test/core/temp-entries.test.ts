@@ -10,7 +10,6 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/core/atomic-fs.js';
 import { removeDeadClaim } from '../../src/core/lock.js';
@@ -28,6 +27,7 @@ import {
   tempEntryTag,
   tempName,
 } from '../../src/core/temp-entries.js';
+import { bundleSnippet, sourceFile } from '../store/helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-temp-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -133,19 +133,11 @@ describe('writeFileAtomic killed at its commit point', () => {
   it('leaves only a dead temp entry that readers skip and the next write removes', () => {
     const dir = freshDir();
     const script = join(work, 'write.mjs');
-    buildSync({
-      stdin: {
-        contents: `import { writeFileAtomic } from ${JSON.stringify(join(process.cwd(), 'src/core/atomic-fs.ts'))};
-          writeFileAtomic(process.argv[2], 'new\\n');`,
-        resolveDir: process.cwd(),
-        loader: 'ts',
-      },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      outfile: script,
-      logLevel: 'silent',
-    });
+    bundleSnippet(
+      `import { writeFileAtomic } from ${sourceFile('core/atomic-fs.ts')};
+      writeFileAtomic(process.argv[2], 'new\\n');`,
+      script,
+    );
     const target = join(dir, 'record.json');
     writeFileSync(target, 'old\n');
     const killed = spawnSync(process.execPath, [script, target], {

@@ -178,20 +178,35 @@ export function getfattr(path: string, name: string): string | undefined {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'error',
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+} as const;
+
 /** Bundles a TypeScript entry into one .mjs that a child `node` can run. */
 export function bundleScript(entry: string, outDir: string): string {
   const outfile = join(outDir, `${entry.replace(/\W+/g, '-')}.mjs`);
+  buildSync({ ...bundleOptions, entryPoints: [join(here, entry)], outfile });
+  return outfile;
+}
+
+/** The absolute path of a source file under src/, for the imports of a snippet. */
+export function sourceFile(path: string): string {
+  return JSON.stringify(join(here, '../../src', path));
+}
+
+/** Bundles a TypeScript snippet (importing `sourceFile(...)`) into `outfile`. */
+export function bundleSnippet(source: string, outfile: string): string {
   buildSync({
-    entryPoints: [join(here, entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
+    ...bundleOptions,
+    stdin: { contents: source, resolveDir: here, loader: 'ts' },
     outfile,
-    logLevel: 'error',
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
   });
   return outfile;
 }
