@@ -8,7 +8,7 @@ import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { removeDeadClaim } from '../core/lock.js';
 import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
-import { sweepDeadTemps } from '../core/temp-entries.js';
+import { type LegacyNames, sweepDeadTemps } from '../core/temp-entries.js';
 import { collectLauncherCaches } from '../runtime/caches.js';
 import { collectGarbage, type GarbageResult } from '../store/images.js';
 import { type AppEntry, loadApps, pinnedIds } from './apps.js';
@@ -87,10 +87,10 @@ function sharedDirectories(paths: PilotPaths, apps: AppEntry[]): string[] {
 /** Temp entries of dead writers and claims of dead owners, wherever pilot writes. */
 export function sweepLeftovers(paths: PilotPaths, apps: AppEntry[]): string[] {
   const removed: string[] = [];
-  const sweep = (dir: string, legacy: boolean) => {
+  const sweep = (dir: string, legacy: LegacyNames) => {
     for (const name of sweepDeadTemps(dir, { legacy })) removed.push(join(dir, name));
   };
-  for (const dir of ownDirectories(paths)) sweep(dir, true);
+  for (const dir of ownDirectories(paths)) sweep(dir, 'own');
   for (const dir of sharedDirectories(paths, apps)) sweep(dir, false);
   // Registration claims `.<app>.lock` and instance claims `instances/<id>/lock`.
   const claims = listDir(paths.flakes)

@@ -1,6 +1,6 @@
 /**
  * Deterministic fault points, for the tests that kill a command at each of its commit
- * points in turn (test/store/faults.test.ts) instead of after a guessed delay.
+ * points in turn (test/cli/fault-points.test.ts) instead of after a guessed delay.
  *
  *   PILOT_FAULT_LOG=FILE   append "N what" for every point this process reaches
  *   PILOT_FAULT_AT=N       SIGKILL this process when it reaches its Nth point

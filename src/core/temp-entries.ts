@@ -25,18 +25,22 @@ import { isOwnerAlive, type Owner, selfOwner } from './owner.js';
 const TEMP_NAME = /^\.pilot-([a-z]+)-(\d+)-(\d*)-[0-9a-f]{8}$/;
 
 /**
- * Names that pilot versions before the start-time format used, recognised only inside
- * pilot's own store and run directories (never in a shared one such as /usr/bin), and
- * judged by pid alone: `.<name>.tmp-<pid>-<x>`, `<purpose>-<pid>-<x>[.<y>]` under tmp/,
- * `.trash-<pid>-<x>`, and lock claims `<lock>.<pid>.<x>` / `<lock>.stale.<pid>`.
+ * Names that pilot versions before the start-time format used, judged by pid alone and
+ * recognised only inside pilot's own store and run directories (never in a shared one
+ * such as /usr/bin): `.<name>.tmp-<pid>-<x>`, `.trash-<pid>-<x>`, claims' temps
+ * `<lock>.<pid>.<x>` / `<lock>.stale.<pid>`; and, in the store's tmp/ only (elsewhere
+ * an app or image could be named like that), `<purpose>-<pid>-<x>[.<y>]`.
  */
 const LEGACY_NAMES = [
   /^\..+\.tmp-(\d+)-[0-9a-f]+$/,
-  /^[a-z]+-(\d+)-[0-9a-f]+(?:\..*)?$/,
   /^\.trash-(\d+)-[0-9a-f]+$/,
   /^.+\.lock\.(\d+)\.[0-9a-z]+$/,
   /^.+\.lock\.stale\.(\d+)$/,
 ];
+const LEGACY_TMP_NAMES = [...LEGACY_NAMES, /^[a-z]+-(\d+)-[0-9a-f]+(?:\..*)?$/];
+
+/** Which older names count: none (shared dirs), pilot's own dirs, or the store's tmp/. */
+export type LegacyNames = false | 'own' | 'tmp';
 
 /** A fresh temp name for this process. `tag` says what it is for (a-z only). */
 export function tempName(tag: string): string {
@@ -51,11 +55,11 @@ export function tempSibling(path: string, tag = 'tmp'): string {
 }
 
 /** The writer of a temp entry, or undefined for a name that is not pilot's temp name. */
-export function tempEntryOwner(name: string, legacy = false): Owner | undefined {
+export function tempEntryOwner(name: string, legacy: LegacyNames = false): Owner | undefined {
   const match = TEMP_NAME.exec(name);
   if (match) return { pid: Number(match[2]), start: match[3]! };
   if (!legacy) return undefined;
-  for (const pattern of LEGACY_NAMES) {
+  for (const pattern of legacy === 'tmp' ? LEGACY_TMP_NAMES : LEGACY_NAMES) {
     const old = pattern.exec(name);
     if (old) return { pid: Number(old[1]), start: '' };
   }
@@ -99,8 +103,8 @@ function makeWritable(path: string): void {
 }
 
 export interface SweepOptions {
-  /** Also remove leftovers named the way earlier pilot versions named them (own dirs only). */
-  legacy?: boolean;
+  /** Also remove leftovers named the way earlier pilot versions named them. */
+  legacy?: LegacyNames;
 }
 
 /**

@@ -64,7 +64,7 @@ export function collectLauncherCaches(paths: PilotPaths): {
   for (const kind of ['host', 'includes']) {
     const dir = join(paths.store, kind);
     for (const entry of listDir(dir)) {
-      if (used.has(`${kind}/${entry}`) || tempEntryOwner(entry, true)) continue;
+      if (used.has(`${kind}/${entry}`) || tempEntryOwner(entry, 'own')) continue;
       const path = join(dir, entry);
       bytesFreed += freedBytes(path);
       rmSync(path, { recursive: true, force: true });

@@ -234,7 +234,7 @@ export async function collectGarbage(
 
     // Aliases whose layer is gone.
     for (const entry of listDir(storeDirs.aliases(paths))) {
-      if (tempEntryOwner(entry, true)) continue; // a writer's, or gc's sweep of leftovers
+      if (tempEntryOwner(entry, 'own')) continue; // a writer's, or gc's sweep of leftovers
       const alias = join(storeDirs.aliases(paths), entry);
       let target: string;
       try {

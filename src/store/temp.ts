@@ -34,7 +34,7 @@ export function makeTempDir(paths: PilotPaths, purpose: string): string {
 
 /** Deletes the temp entries of dead writers (and of earlier pilot versions); returns their names. */
 export function cleanStaleTemp(paths: PilotPaths): string[] {
-  return sweepDeadTemps(storeDirs.tmp(paths), { legacy: true });
+  return sweepDeadTemps(storeDirs.tmp(paths), { legacy: 'tmp' });
 }
 
 function gcLockPath(paths: PilotPaths): string {

@@ -144,7 +144,7 @@ function leftovers(root: string): string[] {
       .replace(/( -> .*|\/)$/, '')
       .split('/')
       .pop()!;
-    return tempEntryOwner(name, true) !== undefined || /(^\..+\.lock|^gc\.lock|^lock)$/.test(name);
+    return tempEntryOwner(name, 'tmp') !== undefined || /(^\..+\.lock|^gc\.lock|^lock)$/.test(name);
   });
 }
 

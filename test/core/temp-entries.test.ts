@@ -79,17 +79,22 @@ describe('temp names', () => {
 
   it('are not taken for other names, and old names only where asked', () => {
     for (const name of ['hello', '.hello', '.pilot-x', '.pilot-load-1-2-xyz', 'hello.yaml'])
-      expect(tempEntryOwner(name, true), name).toBeUndefined();
+      expect(tempEntryOwner(name, 'tmp'), name).toBeUndefined();
+    const old = { pid: 12, start: '' };
     for (const name of [
       '.abc.json.tmp-12-0a1b',
-      'load-12-abcdef',
-      'extract-12-00.input',
       '.trash-12-ab',
       '.app.lock.12.k3j2',
       '.app.lock.stale.12',
     ]) {
       expect(tempEntryOwner(name), name).toBeUndefined();
-      expect(tempEntryOwner(name, true), name).toEqual({ pid: 12, start: '' });
+      expect(tempEntryOwner(name, 'own'), name).toEqual(old);
+      expect(tempEntryOwner(name, 'tmp'), name).toEqual(old);
+    }
+    // Only the store's tmp/ holds nothing else: elsewhere an app or a ref may be named so.
+    for (const name of ['load-12-abcdef', 'extract-12-00.input', 'load-12-abc.u0.plan']) {
+      expect(tempEntryOwner(name, 'own'), name).toBeUndefined();
+      expect(tempEntryOwner(name, 'tmp'), name).toEqual(old);
     }
   });
 });
@@ -112,9 +117,8 @@ describe('sweepDeadTemps', () => {
 
     expect(sweepDeadTemps(dir).sort()).toEqual([dead, reused].sort());
     expect(readdirSync(dir).sort()).toEqual([...others, live, mine].sort());
-    expect(sweepDeadTemps(dir, { legacy: true }).sort()).toEqual(
-      ['.hello.tmp-99999999-ab', 'load-99999999-ab'].sort(),
-    );
+    expect(sweepDeadTemps(dir, { legacy: 'own' })).toEqual(['.hello.tmp-99999999-ab']);
+    expect(sweepDeadTemps(dir, { legacy: 'tmp' })).toEqual(['load-99999999-ab']);
   });
 
   it('sweeps a directory once per process before a write', () => {
