@@ -16,15 +16,19 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { faultPoint } from './fault.js';
-import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
+import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
-/** Renames a staged temp entry onto `path`: the one commit step; the temp goes on failure. */
+/**
+ * Renames a staged temp entry (file, link or whole tree) onto `path`: the one commit
+ * step; on failure the temp goes and the rename's own error is thrown (EEXIST or
+ * ENOTEMPTY: another writer's copy is already in place).
+ */
 export function commitRename(temp: string, path: string): void {
   faultPoint(`rename ${path}`);
   try {
     renameSync(temp, path);
   } catch (error) {
-    rmSync(temp, { recursive: true, force: true });
+    removeTree(temp);
     throw error;
   }
 }

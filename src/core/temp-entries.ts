@@ -140,11 +140,11 @@ const swept = new Set<string>();
  * What a writer calls before it stages an entry in `dir`: the leftovers of dead writers
  * there go, once per process and directory. Housekeeping never fails the write.
  */
-export function sweepBeforeWrite(dir: string, options: SweepOptions = {}): void {
+export function sweepBeforeWrite(dir: string): void {
   if (swept.has(dir)) return;
   swept.add(dir);
   try {
-    sweepDeadTemps(dir, options);
+    sweepDeadTemps(dir);
   } catch {
     // An unreadable directory: the write itself will say what is wrong.
   }

@@ -19,7 +19,6 @@ import {
   lstatSync,
   mkdirSync,
   readlinkSync,
-  renameSync,
   rmSync,
   type Stats,
   statSync,
@@ -27,8 +26,8 @@ import {
   utimesSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
+import { commitRename } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
-import { faultPoint } from '../core/fault.js';
 import { sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -243,8 +242,7 @@ export function ensureHostLayer(
     mkdirSync(dir, { recursive: true });
     sweepBeforeWrite(dir);
     buildHostLayer(staging, files, options);
-    faultPoint(`rename ${path}`);
-    renameSync(staging, path);
+    commitRename(staging, path);
     return { path, built: true };
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });

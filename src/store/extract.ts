@@ -19,7 +19,6 @@ import {
   lstatSync,
   lutimesSync,
   mkdirSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -28,9 +27,9 @@ import { Duplex, PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { commitRename } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
-import { faultPoint } from '../core/fault.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { encodeTar } from './tar-write.js';
 
@@ -717,8 +716,7 @@ export async function extractTarSafely(
     };
     options.beforeCommit?.(result);
     try {
-      faultPoint(`rename ${dest}`);
-      renameSync(staging, dest);
+      commitRename(staging, dest);
     } catch (error) {
       const code = errnoOf(error);
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
