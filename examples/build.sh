@@ -54,10 +54,13 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 REF_PREFIX=localhost/pilot
 PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 SUITE=bookworm
-# The host's configured Debian mirror (first URIs: line), unless PILOT_DEBIAN_MIRROR is set.
+# The host's configured Debian mirror, unless PILOT_DEBIAN_MIRROR is set: the first
+# non-security URIs: of debian.sources (deb822), else the first `deb` line of sources.list.
+# No mirror is named here: a site's machines reach only the mirror they are configured for.
 MIRROR=${PILOT_DEBIAN_MIRROR:-$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' \
   /etc/apt/sources.list.d/debian.sources 2>/dev/null | grep -v security | sed -n 1p || true)}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
+MIRROR=${MIRROR:-$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' \
+  /etc/apt/sources.list 2>/dev/null | grep -v security | sed -n 1p || true)}
 # Packages whose files the delta builds leave to the host (what KIWI would uninstall).
 HOST_PKGS=(jq libjq1 libonig5)
 
@@ -353,6 +356,7 @@ build_debian_python_base_rootfs() {
     return
   fi
   need debootstrap "apt-get install debootstrap"
+  [ -n "$MIRROR" ] || die "no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list: set PILOT_DEBIAN_MIRROR=URL"
   mkdir -p "$CACHE"
   local w
   w=$(mktemp -d "$CACHE/work.base.XXXXXX")
