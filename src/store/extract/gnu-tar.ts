@@ -1,0 +1,149 @@
+/**
+ * Pass 2: GNU tar extracts, because only it keeps ownership, modes, hard links, xattrs
+ * and file capabilities (node-tar cannot write xattrs). It lists what it extracted, in
+ * its own quoting, for the cross-check against what pass 1 validated.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PilotError } from '../../core/errors.js';
+import { type Compression, decompressor, tap } from './decompress.js';
+import { invalid, splitEntryPath } from './validate.js';
+
+/** Reverses GNU tar's `escape` quoting (LC_ALL=C): backslash escapes and octal bytes. */
+export function decodeTarEscapes(text: string): string {
+  if (!text.includes('\\')) return text;
+  const bytes: number[] = [];
+  const simple: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92 };
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (char !== '\\') {
+      for (const byte of Buffer.from(char, 'latin1')) bytes.push(byte);
+      continue;
+    }
+    const next = text[i + 1] ?? '';
+    if (/[0-7]/.test(next)) {
+      const octal = /^[0-7]{1,3}/.exec(text.slice(i + 1))![0];
+      bytes.push(Number.parseInt(octal, 8) & 0xff);
+      i += octal.length;
+    } else if (next in simple) {
+      bytes.push(simple[next]!);
+      i += 1;
+    } else {
+      bytes.push(92);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function gnuTarArgs(staging: string, privileged: boolean): string[] {
+  const args = ['-x', '-v', '-f', '-', '-C', staging, '--numeric-owner', '-p'];
+  args.push('--quoting-style=escape', '--warning=no-unknown-keyword', '--warning=no-timestamp');
+  if (privileged) args.push('--same-owner', '--xattrs', '--xattrs-include=*', '--acls');
+  else args.push('--no-same-owner', '--xattrs', '--xattrs-include=user.*');
+  return args;
+}
+
+export function waitForExit(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? 15 : 0)));
+  });
+}
+
+/** What pass 2 needs of the extract options; `privileged` is settled by the caller. */
+export interface GnuTarOptions {
+  privileged: boolean;
+  onBytes?: ((bytes: number) => void) | undefined;
+}
+
+export async function extractPass(
+  open: () => Readable,
+  compression: Compression,
+  staging: string,
+  label: string,
+  options: GnuTarOptions,
+): Promise<string[]> {
+  const { privileged } = options;
+  const child = spawn('tar', gnuTarArgs(staging, privileged), {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = waitForExit(child);
+  // GNU tar may exit as soon as it reads the end-of-archive blocks, before the padding
+  // after them: a closed stdin then is not an error (its exit status says how it went).
+  let stdinClosed = false;
+  child.stdin.on('error', () => {
+    stdinClosed = true;
+  });
+  child.stdin.on('close', () => {
+    stdinClosed = true;
+  });
+  let feedError: unknown;
+  try {
+    await pipeline(
+      open(),
+      tap((chunk) => options.onBytes?.(chunk.length)),
+      decompressor(compression),
+      async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) {
+          if (stdinClosed) break;
+          if (!child.stdin.write(chunk)) {
+            await new Promise<void>((resolve) => {
+              const done = () => {
+                child.stdin.off('drain', done);
+                child.stdin.off('close', done);
+                resolve();
+              };
+              child.stdin.on('drain', done);
+              child.stdin.on('close', done);
+            });
+          }
+        }
+        child.stdin.end();
+      },
+    );
+  } catch (error) {
+    feedError = error;
+    child.stdin.destroy();
+  }
+  let code: number;
+  try {
+    code = await exited;
+  } catch (error) {
+    throw new PilotError(
+      'PILOT_RUNTIME',
+      `cannot run GNU tar to extract ${label}: ${(error as Error).message}`,
+      {
+        hint: 'install GNU tar (Debian: apt-get install tar)',
+        cause: error,
+      },
+    );
+  }
+  if (code !== 0) {
+    throw new PilotError(
+      'PILOT_RUNTIME',
+      `GNU tar failed (exit ${code}) extracting ${label}: ${stderr.trim() || 'no message'}`,
+      { hint: 'command: tar ' + gnuTarArgs(staging, privileged).join(' ') },
+    );
+  }
+  if (feedError !== undefined) {
+    throw invalid(label, `cannot read the archive: ${(feedError as Error).message}`, feedError);
+  }
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const normal = splitEntryPath(decodeTarEscapes(line)).join('/');
+      return normal === '' ? '.' : normal;
+    });
+}

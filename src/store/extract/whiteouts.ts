@@ -1,0 +1,132 @@
+/**
+ * The last stage before the rename: OCI whiteout files become what overlayfs reads
+ * (see convertWhiteouts), and makeWhiteoutDevices is pilot's one way to make a whiteout.
+ */
+import { spawn } from 'node:child_process';
+import { lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { errnoOf, PilotError } from '../../core/errors.js';
+import { tempName } from '../../core/temp-entries.js';
+import { encodeTar } from '../tar-write.js';
+import { waitForExit } from './gnu-tar.js';
+import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './validate.js';
+
+/** The `getfattr --dump` escaping that `setfattr --restore` reads back. */
+function escapeDumpName(name: string): string {
+  let out = '';
+  for (const byte of Buffer.from(name)) {
+    out +=
+      byte <= 0x20 || byte === 0x5c || byte >= 0x7f
+        ? `\\${byte.toString(8).padStart(3, '0')}`
+        : String.fromCharCode(byte);
+  }
+  return out;
+}
+
+async function runTool(
+  command: string,
+  args: string[],
+  input: Buffer | undefined,
+  cwd: string,
+): Promise<void> {
+  const child = spawn(command, args, { cwd, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = waitForExit(child);
+  child.stdin?.on('error', () => {
+    // exit status reports the failure
+  });
+  child.stdin?.end(input);
+  let code: number;
+  try {
+    code = await exited;
+  } catch (error) {
+    throw new PilotError('PILOT_RUNTIME', `cannot run ${command}: ${(error as Error).message}`, {
+      hint: command === 'setfattr' ? 'install attr (Debian: apt-get install attr)' : undefined,
+      cause: error,
+    });
+  }
+  if (code !== 0) {
+    throw new PilotError(
+      'PILOT_RUNTIME',
+      `${command} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`,
+    );
+  }
+}
+
+/**
+ * OCI whiteouts → overlayfs: `.wh.NAME` becomes a 0/0 character device NAME, and
+ * `.wh..wh..opq` marks its directory opaque. Both opaque xattrs are written: the kernel
+ * reads `trusted.overlay.*` only for an overlay mounted by real root, and `user.overlay.*`
+ * for one mounted in a user namespace (`userxattr`). Parent mtimes are put back so the
+ * conversion does not show up as a change to the directory.
+ */
+export async function convertWhiteouts(
+  staging: string,
+  validator: EntryValidator,
+  tmpDir: string,
+  privileged: boolean,
+): Promise<void> {
+  const { whiteouts, opaqueDirs, otherWhiteoutFiles } = validator;
+  if (whiteouts.length + opaqueDirs.length + otherWhiteoutFiles.length === 0) return;
+  const all = [
+    ...whiteouts,
+    ...otherWhiteoutFiles,
+    ...opaqueDirs.map((d) => posix.join(d, OPAQUE_MARKER)),
+  ];
+  const parentTimes = new Map<string, { atime: Date; mtime: Date }>();
+  for (const path of all) {
+    const parent = posix.dirname(path);
+    if (parentTimes.has(parent)) continue;
+    try {
+      const stat = lstatSync(join(staging, parent));
+      if (stat.isDirectory()) parentTimes.set(parent, { atime: stat.atime, mtime: stat.mtime });
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') throw error;
+    }
+  }
+  for (const path of all) rmSync(join(staging, path), { recursive: true, force: true });
+  const devices = [];
+  for (const path of whiteouts) {
+    const target = posix.join(
+      posix.dirname(path),
+      posix.basename(path).slice(WHITEOUT_PREFIX.length),
+    );
+    // A file of the same layer with that name wins: a whiteout only hides lower layers.
+    try {
+      lstatSync(join(staging, target));
+      continue;
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') throw error;
+    }
+    devices.push({ path: target, type: 'char' as const, mode: 0, devmajor: 0, devminor: 0 });
+  }
+  if (devices.length > 0) {
+    const owner = privileged ? ['--same-owner'] : ['--no-same-owner'];
+    await runTool(
+      'tar',
+      ['-x', '-f', '-', '-C', staging, '--numeric-owner', ...owner],
+      encodeTar(devices),
+      staging,
+    );
+  }
+  if (opaqueDirs.length > 0) {
+    const names = privileged
+      ? ['trusted.overlay.opaque', 'user.overlay.opaque']
+      : ['user.overlay.opaque'];
+    const dump = opaqueDirs
+      .map((dir) => `# file: ${escapeDumpName(dir)}\n${names.map((n) => `${n}="y"\n`).join('')}\n`)
+      .join('');
+    const dumpFile = join(tmpDir, tempName('opaque'));
+    writeFileSync(dumpFile, dump);
+    try {
+      await runTool('setfattr', ['-h', `--restore=${dumpFile}`], undefined, staging);
+    } finally {
+      rmSync(dumpFile, { force: true });
+    }
+  }
+  for (const [parent, times] of parentTimes)
+    lutimesSync(join(staging, parent), times.atime, times.mtime);
+}
