@@ -7,7 +7,6 @@
  * inodes, so the key changes and the layer is rebuilt.
  */
 
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -123,11 +122,11 @@ interface BuildOptions {
  * copy the image's own directory metadata where the image has the directory, so
  * that the host layer does not change the merged root's modes or owners.
  */
-export function buildHostLayer(
+export async function buildHostLayer(
   staging: string,
   files: readonly HostFile[],
   options: BuildOptions,
-): void {
+): Promise<void> {
   const hostRoot = options.hostRoot ?? '/';
   const isRoot = process.getuid?.() === 0;
   mkdirSync(staging, { mode: 0o755 });
@@ -182,11 +181,15 @@ export function buildHostLayer(
 
   // Whiteouts are character devices 0/0: only root may create them. A caller's
   // own store goes without (its app sees /removed, which is harmless data).
+  const whiteouts: string[] = [];
   for (const path of isRoot ? options.hide : []) {
     ensureDir(posix.dirname(path));
-    if (options.tree.lookup(path) && !existsSync(staging + path)) {
-      execFileSync('mknod', [staging + path, 'c', '0', '0']);
-    }
+    if (options.tree.lookup(path) && !existsSync(staging + path)) whiteouts.push(path.slice(1));
+  }
+  if (whiteouts.length > 0) {
+    // Cold path only: the whiteout maker (and node-tar) load when a host layer hides a file.
+    const { makeWhiteoutDevices } = await import('../store/extract/whiteouts.js');
+    await makeWhiteoutDevices(staging, whiteouts, isRoot);
   }
 }
 
@@ -229,19 +232,19 @@ function copySingleFile(source: string, dest: string, stat: Stats, isRoot: boole
  * staging sibling and renaming it into place. Concurrent builders race only on
  * the rename: the loser discards its copy (the content is the same by key).
  */
-export function ensureHostLayer(
+export async function ensureHostLayer(
   dir: string,
   key: string,
   files: readonly HostFile[],
   options: BuildOptions,
-): { path: string; built: boolean } {
+): Promise<{ path: string; built: boolean }> {
   const path = join(dir, key);
   if (existsSync(path)) return { path, built: false };
   const staging = join(dir, tempName('host'));
   try {
     mkdirSync(dir, { recursive: true });
     sweepBeforeWrite(dir);
-    buildHostLayer(staging, files, options);
+    await buildHostLayer(staging, files, options);
     commitRename(staging, path);
     return { path, built: true };
   } catch (error) {

@@ -213,7 +213,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const announce = !existsSync(join(hostDir, key)) && process.stderr.isTTY === true;
     if (announce) process.stderr.write(`${request.app}: providing ${present.length} host file(s)…`);
     try {
-      const built = ensureHostLayer(hostDir, key, files, { hide, tree });
+      const built = await ensureHostLayer(hostDir, key, files, { hide, tree });
       layerPath = built.path;
       if (announce) process.stderr.write('\r\x1b[K');
       if (built.built) progress(`provided ${present.length} host file(s) in a new host layer`);

@@ -117,14 +117,14 @@ describe('host layer', () => {
     ).not.toBe(key);
   });
 
-  it('links files at their canonical place, keeps symlinks, creates directories themselves', () => {
+  it('links files at their canonical place, keeps symlinks, creates directories themselves', async () => {
     const files = scanHostFiles(
       ['/bin/tool', '/lib64/libx.so.1.0', '/lib64/libx.so.1', '/etc/conf.d'],
       tree,
       host,
     );
     const out = join(work, 'hostlayer');
-    buildHostLayer(out, files, { hide: isRoot ? ['/removed'] : [], tree, hostRoot: host });
+    await buildHostLayer(out, files, { hide: isRoot ? ['/removed'] : [], tree, hostRoot: host });
     expect(statSync(join(out, 'bin/tool')).ino).toBe(statSync(join(host, 'bin/tool')).ino);
     expect(lstatSync(join(out, 'usr/lib64/libx.so.1.0')).isFile()).toBe(true);
     expect(readlinkSync(join(out, 'usr/lib64/libx.so.1'))).toBe('libx.so.1.0');

@@ -57,6 +57,39 @@ async function runTool(
 }
 
 /**
+ * Makes a whiteout, a 0/0 character device, at each of `paths` (relative to `root`, whose
+ * parents exist). This is pilot's one way to make them, for converted layers and the host
+ * layer alike: GNU tar extracts a generated archive of device entries. Its mknod(2) is the
+ * one mknod(1) would make, allowed to root, to root in a user namespace and, for 0/0
+ * only, to any user (Linux 5.8 and later; the unprivileged extraction relies on that),
+ * but tar is already required (it extracts every layer, 0/0 devices a layer carries
+ * included), makes all of a layer's whiteouts in one process where mknod(1) takes one
+ * per path, and applies the owner rule of pass 2: root keeps the entries' owner 0:0,
+ * anyone else owns what it makes; the mode is 0 either way, as containerd writes them.
+ */
+export async function makeWhiteoutDevices(
+  root: string,
+  paths: readonly string[],
+  privileged: boolean,
+): Promise<void> {
+  if (paths.length === 0) return;
+  const devices = paths.map((path) => ({
+    path,
+    type: 'char' as const,
+    mode: 0,
+    devmajor: 0,
+    devminor: 0,
+  }));
+  const owner = privileged ? ['--same-owner'] : ['--no-same-owner'];
+  await runTool(
+    'tar',
+    ['-x', '-f', '-', '-C', root, '--numeric-owner', ...owner],
+    encodeTar(devices),
+    root,
+  );
+}
+
+/**
  * OCI whiteouts → overlayfs: `.wh.NAME` becomes a 0/0 character device NAME, and
  * `.wh..wh..opq` marks its directory opaque. Both opaque xattrs are written: the kernel
  * reads `trusted.overlay.*` only for an overlay mounted by real root, and `user.overlay.*`
@@ -88,7 +121,7 @@ export async function convertWhiteouts(
     }
   }
   for (const path of all) rmSync(join(staging, path), { recursive: true, force: true });
-  const devices = [];
+  const devices: string[] = [];
   for (const path of whiteouts) {
     const target = posix.join(
       posix.dirname(path),
@@ -101,17 +134,9 @@ export async function convertWhiteouts(
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
     }
-    devices.push({ path: target, type: 'char' as const, mode: 0, devmajor: 0, devminor: 0 });
+    devices.push(target);
   }
-  if (devices.length > 0) {
-    const owner = privileged ? ['--same-owner'] : ['--no-same-owner'];
-    await runTool(
-      'tar',
-      ['-x', '-f', '-', '-C', staging, '--numeric-owner', ...owner],
-      encodeTar(devices),
-      staging,
-    );
-  }
+  await makeWhiteoutDevices(staging, devices, privileged);
   if (opaqueDirs.length > 0) {
     const names = privileged
       ? ['trusted.overlay.opaque', 'user.overlay.opaque']
