@@ -36,17 +36,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pilot-exec.h"
+#include "exec.h"
+#include "stub.h"
 
 extern char **environ;
 
 static bool trace;
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
 
 /* Runs the Node launcher in our place; it does everything the slow, sure way. */
 static _Noreturn void fall_back(char **argv, const char *reason, const char *detail)
@@ -211,7 +206,7 @@ static char *setenv_word(const char *entry)
 	return word;
 }
 
-static int stub_main(int argc, char **argv, const char *app)
+int stub_main(int argc, char **argv, const char *app)
 {
 	trace = getenv("PILOT_FASTPATH_TRACE") != NULL;
 	const char *mode = getenv("PILOT_FASTPATH");
@@ -363,12 +358,4 @@ static int stub_main(int argc, char **argv, const char *app)
 	if (trace)
 		fprintf(stderr, "pilot: fast path taken\n");
 	return exec_main((int)line.n, line.v);
-}
-
-int main(int argc, char **argv)
-{
-	const char *self = base_name(argv[0]);
-	if (strcmp(self, "pilot-exec") == 0)
-		return exec_main(argc, argv);
-	return stub_main(argc, argv, self);
 }
