@@ -54,9 +54,7 @@ static void apply_env(const struct opts *o)
 			continue;
 		}
 		size_t klen = strcspn(a, "=");
-		char *key = strndup(a, klen);
-		if (!key)
-			die_errno("out of memory", NULL, ENOMEM);
+		char *key = xstrndup(a, klen);
 		if (setenv(key, a + klen + 1, 1) < 0)
 			die_errno("cannot set environment", key, errno);
 		free(key);

@@ -1,12 +1,9 @@
 /* Parsing and checking the exec step's options, --plan files included. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "options.h"
 #include "util.h"
@@ -28,49 +25,30 @@ static const char usage_text[] =
 	"  --setenv K=V, --unsetenv K, --debug\n";
 
 /* Reads a --plan file: NUL-separated words, an optional trailing NUL. */
-static char **read_plan(const char *file, size_t *count)
+static void read_plan(const char *file, struct words *words)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char *text = NULL;
+	size_t size = 0;
+	switch (read_whole_file(file, ANY_OWNER, &text, &size)) {
+	case READ_OK:
+		break;
+	case READ_CANNOT_OPEN:
 		die_errno("cannot open plan", file, errno);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	case READ_CANNOT_STAT:
 		die_errno("cannot stat plan", file, errno);
-	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+	case READ_NOT_REGULAR:
+	case READ_NOT_TRUSTED: /* not checked for ANY_OWNER */
 		die("plan: %s: not a regular file of at most 1 MiB", file);
-	size_t size = (size_t)st.st_size;
-	char *buf = xcalloc(size + 1, 1);
-	for (size_t got = 0; got < size;) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die_errno("cannot read plan", file, errno);
-		if (n == 0)
-			die("plan: %s: file shrank while reading", file);
-		got += (size_t)n;
+	case READ_CANNOT_READ:
+		die_errno("cannot read plan", file, errno);
+	case READ_SHRANK:
+		die("plan: %s: file shrank while reading", file);
 	}
-	close(fd);
-
-	size_t end = size;
-	if (end > 0 && buf[end - 1] == '\0')
-		end--; /* the trailing NUL terminates the last word, it does not start one */
-	size_t n = 0;
-	if (size > 0) {
-		n = 1;
-		for (size_t i = 0; i < end; i++)
-			n += buf[i] == '\0';
-	}
-	char **words = xcalloc(n + 1, sizeof *words);
-	for (size_t i = 0, w = 0; w < n; w++) {
-		words[w] = buf + i;
-		i += strlen(buf + i) + 1;
-		if (strcmp(words[w], "--") == 0)
+	split_words(text, size, words);
+	for (size_t w = 0; w < words->n; w++)
+		if (strcmp(words->v[w], "--") == 0)
 			die("plan: %s: must not contain \"--\" (the program comes from the command line)",
 			    file);
-	}
-	*count = n;
-	return words;
 }
 
 static unsigned long parse_id(const char *opt, const char *s)
@@ -89,9 +67,7 @@ static void parse_groups(struct opts *o, const char *list)
 	for (const char *p = list; *p; p++)
 		n += *p == ',';
 	o->groups = xcalloc(n, sizeof *o->groups);
-	char *copy = strdup(list), *save = NULL;
-	if (!copy)
-		die_errno("out of memory", NULL, ENOMEM);
+	char *copy = xstrdup(list), *save = NULL;
 	for (char *g = strtok_r(copy, ",", &save); g; g = strtok_r(NULL, ",", &save))
 		o->groups[o->ngroups++] = (gid_t)parse_id("--groups", g);
 	free(copy);
@@ -226,12 +202,14 @@ void parse_args(int argc, char **argv, struct opts *o)
 		if (strcmp(opt, "--plan") == 0) {
 			const char *file = VALUE();
 			set_once(&o->plan, opt, file);
-			size_t np;
-			char **words = read_plan(file, &np);
+			struct words words = { 0 };
+			read_plan(file, &words);
+			size_t np = words.n;
 			/* Splice: tok[0..i) + words + tok[i..n); parsing goes on at the words. */
 			char **next = xcalloc(n + np + 1, sizeof *next);
 			memcpy(next, tok, i * sizeof *next);
-			memcpy(next + i, words, np * sizeof *next);
+			if (np)
+				memcpy(next + i, words.v, np * sizeof *next);
 			memcpy(next + i + np, tok + i, (n - i) * sizeof *next);
 			tok = next;
 			n += np;
