@@ -7,6 +7,8 @@ NODE ?= node
 
 BUNDLES := dist/pilot.mjs dist/pilot-launch.mjs
 HELPER := dist/pilot-exec
+HELPER_SOURCES := $(wildcard pilot/exec/*.c)
+HELPER_HEADERS := $(wildcard pilot/exec/*.h)
 # Man pages and completion scripts, generated from the built CLI's own commander
 # definitions (the ones --help prints), so they cannot drift from it.
 GENERATED := dist/man/pilot.1 dist/completion/pilot.bash dist/completion/_pilot
@@ -35,9 +37,9 @@ dist/completion/_pilot: dist/pilot.mjs
 	$(NODE) dist/pilot.mjs completion zsh > $@.tmp && mv $@.tmp $@
 
 # Static, so that a warm launch pays for no dynamic loader.
-$(HELPER): pilot/exec/pilot-exec.c pilot/exec/stub.c pilot/exec/pilot-exec.h
+$(HELPER): $(HELPER_SOURCES) $(HELPER_HEADERS)
 	@mkdir -p dist
-	$(CC) $(CFLAGS) -static -o $@ pilot/exec/pilot-exec.c pilot/exec/stub.c
+	$(CC) $(CFLAGS) -static -o $@ $(HELPER_SOURCES)
 
 lint:
 	npx biome check src pilot test integration bench build.mjs

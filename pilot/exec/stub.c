@@ -36,17 +36,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pilot-exec.h"
+#include "exec.h"
+#include "stub.h"
+#include "util.h"
 
 extern char **environ;
 
 static bool trace;
-
-static const char *base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	return slash ? slash + 1 : path;
-}
 
 /* Runs the Node launcher in our place; it does everything the slow, sure way. */
 static _Noreturn void fall_back(char **argv, const char *reason, const char *detail)
@@ -147,71 +143,30 @@ static const char *run_dir(char *buf, size_t size, uid_t uid)
 	return buf;
 }
 
-/* Reads the whole plan; NULL with errno on failure. Refuses a plan others could have written. */
+/* Reads the whole plan; NULL and why on failure. Refuses a plan others could have written. */
 static char *read_plan_file(const char *path, uid_t uid, size_t *size, const char **why)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	char *text = NULL;
+	switch (read_whole_file(path, uid, &text, size)) {
+	case READ_OK:
+		break;
+	case READ_CANNOT_OPEN:
 		*why = errno == ENOENT ? "no plan yet" : "cannot open plan";
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20) ||
-	    (st.st_uid != 0 && st.st_uid != uid) || (st.st_mode & 022)) {
+		break;
+	case READ_CANNOT_STAT:
+	case READ_NOT_REGULAR:
+	case READ_NOT_TRUSTED:
 		*why = "plan not trusted (owner, mode or size)";
-		close(fd);
-		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0 && errno != EINTR)
-			break;
-		if (n > 0)
-			got += (size_t)n;
-	}
-	close(fd);
-	if (!buf || got != (size_t)st.st_size) {
+		break;
+	case READ_CANNOT_READ:
+	case READ_SHRANK:
 		*why = "cannot read plan";
-		free(buf);
-		return NULL;
+		break;
 	}
-	buf[got] = '\0';
-	*size = got;
-	return buf;
+	return text;
 }
 
-struct words {
-	char **v;
-	size_t n, cap;
-};
-
-static void push(struct words *w, char *word)
-{
-	if (w->n + 2 > w->cap) {
-		w->cap = w->cap ? 2 * w->cap : 64;
-		w->v = realloc(w->v, w->cap * sizeof *w->v);
-		if (!w->v) {
-			fprintf(stderr, "pilot: out of memory\n");
-			exit(125);
-		}
-	}
-	w->v[w->n++] = word;
-	w->v[w->n] = NULL;
-}
-
-static char *setenv_word(const char *entry)
-{
-	char *word = strdup(entry);
-	if (!word) {
-		fprintf(stderr, "pilot: out of memory\n");
-		exit(125);
-	}
-	return word;
-}
-
-static int stub_main(int argc, char **argv, const char *app)
+int stub_main(int argc, char **argv, const char *app)
 {
 	trace = getenv("PILOT_FASTPATH_TRACE") != NULL;
 	const char *mode = getenv("PILOT_FASTPATH");
@@ -239,8 +194,7 @@ static int stub_main(int argc, char **argv, const char *app)
 
 	/* Split into words; the file ends with a NUL. */
 	struct words plan = { 0 };
-	for (size_t i = 0; i < size; i += strlen(buf + i) + 1)
-		push(&plan, buf + i);
+	split_words(buf, size, &plan);
 	if (plan.n < 2 || strcmp(plan.v[0], "pilot-plan") != 0 || strcmp(plan.v[1], "1") != 0)
 		fall_back(argv, "unknown plan format", plan_path);
 
@@ -268,17 +222,17 @@ static int stub_main(int argc, char **argv, const char *app)
 			fall_back(argv, "truncated plan", plan_path);
 		char *value = plan.v[i + 1];
 		if (strcmp(key, "opt") == 0)
-			push(&opts, value);
+			push_word(&opts, value);
 		else if (strcmp(key, "late") == 0)
-			push(&late, value);
+			push_word(&late, value);
 		else if (strcmp(key, "cover") == 0)
-			push(&covers, value);
+			push_word(&covers, value);
 		else if (strcmp(key, "passenv") == 0)
-			push(&passenv, value);
+			push_word(&passenv, value);
 		else if (strcmp(key, "fixed") == 0)
-			push(&fixed, value);
+			push_word(&fixed, value);
 		else if (strcmp(key, "default") == 0)
-			push(&defaults, value);
+			push_word(&defaults, value);
 		else if (strcmp(key, "program") == 0)
 			program = value;
 		else if (strcmp(key, "workdir") == 0)
@@ -304,23 +258,23 @@ static int stub_main(int argc, char **argv, const char *app)
 		cwd_bind = !is_under(cwd, covers.v[k]);
 
 	struct words line = { 0 };
-	push(&line, "pilot-exec");
+	push_word(&line, "pilot-exec");
 	for (size_t k = 0; k < opts.n; k++)
-		push(&line, opts.v[k]);
+		push_word(&line, opts.v[k]);
 	if (home_ok) {
-		push(&line, "--try-rbind");
-		push(&line, (char *)home);
-		push(&line, (char *)home);
+		push_word(&line, "--try-rbind");
+		push_word(&line, (char *)home);
+		push_word(&line, (char *)home);
 	}
 	if (cwd_bind) {
-		push(&line, "--rbind");
-		push(&line, cwd);
-		push(&line, cwd);
+		push_word(&line, "--rbind");
+		push_word(&line, cwd);
+		push_word(&line, cwd);
 	}
 	for (size_t k = 0; k < late.n; k++)
-		push(&line, late.v[k]);
-	push(&line, "--cwd");
-	push(&line, workdir ? (char *)workdir : cwd);
+		push_word(&line, late.v[k]);
+	push_word(&line, "--cwd");
+	push_word(&line, workdir ? (char *)workdir : cwd);
 	for (size_t k = 0; k < passenv.n; k++) {
 		const char *name = passenv.v[k];
 		size_t len = strlen(name);
@@ -328,21 +282,21 @@ static int stub_main(int argc, char **argv, const char *app)
 		for (char **e = environ; *e; e++) {
 			size_t cmp = prefix ? len - 1 : len;
 			if (strncmp(*e, name, cmp) == 0 && (prefix || (*e)[cmp] == '=')) {
-				push(&line, "--setenv");
-				push(&line, setenv_word(*e));
+				push_word(&line, "--setenv");
+				push_word(&line, xstrdup(*e));
 			}
 		}
 	}
-	push(&line, "--");
-	push(&line, (char *)program);
+	push_word(&line, "--");
+	push_word(&line, (char *)program);
 	for (size_t k = 0; k < fixed.n; k++)
-		push(&line, fixed.v[k]);
+		push_word(&line, fixed.v[k]);
 	if (argc > 1)
 		for (int k = 1; k < argc; k++)
-			push(&line, argv[k]);
+			push_word(&line, argv[k]);
 	else
 		for (size_t k = 0; k < defaults.n; k++)
-			push(&line, defaults.v[k]);
+			push_word(&line, defaults.v[k]);
 	if (pidfile_dir) {
 		/* The app will be this very process: `pilot ps` sees it running, `pilot stop`
 		 * signals it; a record left by a dead pid is dropped when read. */
@@ -363,12 +317,4 @@ static int stub_main(int argc, char **argv, const char *app)
 	if (trace)
 		fprintf(stderr, "pilot: fast path taken\n");
 	return exec_main((int)line.n, line.v);
-}
-
-int main(int argc, char **argv)
-{
-	const char *self = base_name(argv[0]);
-	if (strcmp(self, "pilot-exec") == 0)
-		return exec_main(argc, argv);
-	return stub_main(argc, argv, self);
 }

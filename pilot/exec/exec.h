@@ -1,4 +1,4 @@
-/* The two entries of the pilot-exec binary (see pilot-exec.c and stub.c). */
+/* The exec step of the pilot-exec binary (see exec.c); main.c dispatches to it. */
 #ifndef PILOT_EXEC_H
 #define PILOT_EXEC_H
 

@@ -1,0 +1,145 @@
+/* The new root's mounts: a private tmpfs, then one overlay or a bound --root. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mount.h"
+#include "util.h"
+
+struct pe_open_how { uint64_t flags, mode, resolve; };
+struct pe_mount_attr { uint64_t attr_set, attr_clr, propagation, userns_fd; };
+
+int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+	struct pe_open_how how = { .flags = flags, .mode = 0, .resolve = resolve };
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int sys_open_tree(int dirfd, const char *path, unsigned flags)
+{
+	return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+int sys_move_mount(int from_fd, int to_fd)
+{
+	return (int)syscall(SYS_move_mount, from_fd, "", to_fd, "",
+			    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+int sys_mount_setattr_rdonly(int fd)
+{
+	struct pe_mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
+}
+
+/* The copied mount tree still shares propagation with the host: make it private
+ * first, so that no mount below ever appears on the host (and none vanishes there). */
+void make_mounts_private(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die_errno("cannot make mounts private", "/", errno);
+	debug("mount --make-rprivate /");
+}
+
+static void join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, size, "%s%s%s", dir, name ? "/" : "", name ? name : "") >= size)
+		die_errno("path too long", dir, ENAMETOOLONG);
+}
+
+void plan_layout(const struct opts *o, struct layout *l)
+{
+	join_path(l->root, sizeof l->root, o->mnt, "root");
+	join_path(l->probe, sizeof l->probe, o->mnt, "probe");
+	join_path(l->upper, sizeof l->upper, o->upper ? o->upper : o->mnt, o->upper ? NULL : "upper");
+	join_path(l->work, sizeof l->work, o->work ? o->work : o->mnt, o->work ? NULL : "work");
+	l->use_probe = o->userns && !o->root && o->nbinds > 0;
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0755) < 0)
+		die_errno("cannot create directory", path, errno);
+}
+
+/* A tmpfs on --mnt, private to this process: the per-run upper/work dirs and the
+ * mount point of the new root live there and vanish with the namespace. Concurrent
+ * runs may use the same --mnt: each sees only its own tmpfs. */
+void mount_scratch(const struct opts *o, const struct layout *l)
+{
+	if (mount("pilot", o->mnt, "tmpfs", 0, "mode=0755") < 0)
+		die_errno("cannot mount tmpfs", o->mnt, errno);
+	make_dir(l->root);
+	/* upper's mode becomes the mode of "/" in the app: 0755 (umask is 0 here). */
+	if (!o->upper && !o->root) {
+		make_dir(l->upper);
+		make_dir(l->work);
+	}
+	if (l->use_probe)
+		make_dir(l->probe);
+	debug("tmpfs on %s", o->mnt);
+}
+
+/*
+ * ONE overlay mount composes the root: lower dirs from the store, a per-run upper
+ * on the tmpfs (or the kept instance's --upper/--work). With probe, instead a
+ * read-only overlay of the same tree (the upper as the topmost lower, if it is a
+ * kept one with content) for prepare_targets().
+ */
+void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
+{
+	/* The kernel reads relative lowerdirs against our cwd: with 100+ layers, short
+	 * names relative to --lowerdir-base keep the option string under one page. */
+	if (o->lowerdir_base && chdir(o->lowerdir_base) < 0)
+		die_errno("cannot change to --lowerdir-base", o->lowerdir_base, errno);
+	/* index=off,metacopy=off: the usual kernel defaults, spelled out because a kernel
+	 * built with index on ties a kept --upper to the exact lower layers (the mount
+	 * verifies the upper's origin) and metacopy on is refused with userxattr.
+	 * redirect_dir is left alone: "off" conflicts with userxattr (EINVAL), and the
+	 * default (follow) never creates redirects. userxattr: an unprivileged overlay
+	 * cannot use trusted.overlay.* xattrs, it reads and writes user.overlay.*. */
+	static char data[8192];
+	int len;
+	if (probe)
+		len = snprintf(data, sizeof data, "lowerdir=%s%s%s,metacopy=off,userxattr",
+			       o->upper ? l->upper : "", o->upper ? ":" : "", o->lowerdir);
+	else
+		len = snprintf(data, sizeof data,
+			       "lowerdir=%s,upperdir=%s,workdir=%s,index=off,metacopy=off%s",
+			       o->lowerdir, l->upper, l->work, o->userns ? ",userxattr" : "");
+	/* mount(2) copies at most one page of options. */
+	if (len < 0 || len >= 4096)
+		die("overlay options too long (%d bytes, the kernel takes < 4096): use "
+		    "--lowerdir-base with short names", len);
+	const char *target = probe ? l->probe : l->root;
+	if (mount("pilot", target, "overlay", probe ? MS_RDONLY : 0, data) < 0) {
+		int err = errno;
+		debug("overlay options: %s", data);
+		die_errno("cannot mount overlay", target, err);
+	}
+	debug("overlay on %s (%d bytes of options)", target, len);
+}
+
+/* --root: an already-composed root, bind-mounted (recursively: in a user namespace
+ * a mount with locked submounts may only be bound with them) onto mnt/root. */
+void mount_given_root(const struct opts *o, const struct layout *l)
+{
+	int tree = sys_open_tree(AT_FDCWD, o->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		die_errno("cannot bind --root", o->root, errno);
+	int to = open(l->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (to < 0)
+		die_errno("cannot open", l->root, errno);
+	if (sys_move_mount(tree, to) < 0)
+		die_errno("cannot bind --root", o->root, errno);
+	close(tree);
+	close(to);
+	debug("bind %s on %s", o->root, l->root);
+}

@@ -1,0 +1,275 @@
+/* Parsing and checking the exec step's options, --plan files included. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: pilot-exec [OPTIONS] -- PROGRAM [ARGS...]\n"
+	"  --plan FILE            read options from FILE (NUL-separated words), as if here\n"
+	"  --mnt DIR              scratch dir for a private tmpfs (required)\n"
+	"  --lowerdir LIST        overlay lower dirs, colon-separated, leftmost on top\n"
+	"  --lowerdir-base DIR    relative lower dirs are relative to DIR\n"
+	"  --root DIR             use a composed root dir instead of an overlay\n"
+	"  --root-mutable         mount points may be created in the --root tree (a kept\n"
+	"                         instance: an overlay whose upper dir pilot owns)\n"
+	"  --upper DIR --work DIR persistent overlay upper/work dirs instead of tmpfs\n"
+	"  --bind|--rbind|--bind-ro SRC DST, --try-bind|--try-rbind SRC DST\n"
+	"  --cwd DIR              working dir inside the new root (default /)\n"
+	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
+	"  --userns               unprivileged caller: run via user namespaces\n"
+	"  --setenv K=V, --unsetenv K, --debug\n";
+
+/* Reads a --plan file: NUL-separated words, an optional trailing NUL. */
+static void read_plan(const char *file, struct words *words)
+{
+	char *text = NULL;
+	size_t size = 0;
+	switch (read_whole_file(file, ANY_OWNER, &text, &size)) {
+	case READ_OK:
+		break;
+	case READ_CANNOT_OPEN:
+		die_errno("cannot open plan", file, errno);
+	case READ_CANNOT_STAT:
+		die_errno("cannot stat plan", file, errno);
+	case READ_NOT_REGULAR:
+	case READ_NOT_TRUSTED: /* not checked for ANY_OWNER */
+		die("plan: %s: not a regular file of at most 1 MiB", file);
+	case READ_CANNOT_READ:
+		die_errno("cannot read plan", file, errno);
+	case READ_SHRANK:
+		die("plan: %s: file shrank while reading", file);
+	}
+	split_words(text, size, words);
+	for (size_t w = 0; w < words->n; w++)
+		if (strcmp(words->v[w], "--") == 0)
+			die("plan: %s: must not contain \"--\" (the program comes from the command line)",
+			    file);
+}
+
+static unsigned long parse_id(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v >= (unsigned long)(uid_t)-1)
+		die("usage: %s: not a valid id: %s", opt, s);
+	return v;
+}
+
+static void parse_groups(struct opts *o, const char *list)
+{
+	size_t n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	o->groups = xcalloc(n, sizeof *o->groups);
+	char *copy = xstrdup(list), *save = NULL;
+	for (char *g = strtok_r(copy, ",", &save); g; g = strtok_r(NULL, ",", &save))
+		o->groups[o->ngroups++] = (gid_t)parse_id("--groups", g);
+	free(copy);
+}
+
+static void set_once(const char **slot, const char *opt, const char *value)
+{
+	if (*slot)
+		die("usage: %s given twice", opt);
+	*slot = value;
+}
+
+static bool is_abs(const char *p) { return p[0] == '/'; }
+
+static void require_abs(const char *opt, const char *p)
+{
+	if (!is_abs(p))
+		die("usage: %s: must be an absolute path: %s", opt, p);
+}
+
+/* Paths that end up inside the overlay's option string, where ',' separates options
+ * and '\' escapes: refused rather than escaped, pilot never generates them. */
+static void require_option_safe(const char *opt, const char *p)
+{
+	if (strpbrk(p, ",\\"))
+		die("usage: %s: ',' and '\\' are not allowed in overlay paths: %s", opt, p);
+}
+
+/* A bind target is a path inside the new root: absolute, not the root itself,
+ * no ".." (it would walk out of the place it names). */
+static void check_target(const char *dst)
+{
+	require_abs("bind target", dst);
+	bool has_component = false;
+	for (const char *p = dst; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			die("usage: bind target must not contain \"..\": %s", dst);
+		if (len && !(len == 1 && p[0] == '.'))
+			has_component = true;
+		p += len;
+	}
+	if (!has_component)
+		die("usage: bind target must not be the root itself: %s", dst);
+}
+
+static void validate(struct opts *o)
+{
+	if (!o->mnt)
+		die("usage: --mnt DIR is required");
+	require_abs("--mnt", o->mnt);
+	if (!o->lowerdir == !o->root)
+		die("usage: exactly one of --lowerdir and --root is required");
+	if (!o->upper != !o->work)
+		die("usage: --upper and --work go together");
+	if (o->root) {
+		require_abs("--root", o->root);
+		if (o->upper || o->lowerdir_base)
+			die("usage: --upper/--work/--lowerdir-base need --lowerdir, not --root");
+	} else {
+		require_option_safe("--mnt", o->mnt);
+		require_option_safe("--lowerdir", o->lowerdir);
+		if (o->lowerdir_base)
+			require_abs("--lowerdir-base", o->lowerdir_base);
+		if (o->upper) {
+			require_abs("--upper", o->upper);
+			require_abs("--work", o->work);
+			require_option_safe("--upper", o->upper);
+			require_option_safe("--work", o->work);
+			/* --userns mounts a probe with the upper dir as a lower dir. */
+			if (strchr(o->upper, ':'))
+				die("usage: --upper: ':' is not allowed: %s", o->upper);
+		}
+		/* Relative lower dirs resolve against the cwd at mount time: only sane
+		 * when the caller said what that cwd is. */
+		for (const char *p = o->lowerdir;; p++) {
+			size_t len = strcspn(p, ":");
+			if (len == 0)
+				die("usage: --lowerdir: empty entry in %s", o->lowerdir);
+			if (p[0] != '/' && !o->lowerdir_base)
+				die("usage: --lowerdir: relative entries need --lowerdir-base: %s",
+				    o->lowerdir);
+			p += len;
+			if (!*p)
+				break;
+		}
+	}
+	for (size_t i = 0; i < o->nbinds; i++) {
+		/* SRC is opened after chdir(--lowerdir-base): relative would be ambiguous. */
+		require_abs("bind source", o->binds[i].src);
+		check_target(o->binds[i].dst);
+	}
+	if (o->cwd)
+		require_abs("--cwd", o->cwd);
+	if (o->have_uid != o->have_gid)
+		die("usage: --uid and --gid go together");
+	if (o->have_groups && !o->have_gid)
+		die("usage: --groups needs --uid and --gid");
+	if (o->userns && (o->have_uid || o->have_groups))
+		die("usage: --userns runs the app as the caller: no --uid/--gid/--groups");
+	for (size_t i = 0; i < o->nenv; i++) {
+		const char *a = o->env[i].arg;
+		const char *eq = strchr(a, '=');
+		if (o->env[i].set ? (!eq || eq == a) : (!*a || eq))
+			die("usage: %s: bad argument: %s", o->env[i].set ? "--setenv" : "--unsetenv", a);
+	}
+}
+
+void parse_args(int argc, char **argv, struct opts *o)
+{
+	/* Work on a copy of argv so that --plan can splice its words in place. */
+	size_t n = (size_t)argc - 1;
+	char **tok = xcalloc(n + 1, sizeof *tok);
+	memcpy(tok, argv + 1, n * sizeof *tok);
+	size_t bind_cap = 0, env_cap = 0;
+
+	size_t i = 0;
+	for (;;) {
+		if (i >= n)
+			die("usage: missing \"-- PROGRAM\"\n%s", usage_text);
+		const char *opt = tok[i++];
+		if (strcmp(opt, "--") == 0)
+			break;
+#define VALUE()                                                                   \
+	({                                                                        \
+		if (i >= n || strcmp(tok[i], "--") == 0)                          \
+			die("usage: %s needs a value", opt);                      \
+		tok[i++];                                                         \
+	})
+		if (strcmp(opt, "--plan") == 0) {
+			const char *file = VALUE();
+			set_once(&o->plan, opt, file);
+			struct words words = { 0 };
+			read_plan(file, &words);
+			size_t np = words.n;
+			/* Splice: tok[0..i) + words + tok[i..n); parsing goes on at the words. */
+			char **next = xcalloc(n + np + 1, sizeof *next);
+			memcpy(next, tok, i * sizeof *next);
+			if (np)
+				memcpy(next + i, words.v, np * sizeof *next);
+			memcpy(next + i + np, tok + i, (n - i) * sizeof *next);
+			tok = next;
+			n += np;
+		} else if (strcmp(opt, "--lowerdir-base") == 0) {
+			set_once(&o->lowerdir_base, opt, VALUE());
+		} else if (strcmp(opt, "--lowerdir") == 0) {
+			set_once(&o->lowerdir, opt, VALUE());
+		} else if (strcmp(opt, "--root") == 0) {
+			set_once(&o->root, opt, VALUE());
+		} else if (strcmp(opt, "--root-mutable") == 0) {
+			o->root_mutable = true;
+		} else if (strcmp(opt, "--upper") == 0) {
+			set_once(&o->upper, opt, VALUE());
+		} else if (strcmp(opt, "--work") == 0) {
+			set_once(&o->work, opt, VALUE());
+		} else if (strcmp(opt, "--mnt") == 0) {
+			set_once(&o->mnt, opt, VALUE());
+		} else if (strcmp(opt, "--cwd") == 0) {
+			set_once(&o->cwd, opt, VALUE());
+		} else if (strcmp(opt, "--bind") == 0 || strcmp(opt, "--rbind") == 0 ||
+			   strcmp(opt, "--bind-ro") == 0 || strcmp(opt, "--try-bind") == 0 ||
+			   strcmp(opt, "--try-rbind") == 0) {
+			o->binds = reserve(o->binds, &bind_cap, o->nbinds, sizeof *o->binds);
+			struct bind *b = &o->binds[o->nbinds++];
+			b->optional = strncmp(opt, "--try-", 6) == 0;
+			b->kind = strstr(opt, "rbind") ? RBIND : strstr(opt, "-ro") ? BIND_RO : BIND;
+			b->src = VALUE();
+			b->dst = VALUE();
+		} else if (strcmp(opt, "--uid") == 0) {
+			if (o->have_uid)
+				die("usage: --uid given twice");
+			o->uid = (uid_t)parse_id(opt, VALUE());
+			o->have_uid = true;
+		} else if (strcmp(opt, "--gid") == 0) {
+			if (o->have_gid)
+				die("usage: --gid given twice");
+			o->gid = (gid_t)parse_id(opt, VALUE());
+			o->have_gid = true;
+		} else if (strcmp(opt, "--groups") == 0) {
+			if (o->have_groups)
+				die("usage: --groups given twice");
+			parse_groups(o, VALUE());
+			o->have_groups = true;
+		} else if (strcmp(opt, "--userns") == 0) {
+			o->userns = true;
+		} else if (strcmp(opt, "--setenv") == 0 || strcmp(opt, "--unsetenv") == 0) {
+			o->env = reserve(o->env, &env_cap, o->nenv, sizeof *o->env);
+			o->env[o->nenv].set = strcmp(opt, "--setenv") == 0;
+			o->env[o->nenv++].arg = VALUE();
+		} else if (strcmp(opt, "--debug") == 0) {
+			o->debug = true;
+		} else {
+			die("usage: unknown option: %s\n%s", opt, usage_text);
+		}
+#undef VALUE
+	}
+	if (i >= n)
+		die("usage: missing PROGRAM after \"--\"");
+	o->argv = tok + i;
+	if (!o->cwd)
+		o->cwd = "/";
+	validate(o);
+}

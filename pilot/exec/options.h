@@ -1,0 +1,42 @@
+/* The exec step's command line: what to compose, bind and run (see usage_text). */
+#ifndef PILOT_OPTIONS_H
+#define PILOT_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum bind_kind { BIND, RBIND, BIND_RO };
+
+struct bind {
+	enum bind_kind kind;
+	bool optional; /* --try-*: a missing SRC is skipped silently */
+	const char *src, *dst;
+};
+
+struct env_op {
+	bool set; /* true: --setenv K=V, false: --unsetenv K */
+	const char *arg;
+};
+
+struct opts {
+	const char *plan, *lowerdir_base, *lowerdir, *root, *upper, *work, *mnt, *cwd;
+	struct bind *binds;
+	size_t nbinds;
+	struct env_op *env;
+	size_t nenv;
+	bool have_uid, have_gid, have_groups;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	bool userns, debug, root_mutable;
+	uid_t caller_uid; /* for --userns: the ids the maps point at */
+	gid_t caller_gid;
+	char **argv; /* PROGRAM ARGS..., NULL-terminated */
+};
+
+/* Parses and checks argv (a --plan file's words spliced in); dies on a usage error. */
+void parse_args(int argc, char **argv, struct opts *o);
+
+#endif
