@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debugStep, isDebug } from '../src/core/debug.js';
 import { formatError, isPilotError } from '../src/core/errors.js';
+import { callerBytes } from '../src/runtime/caller-bytes.js';
 import { prepareLaunch } from '../src/runtime/launch.js';
 import { runHelper } from '../src/runtime/run.js';
 
@@ -25,12 +26,14 @@ async function main(): Promise<number> {
   const app = basename(invoked);
   try {
     const helper = helperPath();
+    // The caller's bytes, not Node's UTF-8 reading of them (core/bytes.ts).
+    const caller = callerBytes(process.argv.slice(2), process.env, () => process.cwd());
     const prepared = await prepareLaunch({
       helper,
       app,
-      args: process.argv.slice(2),
-      env: process.env,
-      cwd: process.cwd(),
+      args: caller.args,
+      env: caller.env,
+      cwd: caller.cwd,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       debug: isDebug(),
@@ -40,7 +43,7 @@ async function main(): Promise<number> {
         `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,
       );
     }
-    const code = await runHelper(helper, prepared.argv);
+    const code = await runHelper(helper, prepared.argv, caller.env);
     debugStep(`app exited with ${code}`);
     await prepared.finish();
     return code;

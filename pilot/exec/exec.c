@@ -13,8 +13,9 @@
  * Exit codes of its own: 125 setup failed (with a message "pilot: WHAT: PATH: ERROR"),
  * 126 the program cannot be executed, 127 the program is not in the image.
  *
- * It is self-contained C (libc only, linked statically) because a warm launch will
- * later run it directly from a precomputed --plan file without starting Node.
+ * It is self-contained C (libc only, linked statically) because a warm launch runs
+ * it from the stub (stub.c) without starting Node. The Node launcher passes its
+ * words through a pipe (--argv-fd), so that the caller's bytes arrive unchanged.
  * It has no privileges of its own (it is not setuid): everything it does, the
  * caller could do with unshare(1) and mount(8); it only does it in ~1 ms.
  */

@@ -1,16 +1,17 @@
-/* Parsing and checking the exec step's options, --plan files included. */
+/* Parsing and checking the exec step's options, from argv or from the --argv-fd pipe. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "options.h"
 #include "util.h"
 
 static const char usage_text[] =
 	"usage: pilot-exec [OPTIONS] -- PROGRAM [ARGS...]\n"
-	"  --plan FILE            read options from FILE (NUL-separated words), as if here\n"
+	"   or: pilot-exec --argv-fd N   the same words, NUL-terminated, read from fd N\n"
 	"  --mnt DIR              scratch dir for a private tmpfs (required)\n"
 	"  --lowerdir LIST        overlay lower dirs, colon-separated, leftmost on top\n"
 	"  --lowerdir-base DIR    relative lower dirs are relative to DIR\n"
@@ -23,33 +24,6 @@ static const char usage_text[] =
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
 	"  --userns               unprivileged caller: run via user namespaces\n"
 	"  --setenv K=V, --unsetenv K, --debug\n";
-
-/* Reads a --plan file: NUL-separated words, an optional trailing NUL. */
-static void read_plan(const char *file, struct words *words)
-{
-	char *text = NULL;
-	size_t size = 0;
-	switch (read_whole_file(file, ANY_OWNER, &text, &size)) {
-	case READ_OK:
-		break;
-	case READ_CANNOT_OPEN:
-		die_errno("cannot open plan", file, errno);
-	case READ_CANNOT_STAT:
-		die_errno("cannot stat plan", file, errno);
-	case READ_NOT_REGULAR:
-	case READ_NOT_TRUSTED: /* not checked for ANY_OWNER */
-		die("plan: %s: not a regular file of at most 1 MiB", file);
-	case READ_CANNOT_READ:
-		die_errno("cannot read plan", file, errno);
-	case READ_SHRANK:
-		die("plan: %s: file shrank while reading", file);
-	}
-	split_words(text, size, words);
-	for (size_t w = 0; w < words->n; w++)
-		if (strcmp(words->v[w], "--") == 0)
-			die("plan: %s: must not contain \"--\" (the program comes from the command line)",
-			    file);
-}
 
 static unsigned long parse_id(const char *opt, const char *s)
 {
@@ -180,10 +154,20 @@ static void validate(struct opts *o)
 
 void parse_args(int argc, char **argv, struct opts *o)
 {
-	/* Work on a copy of argv so that --plan can splice its words in place. */
+	/* --argv-fd N: the Node launcher hands over the caller's bytes (arguments,
+	 * environment, cwd) that are not UTF-8, which spawn() cannot pass (src/runtime/run.ts). */
 	size_t n = (size_t)argc - 1;
-	char **tok = xcalloc(n + 1, sizeof *tok);
-	memcpy(tok, argv + 1, n * sizeof *tok);
+	char **tok = argv + 1;
+	if (n >= 1 && strcmp(tok[0], "--argv-fd") == 0) {
+		if (n != 2)
+			die("usage: --argv-fd N must be the only option");
+		int fd = (int)parse_id("--argv-fd", tok[1]);
+		struct words words = { 0 };
+		read_fd_words(fd, ARGV_FD_MAX_SIZE, &words, "--argv-fd");
+		close(fd);
+		tok = words.v;
+		n = words.n;
+	}
 	size_t bind_cap = 0, env_cap = 0;
 
 	size_t i = 0;
@@ -199,21 +183,7 @@ void parse_args(int argc, char **argv, struct opts *o)
 			die("usage: %s needs a value", opt);                      \
 		tok[i++];                                                         \
 	})
-		if (strcmp(opt, "--plan") == 0) {
-			const char *file = VALUE();
-			set_once(&o->plan, opt, file);
-			struct words words = { 0 };
-			read_plan(file, &words);
-			size_t np = words.n;
-			/* Splice: tok[0..i) + words + tok[i..n); parsing goes on at the words. */
-			char **next = xcalloc(n + np + 1, sizeof *next);
-			memcpy(next, tok, i * sizeof *next);
-			if (np)
-				memcpy(next + i, words.v, np * sizeof *next);
-			memcpy(next + i + np, tok + i, (n - i) * sizeof *next);
-			tok = next;
-			n += np;
-		} else if (strcmp(opt, "--lowerdir-base") == 0) {
+		if (strcmp(opt, "--lowerdir-base") == 0) {
 			set_once(&o->lowerdir_base, opt, VALUE());
 		} else if (strcmp(opt, "--lowerdir") == 0) {
 			set_once(&o->lowerdir, opt, VALUE());

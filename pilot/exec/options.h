@@ -20,7 +20,7 @@ struct env_op {
 };
 
 struct opts {
-	const char *plan, *lowerdir_base, *lowerdir, *root, *upper, *work, *mnt, *cwd;
+	const char *lowerdir_base, *lowerdir, *root, *upper, *work, *mnt, *cwd;
 	struct bind *binds;
 	size_t nbinds;
 	struct env_op *env;
@@ -36,7 +36,7 @@ struct opts {
 	char **argv; /* PROGRAM ARGS..., NULL-terminated */
 };
 
-/* Parses and checks argv (a --plan file's words spliced in); dies on a usage error. */
+/* Parses and checks argv (or the words of --argv-fd); dies on a usage error. */
 void parse_args(int argc, char **argv, struct opts *o);
 
 #endif

@@ -111,6 +111,33 @@ void split_words(char *text, size_t size, struct words *out)
 		push_word(out, text + i);
 }
 
+/* Reads FD to its end (at most MAX bytes) and appends its NUL-separated words. */
+void read_fd_words(int fd, size_t max, struct words *out, const char *what)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = xcalloc(cap + 1, 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max)
+				die("%s: more than %zu bytes", what, max);
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+			if (!buf)
+				die_errno("out of memory", NULL, ENOMEM);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die_errno("cannot read", what, errno);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	split_words(buf, len, out);
+}
+
 static enum read_failure close_failing(int fd, enum read_failure failure)
 {
 	int err = errno;

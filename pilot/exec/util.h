@@ -45,6 +45,10 @@ enum read_failure {
 	READ_SHRANK,      /* end of file before the size fstat(2) gave */
 };
 
+/* --argv-fd and --build-tree read their words from a pipe, to its end. */
+#define ARGV_FD_MAX_SIZE (64 << 20)
+void read_fd_words(int fd, size_t max, struct words *out, const char *what);
+
 enum read_failure read_whole_file(const char *path, uid_t owner, char **text, size_t *size);
 
 #endif

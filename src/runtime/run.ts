@@ -3,16 +3,44 @@
  * execve, so the app is our direct child), with the caller's stdio, forwards
  * signals and reports how it ended. Node cannot execve itself; this is the one
  * process between the caller and the app.
+ *
+ * The helper's command line and environment are bytes (core/bytes.ts): spawn()
+ * would encode them as UTF-8 and lose every byte of a caller's argument that is
+ * not. So the helper starts with an empty environment and `--argv-fd 3`, and reads
+ * its words, NUL-terminated, from that pipe: `--setenv` for each variable of
+ * `env`, then `argv`.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { joinNul } from '../core/bytes.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] as const;
 
-/** Runs `helper argv` and resolves with the launcher's exit code (the app's, or 128+N). */
-export function runHelper(helper: string, argv: readonly string[]): Promise<number> {
+/** The words the helper reads from its argv fd: the environment as `--setenv`, then `argv`. */
+export function helperWords(
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Buffer {
+  const setenv = Object.entries(env).flatMap(([key, value]) => ['--setenv', `${key}=${value}`]);
+  return joinNul([...setenv, ...argv]);
+}
+
+/** Runs `helper argv` with `env` and resolves with the launcher's exit code (the app's, or 128+N). */
+export function runHelper(
+  helper: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(helper, argv, { stdio: 'inherit' });
+    const child = spawn(helper, ['--argv-fd', '3'], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: {},
+    });
+    const words = child.stdio[3] as NodeJS.WritableStream | null;
+    // A helper that dies before it read everything closes the pipe (EPIPE): its own
+    // exit status says why, the write error adds nothing.
+    words?.on('error', () => {});
+    words?.end(helperWords(argv, env));
     const handlers = new Map<string, () => void>();
     for (const signal of FORWARDED_SIGNALS) {
       const handler = () => {

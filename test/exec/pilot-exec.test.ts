@@ -306,27 +306,36 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(fs.existsSync(path.join(base, 'new'))).toBe(false);
   });
 
-  it('--plan reads NUL-separated options, with or without a trailing NUL', () => {
-    const words = [
-      '--mnt',
-      mnt,
-      '--lowerdir',
-      base,
-      '--setenv',
-      'FROM_PLAN=yes it is',
-      '--cwd',
-      '/etc',
-    ];
-    const program = sh('echo "$FROM_PLAN|$LATER|$(pwd)"');
-    for (const [i, text] of [words.join('\0'), `${words.join('\0')}\0`].entries()) {
-      const plan = path.join(tmp, `plan${i}`);
-      fs.writeFileSync(plan, text);
-      const out = ok(run(['--plan', plan, '--setenv', 'LATER=1'], program));
-      expect(out).toBe('yes it is|1|/etc\n');
-    }
-    const bad = path.join(tmp, 'plan-bad');
-    fs.writeFileSync(bad, ['--mnt', mnt, '--', 'true'].join('\0'));
-    expect(run(['--plan', bad, '--lowerdir', base], ['true']).status).toBe(125);
+  it('--argv-fd reads every word from a pipe, bytes unchanged', () => {
+    const program = sh('printf "%s|%s|%s" "$1" "$X" "$(pwd)" | od -An -tx1');
+    const arg = Buffer.from('caf\xe9', 'latin1');
+    const words = Buffer.concat(
+      [
+        Buffer.from('--mnt'),
+        Buffer.from(mnt),
+        Buffer.from('--lowerdir'),
+        Buffer.from(base),
+        Buffer.from('--setenv'),
+        Buffer.concat([Buffer.from('X='), Buffer.of(0x01, 0xff)]),
+        Buffer.from('--cwd'),
+        Buffer.from('/etc'),
+        Buffer.from('--'),
+        ...program.map((w) => Buffer.from(w)),
+        arg,
+      ].flatMap((w) => [w, Buffer.of(0)]),
+    );
+    const r = spawnSync(binary, ['--argv-fd', '0'], { input: words, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const hex = (b: Buffer) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+    const want = Buffer.concat([
+      arg,
+      Buffer.from('|'),
+      Buffer.of(0x01, 0xff),
+      Buffer.from('|/etc'),
+    ]);
+    expect(r.stdout.trim().split(/\s+/).join(' ')).toBe(hex(want));
+    const alone = spawnSync(binary, ['--argv-fd', '0', '--mnt', mnt], { input: words });
+    expect(alone.status).toBe(125);
   });
 
   it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
