@@ -23,7 +23,7 @@ import type { Flake } from '../core/flake-file.js';
 import type { ImageRecord, LayerRecord } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { parseRemovedFile } from '../core/removed-file.js';
-import { type HostFile, scanHostFiles } from './host-layer.js';
+import { type HostFile, isSpecialHostPath, scanHostFiles } from './host-layer.js';
 import {
   DpkgIndex,
   describePackage,
@@ -434,8 +434,22 @@ export function scanAppHostFiles(
   const missing: string[] = [];
   scanned.forEach((file, i) => {
     const origin = requests[i]!.origin;
+    // The host's /proc, /sys and /dev are the app's own already; a package's files
+    // there are left out, a list that names them (or reaches them through a host
+    // symlink) is refused.
+    if (isSpecialHostPath(file.path) || file.special) {
+      if (origin === 'package') return;
+      throw new PilotError(
+        'PILOT_HOST_PATH_REFUSED',
+        `host path ${file.path} (${requests[i]!.source}) is on /proc, /sys or /dev${file.special && !isSpecialHostPath(file.path) ? ' through a host symlink' : ''}`,
+        {
+          hint: "the app sees the host's /proc, /sys and /dev already: drop the path from the list",
+        },
+      );
+    }
     if (origin !== 'package') {
-      if (file.kind === 'missing') missing.push(file.path);
+      if (file.kind === 'missing')
+        missing.push(file.reason ? `${file.path} (${file.reason})` : file.path);
       files.push(file);
       return;
     }

@@ -9,25 +9,22 @@
 
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
+  accessSync,
+  constants,
   existsSync,
-  lchownSync,
-  linkSync,
   lstatSync,
   mkdirSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   type Stats,
   statSync,
-  symlinkSync,
-  utimesSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { commitRename } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import { type BuildOptions, buildHostLayer, type SkippedHostFile } from './host-layer-build.js';
 import type { LayeredTree } from './image-tree.js';
 
 export type HostFileKind = 'file' | 'dir' | 'symlink' | 'other' | 'missing';
@@ -40,6 +37,19 @@ export interface HostFile {
   kind: HostFileKind;
   stat?: Stats;
   linkTarget?: string;
+  /** `missing`: not there, or there but the caller cannot read it (`unreadable`). */
+  reason?: 'unreadable';
+  /** Everyone may read it on the host: every directory of its real path is searchable by all, a file readable by all. */
+  public?: boolean;
+  /** Its real parent directory is on /proc, /sys or /dev (reached through a host symlink). */
+  special?: boolean;
+}
+
+const SPECIAL_DIRS = ['/proc', '/sys', '/dev'];
+
+/** /proc, /sys, /dev and what is below: the host's live file systems, never provided from a list. */
+export function isSpecialHostPath(path: string): boolean {
+  return SPECIAL_DIRS.some((dir) => path === dir || path.startsWith(`${dir}/`));
 }
 
 function kindOf(stat: Stats): HostFileKind {
@@ -49,12 +59,17 @@ function kindOf(stat: Stats): HostFileKind {
   return 'other';
 }
 
-/** lstat of every listed host path (the host's own symlinks in parents are followed, as on the host). */
+/**
+ * lstat of every listed host path (the host's own symlinks in parents are followed, as
+ * on the host). A caller other than root sees only what it may read: a file it cannot
+ * read counts as missing for it.
+ */
 export function scanHostFiles(
   paths: readonly string[],
   tree: LayeredTree,
   hostRoot = '/',
   canonicalDirs = new Map<string, string>(),
+  uid = process.getuid?.() ?? 0,
 ): HostFile[] {
   // Package lists put hundreds of files in a few directories: resolve each directory
   // in the image once (a lookup walks every layer for every component). `canonicalDirs`
@@ -74,19 +89,63 @@ export function scanHostFiles(
     }
     return canonical === '/' ? path.slice(slash) : canonical + path.slice(slash);
   };
+  const realDirs = new Map<string, RealDir>();
   return paths.map((path) => {
     const target = canonicalTarget(path);
     try {
+      const dir = realDir(path.slice(0, Math.max(1, path.lastIndexOf('/'))), hostRoot, realDirs);
+      if (dir.special) return { path, target, kind: 'other', special: true };
       const stat = lstatSync(onHost(path));
       const file: HostFile = { path, target, kind: kindOf(stat), stat };
       if (file.kind === 'symlink') file.linkTarget = readlinkSync(onHost(path));
+      if (file.kind === 'file' && uid !== 0 && !canRead(onHost(path)))
+        return { path, target, kind: 'missing', reason: 'unreadable' };
+      file.public = dir.open && (file.kind !== 'file' || (stat.mode & 0o004) !== 0);
       return file;
     } catch (error) {
       const code = errnoOf(error);
       if (code === 'ENOENT' || code === 'ENOTDIR') return { path, target, kind: 'missing' };
+      if (code === 'EACCES') return { path, target, kind: 'missing', reason: 'unreadable' };
       throw error;
     }
   });
+}
+
+interface RealDir {
+  /** Every directory of its real path is searchable by everyone. */
+  open: boolean;
+  special: boolean;
+}
+
+/** A host directory by its real path (host symlinks resolved), cached per directory. */
+function realDir(dir: string, hostRoot: string, cache: Map<string, RealDir>): RealDir {
+  const known = cache.get(dir);
+  if (known) return known;
+  const onHost = hostRoot === '/' ? dir : hostRoot + dir;
+  const real = realpathSync.native(onHost);
+  const inRoot = hostRoot === '/' ? real : real.slice(hostRoot.length) || '/';
+  if (hostRoot !== '/' && !(real === hostRoot || real.startsWith(`${hostRoot}/`))) {
+    const outside = { open: false, special: true };
+    cache.set(dir, outside);
+    return outside;
+  }
+  let open = true;
+  for (let at: string = real; ; at = posix.dirname(at)) {
+    if ((statSync(at).mode & 0o001) === 0) open = false;
+    if (!open || at === '/' || at === hostRoot) break;
+  }
+  const result = { open, special: isSpecialHostPath(inRoot) };
+  cache.set(dir, result);
+  return result;
+}
+
+function canRead(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function missingHostFiles(files: readonly HostFile[]): string[] {
@@ -98,9 +157,11 @@ export function hostLayerKey(
   imageLayers: readonly string[],
   files: readonly HostFile[],
   hide: readonly string[],
+  publicOnly: boolean,
 ): string {
   const hash = createHash('sha256');
-  hash.update(`v1\0${imageLayers.join('\0')}\0hide\0${hide.join('\0')}\0`);
+  const access = publicOnly ? 'public' : 'private';
+  hash.update(`v2\0${access}\0${imageLayers.join('\0')}\0hide\0${hide.join('\0')}\0`);
   for (const file of files) {
     const s = file.stat;
     hash.update(
@@ -108,123 +169,6 @@ export function hostLayerKey(
     );
   }
   return hash.digest('hex');
-}
-
-interface BuildOptions {
-  /** In-image paths to hide from the merged root with a whiteout (e.g. `/removed`). */
-  hide: readonly string[];
-  tree: LayeredTree;
-  hostRoot?: string;
-}
-
-/**
- * Builds the host layer into `staging` (which must not exist). Parent directories
- * copy the image's own directory metadata where the image has the directory, so
- * that the host layer does not change the merged root's modes or owners.
- */
-export async function buildHostLayer(
-  staging: string,
-  files: readonly HostFile[],
-  options: BuildOptions,
-): Promise<void> {
-  const hostRoot = options.hostRoot ?? '/';
-  const isRoot = process.getuid?.() === 0;
-  mkdirSync(staging, { mode: 0o755 });
-  const storeDev = statSync(staging).dev;
-  const madeDirs = new Set<string>(['/']);
-
-  const ensureDir = (dir: string): void => {
-    if (madeDirs.has(dir)) return;
-    ensureDir(posix.dirname(dir));
-    const dest = staging + dir;
-    const imageEntry = options.tree.lookup(dir);
-    let reference: Stats | undefined = imageEntry?.stat.isDirectory() ? imageEntry.stat : undefined;
-    if (!reference) {
-      try {
-        reference = statSync(posix.join(hostRoot, dir));
-      } catch {
-        reference = undefined;
-      }
-    }
-    if (!existsSync(dest)) mkdirSync(dest);
-    applyMetadata(dest, reference, isRoot, 0o755);
-    madeDirs.add(dir);
-  };
-
-  for (const file of files) {
-    if (file.kind === 'missing' || file.kind === 'other') continue;
-    ensureDir(posix.dirname(file.target));
-    const dest = staging + file.target;
-    const source = posix.join(hostRoot, file.path);
-    if (existsSync(dest) || isDanglingLink(dest)) continue;
-    if (file.kind === 'symlink') {
-      // Kept as a link: it resolves inside the app's root, where its target is
-      // provided too when the list names it (KIWI lists both).
-      symlinkSync(file.linkTarget!, dest);
-      if (isRoot) lchownQuiet(dest, file.stat!);
-    } else if (file.kind === 'dir') {
-      mkdirSync(dest);
-      applyMetadata(dest, file.stat, isRoot, 0o755);
-      madeDirs.add(file.target);
-    } else if (file.stat!.dev === storeDev) {
-      try {
-        linkSync(source, dest);
-      } catch (error) {
-        // fs.protected_hardlinks forbids linking files the caller does not own.
-        if (errnoOf(error) !== 'EPERM' && errnoOf(error) !== 'EXDEV') throw error;
-        copySingleFile(source, dest, file.stat!, isRoot);
-      }
-    } else {
-      copySingleFile(source, dest, file.stat!, isRoot);
-    }
-  }
-
-  // Whiteouts are character devices 0/0: only root may create them. A caller's
-  // own store goes without (its app sees /removed, which is harmless data).
-  const whiteouts: string[] = [];
-  for (const path of isRoot ? options.hide : []) {
-    ensureDir(posix.dirname(path));
-    if (options.tree.lookup(path) && !existsSync(staging + path)) whiteouts.push(path.slice(1));
-  }
-  if (whiteouts.length > 0) {
-    // Cold path only: the whiteout maker (and node-tar) load when a host layer hides a file.
-    const { makeWhiteoutDevices } = await import('../store/extract/whiteouts.js');
-    await makeWhiteoutDevices(staging, whiteouts, isRoot);
-  }
-}
-
-function isDanglingLink(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function applyMetadata(
-  dest: string,
-  reference: Stats | undefined,
-  isRoot: boolean,
-  fallbackMode: number,
-): void {
-  chmodSync(dest, reference ? reference.mode & 0o7777 : fallbackMode);
-  if (isRoot && reference) chownSync(dest, reference.uid, reference.gid);
-}
-
-function lchownQuiet(dest: string, stat: Stats): void {
-  try {
-    lchownSync(dest, stat.uid, stat.gid);
-  } catch {
-    // ownership of a symlink is cosmetic
-  }
-}
-
-function copySingleFile(source: string, dest: string, stat: Stats, isRoot: boolean): void {
-  copyFileSync(source, dest);
-  chmodSync(dest, stat.mode & 0o7777);
-  if (isRoot) chownSync(dest, stat.uid, stat.gid);
-  utimesSync(dest, stat.atime, stat.mtime);
 }
 
 /**
@@ -237,21 +181,21 @@ export async function ensureHostLayer(
   key: string,
   files: readonly HostFile[],
   options: BuildOptions,
-): Promise<{ path: string; built: boolean }> {
+): Promise<{ path: string; built: boolean; skipped: SkippedHostFile[] }> {
   const path = join(dir, key);
-  if (existsSync(path)) return { path, built: false };
+  if (existsSync(path)) return { path, built: false, skipped: [] };
   const staging = join(dir, tempName('host'));
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     sweepBeforeWrite(dir);
-    await buildHostLayer(staging, files, options);
+    const skipped = await buildHostLayer(staging, files, options);
     commitRename(staging, path);
-    return { path, built: true };
+    return { path, built: true, skipped };
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     const code = errnoOf(error);
     if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path))
-      return { path, built: false };
+      return { path, built: false, skipped: [] };
     if (code === 'EACCES' || code === 'EPERM') {
       throw new PilotError(
         'PILOT_NEEDS_PRIVILEGE',

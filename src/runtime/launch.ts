@@ -205,7 +205,10 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const hostBinds: { source: string; target: string }[] = [];
   const present = files.filter((f) => f.kind !== 'missing');
   if (present.length > 0 || hide.length > 0) {
-    const key = hostLayerKey(layers, files, hide);
+    // A layer of host files that everyone may read serves every caller; one with a
+    // file that not everyone may read is its builder's alone (host-layer-build.ts).
+    const publicOnly = present.every((f) => f.public === true);
+    const key = hostLayerKey(layers, files, hide, publicOnly);
     const hostDir = storeDirs.hostLayers(paths);
     let layerPath: string | undefined;
     // A first composition on a terminal says what it does (erased when done);
@@ -213,10 +216,19 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const announce = !existsSync(join(hostDir, key)) && process.stderr.isTTY === true;
     if (announce) process.stderr.write(`${request.app}: providing ${present.length} host file(s)…`);
     try {
-      const built = await ensureHostLayer(hostDir, key, files, { hide, tree });
+      const built = await ensureHostLayer(hostDir, key, files, {
+        hide,
+        tree,
+        helper: request.helper ?? 'pilot-exec',
+        public: publicOnly,
+      });
       layerPath = built.path;
       if (announce) process.stderr.write('\r\x1b[K');
       if (built.built) progress(`provided ${present.length} host file(s) in a new host layer`);
+      for (const skip of built.skipped) {
+        progress(`host file ${skip.path} not provided: ${skip.reason}`);
+        debugStep(`host file ${skip.path} not provided: ${skip.reason}`);
+      }
     } catch (error) {
       if (announce) process.stderr.write('\r\x1b[K');
       // An unprivileged caller of a system app whose host layer root has not

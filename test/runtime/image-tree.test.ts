@@ -11,16 +11,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  buildHostLayer,
-  hostLayerKey,
-  missingHostFiles,
-  scanHostFiles,
-} from '../../src/runtime/host-layer.js';
+import { hostLayerKey, missingHostFiles, scanHostFiles } from '../../src/runtime/host-layer.js';
+import { buildHostLayer } from '../../src/runtime/host-layer-build.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
 
 const isRoot = process.getuid?.() === 0;
+/** The exec helper builds host layers (`make unit` builds it first). */
+const helper = fileURLToPath(new URL('../../dist/pilot-exec', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pilot-tree-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -98,12 +97,13 @@ describe('host layer', () => {
   it('lists missing files and keys on file identity', () => {
     const files = scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host);
     expect(missingHostFiles(files)).toEqual(['/nope']);
-    const key = hostLayerKey(['l1'], files, []);
+    const key = hostLayerKey(['l1'], files, [], true);
     expect(
       hostLayerKey(
         ['l1'],
         scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host),
         [],
+        true,
       ),
     ).toBe(key);
     writeFileSync(join(host, 'bin/tool.new'), 'new');
@@ -113,6 +113,7 @@ describe('host layer', () => {
         ['l1'],
         scanHostFiles(['/bin/tool', '/nope', '/lib64/libx.so.1'], tree, host),
         [],
+        true,
       ),
     ).not.toBe(key);
   });
@@ -124,7 +125,13 @@ describe('host layer', () => {
       host,
     );
     const out = join(work, 'hostlayer');
-    await buildHostLayer(out, files, { hide: isRoot ? ['/removed'] : [], tree, hostRoot: host });
+    await buildHostLayer(out, files, {
+      hide: isRoot ? ['/removed'] : [],
+      tree,
+      hostRoot: host,
+      helper,
+      public: true,
+    });
     expect(statSync(join(out, 'bin/tool')).ino).toBe(statSync(join(host, 'bin/tool')).ino);
     expect(lstatSync(join(out, 'usr/lib64/libx.so.1.0')).isFile()).toBe(true);
     expect(readlinkSync(join(out, 'usr/lib64/libx.so.1'))).toBe('libx.so.1.0');

@@ -1,0 +1,146 @@
+/**
+ * Trust (DESIGN.md, Trust; docs/security.md): hostile images built here, the
+ * unprivileged side run as a real unprivileged user. Each test names the promise
+ * it checks.
+ */
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildArchive, skipReason, TestRoot } from './harness.js';
+
+const skip = skipReason();
+const NOBODY = 65534;
+const base = ['--base', 'pilot/busybox-base'];
+
+describe.skipIf(skip !== '')('trust', () => {
+  let root: TestRoot;
+  let work: string;
+  /** Host paths the hostile lists name (outside /tmp, which every app sees anyway). */
+  let host: string;
+  /** The caller's working directory, which no list may touch. */
+  let cwd: string;
+
+  /** Loads a one-layer image `test/NAME` with an app /usr/bin/app and registers it at /usr/bin/NAME. */
+  const image = (name: string, build: (layer: string) => void, script = 'echo ran') => {
+    const layer = join(work, name);
+    mkdirSync(join(layer, 'usr/bin'), { recursive: true });
+    writeFileSync(join(layer, 'usr/bin/app'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    build(layer);
+    buildArchive(join(work, `${name}.tar`), `localhost/test/${name}:latest`, {}, [layer]);
+    root.ok(['load', join(work, `${name}.tar`), '--quiet']);
+    root.ok([
+      'register',
+      '--container',
+      `test/${name}`,
+      ...base,
+      '--app',
+      `/usr/bin/${name}`,
+      '--target',
+      '/usr/bin/app',
+    ]);
+  };
+  const snapshot = (dir: string) => {
+    const s = statSync(dir);
+    return { mode: s.mode, uid: s.uid, gid: s.gid, entries: readdirSync(dir).sort() };
+  };
+
+  beforeAll(() => {
+    root = new TestRoot('trust');
+    chmodSync(root.dir, 0o755);
+    work = join(root.dir, 'work');
+    host = mkdtempSync('/var/tmp/pilot-trust-');
+    chmodSync(host, 0o755);
+    cwd = mkdtempSync(join(tmpdir(), 'pilot-trust-cwd-'));
+    chmodSync(cwd, 0o755);
+    writeFileSync(join(cwd, 'mine'), "the caller's file\n");
+    root.load('busybox-base');
+  });
+  afterAll(() => {
+    root?.cleanup();
+    for (const dir of [host, cwd]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a /removed list through /proc/self/cwd changes nothing in the caller's cwd", () => {
+    image('proccwd', (layer) => {
+      writeFileSync(join(layer, 'removed'), '/proc/self/cwd\n/proc/self/cwd/f\n');
+      mkdirSync(join(layer, 'proc/self/cwd'), { recursive: true });
+    });
+    const before = snapshot(cwd);
+    const r = root.run('/usr/bin/proccwd', [], { cwd });
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/\/proc\/self\/cwd.*\/proc, \/sys or \/dev/);
+    expect(r.code).toBe(125);
+    expect(snapshot(cwd)).toEqual(before);
+  });
+
+  it('a path below a listed symlink is refused, and nothing is linked through it', () => {
+    // The host has HOST/ln -> the caller's cwd and a real HOST/real/g; the image makes
+    // HOST/real a symlink to ln, so g's place in the image is HOST/ln/g.
+    symlinkSync(cwd, join(host, 'ln'));
+    mkdirSync(join(host, 'real'));
+    writeFileSync(join(host, 'real/g'), 'host g\n');
+    image('belowlink', (layer) => {
+      writeFileSync(join(layer, 'removed'), `${host}/ln\n${host}/real/g\n`);
+      mkdirSync(join(layer, host.slice(1)), { recursive: true });
+      symlinkSync('ln', join(layer, host.slice(1), 'real'));
+    });
+    const before = snapshot(cwd);
+    const r = root.run('/usr/bin/belowlink', [], { cwd });
+    expect(r.stderr).toContain(`host path ${host}/real/g lies below ${host}/ln, a symlink`);
+    expect(r.code).toBe(125);
+    expect(snapshot(cwd)).toEqual(before);
+  });
+
+  it('a host file under a private directory reaches neither other users nor a shared host layer', () => {
+    const secretDir = join(host, 'private');
+    mkdirSync(secretDir, { mode: 0o700 });
+    writeFileSync(join(secretDir, 'key'), 'SECRET\n', { mode: 0o644 });
+    writeFileSync(join(host, 'open'), 'open\n', { mode: 0o644 });
+    image(
+      'secret',
+      (layer) => writeFileSync(join(layer, 'removed'), `${secretDir}/key\n${host}/open\n`),
+      `cat ${secretDir}/key ${host}/open`,
+    );
+    // Root reads it on the host, so its app does too.
+    const asRoot = root.run('/usr/bin/secret', [], { cwd });
+    expect(asRoot.stdout).toBe('SECRET\nopen\n');
+    // The layer that holds it is root's alone.
+    const layers = join(root.dir, 'var/lib/pilot/host');
+    const holding = readdirSync(layers).filter((key) => {
+      try {
+        return lstatSync(join(layers, key, secretDir.slice(1), 'key')).isFile();
+      } catch {
+        return false;
+      }
+    });
+    expect(holding.length).toBe(1);
+    expect(statSync(join(layers, holding[0]!)).mode & 0o077).toBe(0);
+    // nobody cannot read it on the host: for nobody it is missing.
+    const dir = mkdtempSync(join(tmpdir(), 'pilot-trust-nobody-'));
+    try {
+      chownSync(dir, NOBODY, NOBODY);
+      const as = { uid: NOBODY, gid: NOBODY, cwd: dir, env: { HOME: dir } };
+      const r = root.run('/usr/bin/secret', [], as);
+      expect(r.stdout).not.toContain('SECRET');
+      expect(r.stderr).toContain(`${secretDir}/key (unreadable)`);
+      expect(r.code).toBe(127);
+      const ignored = root.run('/usr/bin/secret', ['%ignore_sync_error'], as);
+      expect(ignored.stdout).toBe('open\n');
+      expect(ignored.stdout + ignored.stderr).not.toContain('SECRET');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
