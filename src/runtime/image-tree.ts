@@ -8,6 +8,7 @@
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { escapeExcerpt } from '../core/excerpt.js';
 
 export interface TreeLayer {
   dir: string;
@@ -123,7 +124,7 @@ export class LayeredTree {
       if (++links > MAX_LINKS) {
         throw new PilotError(
           'PILOT_IMAGE_INVALID',
-          `cannot resolve ${asked} in the image: its symbolic links loop or chain too deeply (more than ${MAX_LINKS} links, at ${next} -> ${target})`,
+          `cannot resolve ${escapeExcerpt(asked)} in the image: its symbolic links loop or chain too deeply (more than ${MAX_LINKS} links, at ${escapeExcerpt(next)} -> ${escapeExcerpt(target)})`,
           {
             hint: 'the app cannot reach this path either (the kernel stops at 40 links); fix the links in the image, or leave the path out of /removed',
           },

@@ -114,6 +114,12 @@ describe('LayeredTree', () => {
       code: 'PILOT_IMAGE_INVALID',
       message: expect.stringMatching(/\/a\/x.*symbolic links loop or chain too deeply/),
     });
+    const escapes = new LayeredTree([
+      { dir: layer('loop-esc', { '\x1b[2J': { link: '\x1b[2J' } }) },
+    ]);
+    expect(errorOf(() => escapes.canonicalParent('/\x1b[2J/x'))).toMatchObject({
+      message: expect.stringMatching(/^[^\x1b]*\\x1b\[2J\/x[^\x1b]*$/),
+    });
   });
 
   it('follows at most 40 links in one lookup, as the kernel does', () => {
