@@ -7,7 +7,8 @@
  */
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { errnoOf } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { escapeExcerpt } from '../core/excerpt.js';
 
 export interface TreeLayer {
   dir: string;
@@ -37,6 +38,8 @@ function lstatOrUndefined(path: string): Stats | undefined {
 
 export class LayeredTree {
   private readonly layers: readonly TreeLayer[];
+  /** Layers do not change while a tree is in use; a walk asks for `/usr` again and again. */
+  private readonly entries = new Map<string, TreeEntry | undefined>();
 
   /** `layers` top first, as in overlayfs' lowerdir. */
   constructor(layers: readonly TreeLayer[]) {
@@ -46,6 +49,13 @@ export class LayeredTree {
   /** The merged entry at an exact path (no symlink in its parents is followed). */
   lookup(path: string): TreeEntry | undefined {
     const normalized = posix.normalize(`/${path}`);
+    if (this.entries.has(normalized)) return this.entries.get(normalized);
+    const entry = this.findEntry(normalized);
+    this.entries.set(normalized, entry);
+    return entry;
+  }
+
+  private findEntry(normalized: string): TreeEntry | undefined {
     for (const layer of this.layers) {
       const stat = lstatOrUndefined(layer.dir + normalized);
       if (stat) {
@@ -79,36 +89,60 @@ export class LayeredTree {
    * component is kept as is, so a symlink there stays a symlink.
    */
   canonicalParent(path: string): string {
-    const normalized = posix.normalize(`/${path}`);
-    if (normalized === '/') return '/';
-    const parent = this.canonicalDir(posix.dirname(normalized), 0);
-    return posix.join(parent, posix.basename(normalized));
+    // Not posix.normalize: `lib64/../x` is `/usr/x` when lib64 -> usr/lib64, as in the kernel.
+    const pending = componentsReversed(path);
+    const last = pending[0];
+    if (last === undefined) return '/';
+    if (last === '..') return this.walk(pending, path); // `x/..` names a directory: all of it
+    pending.shift();
+    return posix.join(this.walk(pending, path), last);
   }
 
-  private canonicalDir(path: string, depth: number): string {
-    if (depth > 40)
-      throw new Error(`too many levels of symbolic links resolving ${path} in the image`);
+  /**
+   * The kernel's walk, one component at a time: a link's target goes in front of the
+   * components still to walk, and `..` climbs from where the walk stands (the target's
+   * parent, not the link's). A resolved prefix is never walked again, so the work is
+   * the path plus the targets followed, and the kernel's limit of 40 links per lookup
+   * bounds those: a chain that doubles per level ends after 40 links, not 2^levels.
+   * Components not in the image are taken as they are (a path pilot will create).
+   */
+  private walk(pending: string[], asked: string): string {
     let current = '/';
-    const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
+    let links = 0;
+    while (pending.length > 0) {
+      const part = pending.pop()!;
       if (part === '..') {
         current = posix.dirname(current);
         continue;
       }
-      const next = posix.join(current, part);
-      const entry = this.lookup(next);
-      if (entry?.linkTarget !== undefined) {
-        // Plain concatenation, not posix.join: `..` after a symlink must climb from
-        // the link's target, not lexically from the link.
-        const target = entry.linkTarget.startsWith('/')
-          ? entry.linkTarget
-          : `${current}/${entry.linkTarget}`;
-        const rest = parts.slice(i + 1).join('/');
-        return this.canonicalDir(`${this.canonicalDir(target, depth + 1)}/${rest}`, depth + 1);
+      const next = current === '/' ? `/${part}` : `${current}/${part}`;
+      const target = this.lookup(next)?.linkTarget;
+      if (target === undefined) {
+        current = next;
+        continue;
       }
-      current = next;
+      if (++links > MAX_LINKS) {
+        throw new PilotError(
+          'PILOT_IMAGE_INVALID',
+          `cannot resolve ${escapeExcerpt(asked)} in the image: its symbolic links loop or chain too deeply (more than ${MAX_LINKS} links, at ${escapeExcerpt(next)} -> ${escapeExcerpt(target)})`,
+          {
+            hint: 'the app cannot reach this path either (the kernel stops at 40 links); fix the links in the image, or leave the path out of /removed',
+          },
+        );
+      }
+      if (target.startsWith('/')) current = '/';
+      pending.push(...componentsReversed(target));
     }
     return current;
   }
+}
+
+/** As the kernel (MAXSYMLINKS): links followed in one lookup, counted over the whole walk. */
+const MAX_LINKS = 40;
+
+function componentsReversed(path: string): string[] {
+  return path
+    .split('/')
+    .filter((part) => part !== '' && part !== '.')
+    .reverse();
 }

@@ -6,8 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { PilotError } from '../core/errors.js';
+import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { ImageConfig } from '../core/image-record.js';
 import { normalizeRef } from '../core/image-record.js';
+import { describeJsonError } from '../core/json-error.js';
 import {
   type ArchiveFiles,
   type BlobSource,
@@ -79,10 +81,12 @@ function invalid(source: string, why: string): PilotError {
 }
 
 function parseJson<T>(source: string, name: string, data: Buffer): T {
+  const text = data.toString('utf8');
   try {
-    return JSON.parse(data.toString('utf8')) as T;
-  } catch (error) {
-    throw invalid(source, `${name} is not valid JSON (${(error as Error).message})`);
+    return JSON.parse(text) as T;
+  } catch {
+    // Not V8's message: it quotes the input raw, escapes and all.
+    throw invalid(source, describeJsonError(escapeExcerpt(name), text));
   }
 }
 
@@ -90,7 +94,7 @@ function checkDigest(source: string, digest: unknown): string {
   if (typeof digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(digest)) {
     throw invalid(
       source,
-      `unsupported or malformed digest ${JSON.stringify(digest)} (only sha256 is supported)`,
+      `unsupported or malformed digest ${quoteExcerpt(String(JSON.stringify(digest)))} (only sha256 is supported)`,
     );
   }
   return digest;
@@ -131,7 +135,7 @@ function pickPlatform(source: string, descriptors: Descriptor[]): Descriptor[] {
   );
   if (matching.length === 0) {
     const offered = descriptors
-      .map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}`)
+      .map((d) => escapeExcerpt(`${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}`, 40))
       .join(', ');
     throw invalid(
       source,
@@ -279,22 +283,28 @@ async function readDockerImages(
     throw invalid(source, 'manifest.json lists no images');
   const plans: ImagePlan[] = [];
   for (const entry of entries) {
-    if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers)) {
+    if (
+      typeof entry.Config !== 'string' ||
+      !Array.isArray(entry.Layers) ||
+      !entry.Layers.every((name) => typeof name === 'string')
+    ) {
       throw invalid(source, 'manifest.json has an entry without Config or Layers');
     }
+    // Names from manifest.json go into messages escaped; files are looked up by the real one.
+    const configName = escapeExcerpt(entry.Config);
     const config = await readArchiveFile(files, entry.Config);
-    if (!config) throw invalid(source, `config ${entry.Config} is missing`);
+    if (!config) throw invalid(source, `config ${configName} is missing`);
     const configDigest = sha256(config);
     const named = digestInName(entry.Config);
     if (named && named !== configDigest) {
-      throw digestMismatch(`${source}: config ${entry.Config}`, configDigest, named);
+      throw digestMismatch(`${source}: config ${configName}`, configDigest, named);
     }
     const rawConfig = parseJson<RawConfig>(source, entry.Config, config);
-    const diffIds = diffIdsOf(source, entry.Config, rawConfig);
+    const diffIds = diffIdsOf(source, configName, rawConfig);
     if (diffIds.length !== entry.Layers.length) {
       throw invalid(
         source,
-        `manifest.json lists ${entry.Layers.length} layers for ${entry.Config} but its config lists ${diffIds.length} diff_ids`,
+        `manifest.json lists ${entry.Layers.length} layers for ${configName} but its config lists ${diffIds.length} diff_ids`,
       );
     }
     const names = (entry.RepoTags ?? [])
@@ -312,7 +322,7 @@ async function readDockerImages(
         diffId: diffIds[i]!,
         blob: files.get(name),
         digest: name.includes('blobs/sha256/') ? digestInName(name) : undefined,
-        blobName: name,
+        blobName: escapeExcerpt(name),
       })),
     });
   }

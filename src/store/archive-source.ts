@@ -7,8 +7,13 @@ import {
   closeSync,
   createReadStream,
   createWriteStream,
+  fstatSync,
+  lstatSync,
   openSync,
+  readlinkSync,
   readSync,
+  realpathSync,
+  type Stats,
   statSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -16,6 +21,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { escapeExcerpt } from '../core/excerpt.js';
 import { indexTarFile, looksLikeTar, resolveMember, type TarMember } from './tar-index.js';
 
 /** A file that can be opened more than once (extraction reads it twice). */
@@ -143,33 +149,102 @@ function openTar(source: string, file: string): ArchiveFiles {
   };
 }
 
+/** Linux's O_PATH (fs.constants lacks it): a handle that reads nothing and cannot block. */
+const O_PATH = 0o10000000;
+
+function kindOf(stat: Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a file';
+}
+
+function refused(dir: string, name: string, why: string, cause?: unknown): PilotError {
+  return new PilotError('PILOT_IMAGE_INVALID', `${dir}/${escapeExcerpt(name)} ${why}`, {
+    hint: 'pilot reads only regular files inside an OCI layout directory; copy the image into a fresh one (skopeo copy ... oci:DIR) or load an archive',
+    cause,
+  });
+}
+
+/**
+ * Opens `name` inside `dir` for reading, or undefined when it does not exist. Whoever
+ * hands root a directory controls its links: the file is first taken as an O_PATH
+ * handle (no data read, no device opened, a FIFO does not block), its real place is read
+ * from /proc/self/fd, and only a regular file inside `realDir` is then opened, through
+ * that same handle, so a link swapped in meanwhile changes nothing.
+ */
+function openInside(
+  dir: string,
+  realDir: string,
+  name: string,
+): { fd: number; size: number } | undefined {
+  let handle: number;
+  try {
+    handle = openSync(join(dir, name), O_PATH);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ELOOP') throw refused(dir, name, 'is a loop of symbolic links', error);
+    throw refused(dir, name, `cannot be opened (${code ?? 'error'})`, error);
+  }
+  try {
+    const real = whereIs(handle, dir, name);
+    if (!real.startsWith(realDir === '/' ? '/' : `${realDir}/`)) {
+      throw refused(dir, name, `is a symbolic link that leads outside ${dir}`);
+    }
+    const stat = fstatSync(handle);
+    if (!stat.isFile()) throw refused(dir, name, `is not a regular file (${kindOf(stat)})`);
+    return { fd: openSync(`/proc/self/fd/${handle}`, 'r'), size: stat.size };
+  } finally {
+    closeSync(handle);
+  }
+}
+
+function whereIs(handle: number, dir: string, name: string): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${handle}`);
+  } catch (error) {
+    throw refused(dir, name, 'cannot be checked: /proc/self/fd is not readable', error);
+  }
+}
+
 function openDirectory(dir: string): ArchiveFiles {
-  const pathOf = (name: string): string | undefined => {
+  const realDir = realpathSync(dir);
+  const nameOf = (name: string): string | undefined => {
     // A manifest naming `../../etc/shadow` must not read host files.
     const normal = posix.normalize(name);
     if (normal.startsWith('/') || normal === '..' || normal.startsWith('../')) return undefined;
-    return join(dir, normal);
+    return normal;
   };
-  const statOf = (name: string) => {
-    const path = pathOf(name);
-    if (!path) return undefined;
+  const exists = (name: string): boolean => {
     try {
-      const stat = statSync(path);
-      return stat.isFile() ? { path, stat } : undefined;
+      lstatSync(join(dir, name));
+      return true;
     } catch {
-      return undefined;
+      return false;
     }
   };
   return {
     source: dir,
-    has: (name) => statOf(name) !== undefined,
+    // Whatever is there counts: a link out of the directory is refused by get, by name.
+    has: (name) => {
+      const normal = nameOf(name);
+      return normal !== undefined && exists(normal);
+    },
     get: (name) => {
-      const found = statOf(name);
-      if (!found) return undefined;
+      const normal = nameOf(name);
+      const found = normal === undefined ? undefined : openInside(dir, realDir, normal);
+      if (normal === undefined || !found) return undefined;
+      closeSync(found.fd);
       return {
-        describe: `${dir}/${posix.normalize(name)}`,
-        size: found.stat.size,
-        open: () => createReadStream(found.path, { highWaterMark: 1024 * 1024 }),
+        describe: `${dir}/${escapeExcerpt(normal)}`,
+        size: found.size,
+        open: () => {
+          const again = openInside(dir, realDir, normal);
+          if (!again) throw refused(dir, normal, 'disappeared while it was being read');
+          return createReadStream('', { fd: again.fd, highWaterMark: 1024 * 1024 });
+        },
       };
     },
   };

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   lstatSync,
   mkdirSync,
@@ -10,16 +10,19 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hostLayerKey, missingHostFiles, scanHostFiles } from '../../src/runtime/host-layer.js';
 import { buildHostLayer } from '../../src/runtime/host-layer-build.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
+import { fuzzRuns } from '../fuzz.js';
 
 const isRoot = process.getuid?.() === 0;
 /** The exec helper builds host layers (`make unit` builds it first). */
 const helper = fileURLToPath(new URL('../../dist/pilot-exec', import.meta.url));
+const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pilot-tree-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -38,6 +41,33 @@ function layer(
     else symlinkSync(content.link, full);
   }
   return dir;
+}
+
+function errorOf(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}
+
+/** `l0` … `l<levels-1>` link on (`shape` gives each target), `l<levels>` is a directory. */
+function chainTree(name: string, levels: number, shape: (next: string) => string): LayeredTree {
+  const files: Record<string, { link: string } | 'dir'> = { [`l${levels}`]: 'dir' };
+  for (let k = 0; k < levels; k++) files[`l${k}`] = { link: shape(`l${k + 1}`) };
+  return new LayeredTree([{ dir: layer(name, files) }]);
+}
+
+/** Counts a tree's lookups; past `limit` the test fails at once instead of running for minutes. */
+function countLookups(tree: LayeredTree, limit = 10_000): { count: number } {
+  const steps = { count: 0 };
+  const lookup = tree.lookup.bind(tree);
+  vi.spyOn(tree, 'lookup').mockImplementation((path) => {
+    if (++steps.count > limit) throw new Error(`more than ${limit} lookups`);
+    return lookup(path);
+  });
+  return steps;
 }
 
 describe('LayeredTree', () => {
@@ -67,9 +97,49 @@ describe('LayeredTree', () => {
     expect(tree.canonicalParent('/new/dir/file')).toBe('/new/dir/file');
   });
 
-  it('stops a loop of links', () => {
+  it('climbs with `..` no higher than the image root, as in a chroot', () => {
+    const climb = new LayeredTree([
+      { dir: layer('climb', { 'usr/lib64': 'dir', 'etc/up': { link: '../../../../usr/lib64' } }) },
+    ]);
+    expect(climb.canonicalParent('/../../usr/lib64/ld.so')).toBe('/usr/lib64/ld.so');
+    expect(climb.canonicalParent('/etc/up/ld.so')).toBe('/usr/lib64/ld.so');
+    expect(climb.canonicalParent('/etc/up/../../x')).toBe('/x');
+  });
+
+  it('stops a loop of links with an error naming the path', () => {
     const loop = new LayeredTree([{ dir: layer('loop', { a: { link: 'b' }, b: { link: 'a' } }) }]);
-    expect(() => loop.canonicalParent('/a/x')).toThrow(/too many levels/);
+    expect(errorOf(() => loop.canonicalParent('/a/x'))).toMatchObject({
+      code: 'PILOT_IMAGE_INVALID',
+      message: expect.stringMatching(/\/a\/x.*symbolic links loop or chain too deeply/),
+    });
+    const escapes = new LayeredTree([
+      { dir: layer('loop-esc', { '\x1b[2J': { link: '\x1b[2J' } }) },
+    ]);
+    expect(errorOf(() => escapes.canonicalParent('/\x1b[2J/x'))).toMatchObject({
+      message: expect.stringMatching(/^[^\x1b]*\\x1b\[2J\/x[^\x1b]*$/),
+    });
+  });
+
+  it('follows at most 40 links in one lookup, as the kernel does', () => {
+    const straight = (levels: number) =>
+      chainTree(`straight${levels}`, levels, (next) => next).canonicalParent('/l0/x');
+    expect(straight(40)).toBe('/l40/x');
+    expect(errorOf(() => straight(41))).toMatchObject({ code: 'PILOT_IMAGE_INVALID' });
+  });
+
+  // l_k -> /l_{k+1}/../l_{k+1}: followed naively, each level doubles the work.
+  it.each([5, 17, 30])('ends a %i-level doubling chain after a few steps', (levels) => {
+    const tree = chainTree(`doubling${levels}`, levels, (next) => `/${next}/../${next}`);
+    const steps = countLookups(tree);
+    if (levels === 5)
+      expect(tree.canonicalParent('/l0/x')).toBe('/l5/x'); // 31 links
+    else {
+      expect(errorOf(() => tree.canonicalParent('/l0/x'))).toMatchObject({
+        code: 'PILOT_IMAGE_INVALID',
+        message: expect.stringContaining('/l0/x'),
+      });
+    }
+    expect(steps.count).toBeLessThan(200);
   });
 
   it.skipIf(!isRoot)('honours whiteouts and opaque directories', () => {
@@ -143,3 +213,118 @@ describe('host layer', () => {
     }
   });
 });
+
+/**
+ * The kernel's own resolution is the reference: random trees of directories and links,
+ * resolved by openat2(RESOLVE_IN_ROOT) (a chroot's rules) in a small C program. Where the
+ * kernel reaches a directory, the tree must name the same one; where it gives ELOOP, the
+ * tree must refuse. (Where a component is missing the tree goes on by name: no answer.)
+ */
+describe('LayeredTree against the kernel', () => {
+  const compiler = spawnSync('cc', ['--version']).status === 0;
+  const resolver = join(work, 'kernel-resolve');
+  beforeAll(() => {
+    if (compiler) execFileSync('cc', ['-O1', '-o', resolver, join(here, 'kernel-resolve.c')]);
+  });
+
+  const name = fc.constantFrom('a', 'b', 'c');
+  const relative = fc
+    .array(fc.oneof(name, fc.constant('..'), fc.constant('.')), { minLength: 1, maxLength: 4 })
+    .map((parts) => parts.join('/'));
+  const entry = fc.tuple(
+    fc.array(name, { minLength: 1, maxLength: 2 }).map((parts) => parts.join('/')),
+    fc.oneof(
+      fc.constant<'dir'>('dir'),
+      // Links outnumber directories, so that loops and doubling chains come up.
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          link: fc.oneof(
+            relative,
+            relative.map((p) => `/${p}`),
+          ),
+        }),
+      },
+    ),
+  );
+  const queries = fc.array(relative, { minLength: 1, maxLength: 6 });
+  // l0 -> … -> lN in the shapes that cost work (`lK/../lK` doubles), ending in a directory
+  // or a loop back: these cross the 40-link limit, random trees seldom do.
+  const chain = fc
+    .tuple(
+      fc.array(fc.constantFrom('N', '/N', 'N/../N', '/N/../N', './N', '../N'), {
+        minLength: 1,
+        maxLength: 12,
+      }),
+      fc.option(fc.nat(), { nil: undefined, freq: 2 }),
+    )
+    .map(([shapes, loopTo]) => {
+      const entries: TreeSpec = shapes.map((shape, k) => [
+        `l${k}`,
+        { link: shape.replaceAll('N', `l${k + 1}`) },
+      ]);
+      const end = `l${shapes.length}`;
+      entries.push([end, loopTo === undefined ? 'dir' : { link: `l${loopTo % shapes.length}` }]);
+      return entries;
+    });
+
+  let cases = 0;
+  function compareWithKernel(entries: TreeSpec, paths: string[]): void {
+    const dir = join(work, `fuzz${cases++}`);
+    buildTree(dir, entries);
+    const tree = new LayeredTree([{ dir }]);
+    const kernel = execFileSync(resolver, [dir], { input: paths.join('\n') })
+      .toString()
+      .split('\n');
+    paths.forEach((path, i) => {
+      const expected = kernel[i];
+      if (expected === '!ELOOP') {
+        expect(errorOf(() => tree.canonicalParent(`${path}/x`))).toMatchObject({
+          code: 'PILOT_IMAGE_INVALID',
+        });
+      } else if (expected?.startsWith('/')) {
+        expect(tree.canonicalParent(`${path}/x`)).toBe(posix.join(expected, 'x'));
+      }
+    });
+  }
+
+  it.skipIf(!compiler)(
+    'resolves parents of random trees to the directory the kernel reaches',
+    () => {
+      const trees = fc.array(entry, { maxLength: 12 });
+      fc.assert(fc.property(trees, queries, compareWithKernel), { numRuns: fuzzRuns(150) });
+    },
+    fuzzRuns(20_000),
+  );
+
+  it.skipIf(!compiler)(
+    'resolves link chains as the kernel does, to the last link it allows',
+    () => {
+      fc.assert(
+        fc.property(chain, queries, (entries, paths) =>
+          compareWithKernel(entries, ['l0', 'l0/..', 'l1/l0', ...paths]),
+        ),
+        { numRuns: fuzzRuns(100) },
+      );
+    },
+    fuzzRuns(20_000),
+  );
+});
+
+type TreeSpec = [string, 'dir' | { link: string }][];
+
+/** Directories first, then each link whose parent is a real directory by then. */
+function buildTree(dir: string, entries: TreeSpec): void {
+  mkdirSync(dir);
+  for (const [path, kind] of entries) {
+    if (kind === 'dir') mkdirSync(join(dir, path), { recursive: true });
+  }
+  for (const [path, kind] of entries) {
+    if (kind === 'dir') continue;
+    try {
+      symlinkSync(kind.link, join(dir, path));
+    } catch {
+      // The parent is missing or the name is taken: the tree is as random without it.
+    }
+  }
+}
