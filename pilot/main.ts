@@ -40,7 +40,7 @@ async function main(): Promise<number> {
         `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,
       );
     }
-    const code = await runHelper(helper, prepared.argv);
+    const code = await runHelper(helper, prepared.argv, prepared.started);
     debugStep(`app exited with ${code}`);
     await prepared.finish();
     return code;

@@ -9,10 +9,19 @@ import { constants } from 'node:os';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] as const;
 
-/** Runs `helper argv` and resolves with the launcher's exit code (the app's, or 128+N). */
-export function runHelper(helper: string, argv: readonly string[]): Promise<number> {
+/**
+ * Runs `helper argv` and resolves with the launcher's exit code (the app's, or 128+N).
+ * `onStart` gets the helper's pid, the app's to be, while the child cannot have been
+ * reaped yet (its /proc entry, start time included, is still there).
+ */
+export function runHelper(
+  helper: string,
+  argv: readonly string[],
+  onStart?: (pid: number) => void,
+): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(helper, argv, { stdio: 'inherit' });
+    if (child.pid !== undefined) onStart?.(child.pid);
     const handlers = new Map<string, () => void>();
     for (const signal of FORWARDED_SIGNALS) {
       const handler = () => {
