@@ -4,8 +4,10 @@
  * and `stop --all` leaving no mount.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mountsMatching, skipReason, TestRoot } from './harness.js';
+import { isPidAlive } from '../src/core/owner.js';
+import { mountsMatching, skipReason, TestRoot, watchOutput } from './harness.js';
 
 const skip = skipReason();
 
@@ -21,6 +23,16 @@ function finished(
     stderr += d;
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Alive and not a zombie (an orphan's parent may be slow to reap it). */
+function isRunning(pid: number): boolean {
+  if (!isPidAlive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 describe.skipIf(skip !== '')('instances', () => {
@@ -139,6 +151,41 @@ describe.skipIf(skip !== '')('instances', () => {
       const again = root.run(kept, [`@crash${delay}`, 'args', 'again']);
       expect(again.stderr).toBe('');
       expect(again.stdout).toBe('[again]\n');
+    }
+  });
+
+  it('keeps the app of a launcher killed with SIGKILL: ps shows it, stop ends it', async () => {
+    // `@NAME` takes the Node launcher, whose child (the exec helper) becomes the app.
+    const launcher = spawn(root.link(kept), ['@orphan', 'trap'], {
+      env: root.env(),
+      stdio: 'pipe',
+    });
+    const out = watchOutput(launcher);
+    await out.until('ready');
+    const gone = new Promise((r) => launcher.on('exit', r));
+    launcher.kill('SIGKILL');
+    await gone;
+    const ps = JSON.parse(root.ok(['ps', '--json']).stdout) as {
+      app: string;
+      name: string;
+      state: string;
+      pids: number[];
+    }[];
+    const row = ps.find((i) => i.app === 'kept' && i.name === 'orphan');
+    const appPids = row?.pids ?? [];
+    try {
+      expect(row?.state).toBe('running');
+      expect(appPids).toHaveLength(1);
+      expect(appPids[0]).not.toBe(launcher.pid);
+      expect(isPidAlive(appPids[0]!)).toBe(true);
+      root.ok(['stop', 'kept@orphan']);
+      // The app was told to end (its trap prints) and is gone before stop returned.
+      await Promise.race([out.until('got TERM'), new Promise((r) => setTimeout(r, 5000))]);
+      expect(out.text).toContain('got TERM');
+      expect(appPids.filter(isRunning)).toEqual([]);
+      expect(mountsMatching(`${root.dir}/run/pilot/instances/kept@orphan/`)).toEqual([]);
+    } finally {
+      for (const pid of appPids.filter(isRunning)) process.kill(pid, 'SIGKILL');
     }
   });
 

@@ -43,7 +43,7 @@ async function main(): Promise<number> {
         `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,
       );
     }
-    const code = await runHelper(helper, prepared.argv, caller.env);
+    const code = await runHelper(helper, prepared.argv, caller.env, prepared.started);
     debugStep(`app exited with ${code}`);
     await prepared.finish();
     return code;

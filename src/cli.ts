@@ -408,14 +408,16 @@ export function buildProgram(): Command {
           })),
       ];
       if (options.json) return printJson(instances);
+      const { escapeControl } = await import('./core/escape.js');
       printTable(
-        ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE'],
+        ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE', 'PIDS'],
         instances.map((i) => [
-          i.app,
-          i.name === '' ? '-' : `@${i.name}`,
+          escapeControl(i.app),
+          i.name === '' ? '-' : `@${escapeControl(i.name)}`,
           i.state,
           i.since ?? '',
           formatBytes(i.size),
+          i.pids.join(','),
         ]),
       );
     });

@@ -1,16 +1,21 @@
 /**
  * `pilot gc`: images no name and no app uses, then layers no image uses, then the
  * launcher's unused caches, then what dead pilot processes left behind anywhere pilot
- * writes (temp entries and claims). Returns what it removed; the CLI prints it.
+ * writes (temp entries and claims), all under the gc lock. A layer, host layer or
+ * include extraction that a running process uses stays (the kernel says which:
+ * src/runtime/in-use.ts). Returns what it removed; the CLI prints it.
  */
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PilotError } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { removeDeadClaim } from '../core/lock.js';
 import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
 import { type LegacyNames, sweepDeadTemps } from '../core/temp-entries.js';
 import { collectLauncherCaches } from '../runtime/caches.js';
-import { collectGarbage, type GarbageResult } from '../store/images.js';
+import { storeUsage } from '../runtime/in-use.js';
+import { deleteUnusedImages, type GarbageResult } from '../store/images.js';
+import { withGcLock } from '../store/temp.js';
 import { type AppEntry, loadApps, pinnedIds } from './apps.js';
 
 export interface GcResult extends GarbageResult {
@@ -32,8 +37,42 @@ export async function runGc(paths: PilotPaths): Promise<GcResult> {
       },
     );
   }
-  const store = await collectGarbage(paths, new Set(apps.flatMap(pinnedIds)));
-  const caches = collectLauncherCaches(paths);
+  const owner = storeOwner(paths);
+  // No store yet: nothing to lock or keep, but the run and flakes dirs may hold leftovers.
+  if (owner === undefined) return collect(paths, apps, undefined);
+  const uid = process.getuid?.() ?? 0;
+  // Only root sees what other users' processes hold open (src/runtime/in-use.ts).
+  if (uid !== 0 && owner !== uid) {
+    throw new PilotError(
+      'PILOT_NEEDS_PRIVILEGE',
+      `the store ${paths.store} belongs to uid ${owner}: only root can see what its apps use`,
+      { hint: 'run "pilot gc" as root' },
+    );
+  }
+  // What is in use is read under the lock, so that loads (which wait for it) cannot
+  // make a layer current again between the look and the delete.
+  return withGcLock(paths, () => collect(paths, apps, storeUsage(paths.store).entries));
+}
+
+function storeOwner(paths: PilotPaths): number | undefined {
+  try {
+    return statSync(paths.store).uid;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The whole of gc; `inUse` is undefined when there is no store. */
+function collect(
+  paths: PilotPaths,
+  apps: AppEntry[],
+  inUse: ReadonlySet<string> | undefined,
+): GcResult {
+  const store = inUse
+    ? deleteUnusedImages(paths, new Set(apps.flatMap(pinnedIds)), inUse)
+    : { images: [], layers: [], bytesFreed: 0 };
+  const caches = collectLauncherCaches(paths, inUse ?? new Set());
   return {
     ...store,
     hostLayers: caches.hostLayers,

@@ -25,15 +25,21 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
-/** A process's start time, or undefined when it is gone or /proc hides it (hidepid). */
-export function processStartTime(pid: number | 'self'): string | undefined {
+/** A process's state letter and start time, or undefined when it is gone or /proc hides it (hidepid). */
+function processStat(pid: number | 'self'): { state: string; start: string } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0]!, start: fields[19]! };
   } catch {
     return undefined;
   }
+}
+
+/** A process's start time, or undefined when it is gone or /proc hides it (hidepid). */
+export function processStartTime(pid: number | 'self'): string | undefined {
+  return processStat(pid)?.start;
 }
 
 let self: Owner | undefined;
@@ -47,14 +53,15 @@ export function selfOwner(): Owner {
 /**
  * Whether the process that made an entry still runs. A start time that cannot be read
  * (recorded empty, or /proc mounted with hidepid) counts as a match: when in doubt the
- * entry is kept, never a live writer's work removed.
+ * entry is kept, never a live writer's work removed. A zombie (ended, not yet reaped by
+ * its parent) runs no more.
  */
 export function isOwnerAlive(owner: Owner): boolean {
   if (owner.pid === process.pid) return owner.start === '' || owner.start === selfOwner().start;
   if (!isPidAlive(owner.pid)) return false;
-  if (owner.start === '') return true;
-  const start = processStartTime(owner.pid);
-  return start === undefined || start === owner.start;
+  const stat = processStat(owner.pid);
+  if (stat?.state === 'Z') return false;
+  return owner.start === '' || stat === undefined || stat.start === owner.start;
 }
 
 /** `pid start` as claims record it; parseOwner reads it back (also the older `pid` alone). */

@@ -2,25 +2,43 @@
  * The launcher's caches (host layers under the store, fast plans under the run
  * dir) as `ps`, `stop`, `gc` and `doctor` see them.
  */
-import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
-import { tempEntryOwner } from '../core/temp-entries.js';
 import { listPlans } from './fast-plan.js';
+import { storeEntryOf } from './in-use.js';
 
-/** Store-relative cache dirs (`host/<key>`, `includes/<hex>`) a fresh plan or a mounted instance uses. */
-function cachesInUse(paths: PilotPaths): Set<string> {
-  const used = new Set<string>();
+/**
+ * Whether gc may go by a plan: only one that root or the caller itself wrote (and nobody
+ * else can change). The plans dir is shared: another user's plan must not keep caches.
+ */
+function isTrustedPlan(file: string): boolean {
+  try {
+    const stat = statSync(file);
+    return (stat.uid === 0 || stat.uid === process.getuid?.()) && (stat.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Store-relative cache dirs (`host/<key>`, `includes/<hex>`) to keep: those running
+ * processes use (`inUse`, from the kernel: src/runtime/in-use.ts) and those a fresh,
+ * trusted plan names, so that the warm path stays warm and a stub between its stamp
+ * check and its mount does not lose its layer.
+ */
+function cachesToKeep(paths: PilotPaths, inUse: ReadonlySet<string>): Set<string> {
+  const keep = new Set(inUse);
   for (const plan of listPlans(paths.run)) {
-    if (!plan.stale) for (const lower of plan.lowers) used.add(lower);
+    if (plan.stale || !isTrustedPlan(plan.file)) continue;
+    for (const lower of plan.lowers) {
+      const entry = storeEntryOf(paths.store, lower);
+      if (entry) keep.add(entry);
+    }
   }
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    for (const match of line.matchAll(/(host|includes)\/([a-f0-9]{64})/g))
-      used.add(`${match[1]}/${match[2]}`);
-  }
-  return used;
+  return keep;
 }
 
 /** Bytes that deleting the tree frees: hard links to host files free nothing. */
@@ -45,26 +63,30 @@ function freedBytes(dir: string): number {
 
 /**
  * Deletes host layers nothing uses (they are rebuilt on the next launch that
- * needs them) and stale plans. Hard links cost no space beyond their directories,
- * so the bytes freed are mostly those of copied files.
+ * needs them) and stale plans; the caller holds the gc lock. Hard links cost no
+ * space beyond their directories, so the bytes freed are mostly those of copied files.
  */
-export function collectLauncherCaches(paths: PilotPaths): {
+export function collectLauncherCaches(
+  paths: PilotPaths,
+  inUse: ReadonlySet<string>,
+): {
   hostLayers: string[];
   plans: string[];
   bytesFreed: number;
 } {
   const stalePlans = listPlans(paths.run).filter((p) => p.stale);
   for (const plan of stalePlans) rmSync(plan.file, { force: true });
-  const used = cachesInUse(paths);
+  const used = cachesToKeep(paths, inUse);
   const removed: string[] = [];
   let bytesFreed = 0;
   // Host layers and extracted include tars are rebuilt by the next launch that needs
   // them. Staging dirs are temp entries: a live launcher's stay, a dead one's go with
-  // gc's sweep of leftovers.
+  // gc's sweep of leftovers. `includes/by-path/` is the tars' digest index, not a cache
+  // dir: an entry whose extraction is gone is ignored by its reader.
   for (const kind of ['host', 'includes']) {
     const dir = join(paths.store, kind);
     for (const entry of listDir(dir)) {
-      if (used.has(`${kind}/${entry}`) || tempEntryOwner(entry, 'own')) continue;
+      if (!/^[a-f0-9]{64}$/.test(entry) || used.has(`${kind}/${entry}`)) continue;
       const path = join(dir, entry);
       bytesFreed += freedBytes(path);
       rmSync(path, { recursive: true, force: true });

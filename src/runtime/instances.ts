@@ -7,27 +7,20 @@
  *   <store>/instances/<id>/upper, work     persistent state of the instance
  *   <run>/instances/<id>/root              the mounted root (gone after a reboot)
  *   <run>/instances/<id>/lock              O_EXCL claim while (un)mounting
- *   <run>/instances/<id>/pids/<pid>        one file per call in progress
+ *   <run>/instances/<id>/pids/<pid>        the app process of each call (start time inside)
  *   <run>/instances/<id>/info.json         what is mounted (key) and since when
  *
  * <id> is `<app>` for the default instance and `<app>@<name>` for `@NAME`.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
-import { PilotError } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { type Lock, waitForLock } from '../core/lock.js';
-import { isOwnerAlive, selfOwner } from '../core/owner.js';
+import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
 export interface InstanceInfo {
@@ -88,28 +81,30 @@ function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
   }
 }
 
-/** Calls in progress; records of dead callers (kill -9) are dropped on the way. */
-export function livePids(dirs: InstanceDirs): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dirs.pids);
-  } catch {
-    return [];
-  }
-  const alive: number[] = [];
-  for (const entry of entries) {
+/**
+ * Calls in progress: the processes that run the app (the stub's own pid, or the exec
+ * helper child of the Node launcher), or a launcher still preparing one, each with its
+ * start time. Records of dead processes are dropped on the way.
+ */
+export function liveCalls(dirs: InstanceDirs): Owner[] {
+  const alive: Owner[] = [];
+  for (const entry of listDir(dirs.pids)) {
     if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    let recorded = '';
+    let start = '';
     try {
-      recorded = readFileSync(join(dirs.pids, entry), 'utf8').trim();
+      start = readFileSync(join(dirs.pids, entry), 'utf8').trim();
     } catch {
-      recorded = '';
+      start = '';
     }
-    if (isOwnerAlive({ pid, start: recorded })) alive.push(pid);
+    const call = { pid: Number(entry), start };
+    if (isOwnerAlive(call)) alive.push(call);
     else rmSync(join(dirs.pids, entry), { force: true });
   }
   return alive;
+}
+
+export function livePids(dirs: InstanceDirs): number[] {
+  return liveCalls(dirs).map((call) => call.pid);
 }
 
 function unmount(path: string): void {
@@ -179,11 +174,11 @@ export async function ensureInstance(
   }
 }
 
-/** Records this call in the instance; the returned function removes the record. */
-export function enterInstance(dirs: InstanceDirs, pid: number): () => void {
+/** Records a process of a call in the instance; the returned function removes the record. */
+export function enterInstance(dirs: InstanceDirs, call: Owner): () => void {
   mkdirSync(dirs.pids, { recursive: true });
-  const file = join(dirs.pids, String(pid));
-  writeFileSync(file, `${selfOwner().start}\n`);
+  const file = join(dirs.pids, String(call.pid));
+  writeFileSync(file, `${call.start}\n`);
   return () => rmSync(file, { force: true });
 }
 
@@ -231,7 +226,50 @@ export function listInstances(paths: PilotPaths): InstanceStatus[] {
   });
 }
 
-/** Ends the instance's calls (TERM, then KILL), unmounts it and deletes its state. */
+/** How long calls may take to end after SIGTERM before they get SIGKILL. */
+const STOP_GRACE_MS = 3000;
+
+/**
+ * Signals a recorded call, unless its pid now names another process: the record holds
+ * the start time, and one without it (it could not be read) is never signalled.
+ */
+function signalCall(id: string, call: Owner, signal: NodeJS.Signals): void {
+  if (call.start === '' || !isOwnerAlive(call)) return;
+  try {
+    process.kill(call.pid, signal);
+  } catch (error) {
+    if (errnoOf(error) === 'ESRCH') return;
+    if (errnoOf(error) !== 'EPERM') throw error;
+    throw new PilotError(
+      'PILOT_NEEDS_PRIVILEGE',
+      `cannot end process ${call.pid} of instance ${id}: it belongs to another user`,
+      { hint: 'run "pilot stop" as that user or as root' },
+    );
+  }
+}
+
+/** Ends every call of the instance: SIGTERM, SIGKILL after a grace period; throws if one stays. */
+async function endCalls(dirs: InstanceDirs): Promise<void> {
+  const running = () => liveCalls(dirs).filter((call) => call.start !== '');
+  const waitForEnd = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (running().length > 0 && Date.now() < deadline) await sleep(50);
+  };
+  for (const call of running()) signalCall(dirs.id, call, 'SIGTERM');
+  await waitForEnd(STOP_GRACE_MS);
+  for (const call of running()) signalCall(dirs.id, call, 'SIGKILL');
+  await waitForEnd(2000);
+  const left = running().map((call) => call.pid);
+  if (left.length > 0) {
+    throw new PilotError(
+      'PILOT_BUSY',
+      `instance ${dirs.id}: process(es) ${left.join(', ')} did not end`,
+      { hint: 'nothing was deleted; run "pilot stop" again' },
+    );
+  }
+}
+
+/** Ends the instance's calls, then unmounts it and deletes its state. */
 export async function stopInstance(paths: PilotPaths, id: string): Promise<void> {
   const dirs = instanceDirs(paths, id);
   if (!existsSync(dirs.state) && !existsSync(dirs.runtime)) {
@@ -241,11 +279,7 @@ export async function stopInstance(paths: PilotPaths, id: string): Promise<void>
   }
   const lock = await lockInstance(dirs);
   try {
-    for (const pid of livePids(dirs)) process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 3000;
-    while (livePids(dirs).length > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
-    for (const pid of livePids(dirs)) process.kill(pid, 'SIGKILL');
+    await endCalls(dirs);
     // Every mount there goes (a mount stacked by an earlier fault included).
     for (let i = 0; i < 8 && mountPoints().has(dirs.root); i++) unmount(dirs.root);
     rmSync(dirs.state, { recursive: true, force: true });

@@ -13,6 +13,7 @@ import { PilotError } from '../core/errors.js';
 import type { Flake, FlakeWarning } from '../core/flake-file.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
+import { processStartTime, selfOwner } from '../core/owner.js';
 import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
@@ -45,6 +46,8 @@ export interface PreparedLaunch {
   argv: string[];
   caller: CallerArgs;
   paths: PilotPaths;
+  /** Runs once the exec helper (which becomes the app) started: records its pid in the instance. */
+  started: (pid: number) => void;
   /** Runs after the app ended: leaves the instance, drops it for %remove / attach. */
   finish: () => Promise<void>;
 }
@@ -253,6 +256,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const kept = flake.container.runtime.resume || flake.container.runtime.attach;
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];
+  const started: ((pid: number) => void)[] = [];
   /** A kept (resume) instance the fast path may exec into: its pids dir and what to stamp. */
   let fastInstance: { pids: string; stamped: string[]; mounts: string[] } | undefined;
   if (kept) {
@@ -263,9 +267,24 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       composition = await persistentUpper(request, id, after);
     } else {
       const { dirs } = await ensureInstance(paths, id, lowerdirs, key);
-      const leave = enterInstance(dirs, process.pid);
+      // This launcher is the call until the app runs; then the app is (the helper child
+      // execs into it): a kill -9 of the launcher leaves a call that ps and stop still see.
+      const leave = enterInstance(dirs, selfOwner());
+      let leaveApp: (() => void) | undefined;
+      started.push((pid) => {
+        const start = processStartTime(pid);
+        if (start === undefined) return; // already gone
+        try {
+          leaveApp = enterInstance(dirs, { pid, start });
+          leave();
+        } catch (error) {
+          // The app runs either way; this launcher's own record then stands for it.
+          debugStep(`cannot record pid ${pid}: ${(error as Error).message}`);
+        }
+      });
       after.push(async () => {
         leave();
+        leaveApp?.();
         // attach: the instance lives while calls use it; resume: until `pilot stop`.
         const last = livePids(dirs).length === 0;
         if (caller.options.has('remove') || (flake.container.runtime.attach && last)) {
@@ -350,6 +369,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     argv: helperArgv(plan, request.debug),
     caller,
     paths,
+    started: (pid) => {
+      for (const step of started) step(pid);
+    },
     finish: async () => {
       for (const step of after) await step();
     },

@@ -25,17 +25,23 @@ export function helperWords(
   return joinNul([...setenv, ...argv]);
 }
 
-/** Runs `helper argv` with `env` and resolves with the launcher's exit code (the app's, or 128+N). */
+/**
+ * Runs `helper argv` with `env` and resolves with the launcher's exit code (the app's,
+ * or 128+N). `onStart` gets the helper's pid, the app's to be, while the child cannot
+ * have been reaped yet (its /proc entry, start time included, is still there).
+ */
 export function runHelper(
   helper: string,
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
+  onStart?: (pid: number) => void,
 ): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(helper, ['--argv-fd', '3'], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       env: {},
     });
+    if (child.pid !== undefined) onStart?.(child.pid);
     const words = child.stdio[3] as NodeJS.WritableStream | null;
     // A helper that dies before it read everything closes the pipe (EPIPE): its own
     // exit status says why, the write error adds nothing.

@@ -166,88 +166,100 @@ function sizeOf(path: string): number {
 export async function collectGarbage(
   paths: PilotPaths,
   keepIds: Set<string>,
+  inUse: ReadonlySet<string> = new Set(),
 ): Promise<GarbageResult> {
-  const result: GarbageResult = { images: [], layers: [], bytesFreed: 0 };
   try {
     lstatSync(paths.store);
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return result;
+    if (errnoOf(error) === 'ENOENT') return { images: [], layers: [], bytesFreed: 0 };
     throw error;
   }
-  return withGcLock(paths, () => {
-    cleanStaleTemp(paths);
-    const named = new Set(listRefs(paths).values());
-    const kept: ImageRecord[] = [];
-    for (const image of readAllImages(paths)) {
-      if (named.has(image.id) || keepIds.has(image.id)) {
-        kept.push(image);
-        continue;
-      }
-      const path = join(storeDirs.images(paths), `${digestHex(image.id)}.json`);
-      result.bytesFreed += sizeOf(path);
-      removeEntry(path);
-      result.images.push(image.id);
-    }
+  return withGcLock(paths, () => deleteUnusedImages(paths, keepIds, inUse));
+}
 
-    const keptBlobs = new Set(
-      kept.flatMap((image) => [digestHex(image.id), digestHex(image.manifestDigest)]),
-    );
-    for (const entry of listDir(storeDirs.blobs(paths))) {
-      if (keptBlobs.has(entry) || entry.startsWith('.')) continue;
-      const path = join(storeDirs.blobs(paths), entry);
-      result.bytesFreed += sizeOf(path);
-      removeEntry(path);
+/**
+ * collectGarbage's work, for a caller that holds the gc lock. `inUse` holds store-relative
+ * dirs running processes use (`layers/<hex>`, src/runtime/in-use.ts): such a layer stays,
+ * with its record, even when no image uses it any more.
+ */
+export function deleteUnusedImages(
+  paths: PilotPaths,
+  keepIds: Set<string>,
+  inUse: ReadonlySet<string>,
+): GarbageResult {
+  const result: GarbageResult = { images: [], layers: [], bytesFreed: 0 };
+  cleanStaleTemp(paths);
+  const named = new Set(listRefs(paths).values());
+  const kept: ImageRecord[] = [];
+  for (const image of readAllImages(paths)) {
+    if (named.has(image.id) || keepIds.has(image.id)) {
+      kept.push(image);
+      continue;
     }
+    const path = join(storeDirs.images(paths), `${digestHex(image.id)}.json`);
+    result.bytesFreed += sizeOf(path);
+    removeEntry(path);
+    result.images.push(image.id);
+  }
 
-    const keptLayers = new Set(
-      kept.flatMap((image) => image.layers.map((diffId) => digestHex(diffId))),
-    );
-    const trash = makeTempDir(paths, 'gc');
-    try {
-      for (const entry of listDir(storeDirs.layers(paths))) {
-        const match = /^([a-f0-9]{64})(\.json)?$/.exec(entry);
-        if (!match || keptLayers.has(match[1]!)) continue;
-        const diffId = `sha256:${match[1]}`;
-        if (match[2]) {
-          // A record whose layer is gone (or never arrived: a load killed mid-way).
-          if (result.layers.includes(diffId)) continue; // went with its layer below
-          try {
-            lstatSync(join(storeDirs.layers(paths), match[1]!));
-          } catch (error) {
-            if (errnoOf(error) !== 'ENOENT') throw error;
-            removeEntry(join(storeDirs.layers(paths), entry));
-          }
-          continue;
+  const keptBlobs = new Set(
+    kept.flatMap((image) => [digestHex(image.id), digestHex(image.manifestDigest)]),
+  );
+  for (const entry of listDir(storeDirs.blobs(paths))) {
+    if (keptBlobs.has(entry) || entry.startsWith('.')) continue;
+    const path = join(storeDirs.blobs(paths), entry);
+    result.bytesFreed += sizeOf(path);
+    removeEntry(path);
+  }
+
+  const keptLayers = new Set(
+    kept.flatMap((image) => image.layers.map((diffId) => digestHex(diffId))),
+  );
+  const trash = makeTempDir(paths, 'gc');
+  try {
+    for (const entry of listDir(storeDirs.layers(paths))) {
+      const match = /^([a-f0-9]{64})(\.json)?$/.exec(entry);
+      if (!match || keptLayers.has(match[1]!) || inUse.has(`layers/${match[1]}`)) continue;
+      const diffId = `sha256:${match[1]}`;
+      if (match[2]) {
+        // A record whose layer is gone (or never arrived: a load killed mid-way).
+        if (result.layers.includes(diffId)) continue; // went with its layer below
+        try {
+          lstatSync(join(storeDirs.layers(paths), match[1]!));
+        } catch (error) {
+          if (errnoOf(error) !== 'ENOENT') throw error;
+          removeEntry(join(storeDirs.layers(paths), entry));
         }
-        const size = readLayerRecord(paths, diffId)?.size ?? 0;
-        // Rename first: the layer vanishes in one step, and the slow delete happens in tmp/.
-        faultPoint(`rename ${join(storeDirs.layers(paths), entry)} to trash`);
-        renameSync(join(storeDirs.layers(paths), entry), join(trash, entry));
-        removeEntry(layerRecordPath(paths, diffId));
-        removeTree(join(trash, entry));
-        result.bytesFreed += size;
-        result.layers.push(diffId);
-      }
-    } finally {
-      removeTree(trash);
-    }
-
-    // Aliases whose layer is gone.
-    for (const entry of listDir(storeDirs.aliases(paths))) {
-      if (tempEntryOwner(entry, 'own')) continue; // a writer's, or gc's sweep of leftovers
-      const alias = join(storeDirs.aliases(paths), entry);
-      let target: string;
-      try {
-        target = readlinkSync(alias);
-      } catch {
         continue;
       }
-      try {
-        lstatSync(join(storeDirs.aliases(paths), target));
-      } catch (error) {
-        if (errnoOf(error) === 'ENOENT') removeEntry(alias);
-      }
+      const size = readLayerRecord(paths, diffId)?.size ?? 0;
+      // Rename first: the layer vanishes in one step, and the slow delete happens in tmp/.
+      faultPoint(`rename ${join(storeDirs.layers(paths), entry)} to trash`);
+      renameSync(join(storeDirs.layers(paths), entry), join(trash, entry));
+      removeEntry(layerRecordPath(paths, diffId));
+      removeTree(join(trash, entry));
+      result.bytesFreed += size;
+      result.layers.push(diffId);
     }
-    return result;
-  });
+  } finally {
+    removeTree(trash);
+  }
+
+  // Aliases whose layer is gone.
+  for (const entry of listDir(storeDirs.aliases(paths))) {
+    if (tempEntryOwner(entry, 'own')) continue; // a writer's, or gc's sweep of leftovers
+    const alias = join(storeDirs.aliases(paths), entry);
+    let target: string;
+    try {
+      target = readlinkSync(alias);
+    } catch {
+      continue;
+    }
+    try {
+      lstatSync(join(storeDirs.aliases(paths), target));
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') removeEntry(alias);
+    }
+  }
+  return result;
 }
