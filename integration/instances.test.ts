@@ -134,7 +134,9 @@ describe.skipIf(skip !== '')('instances', () => {
     });
     const ps = JSON.parse(root.ok(['ps', '--json']).stdout) as { app: string; name: string }[];
     expect(ps.filter((i) => i.name === 'race')).toHaveLength(1);
-    expect(mountsMatching(`${root.dir}/run/pilot/instances/kept@race/root`)).toHaveLength(1);
+    expect(mountsMatching(`${root.dir}/run/pilot/instances/kept@race/private/root`)).toHaveLength(
+      1,
+    );
   });
 
   it('starts again after a launcher was killed with SIGKILL mid-start', async () => {

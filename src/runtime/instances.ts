@@ -13,8 +13,16 @@
  * <id> is `<app>` for the default instance and `<app>@<name>` for `@NAME`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
@@ -53,7 +61,9 @@ export function instanceDirs(paths: PilotPaths, id: string): InstanceDirs {
     upper: join(state, 'upper'),
     work: join(state, 'work'),
     runtime,
-    root: join(runtime, 'root'),
+    // In a directory only root may enter: the mounted root and its upper dir hold
+    // whatever root's app wrote there, for root's calls alone.
+    root: join(runtime, 'private', 'root'),
     lock: join(runtime, 'lock'),
     pids: join(runtime, 'pids'),
     info: join(runtime, 'info.json'),
@@ -153,7 +163,10 @@ export async function ensureInstance(
     mkdirSync(dirs.upper, { recursive: true, mode: 0o755 });
     mkdirSync(dirs.work, { recursive: true, mode: 0o700 });
     mkdirSync(dirs.root, { recursive: true });
-    const options = `lowerdir=${lowerdirs.join(':')},upperdir=${dirs.upper},workdir=${dirs.work},index=off,metacopy=off`;
+    chmodSync(dirs.state, 0o700);
+    chmodSync(dirname(dirs.root), 0o700);
+    // nosuid,nodev: the root is mounted in the host's namespace (DESIGN.md, Trust).
+    const options = `nosuid,nodev,lowerdir=${lowerdirs.join(':')},upperdir=${dirs.upper},workdir=${dirs.work},index=off,metacopy=off`;
     const r = spawnSync('mount', ['-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
       cwd: paths.store,
       encoding: 'utf8',
