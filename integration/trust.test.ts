@@ -3,13 +3,16 @@
  * unprivileged side run as a real unprivileged user. Each test names the promise
  * it checks.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -18,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, skipReason, TestRoot } from './harness.js';
+import { buildArchive, examples, skipReason, TestRoot } from './harness.js';
 
 const skip = skipReason();
 const NOBODY = 65534;
@@ -143,4 +146,94 @@ describe.skipIf(skip !== '')('trust', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("the store hands out none of an image's privileges: owners, special bits, devices, capabilities", () => {
+    image('privs', (layer) => {
+      const bin = join(layer, 'usr/bin');
+      writeFileSync(join(bin, 'suid'), '#!/bin/sh\nid -u\n');
+      chmodSync(join(bin, 'suid'), 0o4755);
+      writeFileSync(join(bin, 'sgid'), 'x');
+      chmodSync(join(bin, 'sgid'), 0o2755);
+      writeFileSync(join(bin, 'capped'), 'x', { mode: 0o755 });
+      execFileSync('setcap', ['cap_net_raw+ep', join(bin, 'capped')]);
+      mkdirSync(join(layer, 'dev'));
+      // /dev/null's numbers: harmless while the test runs, still a device node.
+      execFileSync('mknod', ['-m', '0666', join(layer, 'dev/null'), 'c', '1', '3']);
+      mkdirSync(join(layer, 'usr/share'));
+      writeFileSync(join(layer, 'usr/share/owned'), 'x');
+      chmodSync(join(layer, 'usr/share/owned'), 0o666);
+      chownSync(join(layer, 'usr/share/owned'), 1000, 1000);
+      mkdirSync(join(layer, 'shared'), { mode: 0o777 });
+      chmodSync(join(layer, 'shared'), 0o1777);
+    });
+    const layers = join(root.dir, 'var/lib/pilot/layers');
+    const bad: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        const st = lstatSync(path);
+        const whiteout = st.isCharacterDevice() && st.rdev === 0;
+        if (st.uid !== 0 || st.gid !== 0) bad.push(`${path}: owner ${st.uid}:${st.gid}`);
+        if (!st.isSymbolicLink() && st.mode & 0o7022)
+          bad.push(`${path}: mode ${(st.mode & 0o7777).toString(8)}`);
+        if ((st.isCharacterDevice() && !whiteout) || st.isBlockDevice())
+          bad.push(`${path}: device`);
+        if (st.isDirectory()) walk(path);
+      }
+    };
+    walk(layers);
+    expect(bad).toEqual([]);
+    expect(execFileSync('getcap', ['-r', layers]).toString()).toBe('');
+    // The image's own view is kept in the layer record.
+    const records = readdirSync(layers).filter((n) => n.endsWith('.json'));
+    const original = records.flatMap(
+      (n) => JSON.parse(readFileSync(join(layers, n), 'utf8')).original ?? [],
+    ) as [string, number, number, number][];
+    expect(original).toContainEqual(['usr/bin/suid', 0, 0, 0o104755]);
+    expect(original).toContainEqual(['usr/share/owned', 1000, 1000, 0o100666]);
+    // uid 1000 (or anyone) cannot change a byte of it.
+    const owned = execFileSync('find', [layers, '-path', '*/usr/share/owned']).toString().trim();
+    const write = spawnSync('sh', ['-c', 'echo pwned >> "$0"', owned], { uid: 1000, gid: 1000 });
+    expect(write.status).not.toBe(0);
+    expect(readFileSync(owned, 'utf8')).toBe('x');
+  });
+
+  it("a kept instance's root is mounted nosuid,nodev where only root can reach it", () => {
+    root.load('hello-delta');
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      ...base,
+      '--app',
+      '/usr/bin/kept',
+      '--target',
+      '/usr/bin/pilot-test',
+      '--resume',
+    ]);
+    expect(root.run('/usr/bin/kept', ['exit', '0'], { cwd }).code).toBe(0);
+    const lines = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(root.dir) && line.includes(' overlay '));
+    expect(lines.length).toBe(1);
+    const [mountOptions] = lines[0]!.split(' ').slice(5, 6);
+    expect(mountOptions!.split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
+    const point = lines[0]!.split(' ')[4]!;
+    const reach = spawnSync('ls', [point], { uid: NOBODY, gid: NOBODY });
+    expect(reach.status).not.toBe(0);
+    root.ok(['stop', '--all']);
+  });
+
+  it.skipIf(!existsSync(join(examples, 'debian-python-base.tar')))(
+    'a Debian base leaves no setuid or setgid program in the store',
+    () => {
+      root.load('debian-python-base');
+      const found = execFileSync('find', [
+        join(root.dir, 'var/lib/pilot/layers'),
+        '-perm',
+        '/6000',
+      ]).toString();
+      expect(found).toBe('');
+    },
+  );
 });

@@ -10,6 +10,7 @@ import { Argument, Command, CommanderError, Help, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
+import { upgradeStore } from './store/store-format.js';
 
 const VERSION = packageJson.version;
 
@@ -24,9 +25,12 @@ function launcherPath(): string {
   );
 }
 
-function pathsOf(command: Command): PilotPaths {
+/** The paths a command works on; a store its owner opens is first brought to the current format. */
+function pathsOf(command: Command, options: { readOnly?: boolean } = {}): PilotPaths {
   const root = command.optsWithGlobals().root as string | undefined;
-  return resolvePaths({ root });
+  const paths = resolvePaths({ root });
+  if (!options.readOnly) upgradeStore(paths);
+  return paths;
 }
 
 function printJson(value: unknown): void {
@@ -447,7 +451,7 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       const { doctorExitCode, runDoctor } = await import('./commands/doctor.js');
       const checks = runDoctor({
-        paths: pathsOf(command),
+        paths: pathsOf(command, { readOnly: true }),
         launcher: launcherPath(),
         helper: process.env.PILOT_EXEC,
       });
@@ -490,7 +494,7 @@ export function buildProgram(): Command {
     .command('__complete', { hidden: true })
     .argument('<kind>', 'apps or images')
     .action(async (kind: string, _options, command: Command) => {
-      const paths = pathsOf(command);
+      const paths = pathsOf(command, { readOnly: true });
       let words: string[];
       if (kind === 'apps') words = (await import('./commands/apps.js')).appNames(paths);
       else if (kind === 'images')

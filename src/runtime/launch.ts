@@ -16,6 +16,7 @@ import { waitForLock } from '../core/lock.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
+import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
 import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
 import { scanAppHostFiles, treeLayers } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
@@ -167,6 +168,11 @@ async function loadFlakeCached(
 
 export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
   const paths = launcherPaths(request.app, request.env, request.uid);
+  if (request.uid === 0 && storeFormat(paths) < STORE_FORMAT) {
+    // Cold path only: a store an earlier pilot wrote is converted once (store-format.ts).
+    const { upgradeStore } = await import('../store/store-format.js');
+    upgradeStore(paths);
+  }
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
   const { flake, warnings, files: flakeFiles } = await loadFlakeCached(paths, request.app);

@@ -3,14 +3,18 @@
  *
  * Pass 1 streams the input through sha256 (as given), the decompressor, sha256 (the
  * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser, and refuses the archive
- * before anything is written if one entry could escape the directory. Pass 2 extracts
- * with GNU tar, because only it keeps ownership, modes, hard links, xattrs and file
- * capabilities (node-tar cannot write xattrs), into a staging dir that is renamed into
- * place at the end. GNU tar lists what it extracted; that list must equal the one pass 1
- * validated, so a header the two readers parse differently cannot smuggle an entry in.
+ * before anything is written if one entry could escape the directory. Pass 1 also
+ * writes the uncompressed tar it hashed to a private file: pass 2 reads that copy, never
+ * the input again, so what is extracted is exactly what was verified even when someone
+ * can rewrite the archive meanwhile. Pass 2 extracts with GNU tar, because only it keeps
+ * hard links and xattrs (node-tar cannot write xattrs), into a staging dir only its
+ * owner can enter; owners and modes are then made canonical (extract/canonical.ts) and
+ * the dir is renamed into place. GNU tar lists what it extracted; that list must equal
+ * the one pass 1 validated, so a header the two readers parse differently cannot
+ * smuggle an entry in.
  *
  * One file per stage under extract/: validate.ts (pass 1 and the entry rules),
- * decompress.ts, gnu-tar.ts (pass 2), cross-check.ts, whiteouts.ts; this file only
+ * decompress.ts, gnu-tar.ts (pass 2), cross-check.ts, whiteouts.ts, canonical.ts; this file only
  * opens the input, runs the stages in order and renames the result into place.
  */
 import {
@@ -28,6 +32,7 @@ import { commitRename } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf } from '../core/errors.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
 import { extractPass } from './extract/gnu-tar.js';
@@ -72,6 +77,8 @@ export interface ExtractResult {
   /** Bytes of the uncompressed tar. */
   tarSize: number;
   entries: number;
+  /** Owners and modes the image had where the store keeps canonical ones (extract/canonical.ts). */
+  original: OriginalEntry[];
 }
 
 /** Bigger reads than Node's 64 KiB default: fewer trips through the stream machinery. */
@@ -119,9 +126,10 @@ export async function extractTarSafely(
       open = () => input.open();
     }
     const compression = await sniffCompression(open);
-    // Decompressing costs more than writing the tar once more: pass 1 keeps the plain
-    // tar for pass 2 instead of decompressing twice.
-    const plainTar = compression === 'none' ? undefined : plainFile;
+    // Pass 2 reads a private copy of the tar pass 1 hashed (also cheaper than
+    // decompressing twice); only a spool of our own is read again as it is.
+    const spooled = input instanceof Readable;
+    const plainTar = compression === 'none' && spooled ? undefined : plainFile;
     const checked = await validatePass(
       open,
       compression,
@@ -130,8 +138,10 @@ export async function extractTarSafely(
       plainTar,
     );
     debugStep(`validated ${label}`);
-    mkdirSync(staging, { mode: 0o755 });
-    chmodSync(staging, 0o755);
+    // Closed to everyone but its owner until canonicalised: no other user may reach
+    // an image's setuid file or device node, not even for a moment.
+    mkdirSync(staging, { mode: 0o700 });
+    chmodSync(staging, 0o700);
     const extracted =
       plainTar === undefined
         ? await extractPass(open, compression, staging, label, { ...options, privileged })
@@ -153,6 +163,11 @@ export async function extractTarSafely(
     if ((options.whiteouts ?? 'overlay') === 'overlay') {
       await convertWhiteouts(staging, checked.validator, options.tmpDir, privileged);
     }
+    const owner = privileged
+      ? { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }
+      : undefined;
+    const original = canonicaliseTree(staging, owner);
+    debugStep(`canonicalised ${label}: ${original.length} entries changed`);
     const result: ExtractResult = {
       dest,
       created: true,
@@ -162,6 +177,7 @@ export async function extractTarSafely(
       size: checked.validator.size,
       tarSize: checked.tarSize,
       entries: checked.validator.names.length,
+      original,
     };
     options.beforeCommit?.(result);
     try {

@@ -13,7 +13,9 @@ import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { type LayerRecord, layerAlias } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { STORE_FORMAT } from '../core/store-version.js';
 import type { BlobSource } from './archive-source.js';
+import type { OriginalEntry } from './extract/canonical.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
 
 /** What pilot writes in `layers/<hex>.json`: the core record plus how it was made. */
@@ -23,6 +25,13 @@ export interface StoredLayerRecord extends LayerRecord {
   entries?: number;
   /** ISO time of the extraction. */
   extracted?: string;
+  /**
+   * Owners and modes the image had where the store keeps canonical ones (DESIGN.md,
+   * Trust): `[path, uid, gid, st_mode]`, path relative to the layer.
+   */
+  original?: OriginalEntry[];
+  /** The store format the layer was extracted or converted for (core/store-version.ts). */
+  format?: number;
 }
 
 export function layerRecordPath(paths: PilotPaths, diffId: string): string {
@@ -164,6 +173,8 @@ export async function ensureLayer(
           tarSize: extracted.tarSize,
           entries: extracted.entries,
           extracted: new Date().toISOString(),
+          original: extracted.original,
+          format: STORE_FORMAT,
         };
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);
       },

@@ -1,6 +1,6 @@
 /**
- * Pass 2: GNU tar extracts, because only it keeps ownership, modes, hard links, xattrs
- * and file capabilities (node-tar cannot write xattrs). It lists what it extracted, in
+ * Pass 2: GNU tar extracts, because only it keeps hard links and xattrs (node-tar
+ * cannot write xattrs); owners and modes are then made canonical (canonical.ts). It lists what it extracted, in
  * its own quoting, for the cross-check against what pass 1 validated.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -39,8 +39,15 @@ export function decodeTarEscapes(text: string): string {
 function gnuTarArgs(staging: string, privileged: boolean): string[] {
   const args = ['-x', '-v', '-f', '-', '-C', staging, '--numeric-owner', '-p'];
   args.push('--quoting-style=escape', '--warning=no-unknown-keyword', '--warning=no-timestamp');
-  if (privileged) args.push('--same-owner', '--xattrs', '--xattrs-include=*', '--acls');
-  else args.push('--no-same-owner', '--xattrs', '--xattrs-include=user.*');
+  // File capabilities, ACLs and overlayfs' own attributes are never taken from an
+  // image (canonical permissions, extract/canonical.ts); pilot writes the overlay ones.
+  const notTaken = [
+    '--xattrs-exclude=security.capability',
+    '--xattrs-exclude=trusted.*',
+    '--xattrs-exclude=user.overlay.*',
+  ];
+  if (privileged) args.push('--same-owner', '--xattrs', '--xattrs-include=*', ...notTaken);
+  else args.push('--no-same-owner', '--xattrs', '--xattrs-include=user.*', ...notTaken);
   return args;
 }
 

@@ -1,0 +1,80 @@
+/**
+ * Converting a store to the current format (core/store-version.ts). Format 2 keeps
+ * canonical permissions (DESIGN.md, Trust; extract/canonical.ts). A store an earlier pilot wrote is brought
+ * to the current format once, by the first command its owner runs, and the version
+ * written last, so a crash midway only means the next command finishes the job:
+ *
+ *  - every layer and include extraction is canonicalised in place, and the owners and
+ *    modes it had are added to the layer record;
+ *  - host layers are closed to everyone but their owner (0700): an earlier pilot
+ *    hard-linked any host file, setuid programs included, and they are rebuilt under
+ *    new keys anyway; `gc` removes them once no call uses them;
+ *  - fast plans are dropped (they name those host layers): every caller plans anew.
+ */
+import { chmodSync, lstatSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { debugStep } from '../core/debug.js';
+import { errnoOf } from '../core/errors.js';
+import { listDir } from '../core/list-dir.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { STORE_FORMAT, storeFormat, storeFormatFile } from '../core/store-version.js';
+import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
+
+function ownsStore(paths: PilotPaths): boolean | undefined {
+  try {
+    return lstatSync(paths.store).uid === (process.geteuid?.() ?? 0);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    return false;
+  }
+}
+
+const HEX = /^[a-f0-9]{64}$/;
+
+/**
+ * Brings the store to STORE_FORMAT when its owner runs this and it is older; returns
+ * the number of trees canonicalised. Anyone else, or an absent store, changes nothing.
+ */
+export function upgradeStore(paths: PilotPaths): number {
+  const owned = ownsStore(paths);
+  if (owned !== true) return 0;
+  const format = storeFormat(paths);
+  if (format >= STORE_FORMAT) return 0;
+  const owner = process.geteuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
+  let trees = 0;
+  for (const name of listDir(storeDirs.layers(paths))) {
+    if (!HEX.test(name)) continue;
+    // The record (layers.ts, StoredLayerRecord) read as plain JSON: this module stays
+    // light enough for every CLI command to load.
+    const recordFile = join(storeDirs.layers(paths), `${name}.json`);
+    let record: { format?: number; original?: OriginalEntry[] } | undefined;
+    try {
+      record = JSON.parse(readFileSync(recordFile, 'utf8'));
+    } catch {
+      record = undefined;
+    }
+    if (record?.format === STORE_FORMAT) continue;
+    const original = canonicaliseTree(join(storeDirs.layers(paths), name), owner);
+    trees += 1;
+    if (record && typeof record === 'object') {
+      writeJsonAtomic(recordFile, {
+        ...record,
+        original: [...(record.original ?? []), ...original],
+        format: STORE_FORMAT,
+      });
+    }
+  }
+  for (const name of listDir(join(paths.store, 'includes'))) {
+    if (!HEX.test(name)) continue;
+    canonicaliseTree(join(paths.store, 'includes', name), owner);
+    trees += 1;
+  }
+  for (const name of listDir(storeDirs.hostLayers(paths))) {
+    if (HEX.test(name)) chmodSync(join(storeDirs.hostLayers(paths), name), 0o700);
+  }
+  rmSync(join(paths.run, 'plans'), { recursive: true, force: true });
+  writeFileAtomic(storeFormatFile(paths), `${STORE_FORMAT}\n`, 0o644);
+  debugStep(`store brought to format ${STORE_FORMAT}: ${trees} trees canonicalised`);
+  return trees;
+}
