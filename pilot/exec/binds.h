@@ -6,6 +6,11 @@
 #include "options.h"
 
 void prepare_targets(const struct opts *o, const struct layout *l);
+/* Holds on to the directory we were started in (call it first thing in the new mount
+ * namespace, before any chdir): --rbind-cwd binds that directory, not its path. */
+void open_start_dir(void);
 void do_binds(const struct opts *o, const struct layout *l);
+/* After chroot: into the --rbind-cwd mount by descriptor, else chdir(--cwd). */
+void enter_cwd(const struct opts *o);
 
 #endif

@@ -40,8 +40,7 @@ static void enter_root(const struct opts *o, const struct layout *l)
 {
 	if (chroot(l->root) < 0)
 		die_errno("cannot chroot", l->root, errno);
-	if (chdir(o->cwd) < 0)
-		die_errno("cannot change to working directory", o->cwd, errno);
+	enter_cwd(o);
 	debug("chroot %s, cwd %s", l->root, o->cwd);
 }
 
@@ -100,6 +99,7 @@ int exec_main(int argc, char **argv)
 	mode_t saved_umask = umask(0);
 
 	enter_namespaces(&o);
+	open_start_dir();
 	make_mounts_private();
 	mount_scratch(&o, &l);
 	if (o.root) {

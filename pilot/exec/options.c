@@ -21,6 +21,8 @@ static const char usage_text[] =
 	"  --upper DIR --work DIR persistent overlay upper/work dirs instead of tmpfs\n"
 	"  --bind|--rbind|--bind-ro SRC DST, --try-bind|--try-rbind SRC DST\n"
 	"  --cwd DIR              working dir inside the new root (default /)\n"
+	"  --rbind-cwd DIR        bind the directory pilot-exec was started in (the very\n"
+	"                         directory, not a path looked up again) at DIR, work there\n"
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
 	"  --userns               unprivileged caller: run via user namespaces\n"
 	"  --setenv K=V, --unsetenv K, --debug\n";
@@ -133,7 +135,8 @@ static void validate(struct opts *o)
 	}
 	for (size_t i = 0; i < o->nbinds; i++) {
 		/* SRC is opened after chdir(--lowerdir-base): relative would be ambiguous. */
-		require_abs("bind source", o->binds[i].src);
+		if (!o->binds[i].cwd)
+			require_abs("bind source", o->binds[i].src);
 		check_target(o->binds[i].dst);
 	}
 	if (o->cwd)
@@ -208,6 +211,12 @@ void parse_args(int argc, char **argv, struct opts *o)
 			b->kind = strstr(opt, "rbind") ? RBIND : strstr(opt, "-ro") ? BIND_RO : BIND;
 			b->src = VALUE();
 			b->dst = VALUE();
+		} else if (strcmp(opt, "--rbind-cwd") == 0) {
+			o->binds = reserve(o->binds, &bind_cap, o->nbinds, sizeof *o->binds);
+			struct bind *b = &o->binds[o->nbinds++];
+			*b = (struct bind){ .kind = RBIND, .cwd = true, .src = "." };
+			b->dst = VALUE();
+			set_once(&o->cwd, opt, b->dst);
 		} else if (strcmp(opt, "--uid") == 0) {
 			if (o->have_uid)
 				die("usage: --uid given twice");

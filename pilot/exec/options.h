@@ -11,6 +11,7 @@ enum bind_kind { BIND, RBIND, BIND_RO };
 struct bind {
 	enum bind_kind kind;
 	bool optional; /* --try-*: a missing SRC is skipped silently */
+	bool cwd;      /* --rbind-cwd: SRC is the directory we were started in, by descriptor */
 	const char *src, *dst;
 };
 

@@ -267,14 +267,17 @@ int stub_main(int argc, char **argv, const char *app)
 		push_word(&line, (char *)home);
 	}
 	if (cwd_bind) {
-		push_word(&line, "--rbind");
-		push_word(&line, cwd);
+		/* The directory this process runs in, by descriptor (--rbind-cwd), not by a
+		 * path another user could swap for a symlink meanwhile. */
+		push_word(&line, "--rbind-cwd");
 		push_word(&line, cwd);
 	}
 	for (size_t k = 0; k < late.n; k++)
 		push_word(&line, late.v[k]);
-	push_word(&line, "--cwd");
-	push_word(&line, workdir ? (char *)workdir : cwd);
+	if (!cwd_bind) {
+		push_word(&line, "--cwd");
+		push_word(&line, workdir ? (char *)workdir : cwd);
+	}
 	for (size_t k = 0; k < passenv.n; k++) {
 		const char *name = passenv.v[k];
 		size_t len = strlen(name);

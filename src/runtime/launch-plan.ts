@@ -64,7 +64,8 @@ export type Composition =
   | { kind: 'kept-root'; root: string }
   | { kind: 'persistent-upper'; upper: string; work: string };
 
-export type BindKind = 'rbind' | 'bind' | 'bind-ro' | 'try-bind' | 'try-rbind';
+/** `rbind-cwd`: the caller's working directory, bound by the helper's own descriptor. */
+export type BindKind = 'rbind' | 'bind' | 'bind-ro' | 'try-bind' | 'try-rbind' | 'rbind-cwd';
 
 export interface PlanBind {
   kind: BindKind;
@@ -257,7 +258,9 @@ export function planLaunch(input: PlanInput): LaunchPlan {
   }
   const cwd = overrides.workdir ?? caller.cwd;
   if (!overrides.workdir && !covered(caller.cwd) && !(home && isUnder(caller.cwd, home))) {
-    binds.push({ kind: 'rbind', source: caller.cwd, target: caller.cwd, perCall: true });
+    // Bound by descriptor (the directory the helper starts in), not by a path looked up
+    // again: a user who controls the cwd's parent cannot swap in another directory.
+    binds.push({ kind: 'rbind-cwd', source: caller.cwd, target: caller.cwd, perCall: true });
   }
   for (const volume of overrides.volumes) {
     binds.push({
@@ -322,10 +325,19 @@ export function staticHelperOptions(plan: LaunchPlan): { head: string[]; tail: s
 export function helperArgv(plan: LaunchPlan, debug = false): string[] {
   const { head, tail } = staticHelperOptions(plan);
   const argv = [...head];
+  let cwdBound = false;
   for (const bind of plan.binds) {
-    if (bind.perCall) argv.push(`--${bind.kind}`, bind.source, bind.target);
+    if (!bind.perCall) continue;
+    if (bind.kind === 'rbind-cwd') {
+      argv.push('--rbind-cwd', bind.target);
+      cwdBound = true;
+    } else {
+      argv.push(`--${bind.kind}`, bind.source, bind.target);
+    }
   }
-  argv.push(...tail, '--cwd', plan.cwd);
+  argv.push(...tail);
+  // --rbind-cwd works in the directory it binds.
+  if (!cwdBound) argv.push('--cwd', plan.cwd);
   for (const entry of plan.callerEnv) argv.push('--setenv', entry);
   if (debug) argv.push('--debug');
   argv.push('--', plan.program, ...plan.args);

@@ -180,6 +180,39 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(fs.existsSync(path.join(base, 'work'))).toBe(false);
   });
 
+  it('--rbind-cwd binds the directory it was started in, whatever its path now names', () => {
+    const started = fs.mkdtempSync(path.join(tmp, 'started-'));
+    const other = fs.mkdtempSync(path.join(tmp, 'other-'));
+    fs.writeFileSync(path.join(started, 'marker'), 'started\n');
+    fs.writeFileSync(path.join(other, 'marker'), 'other\n');
+    // The path given is `other`'s: a directory swapped in after planning. The helper
+    // binds the one it runs in, by descriptor, and works there.
+    const r = spawnSync(
+      binary,
+      [
+        '--mnt',
+        mnt,
+        '--lowerdir',
+        base,
+        '--rbind-cwd',
+        other,
+        '--',
+        ...sh('pwd; cat marker; echo x > made'),
+      ],
+      { encoding: 'utf8', cwd: started },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${other}\nstarted\n`);
+    expect(fs.existsSync(path.join(started, 'made'))).toBe(true);
+    expect(fs.existsSync(path.join(other, 'made'))).toBe(false);
+    const both = spawnSync(
+      binary,
+      ['--mnt', mnt, '--lowerdir', base, '--rbind-cwd', other, '--cwd', '/', '--', 'true'],
+      { cwd: started },
+    );
+    expect(both.status).toBe(125);
+  });
+
   it('--cwd that does not exist in the new root is an error', () => {
     const r = inBase(['--cwd', '/no/such/dir'], ['true']);
     expect(r.status).toBe(125);

@@ -149,9 +149,9 @@ describe('planLaunch', () => {
     ['/root', true],
   ])('binds cwd %s: %s', (cwd, bound) => {
     const plan = planLaunch(input({ caller: { ...input().caller, cwd } }));
-    expect(plan.binds.some((b) => b.target === cwd && b.source === cwd && b.kind === 'rbind')).toBe(
-      bound,
-    );
+    expect(
+      plan.binds.some((b) => b.target === cwd && b.source === cwd && b.kind === 'rbind-cwd'),
+    ).toBe(bound);
     expect(plan.cwd).toBe(cwd);
   });
 
