@@ -13,9 +13,11 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -236,4 +238,30 @@ describe.skipIf(skip !== '')('trust', () => {
       expect(found).toBe('');
     },
   );
+
+  it('a host layer does not outlive the host file it links: the next launch removes it', () => {
+    const file = join(host, 'rotated.key');
+    writeFileSync(file, 'old key\n', { mode: 0o644 });
+    image('rotate', (layer) => writeFileSync(join(layer, 'removed'), `${file}\n`), `cat ${file}`);
+    expect(root.run('/usr/bin/rotate', [], { cwd }).stdout).toBe('old key\n');
+    const layers = join(root.dir, 'var/lib/pilot/host');
+    const holding = () =>
+      readdirSync(layers).filter((key) => {
+        try {
+          return lstatSync(join(layers, key, file.slice(1))).isFile();
+        } catch {
+          return false;
+        }
+      });
+    const [old] = holding();
+    expect(statSync(join(layers, old!, file.slice(1))).ino).toBe(statSync(file).ino);
+    // The key is rotated: a new inode. The old layer is older than a launch in progress.
+    writeFileSync(`${file}.new`, 'new key\n', { mode: 0o644 });
+    renameSync(`${file}.new`, file);
+    const past = new Date(Date.now() - 600_000);
+    utimesSync(join(layers, old!), past, past);
+    expect(root.run('/usr/bin/rotate', [], { cwd }).stdout).toBe('new key\n');
+    expect(holding()).not.toContain(old);
+    expect(holding()).toHaveLength(1);
+  });
 });

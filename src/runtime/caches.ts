@@ -41,6 +41,14 @@ function cachesToKeep(paths: PilotPaths, inUse: ReadonlySet<string>): Set<string
   return keep;
 }
 
+function isYoungerThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - lstatSync(path).mtimeMs < ms;
+  } catch {
+    return true;
+  }
+}
+
 /** Bytes that deleting the tree frees: hard links to host files free nothing. */
 function freedBytes(dir: string): number {
   let total = 0;
@@ -69,6 +77,7 @@ function freedBytes(dir: string): number {
 export function collectLauncherCaches(
   paths: PilotPaths,
   inUse: ReadonlySet<string>,
+  options: { minAgeMs?: number; kinds?: readonly string[] } = {},
 ): {
   hostLayers: string[];
   plans: string[];
@@ -83,11 +92,12 @@ export function collectLauncherCaches(
   // them. Staging dirs are temp entries: a live launcher's stay, a dead one's go with
   // gc's sweep of leftovers. `includes/by-path/` is the tars' digest index, not a cache
   // dir: an entry whose extraction is gone is ignored by its reader.
-  for (const kind of ['host', 'includes']) {
+  for (const kind of options.kinds ?? ['host', 'includes']) {
     const dir = join(paths.store, kind);
     for (const entry of listDir(dir)) {
       if (!/^[a-f0-9]{64}$/.test(entry) || used.has(`${kind}/${entry}`)) continue;
       const path = join(dir, entry);
+      if (options.minAgeMs !== undefined && isYoungerThan(path, options.minAgeMs)) continue;
       bytesFreed += freedBytes(path);
       rmSync(path, { recursive: true, force: true });
       removed.push(`${kind}/${entry}`);
@@ -96,4 +106,32 @@ export function collectLauncherCaches(
   // The host package resolution cache is keyed by the dpkg database; it refills itself.
   rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
+}
+
+/**
+ * After a launch built a new host layer (a host file changed: a package upgrade, a
+ * rotated key), the ones nothing uses go at once rather than at the next gc: a hard
+ * link keeps a replaced host file's old content alive. `keep` are the dirs this launch
+ * is about to mount; a layer built in the last minutes may be another launch's that
+ * has not mounted yet, and stays for gc. Best effort: a busy store skips it.
+ */
+export async function pruneAfterHostLayerBuild(
+  paths: PilotPaths,
+  keep: readonly string[],
+): Promise<string[]> {
+  const { withGcLock } = await import('../store/temp.js');
+  const { storeUsage } = await import('./in-use.js');
+  try {
+    return await withGcLock(
+      paths,
+      () => {
+        const inUse = new Set([...storeUsage(paths.store).entries, ...keep]);
+        return collectLauncherCaches(paths, inUse, { minAgeMs: 120_000, kinds: ['host'] })
+          .hostLayers;
+      },
+      { timeoutMs: 0 },
+    );
+  } catch {
+    return [];
+  }
 }

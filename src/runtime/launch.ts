@@ -233,7 +233,13 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       });
       layerPath = built.path;
       if (announce) process.stderr.write('\r\x1b[K');
-      if (built.built) progress(`provided ${present.length} host file(s) in a new host layer`);
+      if (built.built) {
+        progress(`provided ${present.length} host file(s) in a new host layer`);
+        // Cold path only (a host file changed): older host layers nothing uses go now.
+        const { pruneAfterHostLayerBuild } = await import('./caches.js');
+        const pruned = await pruneAfterHostLayerBuild(paths, [`host/${key}`]);
+        if (pruned.length > 0) debugStep(`pruned ${pruned.length} unused host layer(s)`);
+      }
       for (const skip of built.skipped) {
         progress(`host file ${skip.path} not provided: ${skip.reason}`);
         debugStep(`host file ${skip.path} not provided: ${skip.reason}`);
