@@ -77,7 +77,13 @@ function freedBytes(dir: string): number {
 export function collectLauncherCaches(
   paths: PilotPaths,
   inUse: ReadonlySet<string>,
-  options: { minAgeMs?: number; kinds?: readonly string[] } = {},
+  options: {
+    /** Keep cache dirs younger than this (a launch may be about to mount them). */
+    minAgeMs?: number;
+    kinds?: readonly string[];
+    /** Drop the host package resolution cache too (gc: yes). */
+    requirements?: boolean;
+  } = {},
 ): {
   hostLayers: string[];
   plans: string[];
@@ -104,7 +110,9 @@ export function collectLauncherCaches(
     }
   }
   // The host package resolution cache is keyed by the dpkg database; it refills itself.
-  rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
+  if (options.requirements !== false) {
+    rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
+  }
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
 }
 
@@ -126,8 +134,11 @@ export async function pruneAfterHostLayerBuild(
       paths,
       () => {
         const inUse = new Set([...storeUsage(paths.store).entries, ...keep]);
-        return collectLauncherCaches(paths, inUse, { minAgeMs: 120_000, kinds: ['host'] })
-          .hostLayers;
+        return collectLauncherCaches(paths, inUse, {
+          minAgeMs: 120_000,
+          kinds: ['host'],
+          requirements: false,
+        }).hostLayers;
       },
       { timeoutMs: 0 },
     );
