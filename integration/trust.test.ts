@@ -264,4 +264,50 @@ describe.skipIf(skip !== '')('trust', () => {
     expect(holding()).not.toContain(old);
     expect(holding()).toHaveLength(1);
   });
+
+  it('nothing in the run dir or store is writable by another user; a caller keeps its plans in its own dir', () => {
+    const home = mkdtempSync(join(tmpdir(), 'pilot-trust-home-'));
+    try {
+      chownSync(home, NOBODY, NOBODY);
+      const as = { uid: NOBODY, gid: NOBODY, cwd: home, env: { HOME: home } };
+      root.load('hello-delta');
+      root.ok([
+        'register',
+        '--container',
+        'pilot/hello-delta',
+        ...base,
+        '--app',
+        '/usr/bin/plain',
+        '--target',
+        '/usr/bin/pilot-test',
+      ]);
+      for (let i = 0; i < 2; i++) {
+        expect(root.run('/usr/bin/plain', ['id'], { cwd }).stdout).toBe('0:0\n');
+        expect(root.run('/usr/bin/plain', ['id'], as).stdout).toBe('65534:65534\n');
+      }
+      const writable: string[] = [];
+      const walk = (dir: string) => {
+        for (const name of readdirSync(dir)) {
+          const path = join(dir, name);
+          const st = lstatSync(path);
+          if (st.isSymbolicLink() || st.isCharacterDevice()) continue;
+          if (st.mode & 0o022) writable.push(`${path} ${(st.mode & 0o7777).toString(8)}`);
+          if (st.isDirectory()) walk(path);
+        }
+      };
+      walk(join(root.dir, 'run'));
+      walk(join(root.dir, 'var/lib/pilot'));
+      expect(writable).toEqual([]);
+      const rootPlans = readdirSync(join(root.dir, 'run/pilot/plans'));
+      expect(rootPlans).toContain('plain.u0.plan');
+      expect(rootPlans.filter((p) => p.includes('.u65534.'))).toEqual([]);
+      const own = execFileSync('find', [join(home, '.cache/pilot/run/roots'), '-name', '*.plan'])
+        .toString()
+        .trim();
+      expect(own).toMatch(/\/plans\/plain\.u65534\.plan$/);
+      expect(statSync(own).uid).toBe(NOBODY);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Help, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { formatError, isPilotError, PilotError } from './core/errors.js';
+import { escapeName } from './core/excerpt.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
 import { upgradeStore } from './store/store-format.js';
 
@@ -37,7 +38,9 @@ function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function printTable(headers: string[], rows: string[][]): void {
+/** A table on stdout; every cell is escaped (names read from disk: core/excerpt.ts). */
+function printTable(headers: string[], raw: string[][]): void {
+  const rows = raw.map((row) => row.map(escapeName));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells
@@ -412,12 +415,11 @@ export function buildProgram(): Command {
           })),
       ];
       if (options.json) return printJson(instances);
-      const { escapeControl } = await import('./core/escape.js');
       printTable(
         ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE', 'PIDS'],
         instances.map((i) => [
-          escapeControl(i.app),
-          i.name === '' ? '-' : `@${escapeControl(i.name)}`,
+          i.app,
+          i.name === '' ? '-' : `@${i.name}`,
           i.state,
           i.since ?? '',
           formatBytes(i.size),

@@ -121,26 +121,58 @@ static bool stamp_matches(const char *path, const char *want)
 }
 
 /* The run dir, as src/core/paths.ts and the launcher compute it; NULL: let Node decide. */
+/* FNV-1a (64 bit) of S: the name of a PILOT_ROOT under a caller's own run dir
+ * (fnv1a64 in src/core/paths.ts). */
+static unsigned long long fnv1a64(const char *s)
+{
+	unsigned long long hash = 0xcbf29ce484222325ULL;
+	for (; *s; s++) {
+		hash ^= (unsigned char)*s;
+		hash *= 0x100000001b3ULL;
+	}
+	return hash;
+}
+
+/* A PILOT_ROOT as Node's path.resolve() would give it, or NULL for one it would change
+ * (relative, "." or ".." components, doubled or trailing slashes): then no plan. */
+static bool plain_root(const char *root)
+{
+	if (root[0] != '/' || strstr(root, "//") || strstr(root, "/./") || strstr(root, "/../"))
+		return false;
+	size_t len = strlen(root);
+	if (len > 1 && root[len - 1] == '/')
+		return false;
+	return !(len >= 2 && strcmp(root + len - 2, "/.") == 0) &&
+	       !(len >= 3 && strcmp(root + len - 3, "/..") == 0);
+}
+
+/*
+ * Where this caller's plans are (launcherPaths in src/runtime/launch.ts): the store's
+ * run dir for its owner (root for the system store); any other caller keeps its own, in
+ * $XDG_RUNTIME_DIR/pilot or ~/.cache/pilot/run, a dir per PILOT_ROOT below that.
+ */
 static const char *run_dir(char *buf, size_t size, uid_t uid)
 {
 	const char *root = getenv("PILOT_ROOT");
-	if (root && *root) {
-		if (root[0] != '/')
-			return NULL;
-		snprintf(buf, size, "%s/run/pilot", root);
-	} else if (uid == 0) {
-		snprintf(buf, size, "/run/pilot");
-	} else {
-		/* An unprivileged caller's plan lives in its own runtime dir. */
-		const char *xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
-		if (xdg && xdg[0] == '/')
-			snprintf(buf, size, "%s/pilot", xdg);
-		else if (home && home[0] == '/')
-			snprintf(buf, size, "%s/.cache/pilot/run", home);
-		else
-			return NULL;
+	bool given = root && *root;
+	if (given && !plain_root(root))
+		return NULL;
+	struct stat st;
+	if (uid == 0 || (given && stat(root, &st) == 0 && st.st_uid == uid)) {
+		snprintf(buf, size, "%s/run/pilot", given ? root : "");
+		return buf;
 	}
-	return buf;
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *home = getenv("HOME");
+	int n;
+	if (xdg && xdg[0] == '/')
+		n = snprintf(buf, size, "%s/pilot", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(buf, size, "%s/.cache/pilot/run", home);
+	else
+		return NULL;
+	if (given && n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, "/roots/%016llx", fnv1a64(root));
+	return n >= 0 && (size_t)n < size ? buf : NULL;
 }
 
 /* Reads the whole plan; NULL and why on failure. Refuses a plan others could have written. */

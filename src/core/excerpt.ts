@@ -21,10 +21,7 @@ function escapeChar(char: string): string {
   const short = SHORT_ESCAPES[char];
   if (short) return short;
   if (!UNSAFE.test(char)) return char;
-  const code = char.charCodeAt(0);
-  return code < 0x80
-    ? `\\x${code.toString(16).padStart(2, '0')}`
-    : `\\u${code.toString(16).padStart(4, '0')}`;
+  return codeEscape(char.charCodeAt(0));
 }
 
 /**
@@ -43,6 +40,28 @@ export function escapeExcerpt(text: string, max = 80): string {
     i += code > 0xffff ? 2 : 1;
   }
   return out;
+}
+
+/**
+ * A name read from disk (an app, an image ref, an instance, a file) as a listing prints
+ * it: whole, with every character a terminal would act on escaped (`\x1b`, `\x0a`, …)
+ * and backslashes doubled, so that an escape sequence or a newline cannot paint or fake
+ * a row of `pilot ps`, `list`, `images` or `check`.
+ */
+export function escapeName(text: string): string {
+  let out = '';
+  for (const char of text) {
+    if (char === '\\') out += '\\\\';
+    else if (char.length === 1 && UNSAFE.test(char)) out += codeEscape(char.charCodeAt(0));
+    else out += char;
+  }
+  return out;
+}
+
+function codeEscape(code: number): string {
+  return code < 0x80
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /** `text` as escapeExcerpt gives it, in double quotes: for content read from a file. */

@@ -85,3 +85,35 @@ export function digestHex(digest: string): string {
   if (!/^[a-f0-9]{64}$/.test(hex)) throw new Error(`not a sha256 digest: ${digest}`);
   return hex;
 }
+
+/**
+ * FNV-1a (64 bit) of a string's UTF-8 bytes, as 16 hex digits: a short, stable name
+ * for a PILOT_ROOT under a caller's own run dir. pilot/exec/stub.c computes the same.
+ */
+export function fnv1a64(text: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of Buffer.from(text, 'utf8')) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0');
+}
+
+/**
+ * Where a caller keeps its own runtime state (plans, caches, scratch) for a store that
+ * is not its own: nothing of a caller's may go where another user can write, or into
+ * the owner's run dir. `$XDG_RUNTIME_DIR/pilot`, else `~/.cache/pilot/run`; for a
+ * PILOT_ROOT store, a directory per root below it. Undefined when the caller has
+ * neither (then it keeps no state). pilot/exec/stub.c finds plans by the same rule.
+ */
+export function callerRunDir(env: NodeJS.ProcessEnv, root: string): string | undefined {
+  const xdg = env.XDG_RUNTIME_DIR;
+  const home = env.HOME;
+  const base = xdg?.startsWith('/')
+    ? join(xdg, 'pilot')
+    : home?.startsWith('/')
+      ? join(home, '.cache/pilot/run')
+      : undefined;
+  if (base === undefined) return undefined;
+  return root === '' ? base : join(base, 'roots', fnv1a64(root));
+}

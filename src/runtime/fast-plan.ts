@@ -7,7 +7,7 @@
 import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
-import { errnoOf } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
@@ -73,19 +73,17 @@ export function writeFastPlan(
 ): string {
   const file = planFile(run, app, uid);
   const dir = join(run, 'plans');
-  try {
-    mkdirSync(dir, { mode: 0o755 });
-    // Sticky and world-writable, like /tmp: with PILOT_ROOT, root and unprivileged
-    // callers share one run dir; each writes only its own `.u<uid>` plan, and the
-    // stub trusts a plan only when root or the caller owns it.
-    chmodSync(dir, 0o1777);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') {
-      mkdirSync(run, { recursive: true });
-      return writeFastPlan(run, app, uid, words);
-    }
-    if (errnoOf(error) !== 'EEXIST') throw error;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // Only its writer may write here (an earlier pilot made it world-writable, 1777):
+  // a caller who does not own the store has a run dir of its own (launch.ts).
+  const stat = statSync(dir);
+  if (stat.uid !== process.geteuid?.()) {
+    throw new PilotError(
+      'PILOT_NEEDS_PRIVILEGE',
+      `${dir} belongs to uid ${stat.uid}, not to this caller`,
+    );
   }
+  if ((stat.mode & 0o7777) !== 0o755) chmodSync(dir, 0o755);
   writeFileAtomic(file, `${words.join('\0')}\0`, 0o644);
   return file;
 }

@@ -4,7 +4,16 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
@@ -14,7 +23,7 @@ import type { Flake, FlakeWarning } from '../core/flake-file.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
-import { type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
+import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
 import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
@@ -79,18 +88,52 @@ export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
 
 /**
  * Which store serves this app: `PILOT_ROOT`, else root's system store, else the
- * caller's own store when it has the flake, else the system store read-only.
+ * caller's own store when it has the flake, else the system store read-only. A caller
+ * who does not own the store keeps its runtime state in its own run dir
+ * (core/paths.ts, callerRunDir), or, when it has none, in a private dir for this call.
  */
 export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number): PilotPaths {
   const own = resolvePaths({ env, uid });
+  if (own.root !== '') {
+    if (uid === 0 || ownerOf(own.root) === uid) return own;
+    return { ...own, run: usableRunDir(callerRunDir(env, own.root)) };
+  }
   if (own.system) return own;
   try {
     readFileSync(join(own.flakes, `${app}.yaml`));
     return own;
   } catch {
     const system = resolvePaths({ env, uid: 0 });
-    return { ...system, run: own.run, system: true };
+    return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
   }
+}
+
+function ownerOf(path: string): number | undefined {
+  try {
+    return statSync(path).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The caller's own run dir when it can have one, else a private one for this call. */
+function usableRunDir(dir: string | undefined): string {
+  if (dir !== undefined) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (statSync(dir).uid === process.geteuid?.()) return dir;
+    } catch {
+      // a HOME it cannot write, say
+    }
+  }
+  return privateRunDir();
+}
+
+/** A caller without a run dir of its own: state for this call only, removed at exit. */
+function privateRunDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pilot-run-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** The image a flake ref is pinned to; an image gone from the store is an error naming the fix. */
