@@ -141,6 +141,9 @@ describe.skipIf(skip !== '')('trust', () => {
       expect(r.stdout).not.toContain('SECRET');
       expect(r.stderr).toContain(`${secretDir}/key (unreadable)`);
       expect(r.code).toBe(127);
+      const check = root.pilot(['check', 'secret'], { uid: NOBODY, gid: NOBODY, cwd: dir });
+      expect(check.code).toBe(1);
+      expect(check.stdout).toContain(`${secretDir}/key`);
       const ignored = root.run('/usr/bin/secret', ['%ignore_sync_error'], as);
       expect(ignored.stdout).toBe('open\n');
       expect(ignored.stdout + ignored.stderr).not.toContain('SECRET');

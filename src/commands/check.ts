@@ -5,7 +5,7 @@
  * makes the command exit 1. A file a package lists but the host does not have was never
  * installed (dpkg's path-exclude drops docs): it is reported as absent, not missing.
  */
-import { lstatSync } from 'node:fs';
+import { accessSync, constants, lstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadFlake } from '../core/flake-file.js';
 import type { PilotPaths } from '../core/paths.js';
@@ -46,9 +46,11 @@ export interface CheckResult {
   ok: boolean;
 }
 
+/** There, and readable by this caller: a file it cannot read is missing for it (DESIGN.md, /removed). */
 function presentOnHost(path: string): boolean {
   try {
-    lstatSync(path);
+    const stat = lstatSync(path);
+    if (stat.isFile() && process.getuid?.() !== 0) accessSync(path, constants.R_OK);
     return true;
   } catch {
     return false;
