@@ -328,8 +328,8 @@ function queryPackages(words: readonly string[]): string[] | undefined {
 
 /**
  * An image's `/systemfiles`: one package query per line (`rpm -ql PKG`,
- * `rpm --noghost -ql PKG`, `dpkg -L PKG`; more than one PKG is fine), blank lines and
- * `#` comments ignored. It is data, never run: any other line is refused, naming
+ * `rpm --noghost -ql PKG`, `dpkg -L PKG`; more than one PKG is fine), blank lines,
+ * `#` comments and the `set -e` KIWI writes first ignored. It is data, never run: any other line is refused, naming
  * `source`, the line number and the line, before anything reaches the host.
  */
 export function parseSystemFiles(text: string, source: string): PackageRequest[] {
@@ -340,7 +340,9 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
     .forEach((raw, index) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
-      const names = queryPackages(line.split(/\s+/));
+      const words = line.split(/\s+/);
+      if (words.length === 2 && words[0] === 'set' && words[1] === '-e') return;
+      const names = queryPackages(words);
       if (!names) {
         throw new PilotError(
           'PILOT_IMAGE_INVALID',
