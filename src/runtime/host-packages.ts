@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { quoteExcerpt } from '../core/excerpt.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
@@ -346,7 +347,7 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
       if (!names) {
         throw new PilotError(
           'PILOT_IMAGE_INVALID',
-          `${source}:${index + 1}: ${JSON.stringify(line.slice(0, 200))} is not a package query pilot understands; /systemfiles is data and is never run`,
+          `${source}:${index + 1}: ${quoteExcerpt(line)} is not a package query pilot understands; /systemfiles is data and is never run`,
           {
             hint: 'pilot reads only "rpm -ql PKG", "rpm --noghost -ql PKG" and "dpkg -L PKG" lines; rebuild the image with such a /systemfiles, or name the packages with "pilot register --host-package NAME"',
           },

@@ -289,6 +289,11 @@ describe('parseSystemFiles', () => {
     expect(message).toContain(content);
     expect(message).toContain('never run');
   });
+
+  it('quotes a refused line as a short escaped excerpt (no bidi override, no 200-byte quote)', () => {
+    const line = `\u202e ${'x'.repeat(300)}`;
+    expect(() => parseSystemFiles(line, 'img')).toThrow(/^img:1: "\\u202e x{60,80}…" is not/);
+  });
 });
 
 describe('normalizeListedPath', () => {
