@@ -36,6 +36,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { errnoOf, isPilotError, PilotError } from './errors.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { splitPodmanWords } from './podman-options.js';
 
 export interface FlakeRuntime {
@@ -114,6 +115,11 @@ function childPath(parent: string, key: string | number): string {
   return parent === '' ? String(key) : `${parent}.${key}`;
 }
 
+/** A key path in a message: keys come from the file, so they are escaped and cut short. */
+function shownPath(path: string): string {
+  return path === '' ? 'document' : escapeExcerpt(path);
+}
+
 function invalid(file: string, line: number, message: string, hint?: string): PilotError {
   return new PilotError(
     'PILOT_FLAKE_INVALID',
@@ -136,7 +142,10 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     const reason =
       first.code === 'MULTIPLE_DOCS'
         ? 'a flake file holds one document, this one has a second one ("---")'
-        : first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        : escapeExcerpt(
+            first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+            160,
+          );
     throw invalid(file, line, `not valid YAML: ${reason}`, 'fix the YAML syntax of the flake file');
   }
 
@@ -152,7 +161,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
   ): unknown => {
     nodes += 1;
     if (depth > MAX_DEPTH || nodes > MAX_NODES) {
-      throw invalid(file, fallbackLine, `${path || 'document'}: nested too deeply (aliases?)`);
+      throw invalid(file, fallbackLine, `${shownPath(path)}: nested too deeply (aliases?)`);
     }
     let resolved = node;
     let line = fallbackLine;
@@ -161,7 +170,11 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     if (isAlias(node)) {
       resolved = node.resolve(doc as Document);
       if (resolved === undefined)
-        throw invalid(file, line, `${path}: unknown alias *${node.source}`);
+        throw invalid(
+          file,
+          line,
+          `${shownPath(path)}: unknown alias *${escapeExcerpt(node.source, 40)}`,
+        );
     }
     provenance.set(path, { file, line, keyLine });
 
@@ -180,14 +193,14 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
         const pairLine = keyRange ? lineAt(keyRange[0]) : line;
         const key = isScalar(keyNode) ? keyNode.value : undefined;
         if (key === null || key === undefined || typeof key === 'object') {
-          throw invalid(file, pairLine, `${path || 'document'}: keys must be plain words`);
+          throw invalid(file, pairLine, `${shownPath(path)}: keys must be plain words`);
         }
         const name = String(key);
         out[name] = convert(pair.value, childPath(path, name), pairLine, pairLine, depth + 1);
       }
       return out;
     }
-    throw invalid(file, line, `${path || 'document'}: unsupported YAML node`);
+    throw invalid(file, line, `${shownPath(path)}: unsupported YAML node`);
   };
 
   let value = convert(doc.contents, '', 1, 1, 0);
@@ -300,7 +313,7 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing (null)';
   if (Array.isArray(value)) return 'a list';
   if (isMapping(value)) return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${quoteExcerpt(value)}`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
   if (typeof value === 'number' || typeof value === 'bigint') return `the number ${value}`;
   return `a ${typeof value}`;
@@ -349,7 +362,7 @@ class Validator {
 
   fail(path: string, message: string, hint?: string): never {
     const at = this.locate(path);
-    throw invalid(at.file, at.line, `${path}: ${message}`, hint);
+    throw invalid(at.file, at.line, `${shownPath(path)}: ${message}`, hint);
   }
 
   mapping(path: string): Mapping | undefined {
@@ -376,10 +389,7 @@ class Validator {
     if (value === '') this.fail(path, 'must not be empty');
     if (value.includes('\0')) this.fail(path, 'must not contain a NUL character');
     if (options.absolute && !value.startsWith('/')) {
-      this.fail(
-        path,
-        `expected an absolute path (starting with "/"), got ${JSON.stringify(value)}`,
-      );
+      this.fail(path, `expected an absolute path (starting with "/"), got ${quoteExcerpt(value)}`);
     }
     return value;
   }
@@ -406,7 +416,7 @@ class Validator {
         path,
         `expected a list of ${options.absolute ? 'absolute paths' : 'strings'}, got ${describe(value)}`,
         typeof value === 'string'
-          ? `write a YAML list, e.g. "${key}: [${JSON.stringify(value)}]"`
+          ? `write a YAML list, e.g. "${key}: [${quoteExcerpt(value, 40)}]"`
           : undefined,
       );
     }
@@ -451,8 +461,8 @@ class Validator {
           file: at.file,
           line: at.keyLine,
           message:
-            `unknown key "${child}" is ignored` +
-            (suggestion ? ` (did you mean "${childPath(path, suggestion)}"?)` : ''),
+            `unknown key "${escapeExcerpt(child)}" is ignored` +
+            (suggestion ? ` (did you mean "${escapeExcerpt(childPath(path, suggestion))}"?)` : ''),
         });
       } else if (typeof known === 'object') {
         this.warnUnknown(value[key], known, child);

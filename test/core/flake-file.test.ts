@@ -349,6 +349,29 @@ describe('errors', () => {
     expect(error.message).toMatch(pattern);
   });
 
+  it('quotes short escaped excerpts of values and keys, never a whole value', () => {
+    const word = thrown(() => flakeFromSources([src(`\u202e${'x'.repeat(5000)}`)]));
+    expect(word.message).toMatch(
+      /^app\.yaml:1: the top level .*, not the string "\\u202ex{60,80}…"$/,
+    );
+    const path = thrown(() =>
+      flakeFromSources([src(`container:\n  name: a\n  target_app_path: ${'y'.repeat(5000)}\n`)]),
+    );
+    expect(path.message.length).toBeLessThan(200);
+    const quote = thrown(() =>
+      flakeFromSources([
+        src(`container:\n  name: a\n  runtime:\n    podman: ["'${'z'.repeat(5000)}"]\n`),
+      ]),
+    );
+    expect(quote.message).toMatch(/podman option "'z{60,80}…": unterminated ' quote$/);
+    const { warnings } = flakeFromSources([
+      src(`container:\n  name: a\n  "\\e[2J${'k'.repeat(900)}": 1\n`),
+    ]);
+    expect(warnings[0]!.message).toMatch(
+      /^unknown key "container\.\\x1b\[2Jk{60,80}…" is ignored$/,
+    );
+  });
+
   it('gives a hint for a list written as a string', () => {
     const error = thrown(() => flakeFromSources([src('container:\n  name: a\n  layers: l1\n')]));
     expect(error.hint).toContain('layers: ["l1"]');
