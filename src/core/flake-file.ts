@@ -38,6 +38,7 @@ import {
 import { errnoOf, isPilotError, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { splitPodmanWords } from './podman-options.js';
+import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
 export interface FlakeRuntime {
   runas?: string;
@@ -131,6 +132,24 @@ function invalid(file: string, line: number, message: string, hint?: string): Pi
 /** Turns one file's text into plain data plus the line of every value and key. */
 export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
   const { file, text } = source;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_FLAKE_BYTES) {
+    throw invalid(
+      file,
+      1,
+      `the file has ${bytes} bytes; a flake file has at most ${MAX_FLAKE_BYTES}`,
+      'a flake names images and options in a few lines; check that this is the flake file meant',
+    );
+  }
+  const deepLine = excessiveNestingLine(text);
+  if (deepLine !== undefined) {
+    throw invalid(
+      file,
+      deepLine,
+      `nested more than ${MAX_SCANNED_NESTING} levels deep; a flake needs a handful`,
+      'fix the brackets and indentation of the flake file',
+    );
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number | undefined): number =>
