@@ -342,7 +342,21 @@ describe('errors', () => {
       'container:\n  name: a\n  ? [x]\n  : 1\n',
       /^app\.yaml:3: container: keys must be plain words/,
     ],
-    ['a self-referencing alias', 'x: &a [*a]\ncontainer:\n  name: a\n', /nested too deeply/],
+    [
+      'a self-referencing alias',
+      'x: &a [*a]\ncontainer:\n  name: a\n',
+      /nested more than 32 levels/,
+    ],
+    [
+      'an alias fan-out',
+      'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+      /^app\.yaml:\d+: more than 10000 values/,
+    ],
+    [
+      'a repeated quoted key',
+      'container:\n  name: a\n  "name": b\n',
+      /^app\.yaml:3: .*"name" is repeated in container$/,
+    ],
   ])('%s', (_name, text, pattern) => {
     const error = thrown(() => flakeFromSources([src(text)]));
     expect(error.code).toBe('PILOT_FLAKE_INVALID');
@@ -370,6 +384,13 @@ describe('errors', () => {
     expect(warnings[0]!.message).toMatch(
       /^unknown key "container\.\\x1b\[2Jk{60,80}…" is ignored$/,
     );
+  });
+
+  it('reads many keys in linear time (a repeated key is found by lookup)', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
+    const start = performance.now();
+    expect(() => flakeFromSources([src(keys)])).toThrow(/more than 10000 values/);
+    expect(performance.now() - start).toBeLessThan(2000);
   });
 
   it('gives a hint for a list written as a string', () => {
