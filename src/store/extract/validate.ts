@@ -51,7 +51,10 @@ export class EntryValidator {
   readonly otherWhiteoutFiles: string[] = [];
   size = 0;
   private readonly symlinks = new Set<string>();
-  private readonly nonDirectories = new Set<string>();
+  /** What each path holds after the entries so far: the last entry's kind, or a parent dir. */
+  private readonly current = new Map<string, 'directory' | 'other'>();
+  /** Directories that entries were put in: GNU tar cannot replace those by a file. */
+  private readonly nonEmpty = new Set<string>();
 
   constructor(
     private readonly label: string,
@@ -71,6 +74,30 @@ export class EntryValidator {
         );
       }
     }
+  }
+
+  /**
+   * GNU tar replaces an entry's earlier namesake, but fails halfway (after writing part of
+   * the layer) where it cannot: an entry below a file, or a file over a directory that
+   * holds entries (the move that would turn a directory into a symlink under its files).
+   * Refused here, before anything is written.
+   */
+  private checkReplacements(shown: string, parts: string[], isFile: boolean): void {
+    const refuse = (why: string) => unsafe(this.label, shown, why);
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]}`;
+      if (this.current.get(prefix) === 'other') {
+        throw refuse(`lies under "${prefix}", which an earlier entry made a file`);
+      }
+      this.current.set(prefix, 'directory');
+      this.nonEmpty.add(prefix);
+    }
+    const normal = parts.join('/');
+    if (isFile && this.nonEmpty.has(normal)) {
+      throw refuse(`would replace the directory "${normal}" that earlier entries are in`);
+    }
+    if (normal !== '') this.current.set(normal, isFile ? 'other' : 'directory');
   }
 
   check(entry: EntryInfo): void {
@@ -111,7 +138,7 @@ export class EntryValidator {
           );
         }
         const targetNormal = targetParts.join('/');
-        if (!this.nonDirectories.has(targetNormal)) {
+        if (this.current.get(targetNormal) !== 'other') {
           throw unsafe(
             this.label,
             path,
@@ -135,7 +162,7 @@ export class EntryValidator {
       default:
         throw unsafe(this.label, path, `has the unsupported tar entry type "${type}"`);
     }
-    if (type !== 'Directory') this.nonDirectories.add(normal);
+    this.checkReplacements(path, parts, type !== 'Directory');
     this.names.push(normal === '' ? '.' : normal);
     const base = parts[parts.length - 1] ?? '';
     if (base.startsWith(WHITEOUT_PREFIX)) {
