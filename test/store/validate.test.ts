@@ -91,3 +91,15 @@ describe('EntryValidator: entries GNU tar could not extract', () => {
     expect(() => validate(entries)).not.toThrow();
   });
 });
+
+describe('EntryValidator messages', () => {
+  it('quote entry names and link targets as short escaped excerpts', () => {
+    const name = `\x1b[2J${'n'.repeat(3000)}/../x`;
+    expect(() => validate([[name, 'File']])).toThrow(
+      /^layer\.tar: entry "\\x1b\[2Jn{60,80}…" has a "\.\." component; refused$/,
+    );
+    expect(() => validate([['h', 'Link', `/\u202e${'t'.repeat(3000)}`]])).toThrow(
+      /entry "h" is a hard link to the absolute path "\/\\u202et{60,80}…"; refused$/,
+    );
+  });
+});

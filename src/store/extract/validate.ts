@@ -11,15 +11,20 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { PilotError } from '../../core/errors.js';
+import { quoteExcerpt } from '../../core/excerpt.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
 export function unsafe(label: string, path: string, reason: string): PilotError {
-  return new PilotError('PILOT_LAYER_UNSAFE', `${label}: entry "${path}" ${reason}; refused`, {
-    hint: 'the archive could write outside its directory; rebuild the image without that entry',
-  });
+  return new PilotError(
+    'PILOT_LAYER_UNSAFE',
+    `${label}: entry ${quoteExcerpt(path)} ${reason}; refused`,
+    {
+      hint: 'the archive could write outside its directory; rebuild the image without that entry',
+    },
+  );
 }
 
 export function invalid(label: string, reason: string, cause?: unknown): PilotError {
@@ -70,7 +75,7 @@ export class EntryValidator {
         throw unsafe(
           this.label,
           shown,
-          `${what} "${prefix}", a symlink earlier in the same archive`,
+          `${what} ${quoteExcerpt(prefix)}, a symlink earlier in the same archive`,
         );
       }
     }
@@ -88,14 +93,16 @@ export class EntryValidator {
     for (let i = 0; i < parts.length - 1; i++) {
       prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]}`;
       if (this.current.get(prefix) === 'other') {
-        throw refuse(`lies under "${prefix}", which an earlier entry made a file`);
+        throw refuse(`lies under ${quoteExcerpt(prefix)}, which an earlier entry made a file`);
       }
       this.current.set(prefix, 'directory');
       this.nonEmpty.add(prefix);
     }
     const normal = parts.join('/');
     if (isFile && this.nonEmpty.has(normal)) {
-      throw refuse(`would replace the directory "${normal}" that earlier entries are in`);
+      throw refuse(
+        `would replace the directory ${quoteExcerpt(normal)} that earlier entries are in`,
+      );
     }
     if (normal !== '') this.current.set(normal, isFile ? 'other' : 'directory');
   }
@@ -127,14 +134,18 @@ export class EntryValidator {
       case 'Link': {
         const target = entry.linkpath ?? '';
         if (target.startsWith('/')) {
-          throw unsafe(this.label, path, `is a hard link to the absolute path "${target}"`);
+          throw unsafe(
+            this.label,
+            path,
+            `is a hard link to the absolute path ${quoteExcerpt(target)}`,
+          );
         }
         const targetParts = splitEntryPath(target);
         if (targetParts.includes('..') || target.includes('\0')) {
           throw unsafe(
             this.label,
             path,
-            `is a hard link to "${target}", which has a ".." component`,
+            `is a hard link to ${quoteExcerpt(target)}, which has a ".." component`,
           );
         }
         const targetNormal = targetParts.join('/');
@@ -142,7 +153,7 @@ export class EntryValidator {
           throw unsafe(
             this.label,
             path,
-            `is a hard link to "${target}", which is not an earlier file of the archive`,
+            `is a hard link to ${quoteExcerpt(target)}, which is not an earlier file of the archive`,
           );
         }
         this.checkParents(path, targetParts, 'is a hard link through');
