@@ -30,6 +30,12 @@ describe('EntryValidator: entries GNU tar could not extract', () => {
       /entry "b\/c" would replace the directory "b\/c"/,
     ],
     [
+      'a device named like a directory',
+      [['a/.', 'CharacterDevice']],
+      /entry "a\/\." ends in "\/" or "\/\."/,
+    ],
+    ['a file named like a directory', [['a/', 'File']], /entry "a\/" ends in/],
+    [
       'an entry below a file',
       [
         ['b', 'File'],

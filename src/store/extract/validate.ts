@@ -117,6 +117,11 @@ export class EntryValidator {
     if (normal === '' && type !== 'Directory') {
       throw unsafe(this.label, path, 'would replace the archive root');
     }
+    // `a/.` or `a/` names a directory: GNU tar's mknod or open of it fails halfway.
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    if (type !== 'Directory' && (last === '' || last === '.')) {
+      throw unsafe(this.label, path, 'ends in "/" or "/.", as only a directory may');
+    }
     this.checkParents(path, parts, 'lies under');
     switch (type) {
       case 'File':
