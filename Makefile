@@ -14,7 +14,7 @@ HELPER_HEADERS := $(wildcard pilot/exec/*.h)
 GENERATED := dist/man/pilot.1 dist/completion/pilot.bash dist/completion/_pilot
 SOURCES := $(shell find src pilot -name '*.ts' 2>/dev/null)
 
-.PHONY: all build check lint typecheck unit test integration bench demo examples install uninstall clean
+.PHONY: all build check lint typecheck unit fuzz test integration bench demo examples install uninstall clean
 
 all: build
 
@@ -51,6 +51,11 @@ unit: build
 	npx vitest run --dir test
 
 check: lint typecheck unit
+
+# The property-based tests of test/fuzz/ with 50 times the cases `unit` runs (minutes, not
+# seconds): outside CI, after changing a parser of untrusted input.
+fuzz: build
+	PILOT_FUZZ_SCALE=50 npx vitest run --dir test/fuzz
 
 examples:
 	examples/build.sh

@@ -4,6 +4,7 @@
  * argument list; `@@x` and `%%x` pass a literal `@x` / `%x` to the app.
  */
 import { PilotError } from './errors.js';
+import { quoteExcerpt } from './excerpt.js';
 
 export const CALLER_OPTIONS = ['remove', 'ignore_sync_error', 'interactive', 'progress'] as const;
 export type CallerOption = (typeof CALLER_OPTIONS)[number];
@@ -29,7 +30,7 @@ export function parseCallerArgs(args: readonly string[]): CallerArgs {
     } else if (arg.startsWith('@') && arg.length > 1) {
       const name = arg.slice(1);
       if (!INSTANCE_NAME.test(name)) {
-        throw new PilotError('PILOT_USAGE', `invalid instance name "${arg}"`, {
+        throw new PilotError('PILOT_USAGE', `invalid instance name ${quoteExcerpt(arg)}`, {
           hint: 'an instance name is 1-64 characters of A-Z a-z 0-9 _ = -; pass "@@..." to give the app a literal "@..."',
           exitCode: 125,
         });
@@ -48,7 +49,7 @@ export function parseCallerArgs(args: readonly string[]): CallerArgs {
     } else if (arg.startsWith('%') && arg.length > 1) {
       const name = arg.slice(1);
       if (!(CALLER_OPTIONS as readonly string[]).includes(name)) {
-        throw new PilotError('PILOT_USAGE', `unknown launcher option "${arg}"`, {
+        throw new PilotError('PILOT_USAGE', `unknown launcher option ${quoteExcerpt(arg)}`, {
           hint: `known options: ${CALLER_OPTIONS.map((o) => `%${o}`).join(', ')}; pass "%%..." to give the app a literal "%..."`,
           exitCode: 125,
         });

@@ -36,7 +36,9 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { errnoOf, isPilotError, PilotError } from './errors.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { splitPodmanWords } from './podman-options.js';
+import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
 export interface FlakeRuntime {
   runas?: string;
@@ -114,6 +116,11 @@ function childPath(parent: string, key: string | number): string {
   return parent === '' ? String(key) : `${parent}.${key}`;
 }
 
+/** A key path in a message: keys come from the file, so they are escaped and cut short. */
+function shownPath(path: string): string {
+  return path === '' ? 'document' : escapeExcerpt(path);
+}
+
 function invalid(file: string, line: number, message: string, hint?: string): PilotError {
   return new PilotError(
     'PILOT_FLAKE_INVALID',
@@ -125,8 +132,32 @@ function invalid(file: string, line: number, message: string, hint?: string): Pi
 /** Turns one file's text into plain data plus the line of every value and key. */
 export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
   const { file, text } = source;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_FLAKE_BYTES) {
+    throw invalid(
+      file,
+      1,
+      `the file has ${bytes} bytes; a flake file has at most ${MAX_FLAKE_BYTES}`,
+      'a flake names images and options in a few lines; check that this is the flake file meant',
+    );
+  }
+  const deepLine = excessiveNestingLine(text);
+  if (deepLine !== undefined) {
+    throw invalid(
+      file,
+      deepLine,
+      `nested more than ${MAX_SCANNED_NESTING} levels deep; a flake needs a handful`,
+      'fix the brackets and indentation of the flake file',
+    );
+  }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    // The library's own check compares each key with every earlier one (40,000 keys took
+    // 9 s); convert() below finds a repeated key in one lookup.
+    uniqueKeys: false,
+  });
   const lineAt = (offset: number | undefined): number =>
     offset === undefined ? 1 : lineCounter.linePos(offset).line;
 
@@ -136,7 +167,10 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     const reason =
       first.code === 'MULTIPLE_DOCS'
         ? 'a flake file holds one document, this one has a second one ("---")'
-        : first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        : escapeExcerpt(
+            first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+            160,
+          );
     throw invalid(file, line, `not valid YAML: ${reason}`, 'fix the YAML syntax of the flake file');
   }
 
@@ -151,8 +185,19 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     depth: number,
   ): unknown => {
     nodes += 1;
-    if (depth > MAX_DEPTH || nodes > MAX_NODES) {
-      throw invalid(file, fallbackLine, `${path || 'document'}: nested too deeply (aliases?)`);
+    if (depth > MAX_DEPTH) {
+      throw invalid(
+        file,
+        fallbackLine,
+        `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep (aliases?)`,
+      );
+    }
+    if (nodes > MAX_NODES) {
+      throw invalid(
+        file,
+        fallbackLine,
+        `more than ${MAX_NODES} values (aliases count once per use); a flake needs a few dozen`,
+      );
     }
     let resolved = node;
     let line = fallbackLine;
@@ -161,7 +206,11 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     if (isAlias(node)) {
       resolved = node.resolve(doc as Document);
       if (resolved === undefined)
-        throw invalid(file, line, `${path}: unknown alias *${node.source}`);
+        throw invalid(
+          file,
+          line,
+          `${shownPath(path)}: unknown alias *${escapeExcerpt(node.source, 40)}`,
+        );
     }
     provenance.set(path, { file, line, keyLine });
 
@@ -180,14 +229,22 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
         const pairLine = keyRange ? lineAt(keyRange[0]) : line;
         const key = isScalar(keyNode) ? keyNode.value : undefined;
         if (key === null || key === undefined || typeof key === 'object') {
-          throw invalid(file, pairLine, `${path || 'document'}: keys must be plain words`);
+          throw invalid(file, pairLine, `${shownPath(path)}: keys must be plain words`);
         }
         const name = String(key);
+        if (Object.hasOwn(out, name)) {
+          throw invalid(
+            file,
+            pairLine,
+            `not valid YAML: map keys must be unique; ${quoteExcerpt(name)} is repeated in ${shownPath(path)}`,
+            'remove one of the two',
+          );
+        }
         out[name] = convert(pair.value, childPath(path, name), pairLine, pairLine, depth + 1);
       }
       return out;
     }
-    throw invalid(file, line, `${path || 'document'}: unsupported YAML node`);
+    throw invalid(file, line, `${shownPath(path)}: unsupported YAML node`);
   };
 
   let value = convert(doc.contents, '', 1, 1, 0);
@@ -300,7 +357,7 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing (null)';
   if (Array.isArray(value)) return 'a list';
   if (isMapping(value)) return 'a mapping';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'string') return `the string ${quoteExcerpt(value)}`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
   if (typeof value === 'number' || typeof value === 'bigint') return `the number ${value}`;
   return `a ${typeof value}`;
@@ -349,7 +406,7 @@ class Validator {
 
   fail(path: string, message: string, hint?: string): never {
     const at = this.locate(path);
-    throw invalid(at.file, at.line, `${path}: ${message}`, hint);
+    throw invalid(at.file, at.line, `${shownPath(path)}: ${message}`, hint);
   }
 
   mapping(path: string): Mapping | undefined {
@@ -376,10 +433,7 @@ class Validator {
     if (value === '') this.fail(path, 'must not be empty');
     if (value.includes('\0')) this.fail(path, 'must not contain a NUL character');
     if (options.absolute && !value.startsWith('/')) {
-      this.fail(
-        path,
-        `expected an absolute path (starting with "/"), got ${JSON.stringify(value)}`,
-      );
+      this.fail(path, `expected an absolute path (starting with "/"), got ${quoteExcerpt(value)}`);
     }
     return value;
   }
@@ -406,7 +460,7 @@ class Validator {
         path,
         `expected a list of ${options.absolute ? 'absolute paths' : 'strings'}, got ${describe(value)}`,
         typeof value === 'string'
-          ? `write a YAML list, e.g. "${key}: [${JSON.stringify(value)}]"`
+          ? `write a YAML list, e.g. "${key}: [${quoteExcerpt(value, 40)}]"`
           : undefined,
       );
     }
@@ -451,8 +505,8 @@ class Validator {
           file: at.file,
           line: at.keyLine,
           message:
-            `unknown key "${child}" is ignored` +
-            (suggestion ? ` (did you mean "${childPath(path, suggestion)}"?)` : ''),
+            `unknown key "${escapeExcerpt(child)}" is ignored` +
+            (suggestion ? ` (did you mean "${escapeExcerpt(childPath(path, suggestion))}"?)` : ''),
         });
       } else if (typeof known === 'object') {
         this.warnUnknown(value[key], known, child);

@@ -12,6 +12,7 @@
  * the caller can warn. Pure: no environment, no file system.
  */
 import { PilotError } from './errors.js';
+import { quoteExcerpt } from './excerpt.js';
 
 export interface PodmanVolume {
   source: string;
@@ -129,7 +130,7 @@ export function splitPodmanWords(text: string): string[] {
 function unterminated(text: string, quote: string): PilotError {
   return new PilotError(
     'PILOT_FLAKE_INVALID',
-    `podman option ${JSON.stringify(text)}: unterminated ${quote} quote`,
+    `podman option ${quoteExcerpt(text)}: unterminated ${quote} quote`,
     { hint: 'close the quote, or write the option without quotes' },
   );
 }

@@ -8,6 +8,7 @@
  * before any path reaches the file system.
  */
 import { PilotError } from './errors.js';
+import { quoteExcerpt } from './excerpt.js';
 
 /** Normalized absolute paths (`/usr/bin/jq`), in file order, duplicates kept. */
 export function parseRemovedFile(text: string, source: string): string[] {
@@ -20,7 +21,7 @@ export function parseRemovedFile(text: string, source: string): string[] {
     const refuse = (why: string) =>
       new PilotError(
         'PILOT_REMOVED_UNSAFE',
-        `${source}:${lineNumber}: unsafe path ${JSON.stringify(line)} in the removed list: ${why}`,
+        `${source}:${lineNumber}: unsafe path ${quoteExcerpt(line)} in the removed list: ${why}`,
         {
           hint: 'rebuild the delta image with a /removed file that names only paths inside the root',
         },

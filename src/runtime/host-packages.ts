@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { quoteExcerpt } from '../core/excerpt.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
@@ -328,8 +329,8 @@ function queryPackages(words: readonly string[]): string[] | undefined {
 
 /**
  * An image's `/systemfiles`: one package query per line (`rpm -ql PKG`,
- * `rpm --noghost -ql PKG`, `dpkg -L PKG`; more than one PKG is fine), blank lines and
- * `#` comments ignored. It is data, never run: any other line is refused, naming
+ * `rpm --noghost -ql PKG`, `dpkg -L PKG`; more than one PKG is fine), blank lines,
+ * `#` comments and the `set -e` KIWI writes first ignored. It is data, never run: any other line is refused, naming
  * `source`, the line number and the line, before anything reaches the host.
  */
 export function parseSystemFiles(text: string, source: string): PackageRequest[] {
@@ -340,11 +341,13 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
     .forEach((raw, index) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
-      const names = queryPackages(line.split(/\s+/));
+      const words = line.split(/\s+/);
+      if (words.length === 2 && words[0] === 'set' && words[1] === '-e') return;
+      const names = queryPackages(words);
       if (!names) {
         throw new PilotError(
           'PILOT_IMAGE_INVALID',
-          `${source}:${index + 1}: ${JSON.stringify(line.slice(0, 200))} is not a package query pilot understands; /systemfiles is data and is never run`,
+          `${source}:${index + 1}: ${quoteExcerpt(line)} is not a package query pilot understands; /systemfiles is data and is never run`,
           {
             hint: 'pilot reads only "rpm -ql PKG", "rpm --noghost -ql PKG" and "dpkg -L PKG" lines; rebuild the image with such a /systemfiles, or name the packages with "pilot register --host-package NAME"',
           },

@@ -16,6 +16,7 @@ import {
   readArchiveFile,
   unknownArchive,
 } from './archive-source.js';
+import { isObject, pickImageConfig } from './image-config.js';
 
 export interface LayerPlan {
   diffId: string;
@@ -80,14 +81,33 @@ function invalid(source: string, why: string): PilotError {
   });
 }
 
-function parseJson<T>(source: string, name: string, data: Buffer): T {
+/** A JSON object, as every metadata file is: `null`, a list or a number is refused by name. */
+function parseJson<T>(
+  source: string,
+  name: string,
+  data: Buffer,
+  shape: 'object' | 'list' = 'object',
+): T {
   const text = data.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(text) as T;
+    value = JSON.parse(text);
   } catch {
     // Not V8's message: it quotes the input raw, escapes and all.
     throw invalid(source, describeJsonError(escapeExcerpt(name), text));
   }
+  if (shape === 'list' ? !Array.isArray(value) : !isObject(value)) {
+    throw invalid(source, `${escapeExcerpt(name)} is not a JSON ${shape}`);
+  }
+  return value as T;
+}
+
+/** The entries of a JSON list that must hold objects (descriptors, manifest.json entries). */
+function objectsIn<T>(source: string, what: string, list: unknown[]): T[] {
+  list.forEach((item, i) => {
+    if (!isObject(item)) throw invalid(source, `${what} entry ${i + 1} is not a JSON object`);
+  });
+  return list as T[];
 }
 
 function checkDigest(source: string, digest: unknown): string {
@@ -127,6 +147,14 @@ export function hostPlatform(): { os: string; architecture: string } {
 
 /** Among several platform entries, the host's; entries without platform always qualify. */
 function pickPlatform(source: string, descriptors: Descriptor[]): Descriptor[] {
+  for (const d of descriptors) {
+    if (d.platform !== undefined && !isObject(d.platform)) {
+      throw invalid(
+        source,
+        `the platform of ${quoteExcerpt(String(d.digest))} is not a JSON object`,
+      );
+    }
+  }
   if (!descriptors.some((d) => d.platform)) return descriptors;
   const host = hostPlatform();
   const matching = descriptors.filter(
@@ -146,29 +174,12 @@ function pickPlatform(source: string, descriptors: Descriptor[]): Descriptor[] {
 }
 
 interface RawConfig {
-  config?: Record<string, unknown> | null;
-  rootfs?: { type?: string; diff_ids?: unknown };
-}
-
-const CONFIG_KEYS = [
-  'Env',
-  'Entrypoint',
-  'Cmd',
-  'WorkingDir',
-  'User',
-  'StopSignal',
-  'Labels',
-] as const;
-
-function pickImageConfig(raw: RawConfig): ImageConfig {
-  const out: Record<string, unknown> = {};
-  const config = raw.config ?? {};
-  for (const key of CONFIG_KEYS) if (config[key] !== undefined) out[key] = config[key];
-  return out as ImageConfig;
+  config?: unknown;
+  rootfs?: unknown;
 }
 
 function diffIdsOf(source: string, name: string, raw: RawConfig): string[] {
-  const ids = raw.rootfs?.diff_ids;
+  const ids = isObject(raw.rootfs) ? raw.rootfs.diff_ids : undefined;
   if (!Array.isArray(ids)) throw invalid(source, `image config ${name} has no rootfs.diff_ids`);
   return ids.map((id) => checkDigest(`${source}: image config ${name}`, id));
 }
@@ -181,8 +192,8 @@ function ociNames(
   const names: string[] = [];
   let bareTag: string | undefined;
   for (const key of [REF_NAME, CONTAINERD_NAME]) {
-    const value = annotations?.[key];
-    if (!value) continue;
+    const value = isObject(annotations) ? annotations[key] : undefined;
+    if (typeof value !== 'string' || value === '') continue;
     if (value.includes('/') || value.includes(':')) {
       if (validRef(value)) names.push(normalizeRef(value));
     } else if (key === REF_NAME && validRef(value)) bareTag = value;
@@ -202,8 +213,9 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
   if (!Array.isArray(index.manifests) || index.manifests.length === 0) {
     throw invalid(source, 'index.json lists no manifests');
   }
+  const manifests = objectsIn<Descriptor>(source, 'index.json: manifests', index.manifests);
   const plans: ImagePlan[] = [];
-  for (const top of pickPlatform(source, index.manifests)) {
+  for (const top of pickPlatform(source, manifests)) {
     let descriptor = top;
     for (let depth = 0; INDEX_TYPES.has(descriptor.mediaType ?? ''); depth++) {
       if (depth > 4) throw invalid(source, 'image indexes nest too deep');
@@ -216,7 +228,8 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
       if (!Array.isArray(nested.manifests) || nested.manifests.length === 0) {
         throw invalid(source, `image index ${digest} lists no manifests`);
       }
-      descriptor = pickPlatform(source, nested.manifests)[0]!;
+      const listed = objectsIn<Descriptor>(source, `image index ${digest}`, nested.manifests);
+      descriptor = pickPlatform(source, listed)[0]!;
     }
     const manifestDigest = checkDigest(source, descriptor.digest);
     const manifestName = ociBlobName(manifestDigest);
@@ -226,18 +239,19 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
       manifestName,
       manifest,
     );
-    if (!parsed.config || !Array.isArray(parsed.layers)) {
+    if (!isObject(parsed.config) || !Array.isArray(parsed.layers)) {
       throw invalid(source, `${manifestName} is not an image manifest (no config or layers)`);
     }
+    const layers = objectsIn<Descriptor>(source, `${manifestName}: layers`, parsed.layers);
     const configDigest = checkDigest(source, parsed.config.digest);
     const configName = ociBlobName(configDigest);
     const config = await readVerified(files, configName, configDigest);
     const rawConfig = parseJson<RawConfig>(source, configName, config);
     const diffIds = diffIdsOf(source, configName, rawConfig);
-    if (diffIds.length !== parsed.layers.length) {
+    if (diffIds.length !== layers.length) {
       throw invalid(
         source,
-        `manifest ${manifestDigest} has ${parsed.layers.length} layers but its config lists ${diffIds.length} diff_ids`,
+        `manifest ${manifestDigest} has ${layers.length} layers but its config lists ${diffIds.length} diff_ids`,
       );
     }
     plans.push({
@@ -246,8 +260,8 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
       manifestDigest,
       config,
       configDigest,
-      imageConfig: pickImageConfig(rawConfig),
-      layers: parsed.layers.map((layer, i) => {
+      imageConfig: pickImageConfig(`${source}: image config ${configName}`, rawConfig.config),
+      layers: layers.map((layer, i) => {
         const digest = checkDigest(source, layer.digest);
         const blobName = ociBlobName(digest);
         return { diffId: diffIds[i]!, blob: files.get(blobName), digest, blobName };
@@ -278,9 +292,9 @@ async function readDockerImages(
   const source = files.source;
   const data = await readArchiveFile(files, 'manifest.json');
   if (!data) throw invalid(source, 'manifest.json is missing');
-  const entries = parseJson<DockerManifestEntry[]>(source, 'manifest.json', data);
-  if (!Array.isArray(entries) || entries.length === 0)
-    throw invalid(source, 'manifest.json lists no images');
+  const list = parseJson<unknown[]>(source, 'manifest.json', data, 'list');
+  if (list.length === 0) throw invalid(source, 'manifest.json lists no images');
+  const entries = objectsIn<DockerManifestEntry>(source, 'manifest.json', list);
   const plans: ImagePlan[] = [];
   for (const entry of entries) {
     if (
@@ -307,6 +321,9 @@ async function readDockerImages(
         `manifest.json lists ${entry.Layers.length} layers for ${configName} but its config lists ${diffIds.length} diff_ids`,
       );
     }
+    if (entry.RepoTags != null && !Array.isArray(entry.RepoTags)) {
+      throw invalid(source, `manifest.json: the RepoTags of ${configName} are not a list`);
+    }
     const names = (entry.RepoTags ?? [])
       .filter((tag) => typeof tag === 'string' && validRef(tag) && !tag.startsWith('<none>'))
       .map(normalizeRef);
@@ -317,7 +334,7 @@ async function readDockerImages(
       manifestDigest: undefined,
       config,
       configDigest,
-      imageConfig: pickImageConfig(rawConfig),
+      imageConfig: pickImageConfig(`${source}: image config ${configName}`, rawConfig.config),
       layers: entry.Layers.map((name, i) => ({
         diffId: diffIds[i]!,
         blob: files.get(name),

@@ -36,4 +36,12 @@ describe('parseCallerArgs', () => {
   ])('refuses %j', (args, message) => {
     expect(() => parseCallerArgs(args)).toThrow(message);
   });
+
+  it.each([
+    ['%'],
+    ['@'],
+  ])('quotes a short escaped excerpt of a long refused %s argument', (mark) => {
+    const arg = `${mark}\x1b]0;${'x'.repeat(400)}`;
+    expect(() => parseCallerArgs([arg])).toThrow(new RegExp(`"\\${mark}\\\\x1b\\]0;x{60,80}…"$`));
+  });
 });

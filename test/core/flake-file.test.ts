@@ -342,11 +342,55 @@ describe('errors', () => {
       'container:\n  name: a\n  ? [x]\n  : 1\n',
       /^app\.yaml:3: container: keys must be plain words/,
     ],
-    ['a self-referencing alias', 'x: &a [*a]\ncontainer:\n  name: a\n', /nested too deeply/],
+    [
+      'a self-referencing alias',
+      'x: &a [*a]\ncontainer:\n  name: a\n',
+      /nested more than 32 levels/,
+    ],
+    [
+      'an alias fan-out',
+      'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+      /^app\.yaml:\d+: more than 10000 values/,
+    ],
+    [
+      'a repeated quoted key',
+      'container:\n  name: a\n  "name": b\n',
+      /^app\.yaml:3: .*"name" is repeated in container$/,
+    ],
   ])('%s', (_name, text, pattern) => {
     const error = thrown(() => flakeFromSources([src(text)]));
     expect(error.code).toBe('PILOT_FLAKE_INVALID');
     expect(error.message).toMatch(pattern);
+  });
+
+  it('quotes short escaped excerpts of values and keys, never a whole value', () => {
+    const word = thrown(() => flakeFromSources([src(`\u202e${'x'.repeat(5000)}`)]));
+    expect(word.message).toMatch(
+      /^app\.yaml:1: the top level .*, not the string "\\u202ex{60,80}…"$/,
+    );
+    const path = thrown(() =>
+      flakeFromSources([src(`container:\n  name: a\n  target_app_path: ${'y'.repeat(5000)}\n`)]),
+    );
+    expect(path.message.length).toBeLessThan(200);
+    const quote = thrown(() =>
+      flakeFromSources([
+        src(`container:\n  name: a\n  runtime:\n    podman: ["'${'z'.repeat(5000)}"]\n`),
+      ]),
+    );
+    expect(quote.message).toMatch(/podman option "'z{60,80}…": unterminated ' quote$/);
+    const { warnings } = flakeFromSources([
+      src(`container:\n  name: a\n  "\\e[2J${'k'.repeat(900)}": 1\n`),
+    ]);
+    expect(warnings[0]!.message).toMatch(
+      /^unknown key "container\.\\x1b\[2Jk{60,80}…" is ignored$/,
+    );
+  });
+
+  it('reads many keys in linear time (a repeated key is found by lookup)', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
+    const start = performance.now();
+    expect(() => flakeFromSources([src(keys)])).toThrow(/more than 10000 values/);
+    expect(performance.now() - start).toBeLessThan(2000);
   });
 
   it('gives a hint for a list written as a string', () => {

@@ -49,6 +49,14 @@ describe('parseRemovedFile', () => {
     expect(error.message.startsWith(`img:/removed:${line}: unsafe path `)).toBe(true);
     expect(error.message).toMatch(pattern);
   });
+  it('quotes a short escaped excerpt of a refused line, not the whole line', () => {
+    const line = `/\x1b[2J${'x'.repeat(300)}/..`;
+    expect(() => parseRemovedFile(`${line}\n`, 'img:/removed')).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(/^img:\/removed:1: unsafe path "\/\\x1b\[2Jx{60,80}…" in/),
+      }),
+    );
+  });
 });
 
 describe('mergeRemovedLists', () => {

@@ -246,6 +246,7 @@ describe('parseSystemFiles', () => {
     ['comments and blank lines', '# host files\n\n   \n  # more\n', []],
     ['rpm -ql', 'rpm -ql jq\n', ['jq']],
     ['rpm --noghost -ql', 'rpm --noghost -ql glibc\n', ['glibc']],
+    ["KIWI's set -e first", 'set -e\nrpm --noghost -ql glibc\n', ['glibc']],
     ['rpm -ql --noghost', 'rpm -ql --noghost glibc', ['glibc']],
     ['rpm -q -l', 'rpm -q -l a b', ['a', 'b']],
     ['dpkg -L', 'dpkg -L libc6:amd64\n', ['libc6:amd64']],
@@ -272,6 +273,8 @@ describe('parseSystemFiles', () => {
     ['a pipe', 'rpm -ql jq | sh\n', 1, '| sh'],
     ['a redirect', 'dpkg -L jq >/etc/passwd\n', 1, '>/etc/passwd'],
     ['a path as a package', 'dpkg -L /etc/shadow\n', 1, '/etc/shadow'],
+    ['another set option', 'set -x\n', 1, 'set -x'],
+    ['set -e with more after it', 'set -e; touch /tmp/x\n', 1, 'set -e;'],
     ['a script line', '#!/bin/sh\nfor p in a b; do rpm -ql $p; done\n', 2, 'for p in'],
   ])('refuses %s, naming source, line and content', (_name, text, line, content) => {
     let caught: unknown;
@@ -285,6 +288,11 @@ describe('parseSystemFiles', () => {
     expect(message).toContain(`/systemfiles of image test/x (abc):${line}:`);
     expect(message).toContain(content);
     expect(message).toContain('never run');
+  });
+
+  it('quotes a refused line as a short escaped excerpt (no bidi override, no 200-byte quote)', () => {
+    const line = `\u202e ${'x'.repeat(300)}`;
+    expect(() => parseSystemFiles(line, 'img')).toThrow(/^img:1: "\\u202e x{60,80}…" is not/);
   });
 });
 

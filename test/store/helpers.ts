@@ -7,10 +7,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
 import { type PilotPaths, resolvePaths } from '../../src/core/paths.js';
+import type { ArchiveFiles } from '../../src/store/archive-source.js';
 import { encodeTar, type TarEntrySpec } from '../../src/store/tar-write.js';
 
 export const isRoot = process.getuid?.() === 0;
@@ -223,4 +225,18 @@ export function simpleLayer(tag: string, options: { gzip?: boolean } = {}): Test
     ],
     options,
   );
+}
+
+/** An archive's files held in memory, as readImagePlans reads them (no tar, no directory). */
+export function memoryArchive(files: Map<string, Buffer>, source = 'image.tar'): ArchiveFiles {
+  return {
+    source,
+    has: (name) => files.has(name),
+    get: (name) => {
+      const data = files.get(name);
+      return data === undefined
+        ? undefined
+        : { describe: `${source}:${name}`, size: data.length, open: () => Readable.from([data]) };
+    },
+  };
 }

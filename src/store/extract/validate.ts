@@ -11,15 +11,20 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { PilotError } from '../../core/errors.js';
+import { quoteExcerpt } from '../../core/excerpt.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
 export function unsafe(label: string, path: string, reason: string): PilotError {
-  return new PilotError('PILOT_LAYER_UNSAFE', `${label}: entry "${path}" ${reason}; refused`, {
-    hint: 'the archive could write outside its directory; rebuild the image without that entry',
-  });
+  return new PilotError(
+    'PILOT_LAYER_UNSAFE',
+    `${label}: entry ${quoteExcerpt(path)} ${reason}; refused`,
+    {
+      hint: 'the archive could write outside its directory; rebuild the image without that entry',
+    },
+  );
 }
 
 export function invalid(label: string, reason: string, cause?: unknown): PilotError {
@@ -51,7 +56,10 @@ export class EntryValidator {
   readonly otherWhiteoutFiles: string[] = [];
   size = 0;
   private readonly symlinks = new Set<string>();
-  private readonly nonDirectories = new Set<string>();
+  /** What each path holds after the entries so far: the last entry's kind, or a parent dir. */
+  private readonly current = new Map<string, 'directory' | 'other'>();
+  /** Directories that entries were put in: GNU tar cannot replace those by a file. */
+  private readonly nonEmpty = new Set<string>();
 
   constructor(
     private readonly label: string,
@@ -67,10 +75,36 @@ export class EntryValidator {
         throw unsafe(
           this.label,
           shown,
-          `${what} "${prefix}", a symlink earlier in the same archive`,
+          `${what} ${quoteExcerpt(prefix)}, a symlink earlier in the same archive`,
         );
       }
     }
+  }
+
+  /**
+   * GNU tar replaces an entry's earlier namesake, but fails halfway (after writing part of
+   * the layer) where it cannot: an entry below a file, or a file over a directory that
+   * holds entries (the move that would turn a directory into a symlink under its files).
+   * Refused here, before anything is written.
+   */
+  private checkReplacements(shown: string, parts: string[], isFile: boolean): void {
+    const refuse = (why: string) => unsafe(this.label, shown, why);
+    let prefix = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]}`;
+      if (this.current.get(prefix) === 'other') {
+        throw refuse(`lies under ${quoteExcerpt(prefix)}, which an earlier entry made a file`);
+      }
+      this.current.set(prefix, 'directory');
+      this.nonEmpty.add(prefix);
+    }
+    const normal = parts.join('/');
+    if (isFile && this.nonEmpty.has(normal)) {
+      throw refuse(
+        `would replace the directory ${quoteExcerpt(normal)} that earlier entries are in`,
+      );
+    }
+    if (normal !== '') this.current.set(normal, isFile ? 'other' : 'directory');
   }
 
   check(entry: EntryInfo): void {
@@ -82,6 +116,11 @@ export class EntryValidator {
     const normal = parts.join('/');
     if (normal === '' && type !== 'Directory') {
       throw unsafe(this.label, path, 'would replace the archive root');
+    }
+    // `a/.` or `a/` names a directory: GNU tar's mknod or open of it fails halfway.
+    const last = path.slice(path.lastIndexOf('/') + 1);
+    if (type !== 'Directory' && (last === '' || last === '.')) {
+      throw unsafe(this.label, path, 'ends in "/" or "/.", as only a directory may');
     }
     this.checkParents(path, parts, 'lies under');
     switch (type) {
@@ -100,22 +139,26 @@ export class EntryValidator {
       case 'Link': {
         const target = entry.linkpath ?? '';
         if (target.startsWith('/')) {
-          throw unsafe(this.label, path, `is a hard link to the absolute path "${target}"`);
+          throw unsafe(
+            this.label,
+            path,
+            `is a hard link to the absolute path ${quoteExcerpt(target)}`,
+          );
         }
         const targetParts = splitEntryPath(target);
         if (targetParts.includes('..') || target.includes('\0')) {
           throw unsafe(
             this.label,
             path,
-            `is a hard link to "${target}", which has a ".." component`,
+            `is a hard link to ${quoteExcerpt(target)}, which has a ".." component`,
           );
         }
         const targetNormal = targetParts.join('/');
-        if (!this.nonDirectories.has(targetNormal)) {
+        if (this.current.get(targetNormal) !== 'other') {
           throw unsafe(
             this.label,
             path,
-            `is a hard link to "${target}", which is not an earlier file of the archive`,
+            `is a hard link to ${quoteExcerpt(target)}, which is not an earlier file of the archive`,
           );
         }
         this.checkParents(path, targetParts, 'is a hard link through');
@@ -135,7 +178,7 @@ export class EntryValidator {
       default:
         throw unsafe(this.label, path, `has the unsupported tar entry type "${type}"`);
     }
-    if (type !== 'Directory') this.nonDirectories.add(normal);
+    this.checkReplacements(path, parts, type !== 'Directory');
     this.names.push(normal === '' ? '.' : normal);
     const base = parts[parts.length - 1] ?? '';
     if (base.startsWith(WHITEOUT_PREFIX)) {

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { EntryValidator } from '../../src/store/extract.js';
+
+type Entry = [path: string, type: string, linkpath?: string];
+
+function validate(entries: Entry[]): void {
+  const validator = new EntryValidator('layer.tar', false);
+  for (const [path, type, linkpath] of entries) {
+    validator.check({ path, type, linkpath, size: 0, devmajor: 0, devminor: 0 });
+  }
+}
+
+describe('EntryValidator: entries GNU tar could not extract', () => {
+  it.each<[string, Entry[], RegExp]>([
+    [
+      'a file over a directory that holds entries',
+      [
+        ['b/a', 'File'],
+        ['b', 'File'],
+      ],
+      /^layer\.tar: entry "b" would replace the directory "b" that earlier entries are in; refused$/,
+    ],
+    [
+      'a symlink over a directory that holds entries',
+      [
+        ['b/', 'Directory'],
+        ['b/c/d', 'File'],
+        ['b/c', 'SymbolicLink', 'x'],
+      ],
+      /entry "b\/c" would replace the directory "b\/c"/,
+    ],
+    [
+      'a device named like a directory',
+      [['a/.', 'CharacterDevice']],
+      /entry "a\/\." ends in "\/" or "\/\."/,
+    ],
+    ['a file named like a directory', [['a/', 'File']], /entry "a\/" ends in/],
+    [
+      'an entry below a file',
+      [
+        ['b', 'File'],
+        ['b/c', 'File'],
+      ],
+      /entry "b\/c" lies under "b", which an earlier entry made a file/,
+    ],
+    [
+      'a hard link to a file replaced by a directory',
+      [
+        ['b', 'File'],
+        ['b', 'Directory'],
+        ['l', 'Link', 'b'],
+      ],
+      /not an earlier file/,
+    ],
+  ])('refuses %s, naming the entry', (_name, entries, message) => {
+    expect(() => validate(entries)).toThrow(
+      expect.objectContaining({
+        code: 'PILOT_LAYER_UNSAFE',
+        message: expect.stringMatching(message),
+      }),
+    );
+  });
+
+  it.each<[string, Entry[]]>([
+    [
+      'a file over an empty directory',
+      [
+        ['b', 'Directory'],
+        ['b', 'File'],
+      ],
+    ],
+    [
+      'a directory over a file, then entries in it',
+      [
+        ['b', 'File'],
+        ['b', 'Directory'],
+        ['b/c', 'File'],
+      ],
+    ],
+    [
+      'a directory named again',
+      [
+        ['b/c', 'File'],
+        ['b', 'Directory'],
+        ['b/d', 'File'],
+      ],
+    ],
+    [
+      'a file named again',
+      [
+        ['b', 'File'],
+        ['b', 'File'],
+        ['l', 'Link', 'b'],
+      ],
+    ],
+  ])('accepts %s', (_name, entries) => {
+    expect(() => validate(entries)).not.toThrow();
+  });
+});
+
+describe('EntryValidator messages', () => {
+  it('quote entry names and link targets as short escaped excerpts', () => {
+    const name = `\x1b[2J${'n'.repeat(3000)}/../x`;
+    expect(() => validate([[name, 'File']])).toThrow(
+      /^layer\.tar: entry "\\x1b\[2Jn{60,80}…" has a "\.\." component; refused$/,
+    );
+    expect(() => validate([['h', 'Link', `/\u202e${'t'.repeat(3000)}`]])).toThrow(
+      /entry "h" is a hard link to the absolute path "\/\\u202et{60,80}…"; refused$/,
+    );
+  });
+});
