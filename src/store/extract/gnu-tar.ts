@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PilotError } from '../../core/errors.js';
+import { escapeExcerpt } from '../../core/excerpt.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 import { invalid, splitEntryPath } from './validate.js';
 
@@ -139,7 +140,8 @@ export async function extractPass(
   if (code !== 0) {
     throw new PilotError(
       'PILOT_RUNTIME',
-      `GNU tar failed (exit ${code}) extracting ${label}: ${stderr.trim() || 'no message'}`,
+      // Its last words, short and escaped: they quote the image's entry names.
+      `GNU tar failed (exit ${code}) extracting ${label}: ${escapeExcerpt(stderr.trim().split('\n').slice(-3).join(' / '), 300) || 'no message'}`,
       { hint: 'command: tar ' + gnuTarArgs(staging, privileged).join(' ') },
     );
   }
