@@ -56,6 +56,21 @@ describe.skipIf(skip !== '')('trust', () => {
       '/usr/bin/app',
     ]);
   };
+  /** The example test app (pilot-test of pilot/hello-delta) at `app`. */
+  const registerTestApp = (app: string, ...extra: string[]) => {
+    root.load('hello-delta');
+    const target = ['--target', '/usr/bin/pilot-test'];
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      ...base,
+      '--app',
+      app,
+      ...target,
+      ...extra,
+    ]);
+  };
   const snapshot = (dir: string) => {
     const s = statSync(dir);
     return { mode: s.mode, uid: s.uid, gid: s.gid, entries: readdirSync(dir).sort() };
@@ -204,18 +219,7 @@ describe.skipIf(skip !== '')('trust', () => {
   });
 
   it("a kept instance's root is mounted nosuid,nodev where only root can reach it", () => {
-    root.load('hello-delta');
-    root.ok([
-      'register',
-      '--container',
-      'pilot/hello-delta',
-      ...base,
-      '--app',
-      '/usr/bin/kept',
-      '--target',
-      '/usr/bin/pilot-test',
-      '--resume',
-    ]);
+    registerTestApp('/usr/bin/kept', '--resume');
     expect(root.run('/usr/bin/kept', ['exit', '0'], { cwd }).code).toBe(0);
     const lines = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
@@ -273,17 +277,7 @@ describe.skipIf(skip !== '')('trust', () => {
     try {
       chownSync(home, NOBODY, NOBODY);
       const as = { uid: NOBODY, gid: NOBODY, cwd: home, env: { HOME: home } };
-      root.load('hello-delta');
-      root.ok([
-        'register',
-        '--container',
-        'pilot/hello-delta',
-        ...base,
-        '--app',
-        '/usr/bin/plain',
-        '--target',
-        '/usr/bin/pilot-test',
-      ]);
+      registerTestApp('/usr/bin/plain');
       for (let i = 0; i < 2; i++) {
         expect(root.run('/usr/bin/plain', ['id'], { cwd }).stdout).toBe('0:0\n');
         expect(root.run('/usr/bin/plain', ['id'], as).stdout).toBe('65534:65534\n');
