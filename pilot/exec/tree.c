@@ -47,15 +47,6 @@
 #include "tree.h"
 #include "util.h"
 
-#ifndef RESOLVE_NO_XDEV
-#define RESOLVE_NO_XDEV 0x01
-#endif
-#ifndef RESOLVE_NO_MAGICLINKS
-#define RESOLVE_NO_MAGICLINKS 0x02
-#endif
-#ifndef RESOLVE_IN_ROOT
-#define RESOLVE_IN_ROOT 0x10
-#endif
 #define PROC_SUPER_MAGIC 0x9fa0
 #define SYSFS_MAGIC 0x62656572
 #define DEVPTS_SUPER_MAGIC 0x1cd1
