@@ -12,17 +12,6 @@ import type { PilotPaths } from '../core/paths.js';
 /** File names a pilot app link may point at (the Node launcher or the exec stub). */
 export const LAUNCHER_NAMES = new Set(['pilot-launch.mjs', 'pilot-exec']);
 
-/** Whether anything (a dangling symlink too) is at `path`. */
-export function pathPresent(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return false;
-    throw error;
-  }
-}
-
 export function isPilotLink(path: string): boolean {
   try {
     if (!lstatSync(path).isSymbolicLink()) return false;

@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/flake-file.js';
+import { pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
@@ -16,7 +17,7 @@ import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
-import { isPilotLink, pathPresent } from './apps.js';
+import { isPilotLink } from './apps.js';
 
 export interface RegisterOptions {
   container: string;

@@ -5,12 +5,13 @@ import { basename, join, posix } from 'node:path';
 import { removeEntry } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { faultPoint } from '../core/fault.js';
+import { pathPresent } from '../core/fs-query.js';
 import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { removeTree, tempSibling } from '../core/temp-entries.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { appNames, isPilotLink, loadApps, pathPresent } from './apps.js';
+import { appNames, isPilotLink, loadApps } from './apps.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];

@@ -7,10 +7,11 @@
  * `/removed` holds, can make it create, change or link anything outside the layer.
  */
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, type Stats, statSync } from 'node:fs';
+import { mkdirSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
+import { pathPresent } from '../core/fs-query.js';
 import type { HostFile } from './host-layer.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -110,15 +111,6 @@ export function hostLayerOperations(files: readonly HostFile[], options: BuildOp
   return ops;
 }
 
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Builds the host layer into `staging` (which must not exist) and returns the host
  * files the helper skipped (gone, unreadable, not regular, or private in a public layer).
@@ -160,7 +152,7 @@ export async function buildHostLayer(
   // own store goes without (its app sees /removed, which is harmless data).
   const whiteouts = isRoot
     ? options.hide
-        .filter((path) => options.tree.lookup(path) && !exists(staging + path))
+        .filter((path) => options.tree.lookup(path) && !pathPresent(staging + path))
         .map((path) => path.slice(1))
     : [];
   if (whiteouts.length > 0) {

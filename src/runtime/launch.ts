@@ -4,15 +4,7 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
@@ -20,6 +12,7 @@ import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
 import type { Flake, FlakeWarning } from '../core/flake-file.js';
+import { pathOwner } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
@@ -95,7 +88,7 @@ export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
 export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number): PilotPaths {
   const own = resolvePaths({ env, uid });
   if (own.root !== '') {
-    if (uid === 0 || ownerOf(own.root) === uid) return own;
+    if (uid === 0 || pathOwner(own.root) === uid) return own;
     return { ...own, run: usableRunDir(callerRunDir(env, own.root)) };
   }
   if (own.system) return own;
@@ -108,20 +101,12 @@ export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number):
   }
 }
 
-function ownerOf(path: string): number | undefined {
-  try {
-    return statSync(path).uid;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The caller's own run dir when it can have one, else a private one for this call. */
 function usableRunDir(dir: string | undefined): string {
   if (dir !== undefined) {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (statSync(dir).uid === process.geteuid?.()) return dir;
+      if (pathOwner(dir) === process.geteuid?.()) return dir;
     } catch {
       // a HOME it cannot write, say
     }
