@@ -7,52 +7,24 @@
  * rename, so no reader can find a half layer, and a crash leaves at most a record
  * without a directory (ignored, and rewritten by the next extraction).
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
-import { type LayerRecord, layerAlias } from '../core/image-record.js';
+import { layerAlias } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT } from '../core/store-version.js';
 import type { BlobSource } from './archive-source.js';
-import type { OriginalEntry } from './extract/canonical.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
+import { layerRecordPath, readLayerRecord, type StoredLayerRecord } from './layer-record.js';
 
-/** What pilot writes in `layers/<hex>.json`: the core record plus how it was made. */
-export interface StoredLayerRecord extends LayerRecord {
-  /** Bytes of the uncompressed tar. */
-  tarSize?: number;
-  entries?: number;
-  /** ISO time of the extraction. */
-  extracted?: string;
-  /**
-   * Owners and modes the image had where the store keeps canonical ones (DESIGN.md,
-   * Trust): `[path, uid, gid, st_mode]`, path relative to the layer.
-   */
-  original?: OriginalEntry[];
-  /** The store format the layer was extracted or converted for (core/store-version.ts). */
-  format?: number;
-}
-
-export function layerRecordPath(paths: PilotPaths, diffId: string): string {
-  return `${storeDirs.layer(paths, diffId)}.json`;
-}
+export { layerRecordPath, readLayerRecord, type StoredLayerRecord } from './layer-record.js';
 
 export function layerPresent(paths: PilotPaths, diffId: string): boolean {
   try {
     return lstatSync(storeDirs.layer(paths, diffId)).isDirectory();
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-export function readLayerRecord(paths: PilotPaths, diffId: string): StoredLayerRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(layerRecordPath(paths, diffId), 'utf8')) as StoredLayerRecord;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    if (error instanceof SyntaxError) return undefined;
     throw error;
   }
 }

@@ -11,24 +11,16 @@
  *    new keys anyway; `gc` removes them once no call uses them;
  *  - fast plans are dropped (they name those host layers): every caller plans anew.
  */
-import { chmodSync, lstatSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
-import { errnoOf } from '../core/errors.js';
+import { pathOwner } from '../core/fs-query.js';
 import { listDir } from '../core/list-dir.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT, storeFormat, storeFormatFile } from '../core/store-version.js';
-import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
-
-function ownsStore(paths: PilotPaths): boolean | undefined {
-  try {
-    return lstatSync(paths.store).uid === (process.geteuid?.() ?? 0);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    return false;
-  }
-}
+import { canonicaliseTree } from './extract/canonical.js';
+import { layerRecordPath, readLayerRecord } from './layer-record.js';
 
 const HEX = /^[a-f0-9]{64}$/;
 
@@ -37,28 +29,20 @@ const HEX = /^[a-f0-9]{64}$/;
  * the number of trees canonicalised. Anyone else, or an absent store, changes nothing.
  */
 export function upgradeStore(paths: PilotPaths): number {
-  const owned = ownsStore(paths);
-  if (owned !== true) return 0;
+  if (pathOwner(paths.store) !== (process.geteuid?.() ?? 0)) return 0;
   const format = storeFormat(paths);
   if (format >= STORE_FORMAT) return 0;
   const owner = process.geteuid?.() === 0 ? { uid: 0, gid: 0 } : undefined;
   let trees = 0;
   for (const name of listDir(storeDirs.layers(paths))) {
     if (!HEX.test(name)) continue;
-    // The record (layers.ts, StoredLayerRecord) read as plain JSON: this module stays
-    // light enough for every CLI command to load.
-    const recordFile = join(storeDirs.layers(paths), `${name}.json`);
-    let record: { format?: number; original?: OriginalEntry[] } | undefined;
-    try {
-      record = JSON.parse(readFileSync(recordFile, 'utf8'));
-    } catch {
-      record = undefined;
-    }
+    const diffId = `sha256:${name}`;
+    const record = readLayerRecord(paths, diffId);
     if (record?.format === STORE_FORMAT) continue;
     const original = canonicaliseTree(join(storeDirs.layers(paths), name), owner);
     trees += 1;
     if (record && typeof record === 'object') {
-      writeJsonAtomic(recordFile, {
+      writeJsonAtomic(layerRecordPath(paths, diffId), {
         ...record,
         original: [...(record.original ?? []), ...original],
         format: STORE_FORMAT,
