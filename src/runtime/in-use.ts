@@ -32,7 +32,7 @@ export interface StoreUsage {
 const KINDS = new Set(['layers', 'host', 'includes']);
 
 /** mountinfo's octal escapes (`\040` for a space, `\054` for a comma, …) decoded. */
-function unescapeMountField(field: string): string {
+export function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) =>
     String.fromCharCode(Number.parseInt(oct, 8)),
   );

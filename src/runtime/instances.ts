@@ -30,6 +30,7 @@ import { listDir } from '../core/list-dir.js';
 import { type Lock, waitForLock } from '../core/lock.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { unescapeMountField } from './in-use.js';
 
 export interface InstanceInfo {
   key: string;
@@ -75,10 +76,7 @@ export function mountPoints(): Set<string> {
   const points = new Set<string>();
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const field = line.split(' ')[4];
-    if (field)
-      points.add(
-        field.replace(/\\(\d{3})/g, (_, oct) => String.fromCharCode(Number.parseInt(oct, 8))),
-      );
+    if (field) points.add(unescapeMountField(field));
   }
   return points;
 }
