@@ -8,6 +8,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { joinNul } from '../src/core/bytes.js';
 import { debugStep, isDebug } from '../src/core/debug.js';
 import { formatError, isPilotError } from '../src/core/errors.js';
 import { callerBytes } from '../src/runtime/caller-bytes.js';
@@ -42,6 +43,12 @@ async function main(): Promise<number> {
       process.stderr.write(
         `pilot: exec ${[helper, ...prepared.argv].map((a) => JSON.stringify(a)).join(' ')}\n`,
       );
+    }
+    if (process.env.PILOT_FASTPATH === 'dry-run') {
+      // docs/plan.md: print the words the helper would get (the plan is written), run nothing.
+      process.stdout.write(joinNul(prepared.argv));
+      await prepared.finish();
+      return 0;
     }
     const code = await runHelper(helper, prepared.argv, caller.env, prepared.started);
     debugStep(`app exited with ${code}`);

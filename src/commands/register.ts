@@ -16,7 +16,7 @@ import { parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
-import { type PlanImages, stackLayers } from '../runtime/launch-plan.js';
+import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
 
 export interface RegisterOptions {
@@ -76,6 +76,8 @@ export function registerApp(
   if (options.resume && options.attach) {
     throw new PilotError('PILOT_USAGE', '--resume and --attach exclude each other');
   }
+  // Options pilot cannot honour are refused before anything is looked up or written.
+  parsePodmanOptions(options.opts, { where: (index) => `--opt ${index + 1}` });
   for (const file of [...options.includeTar, ...options.includePath]) {
     if (!isAbsolute(file) || !existsSync(file)) {
       throw new PilotError(
@@ -145,10 +147,14 @@ function registerLocked(
     base: options.base ? pin(options.base) : undefined,
   };
   const target = options.target ?? defaultTarget(paths, images, appPath);
-  const podman = parsePodmanOptions(options.opts);
-  const warnings = podman.ignored.map(
-    (o) => `option "${o}" has no meaning in pilot's sandbox and is ignored`,
-  );
+  const podman = parsePodmanOptions(options.opts, { where: (index) => `--opt ${index + 1}` });
+  const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
+  const user = imageUser(images);
+  if (user !== undefined && podman.user === undefined) {
+    warnings.push(
+      `the image runs as user "${user}", but a host command runs as its caller: pilot does not apply it (add --opt "--user ${user}" to run as that user)`,
+    );
+  }
 
   const flake: Flake = {
     include: { tar: options.includeTar, path: options.includePath },

@@ -6,7 +6,13 @@
 import { PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
 
-export const CALLER_OPTIONS = ['remove', 'ignore_sync_error', 'interactive', 'progress'] as const;
+export const CALLER_OPTIONS = [
+  'remove',
+  'ignore_sync_error',
+  'ignore_missing_volume_path',
+  'interactive',
+  'progress',
+] as const;
 export type CallerOption = (typeof CALLER_OPTIONS)[number];
 
 export interface CallerArgs {

@@ -16,8 +16,8 @@
  * - Booleans are YAML 1.2 booleans (`true`/`false`); `"yes"` or `yes` is a string and refused.
  * - `null` (`~` or an empty value) anywhere means "the default", as upstream does.
  * - `runtime.runas` also takes a non-negative integer (a uid) and keeps it as a string.
- * - `runtime.podman` items are split into words here only to report broken quoting with
- *   file and line; their meaning is podman-options.ts's business.
+ * - `runtime.podman` items are parsed here (podman-options.ts) so that broken quoting and
+ *   options pilot cannot honour are reported with file and line.
  * - Paths that pilot resolves on the host or in the image (target_app_path, host_app_path,
  *   include.tar, include.path) must be absolute: a relative one would depend on the
  *   caller's working directory.
@@ -37,7 +37,7 @@ import {
 } from 'yaml';
 import { errnoOf, isPilotError, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
-import { splitPodmanWords } from './podman-options.js';
+import { parsePodmanOptions } from './podman-options.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
 export interface FlakeRuntime {
@@ -68,6 +68,13 @@ export interface FlakeWarning {
   file: string;
   line: number;
   message: string;
+}
+
+export interface LoadedFlake {
+  flake: Flake;
+  warnings: FlakeWarning[];
+  /** "file:line" of each `runtime.podman` item, for messages at launch. */
+  podmanAt: string[];
 }
 
 export interface FlakeSource {
@@ -516,10 +523,7 @@ class Validator {
 }
 
 /** Checks types, applies defaults, and warns (file and line) about keys pilot does not know. */
-export function validateFlake(doc: ParsedFlakeDocument): {
-  flake: Flake;
-  warnings: FlakeWarning[];
-} {
+export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   const check = new Validator(doc);
   if (!isMapping(doc.value)) {
     check.fail('', `the top level must be a mapping, not ${describe(doc.value)}`);
@@ -544,15 +548,20 @@ export function validateFlake(doc: ParsedFlakeDocument): {
     attach: check.boolean('container.runtime.attach', false),
     podman: check.list('container.runtime.podman', { allowEmptyItems: true }),
   };
-  runtime.podman.forEach((item, index) => {
-    // Broken quoting is found here, where the file and line are known, not at launch.
-    try {
-      splitPodmanWords(item);
-    } catch (error) {
-      if (!isPilotError(error)) throw error;
-      check.fail(`container.runtime.podman.${index}`, error.message, error.hint);
-    }
+  // Broken quoting and options pilot cannot honour are found here, where the file and
+  // line are known; the launch refuses such a flake (exit 125) before anything runs.
+  const podmanAt = runtime.podman.map((_item, index) => {
+    const at = check.locate(`container.runtime.podman.${index}`);
+    return `${at.file}:${at.line}`;
   });
+  const podman = parsePodmanOptions(runtime.podman, { where: (index) => podmanAt[index]! });
+  if (podman.storageSize !== undefined && (runtime.resume || runtime.attach)) {
+    check.fail(
+      'container.runtime.podman',
+      '--storage-opt size limits the writable layer of one call; a resume or attach instance keeps its own on disk',
+      'remove --storage-opt size, or resume/attach',
+    );
+  }
   const runas = check.runas('container.runtime.runas');
   if (runas !== undefined) runtime.runas = runas;
 
@@ -577,14 +586,11 @@ export function validateFlake(doc: ParsedFlakeDocument): {
   if (base !== undefined) flake.container.base_container = base;
 
   check.warnUnknown(doc.value, SCHEMA, '');
-  return { flake, warnings: check.warnings };
+  return { flake, warnings: check.warnings, podmanAt };
 }
 
 /** parse → merge → validate, without touching the file system. */
-export function flakeFromSources(sources: FlakeSource[]): {
-  flake: Flake;
-  warnings: FlakeWarning[];
-} {
+export function flakeFromSources(sources: FlakeSource[]): LoadedFlake {
   return validateFlake(mergeFlakeDocuments(sources.map(parseFlakeSource)));
 }
 
@@ -665,10 +671,7 @@ export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] 
   return sources;
 }
 
-export function loadFlake(
-  flakesDir: string,
-  app: string,
-): { flake: Flake; warnings: FlakeWarning[]; files: string[] } {
+export function loadFlake(flakesDir: string, app: string): LoadedFlake & { files: string[] } {
   const sources = readFlakeSources(flakesDir, app);
   return { ...flakeFromSources(sources), files: sources.map((source) => source.file) };
 }

@@ -1,47 +1,192 @@
 /**
- * The part of a flake's `runtime.podman` list that pilot's sandbox can honour.
+ * What a flake's `runtime.podman` list asks for, with podman's meaning (DESIGN.md,
+ * "Flake files"). Every option is either honoured by pilot's sandbox, accepted as a
+ * no-op with the reason, or refused with an error that names the option and where it
+ * is written: nothing is dropped silently. Pure: no environment (the caller's values
+ * come in as `env`), no file system.
  *
- * flake-pilot passes these strings to `podman run`, splitting every item into words, so
- * the list is one argument vector: "--storage-opt size=10G" is one item with two words,
- * and an option and its value may even sit in two items. pilot reads the same vector and
- * maps what its sandbox has an equivalent for:
- *   -e/--env NAME=VALUE, -e/--env NAME (take NAME from the caller; `NAME*` = every caller
- *   variable with that prefix, as podman does), -v/--volume /host:/container[:ro],
- *   -w/--workdir /dir, --entrypoint CMD or a JSON array.
- * Everything else is returned in `ignored` (one entry per option with its value) so that
- * the caller can warn. Pure: no environment, no file system.
+ * Items are split into words (podman-words.ts); `%NAME` placeholders are expanded in
+ * every word from `env` when it is given. Without `env` (checking a flake before any
+ * launch) a placeholder stands for an absolute path, so that `-v %HOME/x:/x` passes.
  */
 import { PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
+import { expandPlaceholders, splitPodmanWords } from './podman-words.js';
+
+export { splitPodmanWords } from './podman-words.js';
+
+/** `-e NAME=VALUE`, or `-e NAME` / `-e PREFIX*` (the caller's value at each call). */
+export type PodmanEnv = { name: string; value: string } | { name: string; fromCaller: true };
 
 export interface PodmanVolume {
   source: string;
   target: string;
   readOnly: boolean;
+  /** Extra mount flags podman's volume options ask for. */
+  flags: ('nosuid' | 'nodev' | 'noexec')[];
+  /** The option as written, for messages. */
+  written: string;
+}
+
+export interface PodmanTmpfs {
+  target: string;
+  /** tmpfs options in pilot-exec's form (comma-separated; may be empty). */
+  options: string;
+}
+
+export interface PodmanUser {
+  /** A user name or a uid, as written. */
+  user: string;
+  group?: string;
+}
+
+export interface PodmanNoop {
+  option: string;
+  reason: string;
 }
 
 export interface PodmanOptions {
-  /** Variables with a value from the flake. */
-  env: Record<string, string>;
-  /** Variables to take from the caller's environment (`-e NAME`); may end in `*`. */
-  passEnv: string[];
+  /** Environment entries in order (a later entry for the same name wins). */
+  env: PodmanEnv[];
+  /** `--env-file` paths, read at launch; `-e` entries win over them, as in podman. */
+  envFiles: string[];
   volumes: PodmanVolume[];
+  tmpfs: PodmanTmpfs[];
   workdir?: string;
   /** Replaces the image's Entrypoint; `[]` (from `--entrypoint ""`) clears it. */
   entrypoint?: string[];
-  /** Options pilot does not map, each with its value, as written. */
-  ignored: string[];
+  user?: PodmanUser;
+  readOnly: boolean;
+  network: 'host' | 'none';
+  /** Capability names as `CAP_X`, or `ALL`, in the order given. */
+  capDrop: string[];
+  capAdd: string[];
+  noNewPrivileges: boolean;
+  hostname?: string;
+  /** `--storage-opt size=N`: bytes of the app's writable layer. */
+  storageSize?: number;
+  /** Options accepted without effect, with the reason. */
+  noops: PodmanNoop[];
 }
 
-/** podman run flags without a value: they must not swallow the next word. */
-const LONG_FLAGS = new Set([
-  '--rm',
+/** Where item `index` of the list is written ("file:line", or "--opt 2"), for messages. */
+export type ItemLocator = (index: number) => string;
+
+export interface ParseOptions {
+  /** The caller's environment: `%NAME` placeholders are expanded from it. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Collects each placeholder's name and the value it was given (undefined: unset). */
+  used?: Map<string, string | undefined>;
+  where?: ItemLocator;
+}
+
+/** The capabilities Linux 6.1 knows (bit order). */
+export const CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+].map((name) => `CAP_${name}`);
+
+/** What `register` lists when it refuses an option. */
+export const SUPPORTED_OPTIONS = [
+  '-e/--env NAME[=VALUE]',
+  '--env-file FILE',
+  '-v/--volume SRC:DST[:ro]',
+  '--mount type=bind|tmpfs,...',
+  '-w/--workdir DIR',
+  '--entrypoint CMD',
+  '-u/--user USER[:GROUP]',
+  '--read-only',
+  '--network/--net none|host',
+  '--cap-drop/--cap-add CAP',
+  '--security-opt no-new-privileges',
+  '--tmpfs DIR[:OPTIONS]',
+  '--hostname NAME',
+  '--storage-opt size=N',
+  'no-ops: -t, -i, --rm, --security-opt label=disable',
+];
+
+const STDIO_REASON = "stdio is always the caller's own";
+const NOOP_FLAGS: Record<string, string> = {
+  '--tty': STDIO_REASON,
+  '--interactive': STDIO_REASON,
+  '--rm': 'every call gets a fresh writable layer, removed when it ends',
+};
+const NOOP_SHORT: Record<string, string> = { t: STDIO_REASON, i: STDIO_REASON };
+
+type Handler = (value: string, state: State) => void;
+
+/** Options with a value, by every name podman gives them. */
+const VALUED: Record<string, Handler> = {
+  '--env': (v, s) => s.addEnv(v),
+  '--env-file': (v, s) => s.addEnvFile(v),
+  '--volume': (v, s) => s.addVolume(v),
+  '--mount': (v, s) => s.addMount(v),
+  '--workdir': (v, s) => s.setWorkdir(v),
+  '--entrypoint': (v, s) => s.setEntrypoint(v),
+  '--user': (v, s) => s.setUser(v),
+  '--network': (v, s) => s.setNetwork(v),
+  '--net': (v, s) => s.setNetwork(v),
+  '--cap-drop': (v, s) => s.addCaps(v, s.out.capDrop),
+  '--cap-add': (v, s) => s.addCaps(v, s.out.capAdd),
+  '--security-opt': (v, s) => s.securityOpt(v),
+  '--tmpfs': (v, s) => s.addTmpfs(v),
+  '--hostname': (v, s) => s.setHostname(v),
+  '--storage-opt': (v, s) => s.storageOpt(v),
+};
+const SHORT_VALUED: Record<string, string> = {
+  e: '--env',
+  v: '--volume',
+  w: '--workdir',
+  u: '--user',
+  h: '--hostname',
+};
+/** Boolean options (pflag takes `--read-only=false` too). */
+const BOOLEAN = new Set(['--read-only', ...Object.keys(NOOP_FLAGS)]);
+
+/** podman run flags without a value, so that a refused one does not swallow the next word. */
+const OTHER_FLAGS = new Set([
   '--privileged',
   '--init',
-  '--read-only',
   '--read-only-tmpfs',
-  '--tty',
-  '--interactive',
   '--detach',
   '--replace',
   '--rmi',
@@ -56,104 +201,332 @@ const LONG_FLAGS = new Set([
   '--passwd',
   '--tls-verify',
 ]);
-const SHORT_FLAGS = new Set(['t', 'i', 'd', 'q', 'P']);
-/** Volume options that change nothing for a bind mount in pilot's sandbox (SELinux labels, bind kind). */
-const HARMLESS_VOLUME_OPTIONS = new Set(['rw', 'ro', 'z', 'Z', 'bind', 'rbind']);
 
-/**
- * Splits one list item into words the way a POSIX shell would for simple quoting:
- * '…' is literal, "…" allows \" \\ \$ \`, a backslash outside quotes escapes the next
- * character. The value after `--entrypoint` may be an unquoted JSON array (podman's
- * documented form, e.g. `--entrypoint ["/bin/sh", "-c"]`): it is kept verbatim.
- */
-export function splitPodmanWords(text: string): string[] {
-  const words: string[] = [];
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    while (i < n && /\s/.test(text[i]!)) i++;
-    if (i >= n) break;
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+};
 
-    const previous = words[words.length - 1];
-    if (text[i] === '[' && previous === '--entrypoint') {
-      const end = jsonArrayEnd(text, i);
-      words.push(text.slice(i, end));
-      i = end;
-      continue;
+/** `10G`, `512m`, `1024`: bytes, or undefined when it is not a size. */
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)([bkmgt]?)b?$/i.exec(text.trim());
+  if (!match) return undefined;
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!);
+  return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+class State {
+  readonly out: PodmanOptions = {
+    env: [],
+    envFiles: [],
+    volumes: [],
+    tmpfs: [],
+    readOnly: false,
+    network: 'host',
+    capDrop: [],
+    capAdd: [],
+    noNewPrivileges: false,
+    noops: [],
+  };
+  /** The option being read, as written, and its item. */
+  written = '';
+  item = 0;
+
+  constructor(
+    private readonly where: ItemLocator,
+    /** Checking without the caller's environment: placeholders count as absolute paths. */
+    private readonly unexpanded: boolean,
+  ) {}
+
+  fail(message: string, hint?: string): never {
+    throw new PilotError(
+      'PILOT_FLAKE_INVALID',
+      `${this.where(this.item)}: podman option ${quoteExcerpt(this.written)}: ${message}`,
+      { hint: hint ?? 'change or remove the option in the flake' },
+    );
+  }
+
+  absolute(path: string, what: string): string {
+    if (path.startsWith('/') || (this.unexpanded && path.startsWith('%'))) return path;
+    return this.fail(`${what} must be an absolute path, got ${quoteExcerpt(path)}`);
+  }
+
+  addEnv(value: string): void {
+    const equals = value.indexOf('=');
+    const name = equals < 0 ? value : value.slice(0, equals);
+    if (name === '' || name.includes('\0')) this.fail('a variable needs a name (NAME=VALUE)');
+    if (equals < 0) this.out.env.push({ name, fromCaller: true });
+    else this.out.env.push({ name, value: value.slice(equals + 1) });
+  }
+
+  addEnvFile(path: string): void {
+    this.out.envFiles.push(this.absolute(path, 'the env file'));
+  }
+
+  addVolume(spec: string): void {
+    const parts = spec.split(':');
+    if (parts.length < 2 || parts.length > 3) {
+      this.fail(
+        parts.length === 1
+          ? 'an anonymous volume needs podman storage; pilot binds host paths only (SRC:DST)'
+          : 'expected SRC:DST[:OPTIONS]',
+      );
     }
-    if (text.startsWith('--entrypoint=[', i)) {
-      const start = i + '--entrypoint='.length;
-      const end = jsonArrayEnd(text, start);
-      words.push(text.slice(i, end));
-      i = end;
-      continue;
+    const [source, target, optionText] = parts as [string, string, string | undefined];
+    if (!source.startsWith('/') && !(this.unexpanded && source.startsWith('%'))) {
+      this.fail(`"${source}" is a named volume; pilot binds host paths only (an absolute SRC)`);
     }
+    this.absolute(target, 'the volume target');
+    const volume: PodmanVolume = {
+      source,
+      target,
+      readOnly: false,
+      flags: [],
+      written: this.written,
+    };
+    for (const option of optionText ? optionText.split(',') : []) {
+      this.volumeOption(volume, option);
+    }
+    this.out.volumes.push(volume);
+  }
 
-    let word = '';
-    while (i < n && !/\s/.test(text[i]!)) {
-      const char = text[i]!;
-      if (char === "'") {
-        const close = text.indexOf("'", i + 1);
-        if (close < 0) throw unterminated(text, "'");
-        word += text.slice(i + 1, close);
-        i = close + 1;
-      } else if (char === '"') {
-        i++;
-        for (;;) {
-          if (i >= n) throw unterminated(text, '"');
-          const inner = text[i]!;
-          if (inner === '"') {
-            i++;
-            break;
-          }
-          if (inner === '\\' && i + 1 < n && '"\\$`'.includes(text[i + 1]!)) {
-            word += text[i + 1];
-            i += 2;
-          } else {
-            word += inner;
-            i++;
-          }
-        }
-      } else if (char === '\\' && i + 1 < n) {
-        word += text[i + 1];
-        i += 2;
+  private volumeOption(volume: PodmanVolume, option: string): void {
+    switch (option) {
+      case 'ro':
+      case 'rw':
+        volume.readOnly = option === 'ro';
+        return;
+      case 'nosuid':
+      case 'nodev':
+      case 'noexec':
+        if (!volume.flags.includes(option)) volume.flags.push(option);
+        return;
+      // SELinux relabelling, the kind of bind (always recursive here), the host's own
+      // flags and private propagation (every mount of the app is private) change nothing.
+      case 'z':
+      case 'Z':
+      case 'rbind':
+      case 'suid':
+      case 'dev':
+      case 'exec':
+      case 'private':
+      case 'rprivate':
+        return;
+      default:
+        this.fail(
+          `volume option "${option}" is not supported`,
+          'pilot supports ro, rw, nosuid, nodev, noexec (z, Z, rbind, private are accepted)',
+        );
+    }
+  }
+
+  addMount(spec: string): void {
+    const fields = new Map<string, string>();
+    for (const field of spec.split(',')) {
+      const equals = field.indexOf('=');
+      const key = (equals < 0 ? field : field.slice(0, equals)).trim();
+      fields.set(key, equals < 0 ? 'true' : field.slice(equals + 1));
+    }
+    const type = fields.get('type');
+    fields.delete('type');
+    const take = (...keys: string[]): string | undefined => {
+      let found: string | undefined;
+      for (const key of keys) {
+        if (fields.has(key)) found = fields.get(key);
+        fields.delete(key);
+      }
+      return found;
+    };
+    const target = take('target', 'destination', 'dst');
+    if (target === undefined) this.fail('--mount needs target=DIR');
+    if (type === 'bind') {
+      const source = take('source', 'src');
+      if (source === undefined) this.fail('a bind mount needs source=PATH');
+      const readOnly = take('readonly', 'ro');
+      const volume: PodmanVolume = {
+        source: this.absolute(source, 'the bind source'),
+        target: this.absolute(target, 'the mount target'),
+        readOnly: readOnly !== undefined && readOnly !== 'false' && readOnly !== '0',
+        flags: [],
+        written: this.written,
+      };
+      const propagation = take('bind-propagation');
+      if (propagation !== undefined && !['private', 'rprivate'].includes(propagation)) {
+        this.fail(`bind-propagation=${propagation}: every mount of the app is private`);
+      }
+      take('relabel', 'z', 'Z');
+      this.noMoreFields(fields);
+      this.out.volumes.push(volume);
+    } else if (type === 'tmpfs') {
+      const options: string[] = [];
+      const size = take('tmpfs-size');
+      const mode = take('tmpfs-mode');
+      if (size !== undefined) options.push(`size=${this.tmpfsSize(size)}`);
+      if (mode !== undefined) options.push(`mode=${this.tmpfsMode(mode)}`);
+      const readOnly = take('readonly', 'ro');
+      if (readOnly !== undefined && readOnly !== 'false') options.push('ro');
+      this.noMoreFields(fields);
+      this.out.tmpfs.push({
+        target: this.absolute(target, 'the tmpfs target'),
+        options: options.join(','),
+      });
+    } else {
+      this.fail(
+        `type=${type ?? '(none)'} is not supported`,
+        'pilot supports --mount type=bind and type=tmpfs (volumes and images need podman storage)',
+      );
+    }
+  }
+
+  private noMoreFields(fields: Map<string, string>): void {
+    const [first] = fields.keys();
+    if (first !== undefined) this.fail(`"${first}" is not supported in --mount`);
+  }
+
+  private tmpfsSize(text: string): string {
+    if (/^\d+%$/.test(text)) return text;
+    const bytes = parseSize(text);
+    if (bytes === undefined) this.fail(`size "${text}" is not a size (e.g. 64m)`);
+    return String(bytes);
+  }
+
+  private tmpfsMode(text: string): string {
+    if (!/^[0-7]{1,4}$/.test(text)) this.fail(`mode "${text}" is not an octal mode`);
+    return text;
+  }
+
+  addTmpfs(spec: string): void {
+    const colon = spec.indexOf(':');
+    const target = colon < 0 ? spec : spec.slice(0, colon);
+    const options: string[] = [];
+    for (const option of colon < 0 ? [] : spec.slice(colon + 1).split(',')) {
+      const equals = option.indexOf('=');
+      const key = equals < 0 ? option : option.slice(0, equals);
+      const value = option.slice(equals + 1);
+      if (option === '') continue;
+      if (['ro', 'rw', 'exec', 'noexec', 'nosuid', 'nodev'].includes(option)) options.push(option);
+      else if (key === 'size') options.push(`size=${this.tmpfsSize(value)}`);
+      else if (key === 'mode') options.push(`mode=${this.tmpfsMode(value)}`);
+      else if ((key === 'nr_inodes' || key === 'uid' || key === 'gid') && /^\d+$/.test(value)) {
+        options.push(option);
+      } else if (option === 'suid' || option === 'dev') {
+        this.fail(`"${option}" would let the app gain what its caller does not have`);
       } else {
-        word += char;
-        i++;
+        this.fail(
+          `tmpfs option "${option}" is not supported`,
+          'pilot supports size, mode, nr_inodes, uid, gid, ro, rw, exec, noexec, nosuid, nodev',
+        );
       }
     }
-    words.push(word);
+    this.out.tmpfs.push({
+      target: this.absolute(target, 'the tmpfs target'),
+      options: options.join(','),
+    });
   }
-  return words;
-}
 
-function unterminated(text: string, quote: string): PilotError {
-  return new PilotError(
-    'PILOT_FLAKE_INVALID',
-    `podman option ${quoteExcerpt(text)}: unterminated ${quote} quote`,
-    { hint: 'close the quote, or write the option without quotes' },
-  );
-}
+  setWorkdir(value: string): void {
+    this.out.workdir = this.absolute(value, 'the working directory');
+  }
 
-/** Index just after the `]` that closes the JSON array starting at `start` (or the end of text). */
-function jsonArrayEnd(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const char = text[i];
-    if (inString) {
-      if (char === '\\') i++;
-      else if (char === '"') inString = false;
-    } else if (char === '"') {
-      inString = true;
-    } else if (char === '[') {
-      depth++;
-    } else if (char === ']') {
-      depth--;
-      if (depth === 0) return i + 1;
+  setEntrypoint(value: string): void {
+    this.out.entrypoint = parseEntrypoint(value);
+  }
+
+  setUser(value: string): void {
+    const colon = value.indexOf(':');
+    const user = colon < 0 ? value : value.slice(0, colon);
+    const group = colon < 0 ? undefined : value.slice(colon + 1);
+    const name = /^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$|^%[A-Z]+$/;
+    if (!name.test(user) || (group !== undefined && !name.test(group))) {
+      this.fail('expected USER[:GROUP], each a name or a number');
+    }
+    this.out.user = group === undefined ? { user } : { user, group };
+  }
+
+  setNetwork(value: string): void {
+    if (value === 'none' || value === 'host') {
+      this.out.network = value;
+      return;
+    }
+    this.fail(
+      `network "${value}" is not supported`,
+      'use --network none (only loopback) or host (the default)',
+    );
+  }
+
+  addCaps(value: string, into: string[]): void {
+    for (const raw of value.split(',')) {
+      const upper = raw.trim().toUpperCase();
+      if (upper === 'ALL') {
+        into.push('ALL');
+        continue;
+      }
+      const name = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+      if (!CAPABILITIES.includes(name)) this.fail(`"${raw}" is not a capability`);
+      into.push(name);
     }
   }
-  return text.length;
+
+  securityOpt(value: string): void {
+    const normalized = value.replace(':', '=');
+    if (normalized === 'no-new-privileges' || normalized === 'no-new-privileges=true') {
+      this.out.noNewPrivileges = true;
+    } else if (normalized === 'no-new-privileges=false') {
+      this.out.noNewPrivileges = false;
+    } else if (normalized === 'label=disable') {
+      this.out.noops.push({ option: this.written, reason: 'pilot applies no SELinux labels' });
+    } else {
+      this.fail(
+        `"${value}" is not supported`,
+        'pilot supports --security-opt no-new-privileges and label=disable',
+      );
+    }
+  }
+
+  setHostname(value: string): void {
+    if (value === '' || Buffer.byteLength(value) > 64) this.fail('a host name has 1 to 64 bytes');
+    this.out.hostname = value;
+  }
+
+  storageOpt(value: string): void {
+    const equals = value.indexOf('=');
+    const bytes = parseSize(value.slice(equals + 1));
+    if (value.slice(0, equals) !== 'size' || bytes === undefined) {
+      this.fail('pilot supports --storage-opt size=N (e.g. 10G) only');
+    }
+    this.out.storageSize = bytes;
+  }
+
+  flag(name: string, value: string | undefined): void {
+    const on = value === undefined || value === 'true';
+    if (value !== undefined && value !== 'true' && value !== 'false') {
+      this.fail(`expected ${name}, ${name}=true or ${name}=false`);
+    }
+    if (name === '--read-only') this.out.readOnly = on;
+    else this.out.noops.push({ option: this.written, reason: NOOP_FLAGS[name]! });
+  }
+
+  refuse(name: string): never {
+    const grants = [
+      '--privileged',
+      '--pid',
+      '--ipc',
+      '--device',
+      '--userns',
+      '--uts',
+      '--cgroupns',
+    ];
+    return this.fail(
+      grants.includes(name)
+        ? 'is not supported: it would give the app more than its caller has'
+        : 'is not supported by pilot',
+      `pilot supports: ${SUPPORTED_OPTIONS.join(', ')}`,
+    );
+  }
 }
 
 /** podman: a JSON array of strings is the command with its arguments; anything else is one word. */
@@ -172,120 +545,134 @@ function parseEntrypoint(value: string): string[] {
   return [value];
 }
 
-function parseVolume(spec: string): PodmanVolume | undefined {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) return undefined;
-  const [source, target, optionText] = parts as [string, string, string | undefined];
-  // A source that is not absolute is a named volume: pilot has no volumes, only host paths.
-  if (!source.startsWith('/') || !target.startsWith('/')) return undefined;
-  const options = optionText === undefined || optionText === '' ? [] : optionText.split(',');
-  if (!options.every((option) => HARMLESS_VOLUME_OPTIONS.has(option))) return undefined;
-  const access = options.filter((option) => option === 'ro' || option === 'rw');
-  return { source, target, readOnly: access[access.length - 1] === 'ro' };
+interface Word {
+  text: string;
+  item: number;
 }
 
-type Mapped = 'env' | 'volume' | 'workdir' | 'entrypoint';
+/** Every item's words, with the item each came from; placeholders expanded when `env` is given. */
+function wordsOf(items: readonly string[], options: ParseOptions): Word[] {
+  const words: Word[] = [];
+  items.forEach((item, index) => {
+    for (const text of splitPodmanWords(item)) {
+      words.push({
+        text: options.env ? expandPlaceholders(text, options.env, options.used) : text,
+        item: index,
+      });
+    }
+  });
+  return words;
+}
 
-const LONG_MAPPED: Record<string, Mapped> = {
-  '--env': 'env',
-  '--volume': 'volume',
-  '--workdir': 'workdir',
-  '--entrypoint': 'entrypoint',
-};
-const SHORT_MAPPED: Record<string, Mapped> = { e: 'env', v: 'volume', w: 'workdir' };
-
-export function parsePodmanOptions(options: string[]): PodmanOptions {
-  const words = options.flatMap(splitPodmanWords);
-  // name → value, or null for "from the caller"; a later -e for the same name wins.
-  const env = new Map<string, string | null>();
-  const volumes: PodmanVolume[] = [];
-  const ignored: string[] = [];
-  let workdir: string | undefined;
-  let entrypoint: string[] | undefined;
-
-  const takesNext = (index: number): boolean => {
-    const next = words[index + 1];
-    return next !== undefined && !next.startsWith('-');
-  };
+export function parsePodmanOptions(
+  items: readonly string[],
+  options: ParseOptions = {},
+): PodmanOptions {
+  const where = options.where ?? ((index: number) => `runtime.podman item ${index + 1}`);
+  const state: State = new State(where, options.env === undefined);
+  const words = wordsOf(items, options);
+  const next = (index: number): Word | undefined => words[index + 1];
 
   for (let index = 0; index < words.length; index++) {
     const word = words[index]!;
-    let kind: Mapped | undefined;
-    let value: string | undefined;
-    let written: string;
-
-    if (word.startsWith('--') && word.length > 2) {
-      const equals = word.indexOf('=');
-      const name = equals < 0 ? word : word.slice(0, equals);
-      kind = Object.hasOwn(LONG_MAPPED, name) ? LONG_MAPPED[name] : undefined;
-      if (equals >= 0) value = word.slice(equals + 1);
-      else if (
-        kind !== undefined ? index + 1 < words.length : !LONG_FLAGS.has(name) && takesNext(index)
+    state.item = word.item;
+    state.written = word.text;
+    const text = word.text;
+    if (text.startsWith('--') && text.length > 2) {
+      const equals = text.indexOf('=');
+      const name = equals < 0 ? text : text.slice(0, equals);
+      let value = equals < 0 ? undefined : text.slice(equals + 1);
+      if (BOOLEAN.has(name)) {
+        state.flag(name, value);
+        continue;
+      }
+      const handler = Object.hasOwn(VALUED, name) ? VALUED[name] : undefined;
+      if (
+        value === undefined &&
+        (handler || (!OTHER_FLAGS.has(name) && !next(index)?.text.startsWith('-')))
       ) {
-        index++;
-        value = words[index];
-      }
-      written = equals < 0 && value !== undefined ? `${word} ${value}` : word;
-    } else if (word.startsWith('-') && word.length > 1) {
-      const letter = word[1]!;
-      kind = Object.hasOwn(SHORT_MAPPED, letter) ? SHORT_MAPPED[letter] : undefined;
-      const attached = word.slice(2);
-      if (attached !== '' && kind !== undefined) {
-        // pflag accepts both -eA=B and -e=A=B.
-        value = attached.startsWith('=') ? attached.slice(1) : attached;
-      } else if (attached !== '' || SHORT_FLAGS.has(letter)) {
-        value = undefined; // a flag cluster such as -ti, or an unknown option with its value attached
-      } else if (kind !== undefined ? index + 1 < words.length : takesNext(index)) {
-        index++;
-        value = words[index];
-      }
-      written = attached === '' && value !== undefined ? `${word} ${value}` : word;
-    } else {
-      ignored.push(word);
-      continue;
-    }
-
-    if (kind === undefined || value === undefined) {
-      ignored.push(written);
-      continue;
-    }
-    switch (kind) {
-      case 'env': {
-        const equals = value.indexOf('=');
-        const name = equals < 0 ? value : value.slice(0, equals);
-        if (name === '') {
-          ignored.push(written);
-          break;
+        const following = next(index);
+        if (following) {
+          index++;
+          value = following.text;
+          state.written = `${text} ${value}`;
         }
-        env.delete(name); // a later option wins, and takes the later position
-        env.set(name, equals < 0 ? null : value.slice(equals + 1));
-        break;
       }
-      case 'volume': {
-        const volume = parseVolume(value);
-        if (volume) volumes.push(volume);
-        else ignored.push(written);
-        break;
+      if (!handler) state.refuse(name);
+      if (value === undefined) state.fail('needs a value');
+      handler(value, state);
+    } else if (text.startsWith('-') && text.length > 1) {
+      const letter = text[1]!;
+      const long = Object.hasOwn(SHORT_VALUED, letter) ? SHORT_VALUED[letter] : undefined;
+      if (long) {
+        // pflag accepts -eA=B, -e=A=B and -e A=B.
+        let value: string | undefined = text.slice(2);
+        if (value.startsWith('=')) value = value.slice(1);
+        else if (value === '') {
+          value = next(index)?.text;
+          if (value !== undefined) {
+            index++;
+            state.written = `${text} ${value}`;
+          }
+        }
+        if (value === undefined) state.fail('needs a value');
+        VALUED[long]!(value, state);
+        continue;
       }
-      case 'workdir':
-        if (value.startsWith('/')) workdir = value;
-        else ignored.push(written);
-        break;
-      case 'entrypoint':
-        entrypoint = parseEntrypoint(value);
-        break;
+      // A cluster of flags such as -ti.
+      for (const flag of text.slice(1)) {
+        if (!Object.hasOwn(NOOP_SHORT, flag)) {
+          state.written = text;
+          state.refuse(`-${flag}`);
+        }
+      }
+      state.out.noops.push({ option: text, reason: STDIO_REASON });
+    } else {
+      state.fail('is not an option (a stray value?)');
     }
   }
+  return state.out;
+}
 
-  const result: PodmanOptions = {
-    env: Object.fromEntries(
-      [...env].filter((entry): entry is [string, string] => entry[1] !== null),
-    ),
-    passEnv: [...env].filter(([, value]) => value === null).map(([name]) => name),
-    volumes,
-    ignored,
-  };
-  if (workdir !== undefined) result.workdir = workdir;
-  if (entrypoint !== undefined) result.entrypoint = entrypoint;
-  return result;
+/** The `-e` entries as the final values and the names passed from the caller, later winning. */
+export function envOverrides(env: readonly PodmanEnv[]): {
+  values: Record<string, string>;
+  fromCaller: string[];
+} {
+  const last = new Map<string, PodmanEnv>();
+  for (const entry of env) {
+    last.delete(entry.name);
+    last.set(entry.name, entry);
+  }
+  const values: Record<string, string> = {};
+  const fromCaller: string[] = [];
+  for (const entry of last.values()) {
+    if ('value' in entry) values[entry.name] = entry.value;
+    else fromCaller.push(entry.name);
+  }
+  return { values, fromCaller };
+}
+
+/**
+ * An `--env-file` as podman reads it: `NAME=VALUE` (the value as written, no quotes
+ * removed), `NAME` or `PREFIX*` (the caller's value); blank lines and `#` comments are
+ * skipped, leading blanks ignored. `file` names the file in messages.
+ */
+export function parseEnvFile(text: string, file: string): PodmanEnv[] {
+  const entries: PodmanEnv[] = [];
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.replace(/^[ \t\r\n\v\f]+/, '').replace(/\r$/, '');
+    if (line === '' || line.startsWith('#')) return;
+    const equals = line.indexOf('=');
+    const name = equals < 0 ? line : line.slice(0, equals);
+    if (name === '' || /\s/.test(name)) {
+      throw new PilotError(
+        'PILOT_FLAKE_INVALID',
+        `${file}:${index + 1}: ${quoteExcerpt(line)} is not NAME=VALUE`,
+        { hint: 'fix the env file: one NAME=VALUE or NAME per line' },
+      );
+    }
+    entries.push(equals < 0 ? { name, fromCaller: true } : { name, value: line.slice(equals + 1) });
+  });
+  return entries;
 }

@@ -2,16 +2,17 @@
  * The plan the warm-path stub (pilot/exec/stub.c) runs without Node: the static
  * part of the exec helper's command line plus stamps of every input, so that the
  * stub can tell the plan is still right with a few lstat calls. The format is
- * described at the top of stub.c; both sides must change together.
+ * docs/plan.md's; stub.c reads it, and integration/plan-spec.test.ts checks both agree.
  */
 import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
+import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
-export const PLAN_MAGIC = ['pilot-plan', '1'];
+export const PLAN_MAGIC = ['pilot-plan', '2'];
 
 /** `dev:ino:size:mtime_ns` of lstat(path), or `-` when it does not exist (as stub.c computes it). */
 export function stampOf(path: string): string {
@@ -40,20 +41,29 @@ export function planFile(run: string, app: string, uid: number): string {
   return join(run, 'plans', `${app}.u${uid}.plan`);
 }
 
-/** The plan's words; `stamped` are the paths whose state the plan depends on. */
-export function fastPlanWords(
-  plan: LaunchPlan,
-  stamped: readonly string[],
-  pidsDir?: string,
-  mounts: readonly string[] = [],
-): string[] {
+export interface PlanInputs {
+  /** Paths whose state the plan depends on. */
+  stamped: readonly string[];
+  /** Caller variables the plan used (`%NAME` placeholders), with their values then. */
+  envdeps?: ReadonlyMap<string, string | undefined>;
+  /** A kept instance: its pids dir (the stub records each call there). */
+  pidsDir?: string | undefined;
+  /** A kept instance's mounted root: valid while it is the same mount. */
+  mounts?: readonly string[] | undefined;
+}
+
+/** The plan's words (docs/plan.md, "The plan file"). */
+export function fastPlanWords(plan: LaunchPlan, inputs: PlanInputs): string[] {
   const words = [...PLAN_MAGIC];
-  for (const path of new Set(stamped)) words.push('stamp', path, stampOf(path));
-  for (const path of mounts) words.push('mountdev', path, mountDevOf(path));
+  for (const path of new Set(inputs.stamped)) words.push('stamp', path, stampOf(path));
+  for (const path of inputs.mounts ?? []) words.push('mountdev', path, mountDevOf(path));
+  for (const [name, value] of inputs.envdeps ?? []) {
+    words.push('envdep', name, value === undefined ? '-' : `=${value}`);
+  }
   // A kept instance: the stub records the call as `<pidsDir>/<pid>` (ps, stop).
-  if (pidsDir) words.push('pidfile', pidsDir);
+  if (inputs.pidsDir) words.push('pidfile', inputs.pidsDir);
   for (const prefix of plan.covered) words.push('cover', prefix);
-  for (const name of plan.passEnv) words.push('passenv', name);
+  words.push('homebind', plan.homeBind ? 'caller' : 'no');
   const { head, tail } = staticHelperOptions(plan);
   // The stub puts HOME/cwd binds between head and tail; tail words are marked `late`.
   for (const word of head) words.push('opt', word);
@@ -84,7 +94,9 @@ export function writeFastPlan(
     );
   }
   if ((stat.mode & 0o7777) !== 0o755) chmodSync(dir, 0o755);
-  writeFileAtomic(file, `${words.join('\0')}\0`, 0o644);
+  // Words are bytes (core/bytes.ts): a caller's value in an envdep or a flake value
+  // expanded from one need not be UTF-8.
+  writeFileAtomic(file, joinNul(words), 0o644);
   return file;
 }
 
@@ -110,7 +122,7 @@ export function listPlans(run: string): CachedPlan[] {
     let words: string[];
     let since: string;
     try {
-      words = readFileSync(file, 'utf8').split('\0');
+      words = splitNul(readFileSync(file));
       since = statSync(file).mtime.toISOString();
     } catch {
       continue;

@@ -29,15 +29,49 @@ export interface PlanVolume {
   source: string;
   target: string;
   readOnly: boolean;
+  /** nosuid, nodev, noexec as podman's volume options ask. */
+  flags?: readonly string[];
+}
+
+/** One step of the flake's environment, in order: a value, or the caller's value of NAME / PREFIX*. */
+export type PlanEnv = { set: string; value: string } | { pass: string };
+
+/** What the flake restricts (podman's --read-only, --network none, --cap-drop, ...). */
+export interface PlanIsolation {
+  readOnly?: boolean;
+  networkNone?: boolean;
+  hostname?: string | undefined;
+  capDrop?: readonly string[];
+  capAdd?: readonly string[];
+  noNewPrivileges?: boolean;
+  /** Bytes of the per-call writable layer. */
+  upperSize?: number | undefined;
+}
+
+/** The app's ids when they are not the caller's (a root caller's runas or --user). */
+export interface PlanIdentity {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+  /** Values for HOME, USER and LOGNAME (the caller's would be wrong). */
+  env: Readonly<Record<string, string>>;
+  /** A host home to show at its own path instead of the caller's HOME. */
+  home?: string | undefined;
 }
 
 export interface PlanOverrides {
-  env: Readonly<Record<string, string>>;
-  /** `-e NAME` from the flake: taken from the caller at each call. */
-  passEnv?: readonly string[];
+  /** The flake's environment in order (env files first, then -e), later winning. */
+  env: readonly PlanEnv[];
   volumes: readonly PlanVolume[];
+  tmpfs?: readonly { target: string; options: string }[];
   workdir?: string | undefined;
   entrypoint?: readonly string[] | undefined;
+  isolation?: PlanIsolation;
+  identity?: PlanIdentity | undefined;
+  /** Files bound read-only over image files (/etc/passwd, /etc/group with the caller's entries). */
+  sessionFiles?: readonly { source: string; target: string }[];
+  /** %ignore_missing_volume_path: a volume whose source is missing is skipped. */
+  ignoreMissingVolumes?: boolean;
 }
 
 export interface PlanInput {
@@ -64,13 +98,26 @@ export type Composition =
   | { kind: 'kept-root'; root: string }
   | { kind: 'persistent-upper'; upper: string; work: string };
 
-/** `rbind-cwd`: the caller's working directory, bound by the helper's own descriptor. */
-export type BindKind = 'rbind' | 'bind' | 'bind-ro' | 'try-bind' | 'try-rbind' | 'rbind-cwd';
+/**
+ * `rbind-cwd`: the caller's working directory, bound by the helper's own descriptor;
+ * `volume`: a flake volume (`extra` = its flags); `tmpfs`: a fresh tmpfs (`extra` = its
+ * options, no source).
+ */
+export type BindKind =
+  | 'rbind'
+  | 'bind'
+  | 'bind-ro'
+  | 'try-bind'
+  | 'try-rbind'
+  | 'rbind-cwd'
+  | 'volume'
+  | 'tmpfs';
 
 export interface PlanBind {
   kind: BindKind;
   source: string;
   target: string;
+  extra?: string;
   /** Depends on the call (HOME, cwd): not part of a cached plan. */
   perCall?: boolean;
   /** Mounted after the per-call binds (volumes, host files: they may lie inside HOME). */
@@ -85,11 +132,12 @@ export interface LaunchPlan {
   composition: Composition;
   binds: PlanBind[];
   cwd: string;
-  /** Image Env and flake values: the same for every call. */
-  setenv: string[];
-  /** The caller's values of `-e NAME` variables. */
-  callerEnv: string[];
-  passEnv: string[];
+  /** The helper's environment options: image Env, then the flake's (docs/plan.md). */
+  envOptions: string[];
+  /** Isolation and identity options (--read-only, --net-none, --uid, ...). */
+  isolation: string[];
+  /** The stub binds the caller's HOME (false: the app runs as another identity). */
+  homeBind: boolean;
   /** Prefixes under which HOME and the cwd need no bind of their own. */
   covered: string[];
   workdir: string | undefined;
@@ -144,6 +192,14 @@ function configsTopFirst(images: PlanImages): ImageConfig[] {
   for (const image of [...images.layers].reverse()) configs.push(image.config);
   if (images.base) configs.push(images.base.config);
   return configs;
+}
+
+/** The image config's `User` that applies (top image first), or undefined when none sets one. */
+export function imageUser(images: PlanImages): string | undefined {
+  for (const config of configsTopFirst(images)) {
+    if (config.User !== undefined && config.User !== '') return config.User;
+  }
+  return undefined;
 }
 
 export function mergedImageEnv(images: PlanImages): Map<string, string> {
@@ -213,17 +269,42 @@ export function resolveCommand(
   };
 }
 
-/** `-e NAME` / `-e PREFIX*`: the caller's values, which win over the image's Env. */
-export function passedEnv(names: readonly string[], env: CallerContext['env']): string[] {
-  const out: string[] = [];
-  for (const name of names) {
-    const prefix = name.endsWith('*') ? name.slice(0, -1) : undefined;
-    for (const [key, value] of Object.entries(env)) {
-      if (value === undefined) continue;
-      if (prefix === undefined ? key === name : key.startsWith(prefix)) out.push(`${key}=${value}`);
-    }
+/** The helper's environment words (docs/plan.md, "Environment"). */
+export function envOptions(
+  images: PlanImages,
+  flakeEnv: readonly PlanEnv[],
+  identity?: PlanIdentity,
+): string[] {
+  const words: string[] = [];
+  for (const [key, value] of mergedImageEnv(images)) words.push('--image-env', `${key}=${value}`);
+  for (const [key, value] of Object.entries(identity?.env ?? {})) {
+    words.push('--setenv', `${key}=${value}`);
   }
-  return out;
+  for (const entry of flakeEnv) {
+    if ('pass' in entry) words.push('--pass-env', entry.pass);
+    else words.push('--setenv', `${entry.set}=${entry.value}`);
+  }
+  return words;
+}
+
+/** Isolation and identity words, in the order docs/plan.md lists them. */
+export function isolationOptions(isolation: PlanIsolation = {}, identity?: PlanIdentity): string[] {
+  const words: string[] = [];
+  if (isolation.upperSize !== undefined) words.push('--upper-size', String(isolation.upperSize));
+  if (isolation.readOnly) words.push('--read-only');
+  if (isolation.networkNone) words.push('--net-none');
+  if (isolation.hostname !== undefined) words.push('--hostname', isolation.hostname);
+  if (isolation.capDrop?.length) words.push('--cap-drop', isolation.capDrop.join(','));
+  if (isolation.capAdd?.length) words.push('--cap-add', isolation.capAdd.join(','));
+  if (isolation.noNewPrivileges) words.push('--no-new-privs');
+  if (identity) {
+    words.push('--uid', String(identity.uid), '--gid', String(identity.gid));
+    words.push(
+      '--groups',
+      (identity.groups.length > 0 ? identity.groups : [identity.gid]).join(','),
+    );
+  }
+  return words;
 }
 
 export function planLaunch(input: PlanInput): LaunchPlan {
@@ -239,34 +320,55 @@ export function planLaunch(input: PlanInput): LaunchPlan {
       { hint: 'squash some layers of the image', exitCode: 125 },
     );
   }
-
-  const env = new Map<string, string>();
-  for (const [key, value] of mergedImageEnv(images)) env.set(key, value);
-  for (const [key, value] of Object.entries(overrides.env)) env.set(key, value);
-  const setenv = [...env].map(([key, value]) => `${key}=${value}`);
-
-  const home = caller.env.HOME;
-  const binds: PlanBind[] = ALWAYS_BOUND.map((p) => ({ kind: 'rbind', source: p, target: p }));
-  binds.push({ kind: 'try-bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf' });
-  binds.push({ kind: 'try-bind', source: '/etc/hosts', target: '/etc/hosts' });
+  const identity = overrides.identity;
   const covered = (path: string) =>
     path === '/' ||
     ALWAYS_BOUND.some((p) => isUnder(path, p)) ||
     IMAGE_OWNED_PREFIXES.some((p) => isUnder(path, p));
+
+  const binds: PlanBind[] = ALWAYS_BOUND.map((p) => ({ kind: 'rbind', source: p, target: p }));
+  binds.push({ kind: 'try-bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf' });
+  binds.push({ kind: 'try-bind', source: '/etc/hosts', target: '/etc/hosts' });
+  binds.push({ kind: 'try-bind', source: '/etc/localtime', target: '/etc/localtime' });
+  for (const file of overrides.sessionFiles ?? []) {
+    binds.push({ kind: 'bind-ro', source: file.source, target: file.target });
+  }
+  const runtimeDir = `/run/user/${identity?.uid ?? caller.uid}`;
+  binds.push({ kind: 'try-rbind', source: runtimeDir, target: runtimeDir });
+
+  // The caller's HOME, unless the app runs as another identity (then that one's host home).
+  const home = identity ? identity.home : caller.env.HOME;
   if (home && posix.isAbsolute(home) && !covered(home)) {
-    binds.push({ kind: 'try-rbind', source: home, target: home, perCall: true });
+    binds.push({ kind: 'try-rbind', source: home, target: home, perCall: !identity });
   }
   const cwd = overrides.workdir ?? caller.cwd;
-  if (!overrides.workdir && !covered(caller.cwd) && !(home && isUnder(caller.cwd, home))) {
+  // Only the caller's own HOME (bound per call) spares the cwd a bind: the stub knows no other.
+  const callerHome = identity ? undefined : home;
+  if (
+    !overrides.workdir &&
+    !covered(caller.cwd) &&
+    !(callerHome && isUnder(caller.cwd, callerHome))
+  ) {
     // Bound by descriptor (the directory the helper starts in), not by a path looked up
     // again: a user who controls the cwd's parent cannot swap in another directory.
     binds.push({ kind: 'rbind-cwd', source: caller.cwd, target: caller.cwd, perCall: true });
   }
   for (const volume of overrides.volumes) {
+    const flags = [volume.readOnly ? 'ro' : 'rw', ...(volume.flags ?? [])].join(',');
     binds.push({
-      kind: volume.readOnly ? 'bind-ro' : 'rbind',
+      kind: 'volume',
       source: volume.source,
       target: volume.target,
+      extra: flags,
+      late: true,
+    });
+  }
+  for (const tmpfs of overrides.tmpfs ?? []) {
+    binds.push({
+      kind: 'tmpfs',
+      source: '',
+      target: tmpfs.target,
+      extra: tmpfs.options,
       late: true,
     });
   }
@@ -274,6 +376,8 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     binds.push({ kind: 'bind-ro', source: hostFile.source, target: hostFile.target, late: true });
   }
 
+  const isolation = isolationOptions(overrides.isolation, identity);
+  if (overrides.ignoreMissingVolumes) isolation.push('--ignore-missing-volumes');
   const command = commandParts(flake.container.target_app_path, images, overrides.entrypoint);
   const resolved = resolveCommand(
     flake.container.target_app_path,
@@ -281,7 +385,6 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     caller.args,
     overrides.entrypoint,
   );
-  const passEnv = [...(overrides.passEnv ?? [])];
   return {
     lowerdirBase: input.storeDir,
     lowerdirs,
@@ -290,15 +393,22 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     composition: input.composition ?? { kind: 'per-run' },
     binds,
     cwd,
-    setenv,
-    callerEnv: passedEnv(passEnv, caller.env),
-    passEnv,
+    envOptions: envOptions(images, overrides.env, identity),
+    isolation,
+    homeBind: !identity,
     covered: ['/', ...ALWAYS_BOUND, ...IMAGE_OWNED_PREFIXES],
     workdir: overrides.workdir,
     command,
     program: resolved.program,
     args: resolved.args,
   };
+}
+
+/** One bind as helper words. */
+function bindWords(bind: PlanBind): string[] {
+  if (bind.kind === 'volume') return ['--volume', bind.source, bind.target, bind.extra ?? 'rw'];
+  if (bind.kind === 'tmpfs') return ['--tmpfs', bind.target, bind.extra ?? ''];
+  return [`--${bind.kind}`, bind.source, bind.target];
 }
 
 /**
@@ -313,10 +423,10 @@ export function staticHelperOptions(plan: LaunchPlan): { head: string[]; tail: s
   else head.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
   if (c.kind === 'persistent-upper') head.push('--upper', c.upper, '--work', c.work);
   if (plan.userns) head.push('--userns');
-  for (const entry of plan.setenv) head.push('--setenv', entry);
+  head.push(...plan.isolation, ...plan.envOptions);
   const tail: string[] = [];
   for (const bind of plan.binds) {
-    if (!bind.perCall) (bind.late ? tail : head).push(`--${bind.kind}`, bind.source, bind.target);
+    if (!bind.perCall) (bind.late ? tail : head).push(...bindWords(bind));
   }
   return { head, tail };
 }
@@ -332,13 +442,12 @@ export function helperArgv(plan: LaunchPlan, debug = false): string[] {
       argv.push('--rbind-cwd', bind.target);
       cwdBound = true;
     } else {
-      argv.push(`--${bind.kind}`, bind.source, bind.target);
+      argv.push(...bindWords(bind));
     }
   }
   argv.push(...tail);
   // --rbind-cwd works in the directory it binds.
   if (!cwdBound) argv.push('--cwd', plan.cwd);
-  for (const entry of plan.callerEnv) argv.push('--setenv', entry);
   if (debug) argv.push('--debug');
   argv.push('--', plan.program, ...plan.args);
   return argv;

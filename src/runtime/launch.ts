@@ -11,13 +11,12 @@ import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
-import type { Flake, FlakeWarning } from '../core/flake-file.js';
+import type { Flake, LoadedFlake } from '../core/flake-file.js';
 import { pathOwner } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
-import { parsePodmanOptions } from '../core/podman-options.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
 import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
 import { scanAppHostFiles, treeLayers } from './host-files.js';
@@ -25,6 +24,7 @@ import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
 import { includeTarLowers } from './include-tar.js';
 import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
+import { launchOptions } from './launch-options.js';
 import {
   type Composition,
   helperArgv,
@@ -146,11 +146,9 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
-interface FlakeCache {
-  version: 1;
+interface FlakeCache extends LoadedFlake {
+  version: 2;
   stamps: [string, string][];
-  flake: Flake;
-  warnings: FlakeWarning[];
   files: string[];
 }
 
@@ -162,11 +160,11 @@ interface FlakeCache {
 async function loadFlakeCached(
   paths: PilotPaths,
   app: string,
-): Promise<{ flake: Flake; warnings: FlakeWarning[]; files: string[] }> {
+): Promise<LoadedFlake & { files: string[] }> {
   const cacheFile = join(paths.run, 'flakes', `${app}.json`);
   try {
     const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as FlakeCache;
-    if (cached.version === 1 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
+    if (cached.version === 2 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
       return cached;
     }
   } catch {
@@ -186,7 +184,7 @@ async function loadFlakeCached(
   const loaded = loadFlake(paths.flakes, app);
   if (loaded.files.every((file) => watched.includes(file))) {
     try {
-      writeJsonAtomic(cacheFile, { version: 1, stamps, ...loaded } satisfies FlakeCache);
+      writeJsonAtomic(cacheFile, { version: 2, stamps, ...loaded } satisfies FlakeCache);
     } catch {
       // A caller who cannot write the run dir parses the YAML each time.
     }
@@ -203,7 +201,12 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   }
   const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
-  const { flake, warnings, files: flakeFiles } = await loadFlakeCached(paths, request.app);
+  const {
+    flake,
+    warnings,
+    files: flakeFiles,
+    podmanAt,
+  } = await loadFlakeCached(paths, request.app);
   if (request.debug) {
     for (const w of warnings)
       process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
@@ -344,9 +347,21 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       `instance ${id} ready at ${composition.kind === 'kept-root' ? composition.root : 'a private mount'}`,
     );
   }
-  const podman = parsePodmanOptions(flake.container.runtime.podman);
-  const env: Record<string, string> = {};
-  Object.assign(env, podman.env);
+  const {
+    overrides,
+    identity,
+    envdeps,
+    stamped: optionFiles,
+  } = launchOptions({
+    flake,
+    podmanAt,
+    tree,
+    caller: { uid: request.uid, gid: request.gid, env: request.env },
+    run: paths.run,
+    ignoreMissingVolumes: caller.options.has('ignore_missing_volume_path'),
+  });
+  if (identity.note) debugStep(identity.note);
+  debugStep(`app runs as uid ${identity.uid} gid ${identity.gid}`);
   const plan = planLaunch({
     flake,
     images,
@@ -363,13 +378,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     mnt,
     userns,
     composition,
-    overrides: {
-      env,
-      passEnv: podman.passEnv,
-      volumes: podman.volumes,
-      workdir: podman.workdir,
-      entrypoint: podman.entrypoint,
-    },
+    overrides,
   });
   debugStep('plan ready');
   if ((composition.kind === 'per-run' || fastInstance) && !caller.hadPilotArgs) {
@@ -390,13 +399,19 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...(flake.container.host_packages.length > 0 ? ['/var/lib/dpkg/status'] : []),
       ...(request.helper ? [request.helper] : []),
       ...(fastInstance?.stamped ?? []),
+      ...optionFiles,
     ];
     try {
       writeFastPlan(
         paths.run,
         request.app,
         request.uid,
-        fastPlanWords(plan, stamped, fastInstance?.pids, fastInstance?.mounts),
+        fastPlanWords(plan, {
+          stamped,
+          envdeps,
+          pidsDir: fastInstance?.pids,
+          mounts: fastInstance?.mounts,
+        }),
       );
       debugStep('fast plan written');
     } catch (error) {

@@ -7,8 +7,8 @@
  * The helper's command line and environment are bytes (core/bytes.ts): spawn()
  * would encode them as UTF-8 and lose every byte of a caller's argument that is
  * not. So the helper starts with an empty environment and `--argv-fd 3`, and reads
- * its words, NUL-terminated, from that pipe: `--setenv` for each variable of
- * `env`, then `argv`.
+ * its words, NUL-terminated, from that pipe: `--environ` for each variable of
+ * `env` (the caller's; pilot-exec applies the environment rules, docs/plan.md), then `argv`.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -16,13 +16,13 @@ import { joinNul } from '../core/bytes.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] as const;
 
-/** The words the helper reads from its argv fd: the environment as `--setenv`, then `argv`. */
+/** The words the helper reads from its argv fd: the caller's environment as `--environ`, then `argv`. */
 export function helperWords(
   argv: readonly string[],
   env: Readonly<Record<string, string>>,
 ): Buffer {
-  const setenv = Object.entries(env).flatMap(([key, value]) => ['--setenv', `${key}=${value}`]);
-  return joinNul([...setenv, ...argv]);
+  const environ = Object.entries(env).flatMap(([key, value]) => ['--environ', `${key}=${value}`]);
+  return joinNul([...environ, ...argv]);
 }
 
 /**
