@@ -35,7 +35,7 @@ import {
   stringify,
   type Node as YamlNode,
 } from 'yaml';
-import { errnoOf, isPilotError, PilotError } from './errors.js';
+import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { parsePodmanOptions } from './podman-options.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
