@@ -346,18 +346,34 @@ export function buildProgram(): Command {
 
   program
     .command('show')
-    .description('show the merged flake of an app (name or host path)')
+    .description(
+      'show the merged flake of an app (name or host path) and what its settings do here',
+    )
     .argument('<app>', 'app name or host path')
     .option('--json', 'print the merged flake as JSON')
     .addHelpText('after', '\nExample:\n  pilot show hello --json')
     .action(async (app: string, options, command: Command) => {
       const { loadFlake, serializeFlake } = await import('./core/flake-file.js');
+      const { effectiveSettings, effectiveText } = await import('./commands/effective.js');
       const { basename } = await import('node:path');
-      const { flake, warnings, files } = loadFlake(pathsOf(command).flakes, basename(app));
+      const paths = pathsOf(command);
+      const loaded = loadFlake(paths.flakes, basename(app));
+      const { flake, warnings, files } = loaded;
       for (const w of warnings)
         process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
-      if (options.json) return printJson(flake);
-      process.stdout.write(`# from ${files.join(', ')}\n${serializeFlake(flake)}`);
+      let user: string | undefined;
+      try {
+        const { flakeImages } = await import('./runtime/launch.js');
+        const { imageUser } = await import('./runtime/launch-plan.js');
+        user = imageUser(flakeImages(paths, flake));
+      } catch {
+        user = undefined; // an image gone from the store: the flake is still shown
+      }
+      const effective = effectiveSettings(flake, loaded.podmanAt, user, process.getuid?.() ?? 0);
+      if (options.json) return printJson({ ...flake, effective });
+      process.stdout.write(
+        `# from ${files.join(', ')}\n${serializeFlake(flake)}${effectiveText(effective)}`,
+      );
     });
 
   program

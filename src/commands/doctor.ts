@@ -12,6 +12,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
 import { listPlans } from '../runtime/fast-plan.js';
+import { hostSupport } from '../runtime/host-support.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -410,7 +411,21 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
     checkFreeSpace(paths.store),
     checkHardLinks(host, paths.store),
     checkPlans(paths.run),
+    ...checkIsolation(host),
   ];
+}
+
+/** The flake settings this host can honour (host-support.ts), for the caller running doctor. */
+function checkIsolation(host: DoctorHost): DoctorCheck[] {
+  return hostSupport(host.uid, (command, args) => host.run(command, args)).map((s) =>
+    check(
+      `option ${s.setting}`,
+      false,
+      s.ok,
+      s.ok ? `supported: ${s.detail}` : `not supported: ${s.detail}`,
+      'flakes that use it fail at launch; enable the kernel feature or remove the option',
+    ),
+  );
 }
 
 /** Cached fast-path plans whose inputs changed: harmless (the next call re-plans), but worth a `pilot gc`. */

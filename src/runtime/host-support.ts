@@ -1,0 +1,68 @@
+/**
+ * Which flake settings this host can honour, probed the way the launch does them: a
+ * network and a UTS namespace of the app's own, capability sets, no_new_privs, for root
+ * callers and (through a user namespace) for unprivileged ones. Read-only: each probe is
+ * a throwaway process. `pilot doctor` and `pilot show` report it.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface Support {
+  setting: string;
+  ok: boolean;
+  detail: string;
+}
+
+export type Runner = (command: string, args: string[]) => { code: number | null; stderr: string };
+
+export function systemRunner(
+  command: string,
+  args: string[],
+): { code: number | null; stderr: string } {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
+  return { code: r.error ? null : r.status, stderr: r.stderr ?? '' };
+}
+
+function probe(run: Runner, args: string[]): string | undefined {
+  const r = run('unshare', args);
+  if (r.code === 0) return undefined;
+  return r.code === null ? 'unshare(1) is not installed' : r.stderr.trim() || `exit ${r.code}`;
+}
+
+/** What each supported setting needs, probed for a caller with `uid`. */
+export function hostSupport(uid: number, run: Runner = systemRunner): Support[] {
+  // An unprivileged caller's app gets its namespaces inside a user namespace of its own.
+  const asCaller = uid === 0 ? [] : ['--user', '--map-root-user'];
+  const result: Support[] = [];
+  const add = (setting: string, failure: string | undefined, ok: string) =>
+    result.push({ setting, ok: failure === undefined, detail: failure ?? ok });
+  add(
+    '--network none',
+    probe(run, [...asCaller, '--net', 'true']),
+    'a network namespace with only loopback',
+  );
+  add('--hostname', probe(run, [...asCaller, '--uts', 'true']), 'a UTS namespace of its own');
+  let lastCap: string | undefined;
+  try {
+    lastCap = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
+  } catch {
+    lastCap = undefined;
+  }
+  add(
+    '--cap-drop/--cap-add',
+    lastCap === undefined ? 'no /proc/sys/kernel/cap_last_cap' : undefined,
+    `capabilities 0-${lastCap}; never more than the caller holds${uid === 0 ? '' : ' (an unprivileged caller holds none)'}`,
+  );
+  const nnp = run('setpriv', ['--no-new-privs', 'true']);
+  add(
+    '--security-opt no-new-privileges',
+    nnp.code === 0 ? undefined : nnp.stderr.trim() || 'setpriv(1) could not set it',
+    'no_new_privs',
+  );
+  add(
+    '--read-only, --tmpfs, --storage-opt size',
+    probe(run, [...asCaller, '--mount', 'true']),
+    'mount namespace, tmpfs and read-only mounts',
+  );
+  return result;
+}
