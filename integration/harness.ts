@@ -41,11 +41,52 @@ function result(r: ReturnType<typeof spawnSync>): Result {
   };
 }
 
+/**
+ * Which launch path `run` and `start` take: `auto` as a user would get it; `node` always
+ * the Node launcher (PILOT_FASTPATH=off); `fast` the stub, required (docs/plan.md): the
+ * call is planned first by a dry run, then the stub must take the plan, unless the call
+ * is one the stub always leaves to Node (`@…`/`%…` arguments, PILOT_DEBUG) or the
+ * planning itself fails (the stub would hand it to Node as well).
+ */
+export type LaunchPath = 'auto' | 'fast' | 'node';
+
+/** The suites that run twice, once per path, and must give the same results. */
+export const BOTH_PATHS: LaunchPath[] = ['fast', 'node'];
+
+interface RunOptions {
+  input?: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  uid?: number;
+  gid?: number;
+}
+
 export class TestRoot {
   readonly dir: string;
 
-  constructor(tag = 'it') {
+  constructor(
+    tag = 'it',
+    readonly path: LaunchPath = 'auto',
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), `pilot-${tag}-`));
+  }
+
+  /** The environment of one app call on this root's launch path (see LaunchPath). */
+  private callEnv(appPath: string, args: string[], options: RunOptions): NodeJS.ProcessEnv {
+    const env = this.env(options.env);
+    // An unprivileged caller keeps its plans in its own run dir: not in this process's
+    // $XDG_RUNTIME_DIR (root's), but in ~/.cache/pilot/run unless the test gives one.
+    if (options.uid && options.env?.XDG_RUNTIME_DIR === undefined) delete env.XDG_RUNTIME_DIR;
+    if (this.path === 'node') return { ...env, PILOT_FASTPATH: 'off' };
+    if (this.path === 'auto' || options.env?.PILOT_FASTPATH !== undefined) return env;
+    if (env.PILOT_DEBUG || args.some((a) => a.startsWith('@') || a.startsWith('%'))) return env;
+    const { env: _env, input: _input, ...rest } = options;
+    const prime = spawnSync(this.link(appPath), args, {
+      ...rest,
+      env: { ...env, PILOT_FASTPATH: 'dry-run' },
+      timeout: 60_000,
+    });
+    return prime.status === 0 ? { ...env, PILOT_FASTPATH: 'require' } : env;
   }
 
   env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -79,21 +120,10 @@ export class TestRoot {
     return join(this.dir, appPath);
   }
 
-  run(
-    appPath: string,
-    args: string[] = [],
-    options: {
-      input?: string;
-      cwd?: string;
-      env?: NodeJS.ProcessEnv;
-      uid?: number;
-      gid?: number;
-    } = {},
-  ): Result {
-    const { env, ...rest } = options;
-    return result(
-      spawnSync(this.link(appPath), args, { env: this.env(env), timeout: 60_000, ...rest }),
-    );
+  run(appPath: string, args: string[] = [], options: RunOptions = {}): Result {
+    const { env: _env, ...rest } = options;
+    const env = this.callEnv(appPath, args, options);
+    return result(spawnSync(this.link(appPath), args, { env, timeout: 60_000, ...rest }));
   }
 
   start(
@@ -102,7 +132,7 @@ export class TestRoot {
     options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
     return spawn(this.link(appPath), args, {
-      env: this.env(options.env),
+      env: this.callEnv(appPath, args, options),
       cwd: options.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -157,4 +187,18 @@ export function watchOutput(child: ChildProcess): {
         check();
       }),
   };
+}
+
+/**
+ * A host account without privileges for tests that need a name (whoami, runas): the
+ * same `pilottest` the exec helper's tests use, created when missing.
+ */
+export function testAccount(): { name: string; uid: number; gid: number } {
+  const name = 'pilottest';
+  if (spawnSync('id', ['-u', name]).status !== 0) {
+    const add = spawnSync('useradd', ['--create-home', name], { encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`useradd ${name} failed: ${add.stderr}`);
+  }
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout);
+  return { name, uid: id('-u'), gid: id('-g') };
 }

@@ -15,17 +15,25 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, mountsMatching, skipReason, TestRoot, watchOutput } from './harness.js';
+import {
+  BOTH_PATHS,
+  buildArchive,
+  mountsMatching,
+  skipReason,
+  TestRoot,
+  watchOutput,
+} from './harness.js';
 
 const skip = skipReason();
 const NOBODY = 65534;
 
-describe.skipIf(skip !== '')('launcher', () => {
+// The whole suite runs on both launch paths and must give the same results (harness.ts).
+describe.skipIf(skip !== '').each(BOTH_PATHS)('launcher (%s path)', (path) => {
   let root: TestRoot;
   const app = '/usr/bin/pilot-test';
 
   beforeAll(() => {
-    root = new TestRoot('launch');
+    root = new TestRoot('launch', path);
     chmodSync(root.dir, 0o755);
     root.load('busybox-base', 'hello-delta', 'jq-delta', 'whiteout-layer');
     const base = ['--base', 'pilot/busybox-base'];
@@ -134,7 +142,7 @@ describe.skipIf(skip !== '')('launcher', () => {
     }
   });
 
-  it('passes the caller environment; image Env wins, PATH is the image one', () => {
+  it('passes the caller environment; image Env wins over it, PATH is the image one', () => {
     expect(root.run(app, ['env', 'PILOT_CALLER'], { env: { PILOT_CALLER: 'yes' } }).stdout).toBe(
       'yes\n',
     );

@@ -1,0 +1,119 @@
+/**
+ * docs/plan.md, checked: for the same caller, the stub builds from a plan exactly the
+ * command line the Node launcher gives pilot-exec (`helperArgv()`). Each case plans with
+ * the Node launcher (no plan yet), then asks the stub, both in dry-run mode.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipReason, TestRoot, testAccount } from './harness.js';
+
+const skip = skipReason();
+const NOBODY = 65534;
+
+describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', () => {
+  let root: TestRoot;
+  let work: string;
+  const base = ['--base', 'pilot/busybox-base'];
+
+  beforeAll(() => {
+    root = new TestRoot('plan-spec');
+    chmodSync(root.dir, 0o755);
+    work = join(root.dir, 'work');
+    mkdirSync(work, { mode: 0o755 });
+    root.load('busybox-base', 'hello-delta');
+    const register = (app: string, ...extra: string[]) =>
+      root.ok(['register', '--container', 'pilot/hello-delta', ...base, '--app', app, ...extra]);
+    const data = join(work, 'data');
+    mkdirSync(data);
+    writeFileSync(join(work, 'app.env'), 'A=1\nB\n');
+    register('/usr/bin/pilot-test');
+    register(
+      '/usr/bin/restricted',
+      '--target',
+      '/usr/bin/pilot-test',
+      ...['--opt', '--read-only', '--opt', '--network none', '--opt', '--cap-drop=ALL'],
+      ...['--opt', '--hostname box', '--opt', '--tmpfs /scratch:size=1m', '--opt', '--rm'],
+      ...['--opt', `-v ${data}:/data:ro`, '--opt', `--env-file ${join(work, 'app.env')}`],
+      ...['--opt', '-e X=%HOME/x', '--opt', '-e LC_*', '--opt', '--storage-opt size=10m'],
+    );
+    register('/usr/bin/as-nobody', '--target', '/usr/bin/pilot-test', '--opt', '--user 65534');
+    register('/usr/bin/workdir', '--target', '/usr/bin/pilot-test', '--opt', '-w /tmp');
+    register('/usr/bin/entry', '--target', '/', '--opt', '--entrypoint ["/bin/echo","fixed"]');
+    register('/usr/bin/runas', '--target', '/usr/bin/pilot-test');
+    const dropIns = join(root.dir, 'usr/share/flakes/runas.d');
+    mkdirSync(dropIns);
+    writeFileSync(
+      join(dropIns, 'a.yaml'),
+      `container:\n  runtime:\n    runas: ${testAccount().name}\n`,
+    );
+    register('/usr/bin/kept', '--target', '/usr/bin/pilot-test', '--resume');
+  });
+  afterAll(() => {
+    root?.ok(['stop', '--all']);
+    root?.cleanup();
+  });
+
+  /** The words pilot-exec would get, and which path printed them. */
+  const dryRun = (
+    app: string,
+    args: string[],
+    options: { uid?: number; cwd?: string; env?: NodeJS.ProcessEnv },
+  ) => {
+    const env = root.env({ PILOT_FASTPATH: 'dry-run', PILOT_FASTPATH_TRACE: '1', ...options.env });
+    // A caller's plans live in its own run dir: $XDG_RUNTIME_DIR/pilot, else ~/.cache/pilot/run.
+    delete env.XDG_RUNTIME_DIR;
+    const r = spawnSync(root.link(app), args, {
+      cwd: options.cwd ?? '/',
+      env,
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+    });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    return {
+      words: r.stdout.toString('latin1').split('\0'),
+      stub: /fast path taken/.test(r.stderr.toString()),
+    };
+  };
+
+  const homes = new Map<number, string>();
+  const homeOf = (uid: number) => {
+    if (!homes.has(uid)) {
+      const dir = mkdtempSync(join(work, `home-${uid}-`));
+      chownSync(dir, uid, uid);
+      mkdirSync(join(dir, 'sub'));
+      chownSync(join(dir, 'sub'), uid, uid);
+      homes.set(uid, dir);
+    }
+    return homes.get(uid)!;
+  };
+
+  const apps = ['pilot-test', 'restricted', 'as-nobody', 'workdir', 'entry', 'runas', 'kept'];
+  const callers: [string, number | undefined][] = [
+    ['root', undefined],
+    ['an unprivileged caller', NOBODY],
+  ];
+  for (const app of apps) {
+    for (const [who, uid] of callers) {
+      // --user 65534 is only the caller's own for nobody; root runs the kept instance.
+      if (app === 'kept' && uid !== undefined) continue;
+      it(`${app}, ${who}: in HOME, below it, elsewhere, in /usr, with and without args`, () => {
+        const home = homeOf(uid ?? 0);
+        const elsewhere = mkdtempSync(join(work, 'cwd-'));
+        if (uid !== undefined) chownSync(elsewhere, uid, uid);
+        for (const cwd of [home, join(home, 'sub'), elsewhere, '/usr', '/']) {
+          for (const args of [[], ['args', 'a b', '']]) {
+            const options = { uid, cwd, env: { HOME: home, LC_ALL: 'C', LANG: 'C' } };
+            rmSync(join(root.dir, 'run/pilot/plans'), { recursive: true, force: true });
+            rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
+            const node = dryRun(`/usr/bin/${app}`, args, options);
+            const stub = dryRun(`/usr/bin/${app}`, args, options);
+            expect(node.stub, 'the first call plans with Node').toBe(false);
+            expect(stub.stub, `the stub takes the plan (${app}, cwd ${cwd})`).toBe(true);
+            expect(stub.words).toEqual(node.words);
+          }
+        }
+      });
+    }
+  }
+});
