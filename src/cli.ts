@@ -349,8 +349,9 @@ export function buildProgram(): Command {
     .description(
       'show the merged flake of an app (name or host path) and what its settings do here',
     )
+    .summary("show an app's flake and effective settings")
     .argument('<app>', 'app name or host path')
-    .option('--json', 'print the merged flake as JSON')
+    .option('--json', 'print the merged flake as JSON, with an "effective" object')
     .addHelpText('after', '\nExample:\n  pilot show hello --json')
     .action(async (app: string, options, command: Command) => {
       const { loadFlake, serializeFlake } = await import('./core/flake-file.js');

@@ -58,7 +58,16 @@ describe('pilot doctor on this machine', () => {
       'free space',
       'hard links',
       'cached plans',
+      'option --network none',
+      'option --hostname',
+      'option --cap-drop/--cap-add',
+      'option --security-opt no-new-privileges',
+      'option --read-only, --tmpfs, --storage-opt size',
     ]);
+    // This host (and CI) runs every option pilot supports.
+    for (const c of checks.filter((c) => c.check.startsWith('option '))) {
+      expect(c.status, `${c.check}: ${c.detail}`).toBe('ok');
+    }
     const required = checks.filter((c) => c.required).map((c) => c.check);
     expect(required).toEqual(
       expect.arrayContaining([
