@@ -31,6 +31,7 @@
 #include "exec.h"
 #include "mount.h"
 #include "options.h"
+#include "targets.h"
 #include "userns.h"
 #include "util.h"
 
