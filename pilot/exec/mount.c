@@ -90,8 +90,9 @@ void mount_scratch(const struct opts *o, const struct layout *l)
 /*
  * ONE overlay mount composes the root: lower dirs from the store, a per-run upper
  * on the tmpfs (or the kept instance's --upper/--work). With probe, instead a
- * read-only overlay of the same tree (the upper as the topmost lower, if it is a
- * kept one with content) for prepare_targets().
+ * read-only overlay of the same tree for prepare_targets(), the upper as the topmost
+ * lower: a kept one has content, a per-call one is empty but makes a second lower
+ * (a read-only overlay of a single lower dir is refused, EINVAL).
  */
 void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 {
@@ -108,8 +109,8 @@ void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 	static char data[8192];
 	int len;
 	if (probe)
-		len = snprintf(data, sizeof data, "lowerdir=%s%s%s,metacopy=off,userxattr",
-			       o->upper ? l->upper : "", o->upper ? ":" : "", o->lowerdir);
+		len = snprintf(data, sizeof data, "lowerdir=%s:%s,metacopy=off,userxattr", l->upper,
+			       o->lowerdir);
 	else
 		len = snprintf(data, sizeof data,
 			       "lowerdir=%s,upperdir=%s,workdir=%s,index=off,metacopy=off%s",

@@ -371,36 +371,64 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(alone.status).toBe(125);
   });
 
-  it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
+  /** The unprivileged test user (created if missing) and a copy of the binary it can reach. */
+  let user: { uid: number; gid: number; binary: string } | undefined;
+  function unprivileged(): { uid: number; gid: number; binary: string } {
+    if (user) return user;
     if (spawnSync('id', ['-u', testUser]).status !== 0) {
       const add = spawnSync('useradd', ['--create-home', testUser], { encoding: 'utf8' });
       expect(add.status, add.stderr).toBe(0);
     }
     const uid = Number(spawnSync('id', ['-u', testUser], { encoding: 'utf8' }).stdout);
     const gid = Number(spawnSync('id', ['-g', testUser], { encoding: 'utf8' }).stdout);
-    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
-    const host = fs.mkdtempSync(path.join(tmp, 'uhost-'));
-    fs.chownSync(host, uid, gid);
     // The binary must be reachable by the user: a copy in the 0755 temp dir.
-    const copy = path.join(tmp, 'pilot-exec');
+    const dir = fs.mkdtempSync(path.join(tmp, 'bin-'));
+    fs.chmodSync(dir, 0o755);
+    const copy = path.join(dir, 'pilot-exec');
     fs.copyFileSync(binary, copy);
     fs.chmodSync(copy, 0o755);
+    user = { uid, gid, binary: copy };
+    return user;
+  }
+
+  /** pilot-exec --userns as the test user, with a scratch dir of its own. */
+  function runAsUser(options: string[], program: string[], env?: NodeJS.ProcessEnv) {
+    const { uid, gid, binary: copy } = unprivileged();
+    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
     const asUser = ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--'];
+    return spawnSync(
+      'setpriv',
+      [...asUser, copy, '--userns', '--mnt', userMnt, ...options, '--', ...program],
+      { encoding: 'utf8', env: env ?? process.env },
+    );
+  }
+
+  it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
+    const { uid, gid } = unprivileged();
+    const host = fs.mkdtempSync(path.join(tmp, 'uhost-'));
+    fs.chownSync(host, uid, gid);
     const options = [
-      ...['--userns', '--mnt', userMnt, '--lowerdir', `${top}:${base}`],
+      ...['--lowerdir', `${top}:${base}`],
       ...['--rbind', '/proc', '/proc', '--rbind', '/dev', '/dev'],
       ...['--bind', host, '/home/someone/work', '--cwd', '/home/someone/work'],
     ];
     const script = 'id -u; id -g; cat /etc/x; touch made; echo ok > /dev/null && pwd';
-    const r = spawnSync('setpriv', [...asUser, copy, ...options, '--', ...sh(script)], {
-      encoding: 'utf8',
-    });
+    const r = runAsUser(options, sh(script));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${uid}\n${gid}\nfrom top\n/home/someone/work\n`);
     const st = fs.statSync(path.join(host, 'made'));
     expect([st.uid, st.gid]).toEqual([uid, gid]);
     expect(fs.existsSync(path.join(base, 'home'))).toBe(false);
+  });
+
+  it('--userns: a bind over a single lower dir (the probe gets the empty upper as a second lower)', () => {
+    const host = fs.mkdtempSync(path.join(tmp, 'single-'));
+    fs.writeFileSync(path.join(host, 'f'), 'bound\n');
+    fs.chmodSync(host, 0o755);
+    const r = runAsUser(['--lowerdir', base, '--bind', host, '/srv/data'], ['cat', '/srv/data/f']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bound\n');
   });
 
   it('leaves no mount behind on the host', () => {
