@@ -12,6 +12,7 @@
 static const char usage_text[] =
 	"usage: pilot-exec [OPTIONS] -- PROGRAM [ARGS...]\n"
 	"   or: pilot-exec --argv-fd N   the same words, NUL-terminated, read from fd N\n"
+	"  (the rules: docs/plan.md, \"pilot-exec's options\")\n"
 	"  --mnt DIR              scratch dir for a private tmpfs (required)\n"
 	"  --lowerdir LIST        overlay lower dirs, colon-separated, leftmost on top\n"
 	"  --lowerdir-base DIR    relative lower dirs are relative to DIR\n"
@@ -25,7 +26,10 @@ static const char usage_text[] =
 	"                         directory, not a path looked up again) at DIR, work there\n"
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
 	"  --userns               unprivileged caller: run via user namespaces\n"
-	"  --setenv K=V, --unsetenv K, --debug\n";
+	"  --environ K=V          a variable of the caller (as if in our environment)\n"
+	"  --image-env K=V        the image's Env (the caller's session variables win)\n"
+	"  --setenv K=V, --unsetenv K, --pass-env NAME|PREFIX*   in command-line order\n"
+	"  --debug                each step, timed, on stderr\n";
 
 static unsigned long parse_id(const char *opt, const char *s)
 {
@@ -92,6 +96,34 @@ static void check_target(const char *dst)
 		die("usage: bind target must not be the root itself: %s", dst);
 }
 
+/* K=V with a non-empty K (--setenv, --environ, --image-env). */
+static void check_assignment(const char *opt, const char *a)
+{
+	const char *eq = strchr(a, '=');
+	if (!eq || eq == a)
+		die("usage: %s: bad argument: %s", opt, a);
+}
+
+static void check_env_op(const struct env_op *e)
+{
+	const char *a = e->arg;
+	size_t len = strlen(a);
+	switch (e->kind) {
+	case ENV_SET:
+		check_assignment("--setenv", a);
+		break;
+	case ENV_UNSET:
+		if (!len || strchr(a, '='))
+			die("usage: --unsetenv: bad argument: %s", a);
+		break;
+	case ENV_PASS:
+		/* NAME, or PREFIX* (a '*' only at the end) */
+		if (!len || strchr(a, '=') || strcspn(a, "*") + 1 < len)
+			die("usage: --pass-env: bad argument: %s", a);
+		break;
+	}
+}
+
 static void validate(struct opts *o)
 {
 	if (!o->mnt)
@@ -147,12 +179,18 @@ static void validate(struct opts *o)
 		die("usage: --groups needs --uid and --gid");
 	if (o->userns && (o->have_uid || o->have_groups))
 		die("usage: --userns runs the app as the caller: no --uid/--gid/--groups");
-	for (size_t i = 0; i < o->nenv; i++) {
-		const char *a = o->env[i].arg;
-		const char *eq = strchr(a, '=');
-		if (o->env[i].set ? (!eq || eq == a) : (!*a || eq))
-			die("usage: %s: bad argument: %s", o->env[i].set ? "--setenv" : "--unsetenv", a);
-	}
+	for (size_t i = 0; i < o->nenviron; i++)
+		check_assignment("--environ", o->environ_words[i]);
+	for (size_t i = 0; i < o->nimage_env; i++)
+		check_assignment("--image-env", o->image_env[i]);
+	for (size_t i = 0; i < o->nenv; i++)
+		check_env_op(&o->env[i]);
+}
+
+static void add_word(const char ***array, size_t *n, size_t *cap, const char *word)
+{
+	*array = reserve(*array, cap, *n, sizeof **array);
+	(*array)[(*n)++] = word;
 }
 
 void parse_args(int argc, char **argv, struct opts *o)
@@ -171,7 +209,7 @@ void parse_args(int argc, char **argv, struct opts *o)
 		tok = words.v;
 		n = words.n;
 	}
-	size_t bind_cap = 0, env_cap = 0;
+	size_t bind_cap = 0, env_cap = 0, environ_cap = 0, image_env_cap = 0;
 
 	size_t i = 0;
 	for (;;) {
@@ -234,9 +272,14 @@ void parse_args(int argc, char **argv, struct opts *o)
 			o->have_groups = true;
 		} else if (strcmp(opt, "--userns") == 0) {
 			o->userns = true;
-		} else if (strcmp(opt, "--setenv") == 0 || strcmp(opt, "--unsetenv") == 0) {
+		} else if (strcmp(opt, "--environ") == 0) {
+			add_word(&o->environ_words, &o->nenviron, &environ_cap, VALUE());
+		} else if (strcmp(opt, "--image-env") == 0) {
+			add_word(&o->image_env, &o->nimage_env, &image_env_cap, VALUE());
+		} else if (strcmp(opt, "--setenv") == 0 || strcmp(opt, "--unsetenv") == 0 ||
+			   strcmp(opt, "--pass-env") == 0) {
 			o->env = reserve(o->env, &env_cap, o->nenv, sizeof *o->env);
-			o->env[o->nenv].set = strcmp(opt, "--setenv") == 0;
+			o->env[o->nenv].kind = opt[2] == 's' ? ENV_SET : opt[2] == 'u' ? ENV_UNSET : ENV_PASS;
 			o->env[o->nenv++].arg = VALUE();
 		} else if (strcmp(opt, "--debug") == 0) {
 			o->debug = true;

@@ -15,9 +15,12 @@ struct bind {
 	const char *src, *dst;
 };
 
+/* The flake's variables, applied in command-line order (env.c). */
+enum env_kind { ENV_SET, ENV_UNSET, ENV_PASS };
+
 struct env_op {
-	bool set; /* true: --setenv K=V, false: --unsetenv K */
-	const char *arg;
+	enum env_kind kind;
+	const char *arg; /* K=V, K, or NAME / PREFIX* */
 };
 
 struct opts {
@@ -26,6 +29,8 @@ struct opts {
 	size_t nbinds;
 	struct env_op *env;
 	size_t nenv;
+	const char **environ_words, **image_env; /* --environ, --image-env: K=V */
+	size_t nenviron, nimage_env;
 	bool have_uid, have_gid, have_groups;
 	uid_t uid;
 	gid_t gid;

@@ -431,6 +431,141 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(r.stdout).toBe('bound\n');
   });
 
+  describe('environment', () => {
+    const show = (...names: string[]) =>
+      sh(names.map((n) => `printf '%s=%s\n' ${n} "\${${n}-(unset)}"`).join('; '));
+    const caller = {
+      PATH: '/bin',
+      HOME: '/home/caller',
+      TERM: 'xterm-caller',
+      LC_TIME: 'C.caller',
+      LD_PRELOAD: '/caller/preload.so',
+      LD_LIBRARY_PATH: '/caller/lib',
+      LD_AUDIT: '/caller/audit.so',
+      CALLER_ONLY: 'c',
+      APP_A: '1',
+      APP_B: '2',
+    };
+    const inBaseEnv = (extra: string[], program: string[], env: NodeJS.ProcessEnv = caller) =>
+      run(['--mnt', mnt, '--lowerdir', base, ...extra], program, env);
+
+    it("keeps the caller's session variables over the image's Env, drops the loader's", () => {
+      const image = ['HOME=/root', 'TERM=dumb', 'LANG=C.image', 'LC_TIME=C.image', 'IMG=1'];
+      const out = ok(
+        inBaseEnv(
+          [...image.flatMap((e) => ['--image-env', e]), '--image-env', 'PATH=/opt/bin:/bin'],
+          show('HOME', 'TERM', 'LANG', 'LC_TIME', 'IMG', 'PATH', 'CALLER_ONLY', 'LD_PRELOAD'),
+        ),
+      );
+      expect(out).toBe(
+        [
+          'HOME=/home/caller', // a session variable the caller has: the caller's
+          'TERM=xterm-caller',
+          'LANG=C.image', // a session variable the caller has not: the image's
+          'LC_TIME=C.caller',
+          'IMG=1',
+          'PATH=/opt/bin:/bin', // not a session variable: the image's
+          'CALLER_ONLY=c',
+          'LD_PRELOAD=(unset)',
+          '',
+        ].join('\n'),
+      );
+      const loader = ok(inBaseEnv([], ['env']));
+      expect(loader).not.toMatch(/^LD_/m);
+    });
+
+    it("passes the loader's variables the flake names, exactly or by prefix, or sets", () => {
+      const names = ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT'] as const;
+      const exact = ok(inBaseEnv(['--pass-env', 'LD_PRELOAD'], show(...names)));
+      expect(exact).toBe(
+        'LD_PRELOAD=/caller/preload.so\nLD_LIBRARY_PATH=(unset)\nLD_AUDIT=(unset)\n',
+      );
+      const prefix = ok(inBaseEnv(['--pass-env', 'LD_*'], show(...names)));
+      expect(prefix).toBe(
+        'LD_PRELOAD=/caller/preload.so\nLD_LIBRARY_PATH=/caller/lib\nLD_AUDIT=/caller/audit.so\n',
+      );
+      const set = ok(inBaseEnv(['--setenv', 'LD_AUDIT=/flake.so'], show(...names)));
+      expect(set).toBe('LD_PRELOAD=(unset)\nLD_LIBRARY_PATH=(unset)\nLD_AUDIT=/flake.so\n');
+    });
+
+    it("applies --setenv, --unsetenv and --pass-env in order; --pass-env takes the caller's value", () => {
+      const passLast = [
+        '--image-env',
+        'APP_A=image',
+        '--setenv',
+        'APP_A=flake',
+        '--pass-env',
+        'APP_A',
+      ];
+      expect(ok(inBaseEnv(passLast, show('APP_A')))).toBe('APP_A=1\n');
+      const setLast = ['--pass-env', 'APP_A', '--setenv', 'APP_A=flake'];
+      expect(ok(inBaseEnv(setLast, show('APP_A')))).toBe('APP_A=flake\n');
+      // --pass-env copies from the caller's environment, not from what came before it.
+      const back = ['--unsetenv', 'CALLER_ONLY', '--pass-env', 'CALLER_ONLY'];
+      expect(ok(inBaseEnv(back, show('CALLER_ONLY')))).toBe('CALLER_ONLY=c\n');
+      const prefix = [
+        '--image-env',
+        'APP_A=image',
+        '--image-env',
+        'APP_C=image',
+        '--pass-env',
+        'APP_*',
+      ];
+      expect(ok(inBaseEnv(prefix, show('APP_A', 'APP_B', 'APP_C')))).toBe(
+        'APP_A=1\nAPP_B=2\nAPP_C=image\n',
+      );
+      // A variable the caller has not: nothing (the image's value stays).
+      const absent = [
+        '--image-env',
+        'MISSING=image',
+        '--pass-env',
+        'MISSING',
+        '--pass-env',
+        'NONE*',
+      ];
+      expect(ok(inBaseEnv(absent, show('MISSING')))).toBe('MISSING=image\n');
+      const unset = ['--image-env', 'IMG=1', '--unsetenv', 'IMG', '--unsetenv', 'HOME'];
+      expect(ok(inBaseEnv(unset, show('IMG', 'HOME')))).toBe('IMG=(unset)\nHOME=(unset)\n');
+    });
+
+    it("--environ words are the caller's environment: later wins, session variables count", () => {
+      const words = [
+        ...['--environ', 'PATH=/bin', '--environ', 'X=first', '--environ', 'X=second'],
+        ...['--environ', 'HOME=/home/w', '--environ', 'LD_PRELOAD=/w.so'],
+        ...['--image-env', 'HOME=/root', '--image-env', 'TERM=dumb'],
+      ];
+      const out = ok(inBaseEnv(words, ['env'], {}));
+      expect(out.split('\n').filter(Boolean).sort()).toEqual(
+        ['HOME=/home/w', 'PATH=/bin', 'TERM=dumb', 'X=second'].sort(),
+      );
+    });
+
+    it('refuses malformed words', () => {
+      for (const bad of [
+        ['--image-env', 'NOEQUALS'],
+        ['--image-env', '=value'],
+        ['--environ', 'NOEQUALS'],
+        ['--pass-env', 'A*B'],
+        ['--pass-env', 'A=B'],
+        ['--pass-env', ''],
+        ['--setenv', 'NOEQUALS'],
+        ['--unsetenv', 'A=B'],
+      ]) {
+        const r = inBase(bad, ['true']);
+        expect(r.status, bad.join(' ')).toBe(125);
+        expect(r.stderr).toMatch(/^pilot: usage: --[a-z-]+: bad argument/);
+      }
+    });
+
+    it('--userns: the same rules', () => {
+      const env = { ...process.env, TERM: 'xterm-caller', LD_LIBRARY_PATH: '/caller/lib' };
+      const options = ['--lowerdir', base, '--image-env', 'TERM=dumb', '--image-env', 'IMG=1'];
+      const r = runAsUser(options, show('TERM', 'IMG', 'LD_LIBRARY_PATH'), env);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('TERM=xterm-caller\nIMG=1\nLD_LIBRARY_PATH=(unset)\n');
+    });
+  });
+
   it('leaves no mount behind on the host', () => {
     const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mountinfo).not.toContain(tmp);
