@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "binds.h"
+#include "caps.h"
 #include "env.h"
 #include "exec.h"
 #include "mount.h"
@@ -85,6 +86,7 @@ int exec_main(int argc, char **argv)
 	 * such as 077 would make placeholder dirs untraversable for the app's uid. */
 	mode_t saved_umask = umask(0);
 
+	note_caller_caps(&o);
 	enter_namespaces(&o);
 	open_start_dir();
 	make_mounts_private();
@@ -100,8 +102,14 @@ int exec_main(int argc, char **argv)
 	if (o.userns)
 		enter_caller_userns(&o);
 	enter_root(&o, &l);
+	/* Still privileged (for --userns: root of the inner namespace, whose bounding set
+	 * starts full): what the app must never have leaves the bounding set now. */
+	drop_bounding_caps(&o);
+	keep_caps_across_setuid(&o);
 	drop_ids(&o);
+	set_caps(&o);
 	umask(saved_umask);
 	apply_env(&o);
+	set_no_new_privs(&o);
 	exec_program(&o);
 }

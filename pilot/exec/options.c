@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "options.h"
 #include "util.h"
 
@@ -26,6 +27,8 @@ static const char usage_text[] =
 	"                         directory, not a path looked up again) at DIR, work there\n"
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
 	"  --userns               unprivileged caller: run via user namespaces\n"
+	"  --cap-drop LIST, --cap-add LIST   capabilities (NET_RAW, cap_net_raw, ALL)\n"
+	"  --no-new-privs         set no_new_privs\n"
 	"  --environ K=V          a variable of the caller (as if in our environment)\n"
 	"  --image-env K=V        the image's Env (the caller's session variables win)\n"
 	"  --setenv K=V, --unsetenv K, --pass-env NAME|PREFIX*   in command-line order\n"
@@ -255,6 +258,14 @@ void parse_args(int argc, char **argv, struct opts *o)
 			*b = (struct bind){ .kind = RBIND, .cwd = true, .src = "." };
 			b->dst = VALUE();
 			set_once(&o->cwd, opt, b->dst);
+		} else if (strcmp(opt, "--cap-drop") == 0) {
+			o->cap_drop |= parse_caps(opt, VALUE());
+			o->have_caps = true;
+		} else if (strcmp(opt, "--cap-add") == 0) {
+			o->cap_add |= parse_caps(opt, VALUE());
+			o->have_caps = true;
+		} else if (strcmp(opt, "--no-new-privs") == 0) {
+			o->no_new_privs = true;
 		} else if (strcmp(opt, "--uid") == 0) {
 			if (o->have_uid)
 				die("usage: --uid given twice");

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum bind_kind { BIND, RBIND, BIND_RO };
@@ -37,6 +38,9 @@ struct opts {
 	gid_t *groups;
 	size_t ngroups;
 	bool userns, debug, root_mutable;
+	bool no_new_privs;
+	bool have_caps;            /* any --cap-drop or --cap-add */
+	uint64_t cap_drop, cap_add; /* bit N: capability N; ALL: every bit */
 	uid_t caller_uid; /* for --userns: the ids the maps point at */
 	gid_t caller_gid;
 	char **argv; /* PROGRAM ARGS..., NULL-terminated */

@@ -79,7 +79,8 @@ void enter_caller_userns(const struct opts *o)
 }
 
 /* Root caller with --uid/--gid: supplementary groups first, then gid, then uid
- * (after setuid we could not change the others). setuid from 0 clears all caps. */
+ * (after setuid we could not change the others). setuid from 0 clears all caps,
+ * except the permitted ones keep_caps_across_setuid() (caps.c) asked to keep. */
 void drop_ids(const struct opts *o)
 {
 	if (!o->have_uid)

@@ -566,6 +566,115 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     });
   });
 
+  describe('capabilities', () => {
+    const statusProgram = ['grep', '-E', '^(Cap|NoNewPrivs)', '/proc/self/status'];
+    /** CapInh, CapPrm, CapEff, CapBnd, CapAmb and NoNewPrivs, as numbers. */
+    const parseStatus = (text: string) =>
+      Object.fromEntries(
+        text
+          .split('\n')
+          .filter((line) => /^(Cap|NoNewPrivs)/.test(line))
+          .map((line) => {
+            const [key, value] = line.split(':');
+            return [key, BigInt(`0x${value.trim()}`)];
+          }),
+      ) as Record<string, bigint>;
+    const appStatus = (extra: string[]) =>
+      parseStatus(ok(inBase(['--rbind', '/proc', '/proc', ...extra], statusProgram)));
+    const ours = () => parseStatus(fs.readFileSync('/proc/self/status', 'utf8'));
+    const bit = (n: number) => 1n << BigInt(n);
+    const NET_BIND_SERVICE = 10;
+    const NET_RAW = 13;
+
+    it('without capability options the app has what the caller has', () => {
+      const app = appStatus([]);
+      expect(app.CapBnd).toBe(ours().CapBnd);
+      expect(app.CapEff).toBe(ours().CapBnd);
+      expect(app.NoNewPrivs).toBe(0n);
+    });
+
+    it('--cap-drop ALL: no capability in any set, and no_new_privs', () => {
+      expect(appStatus(['--cap-drop', 'ALL'])).toEqual({
+        CapInh: 0n,
+        CapPrm: 0n,
+        CapEff: 0n,
+        CapBnd: 0n,
+        CapAmb: 0n,
+        NoNewPrivs: 1n,
+      });
+    });
+
+    it('--cap-drop NET_RAW removes that capability only, whatever the spelling', () => {
+      for (const name of ['NET_RAW', 'cap_net_raw', 'CAP_NET_RAW', 'Net_Raw']) {
+        const app = appStatus(['--cap-drop', name]);
+        const want = ours().CapBnd & ~bit(NET_RAW);
+        expect([app.CapBnd, app.CapPrm, app.CapEff, app.NoNewPrivs]).toEqual([
+          want,
+          want,
+          want,
+          1n,
+        ]);
+      }
+      // Dropped and added back: nothing dropped.
+      const back = appStatus(['--cap-drop', 'NET_RAW,SYS_ADMIN', '--cap-add', 'net_raw']);
+      expect(back.CapBnd).toBe(ours().CapBnd & ~bit(21));
+    });
+
+    it('--uid 65534 --cap-add NET_BIND_SERVICE: the app keeps that one, as an ambient capability', () => {
+      const ids = ['--uid', '65534', '--gid', '65534'];
+      const added = appStatus([...ids, '--cap-add', 'NET_BIND_SERVICE']);
+      const only = bit(NET_BIND_SERVICE);
+      expect([added.CapAmb, added.CapEff, added.CapPrm, added.CapInh]).toEqual([
+        only,
+        only,
+        only,
+        only,
+      ]);
+      expect(added.CapBnd).toBe(ours().CapBnd);
+      expect(added.NoNewPrivs).toBe(0n);
+      const alone = appStatus([...ids, '--cap-drop', 'all', '--cap-add', 'NET_BIND_SERVICE']);
+      expect([alone.CapAmb, alone.CapEff, alone.CapBnd, alone.NoNewPrivs]).toEqual([
+        only,
+        only,
+        only,
+        1n,
+      ]);
+      const plain = appStatus(ids);
+      expect([plain.CapAmb, plain.CapEff, plain.CapPrm, plain.NoNewPrivs]).toEqual([
+        0n,
+        0n,
+        0n,
+        0n,
+      ]);
+    });
+
+    it('--no-new-privs sets no_new_privs and drops nothing', () => {
+      const app = appStatus(['--no-new-privs']);
+      expect([app.CapBnd, app.NoNewPrivs]).toEqual([ours().CapBnd, 1n]);
+    });
+
+    it('refuses an unknown capability by name', () => {
+      const r = inBase(['--cap-drop', 'CHOWN,NET_RAWW'], ['true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toBe('pilot: usage: --cap-drop: unknown capability: NET_RAWW\n');
+      expect(inBase(['--cap-add', 'chown,'], ['true']).status).toBe(125);
+    });
+
+    it('--userns: drops leave the bounding set of the namespace the app runs in; adds are not granted', () => {
+      const options = ['--lowerdir', base, '--rbind', '/proc', '/proc'];
+      const plain = runAsUser(options, statusProgram);
+      expect(plain.stderr).toBe('');
+      expect(parseStatus(plain.stdout).CapBnd).not.toBe(0n);
+      const r = runAsUser([...options, '--cap-drop', 'ALL', '--cap-add', 'NET_RAW'], statusProgram);
+      expect(r.stderr).toBe('');
+      const app = parseStatus(r.stdout);
+      expect([app.CapPrm, app.CapEff, app.CapAmb, app.NoNewPrivs]).toEqual([0n, 0n, 0n, 1n]);
+      expect(app.CapBnd & ~bit(NET_RAW)).toBe(0n);
+      const noted = runAsUser([...options, '--cap-add', 'NET_RAW', '--debug'], ['true']);
+      expect(noted.stderr).toContain('--cap-add: not held by the caller, not granted');
+    });
+  });
+
   it('leaves no mount behind on the host', () => {
     const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mountinfo).not.toContain(tmp);
