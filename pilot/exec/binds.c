@@ -10,6 +10,7 @@
 
 #include "binds.h"
 #include "targets.h"
+#include "tmpfs.h"
 #include "util.h"
 
 static int start_dir = -1; /* open_start_dir() */
@@ -38,27 +39,40 @@ void enter_cwd(const struct opts *o)
 		die_errno("cannot change to working directory", o->cwd, errno);
 }
 
-/*
- * One --bind/--rbind/--bind-ro. SRC is a host path (resolved normally: before the
- * chroot, so host symlinks like /etc/resolv.conf -> /run/... work). The mount is
- * cloned with open_tree() and attached with move_mount() onto the fd from
- * resolve_target(), so the target is exactly the inode that was checked (no second
- * path lookup, no /proc needed). --bind-ro sets MOUNT_ATTR_RDONLY on the detached
- * clone only; it keeps the flags a user namespace locks (nosuid, nodev...).
- */
-static void do_bind(const struct newroot *nr, const struct bind *b)
+static const char *kind_name(enum bind_kind kind)
 {
-	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (b->kind == RBIND ? AT_RECURSIVE : 0);
+	static const char *const names[] = { "bind", "rbind", "bind-ro", "volume", "tmpfs" };
+	return names[kind];
+}
+
+/*
+ * One --bind/--rbind/--bind-ro/--volume/--tmpfs. SRC is a host path (resolved
+ * normally: before the chroot, so host symlinks like /etc/resolv.conf -> /run/...
+ * work). The mount is cloned with open_tree() (a tmpfs made by make_tmpfs()) and
+ * attached with move_mount() onto the fd from resolve_target(), so the target is
+ * exactly the inode that was checked (no second path lookup, no /proc needed).
+ * --bind-ro and --volume set their attributes on the detached clone only; that keeps
+ * the flags a user namespace locks (nosuid, nodev...).
+ */
+static void do_bind(const struct opts *o, const struct newroot *nr, const struct bind *b)
+{
+	bool recursive = b->kind == RBIND || b->kind == VOLUME;
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
 	if (b->cwd && start_dir < 0)
 		die("cannot bind the working directory: it cannot be opened");
-	int tree = b->cwd ? sys_open_tree(start_dir, "", flags | AT_EMPTY_PATH)
-			  : sys_open_tree(AT_FDCWD, b->src, flags);
+	int tree = b->kind == TMPFS ? make_tmpfs(b)
+		   : b->cwd	    ? sys_open_tree(start_dir, "", flags | AT_EMPTY_PATH)
+				    : sys_open_tree(AT_FDCWD, b->src, flags);
 	if (tree < 0) {
-		if (b->optional && (errno == ENOENT || errno == ENOTDIR)) {
+		bool missing = errno == ENOENT || errno == ENOTDIR;
+		if (missing && b->kind == VOLUME && !o->ignore_missing_volumes)
+			die("volume %s: no such file or directory on the host; create it, or run the "
+			    "app with %%ignore_missing_volume_path", b->src);
+		if (missing && (b->optional || b->kind == VOLUME)) {
 			debug("skip missing %s", b->src);
 			return;
 		}
-		if (errno == EINVAL && b->kind != RBIND)
+		if (errno == EINVAL && !recursive)
 			die("cannot bind %s: %s (it has submounts locked by the user namespace: use --rbind)",
 			    b->src, strerror(errno));
 		die_errno("cannot bind source", b->src, errno);
@@ -67,8 +81,10 @@ static void do_bind(const struct newroot *nr, const struct bind *b)
 	if (fstat(tree, &st) < 0)
 		die_errno("cannot stat bind source", b->src, errno);
 	int to = resolve_target(nr, b->dst, S_ISDIR(st.st_mode));
-	if (b->kind == BIND_RO && sys_mount_setattr_rdonly(tree) < 0)
+	if (b->kind == BIND_RO && sys_mount_setattr(tree, 0, MOUNT_ATTR_RDONLY) < 0)
 		die_errno("cannot make bind read-only", b->src, errno);
+	if (b->kind == VOLUME && b->attrs && sys_mount_setattr(tree, AT_RECURSIVE, b->attrs) < 0)
+		die_errno("cannot set the flags of volume", b->src, errno);
 	if (sys_move_mount(tree, to) < 0)
 		die_errno("cannot bind", b->dst, errno);
 	if (b->cwd)
@@ -76,8 +92,7 @@ static void do_bind(const struct newroot *nr, const struct bind *b)
 	else
 		close(tree);
 	close(to);
-	debug("%s %s on %s", b->kind == RBIND ? "rbind" : b->kind == BIND_RO ? "bind-ro" : "bind",
-	      b->src, b->dst);
+	debug("%s %s on %s", kind_name(b->kind), b->kind == TMPFS ? b->options : b->src, b->dst);
 }
 
 /* All binds, in command-line order (a later target may lie inside an earlier one). */
@@ -86,6 +101,6 @@ void do_binds(const struct opts *o, const struct layout *l)
 	struct newroot nr;
 	open_newroot(&nr, l->root, o->root != NULL && !o->root_mutable);
 	for (size_t i = 0; i < o->nbinds; i++)
-		do_bind(&nr, &o->binds[i]);
+		do_bind(o, &nr, &o->binds[i]);
 	close(nr.fd);
 }

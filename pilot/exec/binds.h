@@ -1,4 +1,4 @@
-/* Host paths bound into the new root (--bind, --rbind, --bind-ro, --try-*). */
+/* Host paths bound into the new root (--bind, --rbind, --bind-ro, --try-*, --volume), and --tmpfs. */
 #ifndef PILOT_BINDS_H
 #define PILOT_BINDS_H
 

@@ -99,6 +99,8 @@ int exec_main(int argc, char **argv)
 		mount_overlay(&o, &l, false);
 	}
 	do_binds(&o, &l);
+	if (o.read_only)
+		make_root_read_only(&l);
 	if (o.userns)
 		enter_caller_userns(&o);
 	enter_root(&o, &l);

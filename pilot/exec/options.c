@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "mount.h"
 #include "options.h"
+#include "tmpfs.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -21,7 +23,14 @@ static const char usage_text[] =
 	"  --root-mutable         mount points may be created in the --root tree (a kept\n"
 	"                         instance: an overlay whose upper dir pilot owns)\n"
 	"  --upper DIR --work DIR persistent overlay upper/work dirs instead of tmpfs\n"
+	"  --upper-size BYTES     size of the tmpfs that holds the per-call upper\n"
 	"  --bind|--rbind|--bind-ro SRC DST, --try-bind|--try-rbind SRC DST\n"
+	"  --volume SRC DST FLAGS a volume, bound recursively; FLAGS: rw or ro, then\n"
+	"                         optionally ,nosuid ,nodev ,noexec\n"
+	"  --ignore-missing-volumes   skip a --volume whose SRC is missing\n"
+	"  --tmpfs DST OPTIONS    a fresh tmpfs; OPTIONS: size=, mode=, nr_inodes=, uid=,\n"
+	"                         gid=, ro|rw, exec|noexec (always nosuid,nodev)\n"
+	"  --read-only            the new root's own mount is read-only (binds keep theirs)\n"
 	"  --cwd DIR              working dir inside the new root (default /)\n"
 	"  --rbind-cwd DIR        bind the directory pilot-exec was started in (the very\n"
 	"                         directory, not a path looked up again) at DIR, work there\n"
@@ -99,6 +108,38 @@ static void check_target(const char *dst)
 		die("usage: bind target must not be the root itself: %s", dst);
 }
 
+static bool word_is(const char *p, size_t len, const char *word)
+{
+	return strlen(word) == len && memcmp(p, word, len) == 0;
+}
+
+/* --volume FLAGS: rw or ro, then any of nosuid, nodev, noexec. */
+static uint64_t parse_volume_flags(const char *dst, const char *flags)
+{
+	uint64_t attrs = 0;
+	size_t len = strcspn(flags, ",");
+	if (word_is(flags, len, "ro"))
+		attrs = MOUNT_ATTR_RDONLY;
+	else if (!word_is(flags, len, "rw"))
+		goto bad;
+	for (const char *p = flags + len; *p; p += len) {
+		p++; /* the comma */
+		len = strcspn(p, ",");
+		if (word_is(p, len, "nosuid"))
+			attrs |= MOUNT_ATTR_NOSUID;
+		else if (word_is(p, len, "nodev"))
+			attrs |= MOUNT_ATTR_NODEV;
+		else if (word_is(p, len, "noexec"))
+			attrs |= MOUNT_ATTR_NOEXEC;
+		else
+			goto bad;
+	}
+	return attrs;
+bad:
+	die("usage: --volume %s: FLAGS must be rw or ro, optionally followed by ,nosuid "
+	    ",nodev ,noexec: %s", dst, flags);
+}
+
 /* K=V with a non-empty K (--setenv, --environ, --image-env). */
 static void check_assignment(const char *opt, const char *a)
 {
@@ -168,9 +209,14 @@ static void validate(struct opts *o)
 				break;
 		}
 	}
+	if (o->upper_size) {
+		if (o->upper || o->root)
+			die("usage: --upper-size limits the per-call upper: not with --upper or --root");
+		check_tmpfs_size("--upper-size", o->upper_size, false);
+	}
 	for (size_t i = 0; i < o->nbinds; i++) {
 		/* SRC is opened after chdir(--lowerdir-base): relative would be ambiguous. */
-		if (!o->binds[i].cwd)
+		if (!o->binds[i].cwd && o->binds[i].kind != TMPFS)
 			require_abs("bind source", o->binds[i].src);
 		check_target(o->binds[i].dst);
 	}
@@ -188,6 +234,14 @@ static void validate(struct opts *o)
 		check_assignment("--image-env", o->image_env[i]);
 	for (size_t i = 0; i < o->nenv; i++)
 		check_env_op(&o->env[i]);
+}
+
+static struct bind *add_bind(struct opts *o, size_t *cap)
+{
+	o->binds = reserve(o->binds, cap, o->nbinds, sizeof *o->binds);
+	struct bind *b = &o->binds[o->nbinds++];
+	*b = (struct bind){ 0 };
+	return b;
 }
 
 static void add_word(const char ***array, size_t *n, size_t *cap, const char *word)
@@ -246,18 +300,34 @@ void parse_args(int argc, char **argv, struct opts *o)
 		} else if (strcmp(opt, "--bind") == 0 || strcmp(opt, "--rbind") == 0 ||
 			   strcmp(opt, "--bind-ro") == 0 || strcmp(opt, "--try-bind") == 0 ||
 			   strcmp(opt, "--try-rbind") == 0) {
-			o->binds = reserve(o->binds, &bind_cap, o->nbinds, sizeof *o->binds);
-			struct bind *b = &o->binds[o->nbinds++];
+			struct bind *b = add_bind(o, &bind_cap);
 			b->optional = strncmp(opt, "--try-", 6) == 0;
 			b->kind = strstr(opt, "rbind") ? RBIND : strstr(opt, "-ro") ? BIND_RO : BIND;
 			b->src = VALUE();
 			b->dst = VALUE();
 		} else if (strcmp(opt, "--rbind-cwd") == 0) {
-			o->binds = reserve(o->binds, &bind_cap, o->nbinds, sizeof *o->binds);
-			struct bind *b = &o->binds[o->nbinds++];
+			struct bind *b = add_bind(o, &bind_cap);
 			*b = (struct bind){ .kind = RBIND, .cwd = true, .src = "." };
 			b->dst = VALUE();
 			set_once(&o->cwd, opt, b->dst);
+		} else if (strcmp(opt, "--volume") == 0) {
+			struct bind *b = add_bind(o, &bind_cap);
+			b->kind = VOLUME;
+			b->src = VALUE();
+			b->dst = VALUE();
+			b->attrs = parse_volume_flags(b->dst, VALUE());
+		} else if (strcmp(opt, "--ignore-missing-volumes") == 0) {
+			o->ignore_missing_volumes = true;
+		} else if (strcmp(opt, "--tmpfs") == 0) {
+			struct bind *b = add_bind(o, &bind_cap);
+			b->kind = TMPFS;
+			b->dst = VALUE();
+			b->options = VALUE();
+			b->attrs = check_tmpfs_options(b->dst, b->options);
+		} else if (strcmp(opt, "--upper-size") == 0) {
+			set_once(&o->upper_size, opt, VALUE());
+		} else if (strcmp(opt, "--read-only") == 0) {
+			o->read_only = true;
 		} else if (strcmp(opt, "--cap-drop") == 0) {
 			o->cap_drop |= parse_caps(opt, VALUE());
 			o->have_caps = true;

@@ -7,13 +7,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum bind_kind { BIND, RBIND, BIND_RO };
+/* VOLUME: a flake's volume, recursive, with mount attributes; TMPFS: a fresh tmpfs (no SRC). */
+enum bind_kind { BIND, RBIND, BIND_RO, VOLUME, TMPFS };
 
 struct bind {
 	enum bind_kind kind;
 	bool optional; /* --try-*: a missing SRC is skipped silently */
 	bool cwd;      /* --rbind-cwd: SRC is the directory we were started in, by descriptor */
 	const char *src, *dst;
+	uint64_t attrs;      /* VOLUME, TMPFS: MOUNT_ATTR_* to set */
+	const char *options; /* TMPFS: its OPTIONS word (checked by check_tmpfs_options) */
 };
 
 /* The flake's variables, applied in command-line order (env.c). */
@@ -26,6 +29,7 @@ struct env_op {
 
 struct opts {
 	const char *lowerdir_base, *lowerdir, *root, *upper, *work, *mnt, *cwd;
+	const char *upper_size;
 	struct bind *binds;
 	size_t nbinds;
 	struct env_op *env;
@@ -38,7 +42,7 @@ struct opts {
 	gid_t *groups;
 	size_t ngroups;
 	bool userns, debug, root_mutable;
-	bool no_new_privs;
+	bool read_only, no_new_privs, ignore_missing_volumes;
 	bool have_caps;            /* any --cap-drop or --cap-add */
 	uint64_t cap_drop, cap_add; /* bit N: capability N; ALL: every bit */
 	uid_t caller_uid; /* for --userns: the ids the maps point at */

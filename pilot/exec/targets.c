@@ -261,10 +261,12 @@ void prepare_targets(const struct opts *o, const struct layout *l)
 		.want_dir = xcalloc(o->nbinds, sizeof *pend.want_dir),
 	};
 	for (size_t i = 0; i < o->nbinds; i++) {
+		const struct bind *b = &o->binds[i];
 		struct stat st;
-		if (stat(o->binds[i].src, &st) < 0)
+		if (b->kind != TMPFS && stat(b->src, &st) < 0)
 			continue; /* do_bind() skips or reports it */
-		close_unless(resolve_or_defer(&probe, o->binds[i].dst, S_ISDIR(st.st_mode), &pend), -1);
+		bool want_dir = b->kind == TMPFS || S_ISDIR(st.st_mode);
+		close_unless(resolve_or_defer(&probe, b->dst, want_dir, &pend), -1);
 	}
 	if (pend.n) {
 		int upperfd = open(l->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -675,6 +675,214 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     });
   });
 
+  describe('mounts', () => {
+    /** The mountinfo line of TARGET as the app sees it: [mount options, super options]. */
+    const mountOf = (out: string, target: string): [string, string] => {
+      const line = out.split('\n').find((l) => l.split(' ')[4] === target);
+      expect(line, `${target} in\n${out}`).toBeDefined();
+      const fields = (line as string).split(' ');
+      const dash = fields.indexOf('-');
+      return [fields[5], fields[dash + 3]];
+    };
+    const mountinfo = (script: string) => sh(`${script}; cat /proc/self/mountinfo`);
+
+    it('--read-only: the root refuses writes, binds and tmpfs mounts keep theirs', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'rw-'));
+      const script =
+        'touch /new 2>&1; touch /etc/x 2>&1; echo a > /data/f && echo a > /tmp/f && echo written';
+      const options = ['--read-only', '--bind', host, '/data', '--tmpfs', '/tmp', 'mode=1777'];
+      const out = ok(inBase(options, sh(script)));
+      expect(out).toBe(
+        'touch: /new: Read-only file system\ntouch: /etc/x: Read-only file system\nwritten\n',
+      );
+      expect(fs.readFileSync(path.join(host, 'f'), 'utf8')).toBe('a\n');
+      // --root (a kept instance's root, a host directory here): read-only, binds still work.
+      const kept = fs.mkdtempSync(path.join(tmp, 'kept-'));
+      fs.cpSync(base, kept, { recursive: true, verbatimSymlinks: true });
+      const r = run(
+        [
+          '--mnt',
+          mnt,
+          '--root',
+          kept,
+          '--read-only',
+          '--bind',
+          host,
+          '/opt',
+          '--tmpfs',
+          '/tmp',
+          '',
+        ],
+        sh('touch /new 2>&1; echo b > /opt/g && echo c > /tmp/g && echo written'),
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('touch: /new: Read-only file system\nwritten\n');
+      expect(fs.existsSync(path.join(kept, 'new'))).toBe(false);
+      const writable = ok(run(['--mnt', mnt, '--root', kept], sh('touch /new && echo made')));
+      expect(writable).toBe('made\n');
+    });
+
+    it('--tmpfs: a fresh tmpfs, nosuid,nodev and noexec unless exec, with its size and mode', () => {
+      const script = mountinfo(
+        "stat -c %a /scratch; printf '#!/bin/sh\\necho ran\\n' > /scratch/s; chmod +x /scratch/s; " +
+          '/scratch/s 2>&1; ' +
+          'dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>&1 | grep -o "No space left on device"',
+      );
+      const out = ok(
+        inBase(
+          [
+            '--rbind',
+            '/proc',
+            '/proc',
+            '--rbind',
+            '/dev',
+            '/dev',
+            '--tmpfs',
+            '/scratch',
+            'size=1m,mode=0700',
+          ],
+          script,
+        ),
+      );
+      expect(out).toMatch(/^700\nsh: .*\/scratch\/s: Permission denied\nNo space left on device\n/);
+      const [flags, options] = mountOf(out, '/scratch');
+      expect(flags.split(',')).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec']));
+      expect(options.split(',')).toEqual(expect.arrayContaining(['size=1024k', 'mode=700']));
+      const exec = ok(
+        inBase(
+          ['--rbind', '/proc', '/proc', '--tmpfs', '/scratch', 'exec,ro,nosuid,nodev'],
+          mountinfo('touch /scratch/f 2>&1'),
+        ),
+      );
+      expect(exec).toMatch(/^touch: \/scratch\/f: Read-only file system\n/);
+      const [execFlags] = mountOf(exec, '/scratch');
+      expect(execFlags.split(',')).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+      expect(execFlags).not.toContain('noexec');
+    });
+
+    it('--tmpfs inside a bind, in command-line order: the host directory stays as it was', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'withcache-'));
+      fs.mkdirSync(path.join(host, 'cache'));
+      fs.writeFileSync(path.join(host, 'cache/hidden'), 'host\n');
+      const out = ok(
+        inBase(
+          ['--bind', host, '/data', '--tmpfs', '/data/cache', ''],
+          sh('ls /data/cache; echo new > /data/cache/made; ls /data/cache'),
+        ),
+      );
+      expect(out).toBe('made\n');
+      expect(fs.readdirSync(path.join(host, 'cache'))).toEqual(['hidden']);
+    });
+
+    it('--tmpfs refuses options it does not know, suid and dev among them', () => {
+      for (const options of [
+        'suid',
+        'dev',
+        'size=abc',
+        'size=0',
+        'mode=0999',
+        'uid=x',
+        'bogus',
+        'size',
+      ]) {
+        const r = inBase(['--tmpfs', '/scratch', options], ['true']);
+        expect(r.status, options).toBe(125);
+        expect(r.stderr).toMatch(/^pilot: usage: --tmpfs/);
+      }
+      expect(inBase(['--tmpfs', 'relative', ''], ['true']).status).toBe(125);
+    });
+
+    it('--upper-size: the per-call upper holds no more', () => {
+      const script =
+        'echo small > /small; dd if=/dev/zero of=/big bs=1024 count=3072 2>&1 | grep -o "No space left on device"; cat /small';
+      const out = ok(inBase(['--rbind', '/dev', '/dev', '--upper-size', '2m'], sh(script)));
+      expect(out).toBe('No space left on device\nsmall\n');
+      expect(inBase(['--upper-size', '2x'], ['true']).status).toBe(125);
+      expect(inBase(['--upper-size', '0'], ['true']).status).toBe(125);
+      const withRoot = run(['--mnt', mnt, '--root', base, '--upper-size', '1m'], ['true']);
+      expect(withRoot.status).toBe(125);
+      expect(withRoot.stderr).toContain('--upper-size');
+    });
+
+    it('--volume binds recursively with its flags', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'vol-'));
+      const rw = ok(inBase(['--volume', host, '/vol', 'rw'], sh('echo v > /vol/f && cat /vol/f')));
+      expect(rw).toBe('v\n');
+      const out = ok(
+        inBase(
+          ['--rbind', '/proc', '/proc', '--volume', host, '/vol', 'ro,nosuid,nodev,noexec'],
+          mountinfo('touch /vol/g 2>&1'),
+        ),
+      );
+      expect(out).toMatch(/^touch: \/vol\/g: Read-only file system\n/);
+      expect(mountOf(out, '/vol')[0].split(',')).toEqual(
+        expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']),
+      );
+      // Recursive: the submounts of /dev come along, with the flags.
+      const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      if (hostMounts.split('\n').some((l) => l.split(' ')[4] === '/dev/pts')) {
+        const dev = ok(
+          inBase(
+            ['--rbind', '/proc', '/proc', '--volume', '/dev', '/dev', 'rw,nosuid'],
+            mountinfo('true'),
+          ),
+        );
+        expect(mountOf(dev, '/dev/pts')[0].split(',')).toContain('nosuid');
+      }
+      for (const flags of ['', 'nosuid', 'rw,', 'rw,suid', 'ro,rw']) {
+        expect(inBase(['--volume', host, '/vol', flags], ['true']).status, flags).toBe(125);
+      }
+    });
+
+    it('--volume with a missing source fails naming it, or is skipped with --ignore-missing-volumes', () => {
+      const r = inBase(['--volume', '/no/such/volume', '/vol', 'rw'], ['true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toBe(
+        'pilot: volume /no/such/volume: no such file or directory on the host; create it, ' +
+          'or run the app with %ignore_missing_volume_path\n',
+      );
+      const skipped = inBase(
+        ['--volume', '/no/such/volume', '/vol', 'rw', '--ignore-missing-volumes'],
+        sh('test -e /vol || echo skipped'),
+      );
+      expect(ok(skipped)).toBe('skipped\n');
+    });
+
+    it('--userns: --read-only, --tmpfs, --volume and --upper-size', () => {
+      const { uid, gid } = unprivileged();
+      const host = fs.mkdtempSync(path.join(tmp, 'uvol-'));
+      fs.chownSync(host, uid, gid);
+      const options = [
+        ...['--lowerdir', base, '--rbind', '/proc', '/proc', '--rbind', '/dev', '/dev'],
+        ...['--read-only', '--upper-size', '4m', '--tmpfs', '/scratch/deep', 'size=1m'],
+        ...['--volume', host, '/srv/vol', 'rw,nodev', '--volume', '/no/such', '/srv/gone', 'ro'],
+        '--ignore-missing-volumes',
+      ];
+      const script =
+        'touch /new 2>&1; echo t > /scratch/deep/f && echo v > /srv/vol/f && echo written; ' +
+        'test -e /srv/gone || echo skipped; cat /proc/self/mountinfo';
+      const r = runAsUser(options, sh(script));
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^touch: \/new: Read-only file system\nwritten\nskipped\n/);
+      expect(mountOf(r.stdout, '/scratch/deep')[0].split(',')).toEqual(
+        expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec']),
+      );
+      expect(mountOf(r.stdout, '/srv/vol')[0].split(',')).toContain('nodev');
+      expect(fs.readFileSync(path.join(host, 'f'), 'utf8')).toBe('v\n');
+      const missing = runAsUser(
+        ['--lowerdir', base, '--volume', '/no/such', '/srv/gone', 'ro'],
+        ['true'],
+      );
+      expect(missing.status).toBe(125);
+      expect(missing.stderr).toContain('volume /no/such: no such file or directory on the host');
+      const full = runAsUser(
+        ['--lowerdir', base, '--rbind', '/dev', '/dev', '--upper-size', '1m'],
+        sh('dd if=/dev/zero of=/big bs=1024 count=2048 2>&1 | grep -o "No space left on device"'),
+      );
+      expect(full.stdout).toBe('No space left on device\n');
+    });
+  });
+
   it('leaves no mount behind on the host', () => {
     const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mountinfo).not.toContain(tmp);
