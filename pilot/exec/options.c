@@ -34,6 +34,8 @@ static const char usage_text[] =
 	"  --cwd DIR              working dir inside the new root (default /)\n"
 	"  --rbind-cwd DIR        bind the directory pilot-exec was started in (the very\n"
 	"                         directory, not a path looked up again) at DIR, work there\n"
+	"  --net-none             a network namespace with only lo, up\n"
+	"  --hostname NAME        a UTS namespace with that host name\n"
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"
 	"  --userns               unprivileged caller: run via user namespaces\n"
 	"  --cap-drop LIST, --cap-add LIST   capabilities (NET_RAW, cap_net_raw, ALL)\n"
@@ -228,6 +230,8 @@ static void validate(struct opts *o)
 		die("usage: --groups needs --uid and --gid");
 	if (o->userns && (o->have_uid || o->have_groups))
 		die("usage: --userns runs the app as the caller: no --uid/--gid/--groups");
+	if (o->hostname && (!*o->hostname || strlen(o->hostname) > 64))
+		die("usage: --hostname: 1 to 64 bytes: %s", o->hostname);
 	for (size_t i = 0; i < o->nenviron; i++)
 		check_assignment("--environ", o->environ_words[i]);
 	for (size_t i = 0; i < o->nimage_env; i++)
@@ -328,6 +332,10 @@ void parse_args(int argc, char **argv, struct opts *o)
 			set_once(&o->upper_size, opt, VALUE());
 		} else if (strcmp(opt, "--read-only") == 0) {
 			o->read_only = true;
+		} else if (strcmp(opt, "--net-none") == 0) {
+			o->net_none = true;
+		} else if (strcmp(opt, "--hostname") == 0) {
+			set_once(&o->hostname, opt, VALUE());
 		} else if (strcmp(opt, "--cap-drop") == 0) {
 			o->cap_drop |= parse_caps(opt, VALUE());
 			o->have_caps = true;

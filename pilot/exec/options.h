@@ -29,7 +29,7 @@ struct env_op {
 
 struct opts {
 	const char *lowerdir_base, *lowerdir, *root, *upper, *work, *mnt, *cwd;
-	const char *upper_size;
+	const char *upper_size, *hostname;
 	struct bind *binds;
 	size_t nbinds;
 	struct env_op *env;
@@ -42,7 +42,7 @@ struct opts {
 	gid_t *groups;
 	size_t ngroups;
 	bool userns, debug, root_mutable;
-	bool read_only, no_new_privs, ignore_missing_volumes;
+	bool read_only, net_none, no_new_privs, ignore_missing_volumes;
 	bool have_caps;            /* any --cap-drop or --cap-add */
 	uint64_t cap_drop, cap_add; /* bit N: capability N; ALL: every bit */
 	uid_t caller_uid; /* for --userns: the ids the maps point at */

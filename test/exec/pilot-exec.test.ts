@@ -883,6 +883,65 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     });
   });
 
+  describe('namespaces', () => {
+    const interfaces = sh("sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' '; ip -o link show lo");
+
+    it('--net-none: only lo, and it is up', () => {
+      const out = ok(inBase(['--rbind', '/proc', '/proc', '--net-none'], interfaces));
+      const [names, lo] = [out.split('\n').slice(0, 1), out.split('\n')[1]];
+      expect(names).toEqual(['lo']);
+      expect(out.split('\n').filter(Boolean)).toHaveLength(2);
+      expect(lo).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+      // Without it, the host's interfaces.
+      const host = fs.readFileSync('/proc/net/dev', 'utf8').split('\n').length;
+      expect(
+        ok(inBase(['--rbind', '/proc', '/proc'], ['cat', '/proc/net/dev'])).split('\n').length,
+      ).toBe(host);
+    });
+
+    it('--net-none: a server on lo is reachable; --cap-add NET_BIND_SERVICE lets uid 65534 use port 80', () => {
+      const serve = sh(
+        'echo hello | nc -l -p 80 -w 5 > /dev/null & sleep 0.3; nc -w 2 127.0.0.1 80 < /etc/x; wait',
+      );
+      const ids = ['--uid', '65534', '--gid', '65534', '--rbind', '/dev', '/dev', '--net-none'];
+      const added = inBase([...ids, '--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE'], serve);
+      expect(added.stdout).toBe('hello\n');
+      const refused = inBase([...ids, '--cap-drop', 'ALL'], serve);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(/Permission denied/);
+    });
+
+    it('--hostname: a UTS namespace of its own', () => {
+      const before = os.hostname();
+      expect(ok(inBase(['--hostname', 'pilot-box'], ['hostname']))).toBe('pilot-box\n');
+      expect(os.hostname()).toBe(before);
+      expect(inBase(['--hostname', ''], ['true']).status).toBe(125);
+      expect(inBase(['--hostname', 'x'.repeat(65)], ['true']).status).toBe(125);
+      expect(ok(inBase(['--hostname', 'x'.repeat(64)], ['hostname']))).toBe(`${'x'.repeat(64)}\n`);
+    });
+
+    it('--userns: --net-none and --hostname', () => {
+      const options = [
+        '--lowerdir',
+        base,
+        '--rbind',
+        '/proc',
+        '/proc',
+        '--net-none',
+        '--hostname',
+        'ubox',
+      ];
+      const r = runAsUser(
+        options,
+        sh("hostname; sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' '; ip -o link show lo"),
+      );
+      expect(r.stderr).toBe('');
+      const lines = r.stdout.split('\n');
+      expect(lines.slice(0, 2)).toEqual(['ubox', 'lo']);
+      expect(lines[2]).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+    });
+  });
+
   it('leaves no mount behind on the host', () => {
     const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mountinfo).not.toContain(tmp);
