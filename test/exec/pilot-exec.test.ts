@@ -568,17 +568,21 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
 
   describe('capabilities', () => {
     const statusProgram = ['grep', '-E', '^(Cap|NoNewPrivs)', '/proc/self/status'];
+    type Status = Record<
+      'CapInh' | 'CapPrm' | 'CapEff' | 'CapBnd' | 'CapAmb' | 'NoNewPrivs',
+      bigint
+    >;
     /** CapInh, CapPrm, CapEff, CapBnd, CapAmb and NoNewPrivs, as numbers. */
-    const parseStatus = (text: string) =>
+    const parseStatus = (text: string): Status =>
       Object.fromEntries(
         text
           .split('\n')
           .filter((line) => /^(Cap|NoNewPrivs)/.test(line))
           .map((line) => {
-            const [key, value] = line.split(':');
+            const [key, value = ''] = line.split(':');
             return [key, BigInt(`0x${value.trim()}`)];
           }),
-      ) as Record<string, bigint>;
+      ) as Status;
     const appStatus = (extra: string[]) =>
       parseStatus(ok(inBase(['--rbind', '/proc', '/proc', ...extra], statusProgram)));
     const ours = () => parseStatus(fs.readFileSync('/proc/self/status', 'utf8'));
@@ -682,7 +686,7 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
       expect(line, `${target} in\n${out}`).toBeDefined();
       const fields = (line as string).split(' ');
       const dash = fields.indexOf('-');
-      return [fields[5], fields[dash + 3]];
+      return [fields[5] ?? '', fields[dash + 3] ?? ''];
     };
     const mountinfo = (script: string) => sh(`${script}; cat /proc/self/mountinfo`);
 

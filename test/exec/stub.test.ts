@@ -261,7 +261,7 @@ describe('pilot-exec as the warm-path stub', () => {
       });
       expect(r.stderr.toString()).toBe('');
       expect(r.status).toBe(0);
-      const [pid, ...rest] = r.stdout.toString().trim().split(' ');
+      const [pid = '', ...rest] = r.stdout.toString().trim().split(' ');
       expect(rest).toEqual(['image', 'passed', '0', 'arg']);
       expect(pid).toBe(String(r.pid));
       expect(fs.readdirSync(pids)).toEqual([pid]);
