@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -279,6 +280,10 @@ void parse_args(int argc, char **argv, struct opts *o)
 		const char *opt = tok[i++];
 		if (strcmp(opt, "--") == 0)
 			break;
+		if (strcmp(opt, "--help") == 0) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
 #define VALUE()                                                                   \
 	({                                                                        \
 		if (i >= n || strcmp(tok[i], "--") == 0)                          \

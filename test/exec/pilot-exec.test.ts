@@ -293,6 +293,14 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(x.stderr).toMatch(/^pilot: \/etc\/x: Permission denied/);
   });
 
+  it('--help prints the options', () => {
+    const r = spawnSync(binary, ['--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const option of ['--cap-drop', '--image-env', '--tmpfs', '--volume', '--net-none']) {
+      expect(r.stdout).toContain(option);
+    }
+  });
+
   it('exits 125 for bad options', () => {
     expect(inBase(['--bogus'], ['true']).status).toBe(125);
     expect(run(['--lowerdir', base], ['true']).status).toBe(125); // no --mnt
