@@ -1,11 +1,10 @@
-/* Host paths bound into the new root (--bind, --rbind, --bind-ro, --try-*). */
+/* Host paths bound into the new root (--bind, --rbind, --bind-ro, --try-*, --volume), and --tmpfs. */
 #ifndef PILOT_BINDS_H
 #define PILOT_BINDS_H
 
 #include "mount.h"
 #include "options.h"
 
-void prepare_targets(const struct opts *o, const struct layout *l);
 /* Holds on to the directory we were started in (call it first thing in the new mount
  * namespace, before any chdir): --rbind-cwd binds that directory, not its path. */
 void open_start_dir(void);

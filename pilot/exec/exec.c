@@ -4,11 +4,13 @@
  * The Node launcher (plan step) computes everything and spawns this program with
  * stdio inherited. pilot-exec enters a private mount namespace, composes the app's
  * root with one overlay mount on a private tmpfs, bind-mounts host paths into it,
- * chroots, drops to the caller's ids and execve()s the app IN PLACE: it never
- * forks, so the app is the very process Node spawned and its signals and exit
- * code are native. No PID namespace (PID 1 ignores SIGTERM), no bubblewrap (it forks).
+ * chroots, drops to the app's ids, builds its environment (env.c) and execve()s the
+ * app IN PLACE: it never forks, so the app is the very process Node spawned and its
+ * signals and exit code are native. No PID namespace (PID 1 ignores SIGTERM), no
+ * bubblewrap (it forks).
  *
- *   pilot-exec [OPTIONS] -- PROGRAM [ARGS...]     (options: usage_text in options.c)
+ *   pilot-exec [OPTIONS] -- PROGRAM [ARGS...]     (options: usage_text in options.c,
+ *                                                  their rules: docs/plan.md)
  *
  * Exit codes of its own: 125 setup failed (with a message "pilot: WHAT: PATH: ERROR"),
  * 126 the program cannot be executed, 127 the program is not in the image.
@@ -28,9 +30,12 @@
 #include <unistd.h>
 
 #include "binds.h"
+#include "caps.h"
+#include "env.h"
 #include "exec.h"
 #include "mount.h"
 #include "options.h"
+#include "targets.h"
 #include "userns.h"
 #include "util.h"
 
@@ -44,25 +49,8 @@ static void enter_root(const struct opts *o, const struct layout *l)
 	debug("chroot %s, cwd %s", l->root, o->cwd);
 }
 
-/* --setenv/--unsetenv in command-line order: later wins. */
-static void apply_env(const struct opts *o)
-{
-	for (size_t i = 0; i < o->nenv; i++) {
-		const char *a = o->env[i].arg;
-		if (!o->env[i].set) {
-			unsetenv(a);
-			continue;
-		}
-		size_t klen = strcspn(a, "=");
-		char *key = xstrndup(a, klen);
-		if (setenv(key, a + klen + 1, 1) < 0)
-			die_errno("cannot set environment", key, errno);
-		free(key);
-	}
-}
-
-/* execvp in place: from here on this process IS the app. PATH is the one after
- * --setenv, looked up inside the new root. */
+/* execvp in place: from here on this process IS the app. PATH is the app's (env.c),
+ * looked up inside the new root. */
 static _Noreturn void exec_program(const struct opts *o)
 {
 	debug("exec %s", o->argv[0]);
@@ -98,6 +86,7 @@ int exec_main(int argc, char **argv)
 	 * such as 077 would make placeholder dirs untraversable for the app's uid. */
 	mode_t saved_umask = umask(0);
 
+	note_caller_caps(&o);
 	enter_namespaces(&o);
 	open_start_dir();
 	make_mounts_private();
@@ -110,11 +99,19 @@ int exec_main(int argc, char **argv)
 		mount_overlay(&o, &l, false);
 	}
 	do_binds(&o, &l);
+	if (o.read_only)
+		make_root_read_only(&l);
 	if (o.userns)
 		enter_caller_userns(&o);
 	enter_root(&o, &l);
+	/* Still privileged (for --userns: root of the inner namespace, whose bounding set
+	 * starts full): what the app must never have leaves the bounding set now. */
+	drop_bounding_caps(&o);
+	keep_caps_across_setuid(&o);
 	drop_ids(&o);
+	set_caps(&o);
 	umask(saved_umask);
 	apply_env(&o);
+	set_no_new_privs(&o);
 	exec_program(&o);
 }

@@ -33,10 +33,10 @@ int sys_move_mount(int from_fd, int to_fd)
 			    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
 }
 
-int sys_mount_setattr_rdonly(int fd)
+int sys_mount_setattr(int fd, unsigned flags, uint64_t attrs)
 {
-	struct pe_mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
-	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
+	struct pe_mount_attr attr = { .attr_set = attrs };
+	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
 }
 
 /* The copied mount tree still shares propagation with the host: make it private
@@ -74,7 +74,11 @@ static void make_dir(const char *path)
  * runs may use the same --mnt: each sees only its own tmpfs. */
 void mount_scratch(const struct opts *o, const struct layout *l)
 {
-	if (mount("pilot", o->mnt, "tmpfs", 0, "mode=0755") < 0)
+	/* --upper-size: the per-call upper is the only thing of any size on it. */
+	char data[64] = "mode=0755";
+	if (o->upper_size)
+		snprintf(data, sizeof data, "mode=0755,size=%s", o->upper_size);
+	if (mount("pilot", o->mnt, "tmpfs", 0, data) < 0)
 		die_errno("cannot mount tmpfs", o->mnt, errno);
 	make_dir(l->root);
 	/* upper's mode becomes the mode of "/" in the app: 0755 (umask is 0 here). */
@@ -90,8 +94,9 @@ void mount_scratch(const struct opts *o, const struct layout *l)
 /*
  * ONE overlay mount composes the root: lower dirs from the store, a per-run upper
  * on the tmpfs (or the kept instance's --upper/--work). With probe, instead a
- * read-only overlay of the same tree (the upper as the topmost lower, if it is a
- * kept one with content) for prepare_targets().
+ * read-only overlay of the same tree for prepare_targets(), the upper as the topmost
+ * lower: a kept one has content, a per-call one is empty but makes a second lower
+ * (a read-only overlay of a single lower dir is refused, EINVAL).
  */
 void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 {
@@ -108,8 +113,8 @@ void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 	static char data[8192];
 	int len;
 	if (probe)
-		len = snprintf(data, sizeof data, "lowerdir=%s%s%s,metacopy=off,userxattr",
-			       o->upper ? l->upper : "", o->upper ? ":" : "", o->lowerdir);
+		len = snprintf(data, sizeof data, "lowerdir=%s:%s,metacopy=off,userxattr", l->upper,
+			       o->lowerdir);
 	else
 		len = snprintf(data, sizeof data,
 			       "lowerdir=%s,upperdir=%s,workdir=%s,index=off,metacopy=off%s",
@@ -142,4 +147,17 @@ void mount_given_root(const struct opts *o, const struct layout *l)
 	close(tree);
 	close(to);
 	debug("bind %s on %s", o->root, l->root);
+}
+
+/* --read-only: the new root's own mount only (not AT_RECURSIVE): the binds and tmpfs
+ * mounts on it keep theirs. Mount points are all made by now. */
+void make_root_read_only(const struct layout *l)
+{
+	int fd = open(l->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		die_errno("cannot open", l->root, errno);
+	if (sys_mount_setattr(fd, 0, MOUNT_ATTR_RDONLY) < 0)
+		die_errno("cannot make the root read-only", l->root, errno);
+	close(fd);
+	debug("root read-only");
 }

@@ -49,19 +49,23 @@
 #endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x01
+#define MOUNT_ATTR_NOSUID 0x02
+#define MOUNT_ATTR_NODEV 0x04
+#define MOUNT_ATTR_NOEXEC 0x08
 #endif
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x1000U
 #endif
 #if !defined(SYS_openat2) || !defined(SYS_open_tree) || !defined(SYS_move_mount) || \
-    !defined(SYS_mount_setattr)
-#error "kernel headers too old: need openat2, open_tree, move_mount, mount_setattr (Linux >= 5.12)"
+    !defined(SYS_mount_setattr) || !defined(SYS_fsopen)
+#error "kernel headers too old: need openat2, open_tree, move_mount, mount_setattr, fsopen (Linux >= 5.12)"
 #endif
 
 int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
 int sys_open_tree(int dirfd, const char *path, unsigned flags);
 int sys_move_mount(int from_fd, int to_fd);
-int sys_mount_setattr_rdonly(int fd);
+/* Sets ATTRS (MOUNT_ATTR_*) on the mount FD names; with AT_RECURSIVE in FLAGS on its submounts too. */
+int sys_mount_setattr(int fd, unsigned flags, uint64_t attrs);
 
 /* Where things live: on the --mnt tmpfs, or given by the caller. */
 struct layout {
@@ -77,5 +81,6 @@ void plan_layout(const struct opts *o, struct layout *l);
 void mount_scratch(const struct opts *o, const struct layout *l);
 void mount_overlay(const struct opts *o, const struct layout *l, bool probe);
 void mount_given_root(const struct opts *o, const struct layout *l);
+void make_root_read_only(const struct layout *l);
 
 #endif

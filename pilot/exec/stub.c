@@ -3,27 +3,24 @@
  * any name but "pilot-exec", it finds the plan the Node launcher left for this
  * app and caller (<run>/plans/<app>.u<uid>.plan), checks that nothing the plan
  * was made from has changed, adds what depends on the call (HOME, the cwd, the
- * caller's arguments and passed-through variables) and becomes pilot-exec with
- * that command line: no Node, about 2 ms instead of 150.
+ * caller's arguments) and becomes pilot-exec with that command line: no Node,
+ * about 2 ms instead of 150. The caller's environment is ours already: pilot-exec
+ * applies the plan's environment options to it (env.c).
  *
  * It steps aside (execs the Node launcher, which plans, writes a fresh plan and
  * runs the app) whenever the fast path is not known to be right: caller arguments
  * starting with @ or %, PILOT_DEBUG, no plan (first call, or /run was cleared by
  * a reboot), a stamp that differs (flake files, image records, host layer, every
  * host file by dev/ino/size/mtime - a package upgrade replaces the inode - the
- * package database, pilot itself), a plan not owned by root or the caller.
+ * package database, pilot itself), a variable the plan used that changed, a plan
+ * not owned by root or the caller.
  *
- * Plan format (written by src/runtime/fast-plan.ts): NUL-separated words,
- *   "pilot-plan" "1", then records:
- *   stamp PATH VALUE   VALUE = "dev:ino:size:mtime_ns" of lstat(PATH), or "-" if absent
- *   mountdev PATH DEV  PATH (a kept instance's root) is still the same mount: st_dev
- *   cover PREFIX       a cwd or HOME under PREFIX needs no bind
- *   passenv NAME       -e NAME from the flake: the caller's value wins (NAME* = prefix)
- *   opt WORD           a pilot-exec option word (static part of the command line)
- *   late WORD          the same, after the per-call HOME/cwd binds (volumes, host files)
- *   workdir DIR        fixed working dir (podman -w); the cwd is then not bound
- *   program PATH, fixed ARG, default ARG   the command; defaults replace no caller args
- *   pidfile DIR        a kept instance: record this call as DIR/<pid> (the app keeps the pid)
+ * The plan file (written by src/runtime/fast-plan.ts) and the command line built
+ * from it are specified once, in docs/plan.md ("The plan file", "The command line
+ * the stub builds"): NUL-terminated words, the magic "pilot-plan" "2", then records
+ * of a keyword and a fixed number of words (read and turned into the command line by
+ * plan.c). PILOT_FASTPATH (docs/plan.md, "Dry run and required fast path"): off,
+ * require, dry-run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,16 +34,21 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "plan.h"
 #include "stub.h"
 #include "util.h"
 
-extern char **environ;
+static bool trace, required;
 
-static bool trace;
-
-/* Runs the Node launcher in our place; it does everything the slow, sure way. */
+/* Runs the Node launcher in our place; it does everything the slow, sure way. With
+ * PILOT_FASTPATH=require (tests, benchmarks), says why and fails instead. */
 static _Noreturn void fall_back(char **argv, const char *reason, const char *detail)
 {
+	if (required) {
+		fprintf(stderr, "pilot: fast path required but declined: %s%s%s\n", reason,
+			detail ? ": " : "", detail ? detail : "");
+		exit(EXIT_SETUP);
+	}
 	if (trace)
 		fprintf(stderr, "pilot: fast path declined: %s%s%s\n", reason, detail ? ": " : "",
 			detail ? detail : "");
@@ -99,28 +101,6 @@ static int process_start_time(char *out, size_t size)
 	return 0;
 }
 
-static bool is_under(const char *path, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	if (strcmp(prefix, "/") == 0)
-		return strcmp(path, "/") == 0;
-	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-static bool stamp_matches(const char *path, const char *want)
-{
-	struct stat st;
-	char have[128];
-	if (lstat(path, &st) < 0)
-		snprintf(have, sizeof have, "-");
-	else
-		snprintf(have, sizeof have, "%llu:%llu:%lld:%lld", (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino, (long long)st.st_size,
-			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
-	return strcmp(have, want) == 0;
-}
-
-/* The run dir, as src/core/paths.ts and the launcher compute it; NULL: let Node decide. */
 /* FNV-1a (64 bit) of S: the name of a PILOT_ROOT under a caller's own run dir
  * (fnv1a64 in src/core/paths.ts). */
 static unsigned long long fnv1a64(const char *s)
@@ -198,12 +178,41 @@ static char *read_plan_file(const char *path, uid_t uid, size_t *size, const cha
 	return text;
 }
 
+/* The app will be this very process: `pilot ps` sees it running, `pilot stop` signals
+ * it; a record left by a dead pid is dropped when read. */
+static void record_call(char **argv, const char *dir)
+{
+	char pidfile[PATH_MAX];
+	snprintf(pidfile, sizeof pidfile, "%s/%ld", dir, (long)getpid());
+	int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		fall_back(argv, "cannot record the call in the instance", pidfile);
+	/* With the start time the record names this process, not a later one that
+	 * reuses the pid (pilot stop must never signal a stranger). */
+	char start[32];
+	if (process_start_time(start, sizeof start) == 0)
+		dprintf(fd, "%s\n", start);
+	close(fd);
+}
+
+/* PILOT_FASTPATH=dry-run: the words after "pilot-exec", each NUL-terminated. */
+static _Noreturn void print_line(const struct words *line)
+{
+	for (size_t k = 1; k < line->n; k++)
+		fwrite(line->v[k], 1, strlen(line->v[k]) + 1, stdout);
+	if (fflush(stdout) != 0)
+		die_errno("cannot write the command line", NULL, errno);
+	exit(0);
+}
+
 int stub_main(int argc, char **argv, const char *app)
 {
 	trace = getenv("PILOT_FASTPATH_TRACE") != NULL;
 	const char *mode = getenv("PILOT_FASTPATH");
 	if (mode && strcmp(mode, "off") == 0)
 		fall_back(argv, "PILOT_FASTPATH=off", NULL);
+	required = mode && strcmp(mode, "require") == 0;
+	bool dry_run = mode && strcmp(mode, "dry-run") == 0;
 	const char *debug = getenv("PILOT_DEBUG");
 	if (debug && *debug && strcmp(debug, "0") != 0)
 		fall_back(argv, "PILOT_DEBUG is set", NULL);
@@ -224,129 +233,19 @@ int stub_main(int argc, char **argv, const char *app)
 	if (!buf)
 		fall_back(argv, why, plan_path);
 
-	/* Split into words; the file ends with a NUL. */
-	struct words plan = { 0 };
-	split_words(buf, size, &plan);
-	if (plan.n < 2 || strcmp(plan.v[0], "pilot-plan") != 0 || strcmp(plan.v[1], "1") != 0)
+	struct words words = { 0 };
+	split_words(buf, size, &words);
+	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0)
 		fall_back(argv, "unknown plan format", plan_path);
-
-	struct words opts = { 0 }, late = { 0 }, covers = { 0 }, passenv = { 0 }, fixed = { 0 }, defaults = { 0 };
-	const char *program = NULL, *workdir = NULL, *pidfile_dir = NULL;
-	for (size_t i = 2; i < plan.n;) {
-		const char *key = plan.v[i];
-		if (strcmp(key, "mountdev") == 0 && i + 2 < plan.n) {
-			struct stat st;
-			char have[32] = "-";
-			if (lstat(plan.v[i + 1], &st) == 0)
-				snprintf(have, sizeof have, "%llu", (unsigned long long)st.st_dev);
-			if (strcmp(have, plan.v[i + 2]) != 0)
-				fall_back(argv, "instance not mounted as planned", plan.v[i + 1]);
-			i += 3;
-			continue;
-		}
-		if (strcmp(key, "stamp") == 0 && i + 2 < plan.n) {
-			if (!stamp_matches(plan.v[i + 1], plan.v[i + 2]))
-				fall_back(argv, "plan is stale", plan.v[i + 1]);
-			i += 3;
-			continue;
-		}
-		if (i + 1 >= plan.n)
-			fall_back(argv, "truncated plan", plan_path);
-		char *value = plan.v[i + 1];
-		if (strcmp(key, "opt") == 0)
-			push_word(&opts, value);
-		else if (strcmp(key, "late") == 0)
-			push_word(&late, value);
-		else if (strcmp(key, "cover") == 0)
-			push_word(&covers, value);
-		else if (strcmp(key, "passenv") == 0)
-			push_word(&passenv, value);
-		else if (strcmp(key, "fixed") == 0)
-			push_word(&fixed, value);
-		else if (strcmp(key, "default") == 0)
-			push_word(&defaults, value);
-		else if (strcmp(key, "program") == 0)
-			program = value;
-		else if (strcmp(key, "workdir") == 0)
-			workdir = value;
-		else if (strcmp(key, "pidfile") == 0)
-			pidfile_dir = value;
-		else
-			fall_back(argv, "unknown plan record", key);
-		i += 2;
-	}
-	if (!program)
-		fall_back(argv, "plan has no program", plan_path);
-
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
-		fall_back(argv, "cwd cannot be shown", NULL);
-	const char *home = getenv("HOME");
-	bool home_ok = home && home[0] == '/' && strcmp(home, "/") != 0;
-	for (size_t k = 0; home_ok && k < covers.n; k++)
-		home_ok = !is_under(home, covers.v[k]);
-	bool cwd_bind = !workdir && strcmp(cwd, "/") != 0 && !(home_ok && is_under(cwd, home));
-	for (size_t k = 0; cwd_bind && k < covers.n; k++)
-		cwd_bind = !is_under(cwd, covers.v[k]);
-
+	struct plan plan = { 0 };
 	struct words line = { 0 };
-	push_word(&line, "pilot-exec");
-	for (size_t k = 0; k < opts.n; k++)
-		push_word(&line, opts.v[k]);
-	if (home_ok) {
-		push_word(&line, "--try-rbind");
-		push_word(&line, (char *)home);
-		push_word(&line, (char *)home);
-	}
-	if (cwd_bind) {
-		/* The directory this process runs in, by descriptor (--rbind-cwd), not by a
-		 * path another user could swap for a symlink meanwhile. */
-		push_word(&line, "--rbind-cwd");
-		push_word(&line, cwd);
-	}
-	for (size_t k = 0; k < late.n; k++)
-		push_word(&line, late.v[k]);
-	if (!cwd_bind) {
-		push_word(&line, "--cwd");
-		push_word(&line, workdir ? (char *)workdir : cwd);
-	}
-	for (size_t k = 0; k < passenv.n; k++) {
-		const char *name = passenv.v[k];
-		size_t len = strlen(name);
-		bool prefix = len > 0 && name[len - 1] == '*';
-		for (char **e = environ; *e; e++) {
-			size_t cmp = prefix ? len - 1 : len;
-			if (strncmp(*e, name, cmp) == 0 && (prefix || (*e)[cmp] == '=')) {
-				push_word(&line, "--setenv");
-				push_word(&line, xstrdup(*e));
-			}
-		}
-	}
-	push_word(&line, "--");
-	push_word(&line, (char *)program);
-	for (size_t k = 0; k < fixed.n; k++)
-		push_word(&line, fixed.v[k]);
-	if (argc > 1)
-		for (int k = 1; k < argc; k++)
-			push_word(&line, argv[k]);
-	else
-		for (size_t k = 0; k < defaults.n; k++)
-			push_word(&line, defaults.v[k]);
-	if (pidfile_dir) {
-		/* The app will be this very process: `pilot ps` sees it running, `pilot stop`
-		 * signals it; a record left by a dead pid is dropped when read. */
-		char pidfile[PATH_MAX];
-		snprintf(pidfile, sizeof pidfile, "%s/%ld", pidfile_dir, (long)getpid());
-		int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd < 0)
-			fall_back(argv, "cannot record the call in the instance", pidfile);
-		/* With the start time the record names this process, not a later one that
-		 * reuses the pid (pilot stop must never signal a stranger). */
-		char start[32];
-		if (process_start_time(start, sizeof start) == 0)
-			dprintf(fd, "%s\n", start);
-		close(fd);
-	}
+	struct decline why_not;
+	if (!read_plan(&words, &plan, &why_not) || !build_line(argc, argv, &plan, &line, &why_not))
+		fall_back(argv, why_not.reason, why_not.detail);
+	if (dry_run)
+		print_line(&line);
+	if (plan.pidfile_dir)
+		record_call(argv, plan.pidfile_dir);
 	/* Nothing may see this variable if the launcher once set it for us. */
 	unsetenv("PILOT_LAUNCH_AS");
 	if (trace)

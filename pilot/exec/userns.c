@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "userns.h"
 #include "util.h"
 
@@ -37,27 +38,31 @@ static void write_id_maps(unsigned long inside_uid, unsigned long outside_uid,
 	write_file("/proc/self/gid_map", map);
 }
 
-/* A new mount namespace; for an unprivileged caller inside a new user namespace in
- * which the caller is root, so that it may mount (tmpfs, overlay with userxattr, binds). */
+/* A new mount namespace (and those of --net-none and --hostname); for an unprivileged
+ * caller inside a new user namespace in which the caller is root, so that it may mount
+ * (tmpfs, overlay with userxattr, binds) and configure the others. */
 void enter_namespaces(struct opts *o)
 {
+	int extra = net_uts_flags(o);
 	if (!o->userns) {
-		if (unshare(CLONE_NEWNS) < 0) {
+		if (unshare(CLONE_NEWNS | extra) < 0) {
 			if (errno == EPERM)
 				die("cannot create a mount namespace: %s (unprivileged caller: use --userns)",
 				    strerror(errno));
 			die_errno("cannot create a mount namespace", NULL, errno);
 		}
-		debug("unshare(CLONE_NEWNS)");
+		debug("unshare(CLONE_NEWNS%s)", extra ? " and more" : "");
+		set_up_net_uts(o);
 		return;
 	}
 	o->caller_uid = getuid();
 	o->caller_gid = getgid();
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | extra) < 0)
 		die_errno("cannot create a user and mount namespace", NULL, errno);
 	write_id_maps(0, o->caller_uid, 0, o->caller_gid);
-	debug("unshare(CLONE_NEWUSER|CLONE_NEWNS), mapped root to %lu:%lu",
-	      (unsigned long)o->caller_uid, (unsigned long)o->caller_gid);
+	debug("unshare(CLONE_NEWUSER|CLONE_NEWNS%s), mapped root to %lu:%lu",
+	      extra ? " and more" : "", (unsigned long)o->caller_uid, (unsigned long)o->caller_gid);
+	set_up_net_uts(o);
 }
 
 /*
@@ -79,7 +84,8 @@ void enter_caller_userns(const struct opts *o)
 }
 
 /* Root caller with --uid/--gid: supplementary groups first, then gid, then uid
- * (after setuid we could not change the others). setuid from 0 clears all caps. */
+ * (after setuid we could not change the others). setuid from 0 clears all caps,
+ * except the permitted ones keep_caps_across_setuid() (caps.c) asked to keep. */
 void drop_ids(const struct opts *o)
 {
 	if (!o->have_uid)

@@ -293,6 +293,14 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(x.stderr).toMatch(/^pilot: \/etc\/x: Permission denied/);
   });
 
+  it('--help prints the options', () => {
+    const r = spawnSync(binary, ['--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const option of ['--cap-drop', '--image-env', '--tmpfs', '--volume', '--net-none']) {
+      expect(r.stdout).toContain(option);
+    }
+  });
+
   it('exits 125 for bad options', () => {
     expect(inBase(['--bogus'], ['true']).status).toBe(125);
     expect(run(['--lowerdir', base], ['true']).status).toBe(125); // no --mnt
@@ -371,36 +379,579 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(alone.status).toBe(125);
   });
 
-  it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
+  /** The unprivileged test user (created if missing) and a copy of the binary it can reach. */
+  let user: { uid: number; gid: number; binary: string } | undefined;
+  function unprivileged(): { uid: number; gid: number; binary: string } {
+    if (user) return user;
     if (spawnSync('id', ['-u', testUser]).status !== 0) {
       const add = spawnSync('useradd', ['--create-home', testUser], { encoding: 'utf8' });
       expect(add.status, add.stderr).toBe(0);
     }
     const uid = Number(spawnSync('id', ['-u', testUser], { encoding: 'utf8' }).stdout);
     const gid = Number(spawnSync('id', ['-g', testUser], { encoding: 'utf8' }).stdout);
-    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
-    const host = fs.mkdtempSync(path.join(tmp, 'uhost-'));
-    fs.chownSync(host, uid, gid);
     // The binary must be reachable by the user: a copy in the 0755 temp dir.
-    const copy = path.join(tmp, 'pilot-exec');
+    const dir = fs.mkdtempSync(path.join(tmp, 'bin-'));
+    fs.chmodSync(dir, 0o755);
+    const copy = path.join(dir, 'pilot-exec');
     fs.copyFileSync(binary, copy);
     fs.chmodSync(copy, 0o755);
+    user = { uid, gid, binary: copy };
+    return user;
+  }
+
+  /** pilot-exec --userns as the test user, with a scratch dir of its own. */
+  function runAsUser(options: string[], program: string[], env?: NodeJS.ProcessEnv) {
+    const { uid, gid, binary: copy } = unprivileged();
+    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
     const asUser = ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--'];
+    return spawnSync(
+      'setpriv',
+      [...asUser, copy, '--userns', '--mnt', userMnt, ...options, '--', ...program],
+      { encoding: 'utf8', env: env ?? process.env },
+    );
+  }
+
+  it('--userns: an unprivileged caller runs as itself, its files belong to it', () => {
+    const { uid, gid } = unprivileged();
+    const host = fs.mkdtempSync(path.join(tmp, 'uhost-'));
+    fs.chownSync(host, uid, gid);
     const options = [
-      ...['--userns', '--mnt', userMnt, '--lowerdir', `${top}:${base}`],
+      ...['--lowerdir', `${top}:${base}`],
       ...['--rbind', '/proc', '/proc', '--rbind', '/dev', '/dev'],
       ...['--bind', host, '/home/someone/work', '--cwd', '/home/someone/work'],
     ];
     const script = 'id -u; id -g; cat /etc/x; touch made; echo ok > /dev/null && pwd';
-    const r = spawnSync('setpriv', [...asUser, copy, ...options, '--', ...sh(script)], {
-      encoding: 'utf8',
-    });
+    const r = runAsUser(options, sh(script));
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${uid}\n${gid}\nfrom top\n/home/someone/work\n`);
     const st = fs.statSync(path.join(host, 'made'));
     expect([st.uid, st.gid]).toEqual([uid, gid]);
     expect(fs.existsSync(path.join(base, 'home'))).toBe(false);
+  });
+
+  it('--userns: a bind over a single lower dir (the probe gets the empty upper as a second lower)', () => {
+    const host = fs.mkdtempSync(path.join(tmp, 'single-'));
+    fs.writeFileSync(path.join(host, 'f'), 'bound\n');
+    fs.chmodSync(host, 0o755);
+    const r = runAsUser(['--lowerdir', base, '--bind', host, '/srv/data'], ['cat', '/srv/data/f']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('bound\n');
+  });
+
+  describe('environment', () => {
+    const show = (...names: string[]) =>
+      sh(names.map((n) => `printf '%s=%s\n' ${n} "\${${n}-(unset)}"`).join('; '));
+    const caller = {
+      PATH: '/bin',
+      HOME: '/home/caller',
+      TERM: 'xterm-caller',
+      LC_TIME: 'C.caller',
+      LD_PRELOAD: '/caller/preload.so',
+      LD_LIBRARY_PATH: '/caller/lib',
+      LD_AUDIT: '/caller/audit.so',
+      CALLER_ONLY: 'c',
+      APP_A: '1',
+      APP_B: '2',
+    };
+    const inBaseEnv = (extra: string[], program: string[], env: NodeJS.ProcessEnv = caller) =>
+      run(['--mnt', mnt, '--lowerdir', base, ...extra], program, env);
+
+    it("keeps the caller's session variables over the image's Env, drops the loader's", () => {
+      const image = ['HOME=/root', 'TERM=dumb', 'LANG=C.image', 'LC_TIME=C.image', 'IMG=1'];
+      const out = ok(
+        inBaseEnv(
+          [...image.flatMap((e) => ['--image-env', e]), '--image-env', 'PATH=/opt/bin:/bin'],
+          show('HOME', 'TERM', 'LANG', 'LC_TIME', 'IMG', 'PATH', 'CALLER_ONLY', 'LD_PRELOAD'),
+        ),
+      );
+      expect(out).toBe(
+        [
+          'HOME=/home/caller', // a session variable the caller has: the caller's
+          'TERM=xterm-caller',
+          'LANG=C.image', // a session variable the caller has not: the image's
+          'LC_TIME=C.caller',
+          'IMG=1',
+          'PATH=/opt/bin:/bin', // not a session variable: the image's
+          'CALLER_ONLY=c',
+          'LD_PRELOAD=(unset)',
+          '',
+        ].join('\n'),
+      );
+      const loader = ok(inBaseEnv([], ['env']));
+      expect(loader).not.toMatch(/^LD_/m);
+    });
+
+    it("passes the loader's variables the flake names, exactly or by prefix, or sets", () => {
+      const names = ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT'] as const;
+      const exact = ok(inBaseEnv(['--pass-env', 'LD_PRELOAD'], show(...names)));
+      expect(exact).toBe(
+        'LD_PRELOAD=/caller/preload.so\nLD_LIBRARY_PATH=(unset)\nLD_AUDIT=(unset)\n',
+      );
+      const prefix = ok(inBaseEnv(['--pass-env', 'LD_*'], show(...names)));
+      expect(prefix).toBe(
+        'LD_PRELOAD=/caller/preload.so\nLD_LIBRARY_PATH=/caller/lib\nLD_AUDIT=/caller/audit.so\n',
+      );
+      const set = ok(inBaseEnv(['--setenv', 'LD_AUDIT=/flake.so'], show(...names)));
+      expect(set).toBe('LD_PRELOAD=(unset)\nLD_LIBRARY_PATH=(unset)\nLD_AUDIT=/flake.so\n');
+    });
+
+    it("applies --setenv, --unsetenv and --pass-env in order; --pass-env takes the caller's value", () => {
+      const passLast = [
+        '--image-env',
+        'APP_A=image',
+        '--setenv',
+        'APP_A=flake',
+        '--pass-env',
+        'APP_A',
+      ];
+      expect(ok(inBaseEnv(passLast, show('APP_A')))).toBe('APP_A=1\n');
+      const setLast = ['--pass-env', 'APP_A', '--setenv', 'APP_A=flake'];
+      expect(ok(inBaseEnv(setLast, show('APP_A')))).toBe('APP_A=flake\n');
+      // --pass-env copies from the caller's environment, not from what came before it.
+      const back = ['--unsetenv', 'CALLER_ONLY', '--pass-env', 'CALLER_ONLY'];
+      expect(ok(inBaseEnv(back, show('CALLER_ONLY')))).toBe('CALLER_ONLY=c\n');
+      const prefix = [
+        '--image-env',
+        'APP_A=image',
+        '--image-env',
+        'APP_C=image',
+        '--pass-env',
+        'APP_*',
+      ];
+      expect(ok(inBaseEnv(prefix, show('APP_A', 'APP_B', 'APP_C')))).toBe(
+        'APP_A=1\nAPP_B=2\nAPP_C=image\n',
+      );
+      // A variable the caller has not: nothing (the image's value stays).
+      const absent = [
+        '--image-env',
+        'MISSING=image',
+        '--pass-env',
+        'MISSING',
+        '--pass-env',
+        'NONE*',
+      ];
+      expect(ok(inBaseEnv(absent, show('MISSING')))).toBe('MISSING=image\n');
+      const unset = ['--image-env', 'IMG=1', '--unsetenv', 'IMG', '--unsetenv', 'HOME'];
+      expect(ok(inBaseEnv(unset, show('IMG', 'HOME')))).toBe('IMG=(unset)\nHOME=(unset)\n');
+    });
+
+    it("--environ words are the caller's environment: later wins, session variables count", () => {
+      const words = [
+        ...['--environ', 'PATH=/bin', '--environ', 'X=first', '--environ', 'X=second'],
+        ...['--environ', 'HOME=/home/w', '--environ', 'LD_PRELOAD=/w.so'],
+        ...['--image-env', 'HOME=/root', '--image-env', 'TERM=dumb'],
+      ];
+      const out = ok(inBaseEnv(words, ['env'], {}));
+      expect(out.split('\n').filter(Boolean).sort()).toEqual(
+        ['HOME=/home/w', 'PATH=/bin', 'TERM=dumb', 'X=second'].sort(),
+      );
+    });
+
+    it('refuses malformed words', () => {
+      for (const bad of [
+        ['--image-env', 'NOEQUALS'],
+        ['--image-env', '=value'],
+        ['--environ', 'NOEQUALS'],
+        ['--pass-env', 'A*B'],
+        ['--pass-env', 'A=B'],
+        ['--pass-env', ''],
+        ['--setenv', 'NOEQUALS'],
+        ['--unsetenv', 'A=B'],
+      ]) {
+        const r = inBase(bad, ['true']);
+        expect(r.status, bad.join(' ')).toBe(125);
+        expect(r.stderr).toMatch(/^pilot: usage: --[a-z-]+: bad argument/);
+      }
+    });
+
+    it('--userns: the same rules', () => {
+      const env = { ...process.env, TERM: 'xterm-caller', LD_LIBRARY_PATH: '/caller/lib' };
+      const options = ['--lowerdir', base, '--image-env', 'TERM=dumb', '--image-env', 'IMG=1'];
+      const r = runAsUser(options, show('TERM', 'IMG', 'LD_LIBRARY_PATH'), env);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('TERM=xterm-caller\nIMG=1\nLD_LIBRARY_PATH=(unset)\n');
+    });
+  });
+
+  describe('capabilities', () => {
+    const statusProgram = ['grep', '-E', '^(Cap|NoNewPrivs)', '/proc/self/status'];
+    type Status = Record<
+      'CapInh' | 'CapPrm' | 'CapEff' | 'CapBnd' | 'CapAmb' | 'NoNewPrivs',
+      bigint
+    >;
+    /** CapInh, CapPrm, CapEff, CapBnd, CapAmb and NoNewPrivs, as numbers. */
+    const parseStatus = (text: string): Status =>
+      Object.fromEntries(
+        text
+          .split('\n')
+          .filter((line) => /^(Cap|NoNewPrivs)/.test(line))
+          .map((line) => {
+            const [key, value = ''] = line.split(':');
+            return [key, BigInt(`0x${value.trim()}`)];
+          }),
+      ) as Status;
+    const appStatus = (extra: string[]) =>
+      parseStatus(ok(inBase(['--rbind', '/proc', '/proc', ...extra], statusProgram)));
+    const ours = () => parseStatus(fs.readFileSync('/proc/self/status', 'utf8'));
+    const bit = (n: number) => 1n << BigInt(n);
+    const NET_BIND_SERVICE = 10;
+    const NET_RAW = 13;
+
+    it('without capability options the app has what the caller has', () => {
+      const app = appStatus([]);
+      expect(app.CapBnd).toBe(ours().CapBnd);
+      expect(app.CapEff).toBe(ours().CapBnd);
+      expect(app.NoNewPrivs).toBe(0n);
+    });
+
+    it('--cap-drop ALL: no capability in any set, and no_new_privs', () => {
+      expect(appStatus(['--cap-drop', 'ALL'])).toEqual({
+        CapInh: 0n,
+        CapPrm: 0n,
+        CapEff: 0n,
+        CapBnd: 0n,
+        CapAmb: 0n,
+        NoNewPrivs: 1n,
+      });
+    });
+
+    it('--cap-drop NET_RAW removes that capability only, whatever the spelling', () => {
+      for (const name of ['NET_RAW', 'cap_net_raw', 'CAP_NET_RAW', 'Net_Raw']) {
+        const app = appStatus(['--cap-drop', name]);
+        const want = ours().CapBnd & ~bit(NET_RAW);
+        expect([app.CapBnd, app.CapPrm, app.CapEff, app.NoNewPrivs]).toEqual([
+          want,
+          want,
+          want,
+          1n,
+        ]);
+      }
+      // Dropped and added back: nothing dropped.
+      const back = appStatus(['--cap-drop', 'NET_RAW,SYS_ADMIN', '--cap-add', 'net_raw']);
+      expect(back.CapBnd).toBe(ours().CapBnd & ~bit(21));
+    });
+
+    it('--uid 65534 --cap-add NET_BIND_SERVICE: the app keeps that one, as an ambient capability', () => {
+      const ids = ['--uid', '65534', '--gid', '65534'];
+      const added = appStatus([...ids, '--cap-add', 'NET_BIND_SERVICE']);
+      const only = bit(NET_BIND_SERVICE);
+      expect([added.CapAmb, added.CapEff, added.CapPrm, added.CapInh]).toEqual([
+        only,
+        only,
+        only,
+        only,
+      ]);
+      expect(added.CapBnd).toBe(ours().CapBnd);
+      expect(added.NoNewPrivs).toBe(0n);
+      const alone = appStatus([...ids, '--cap-drop', 'all', '--cap-add', 'NET_BIND_SERVICE']);
+      expect([alone.CapAmb, alone.CapEff, alone.CapBnd, alone.NoNewPrivs]).toEqual([
+        only,
+        only,
+        only,
+        1n,
+      ]);
+      const plain = appStatus(ids);
+      expect([plain.CapAmb, plain.CapEff, plain.CapPrm, plain.NoNewPrivs]).toEqual([
+        0n,
+        0n,
+        0n,
+        0n,
+      ]);
+    });
+
+    it('--no-new-privs sets no_new_privs and drops nothing', () => {
+      const app = appStatus(['--no-new-privs']);
+      expect([app.CapBnd, app.NoNewPrivs]).toEqual([ours().CapBnd, 1n]);
+    });
+
+    it('refuses an unknown capability by name', () => {
+      const r = inBase(['--cap-drop', 'CHOWN,NET_RAWW'], ['true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toBe('pilot: usage: --cap-drop: unknown capability: NET_RAWW\n');
+      expect(inBase(['--cap-add', 'chown,'], ['true']).status).toBe(125);
+    });
+
+    it('--userns: drops leave the bounding set of the namespace the app runs in; adds are not granted', () => {
+      const options = ['--lowerdir', base, '--rbind', '/proc', '/proc'];
+      const plain = runAsUser(options, statusProgram);
+      expect(plain.stderr).toBe('');
+      expect(parseStatus(plain.stdout).CapBnd).not.toBe(0n);
+      const r = runAsUser([...options, '--cap-drop', 'ALL', '--cap-add', 'NET_RAW'], statusProgram);
+      expect(r.stderr).toBe('');
+      const app = parseStatus(r.stdout);
+      expect([app.CapPrm, app.CapEff, app.CapAmb, app.NoNewPrivs]).toEqual([0n, 0n, 0n, 1n]);
+      expect(app.CapBnd & ~bit(NET_RAW)).toBe(0n);
+      const noted = runAsUser([...options, '--cap-add', 'NET_RAW', '--debug'], ['true']);
+      expect(noted.stderr).toContain('--cap-add: not held by the caller, not granted');
+    });
+  });
+
+  describe('mounts', () => {
+    /** The mountinfo line of TARGET as the app sees it: [mount options, super options]. */
+    const mountOf = (out: string, target: string): [string, string] => {
+      const line = out.split('\n').find((l) => l.split(' ')[4] === target);
+      expect(line, `${target} in\n${out}`).toBeDefined();
+      const fields = (line as string).split(' ');
+      const dash = fields.indexOf('-');
+      return [fields[5] ?? '', fields[dash + 3] ?? ''];
+    };
+    const mountinfo = (script: string) => sh(`${script}; cat /proc/self/mountinfo`);
+
+    it('--read-only: the root refuses writes, binds and tmpfs mounts keep theirs', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'rw-'));
+      const script =
+        'touch /new 2>&1; touch /etc/x 2>&1; echo a > /data/f && echo a > /tmp/f && echo written';
+      const options = ['--read-only', '--bind', host, '/data', '--tmpfs', '/tmp', 'mode=1777'];
+      const out = ok(inBase(options, sh(script)));
+      expect(out).toBe(
+        'touch: /new: Read-only file system\ntouch: /etc/x: Read-only file system\nwritten\n',
+      );
+      expect(fs.readFileSync(path.join(host, 'f'), 'utf8')).toBe('a\n');
+      // --root (a kept instance's root, a host directory here): read-only, binds still work.
+      const kept = fs.mkdtempSync(path.join(tmp, 'kept-'));
+      fs.cpSync(base, kept, { recursive: true, verbatimSymlinks: true });
+      const r = run(
+        [
+          '--mnt',
+          mnt,
+          '--root',
+          kept,
+          '--read-only',
+          '--bind',
+          host,
+          '/opt',
+          '--tmpfs',
+          '/tmp',
+          '',
+        ],
+        sh('touch /new 2>&1; echo b > /opt/g && echo c > /tmp/g && echo written'),
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('touch: /new: Read-only file system\nwritten\n');
+      expect(fs.existsSync(path.join(kept, 'new'))).toBe(false);
+      const writable = ok(run(['--mnt', mnt, '--root', kept], sh('touch /new && echo made')));
+      expect(writable).toBe('made\n');
+    });
+
+    it('--tmpfs: a fresh tmpfs, nosuid,nodev and noexec unless exec, with its size and mode', () => {
+      const script = mountinfo(
+        "stat -c %a /scratch; printf '#!/bin/sh\\necho ran\\n' > /scratch/s; chmod +x /scratch/s; " +
+          '/scratch/s 2>&1; ' +
+          'dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>&1 | grep -o "No space left on device"',
+      );
+      const out = ok(
+        inBase(
+          [
+            '--rbind',
+            '/proc',
+            '/proc',
+            '--rbind',
+            '/dev',
+            '/dev',
+            '--tmpfs',
+            '/scratch',
+            'size=1m,mode=0700',
+          ],
+          script,
+        ),
+      );
+      expect(out).toMatch(/^700\nsh: .*\/scratch\/s: Permission denied\nNo space left on device\n/);
+      const [flags, options] = mountOf(out, '/scratch');
+      expect(flags.split(',')).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec']));
+      expect(options.split(',')).toEqual(expect.arrayContaining(['size=1024k', 'mode=700']));
+      const exec = ok(
+        inBase(
+          ['--rbind', '/proc', '/proc', '--tmpfs', '/scratch', 'exec,ro,nosuid,nodev'],
+          mountinfo('touch /scratch/f 2>&1'),
+        ),
+      );
+      expect(exec).toMatch(/^touch: \/scratch\/f: Read-only file system\n/);
+      const [execFlags] = mountOf(exec, '/scratch');
+      expect(execFlags.split(',')).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+      expect(execFlags).not.toContain('noexec');
+    });
+
+    it('--tmpfs inside a bind, in command-line order: the host directory stays as it was', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'withcache-'));
+      fs.mkdirSync(path.join(host, 'cache'));
+      fs.writeFileSync(path.join(host, 'cache/hidden'), 'host\n');
+      const out = ok(
+        inBase(
+          ['--bind', host, '/data', '--tmpfs', '/data/cache', ''],
+          sh('ls /data/cache; echo new > /data/cache/made; ls /data/cache'),
+        ),
+      );
+      expect(out).toBe('made\n');
+      expect(fs.readdirSync(path.join(host, 'cache'))).toEqual(['hidden']);
+    });
+
+    it('--tmpfs refuses options it does not know, suid and dev among them', () => {
+      for (const options of [
+        'suid',
+        'dev',
+        'size=abc',
+        'size=0',
+        'mode=0999',
+        'uid=x',
+        'bogus',
+        'size',
+      ]) {
+        const r = inBase(['--tmpfs', '/scratch', options], ['true']);
+        expect(r.status, options).toBe(125);
+        expect(r.stderr).toMatch(/^pilot: usage: --tmpfs/);
+      }
+      expect(inBase(['--tmpfs', 'relative', ''], ['true']).status).toBe(125);
+    });
+
+    it('--upper-size: the per-call upper holds no more', () => {
+      const script =
+        'echo small > /small; dd if=/dev/zero of=/big bs=1024 count=3072 2>&1 | grep -o "No space left on device"; cat /small';
+      const out = ok(inBase(['--rbind', '/dev', '/dev', '--upper-size', '2m'], sh(script)));
+      expect(out).toBe('No space left on device\nsmall\n');
+      expect(inBase(['--upper-size', '2x'], ['true']).status).toBe(125);
+      expect(inBase(['--upper-size', '0'], ['true']).status).toBe(125);
+      const withRoot = run(['--mnt', mnt, '--root', base, '--upper-size', '1m'], ['true']);
+      expect(withRoot.status).toBe(125);
+      expect(withRoot.stderr).toContain('--upper-size');
+    });
+
+    it('--volume binds recursively with its flags', () => {
+      const host = fs.mkdtempSync(path.join(tmp, 'vol-'));
+      const rw = ok(inBase(['--volume', host, '/vol', 'rw'], sh('echo v > /vol/f && cat /vol/f')));
+      expect(rw).toBe('v\n');
+      const out = ok(
+        inBase(
+          ['--rbind', '/proc', '/proc', '--volume', host, '/vol', 'ro,nosuid,nodev,noexec'],
+          mountinfo('touch /vol/g 2>&1'),
+        ),
+      );
+      expect(out).toMatch(/^touch: \/vol\/g: Read-only file system\n/);
+      expect(mountOf(out, '/vol')[0].split(',')).toEqual(
+        expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']),
+      );
+      // Recursive: the submounts of /dev come along, with the flags.
+      const hostMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      if (hostMounts.split('\n').some((l) => l.split(' ')[4] === '/dev/pts')) {
+        const dev = ok(
+          inBase(
+            ['--rbind', '/proc', '/proc', '--volume', '/dev', '/dev', 'rw,nosuid'],
+            mountinfo('true'),
+          ),
+        );
+        expect(mountOf(dev, '/dev/pts')[0].split(',')).toContain('nosuid');
+      }
+      for (const flags of ['', 'nosuid', 'rw,', 'rw,suid', 'ro,rw']) {
+        expect(inBase(['--volume', host, '/vol', flags], ['true']).status, flags).toBe(125);
+      }
+    });
+
+    it('--volume with a missing source fails naming it, or is skipped with --ignore-missing-volumes', () => {
+      const r = inBase(['--volume', '/no/such/volume', '/vol', 'rw'], ['true']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toBe(
+        'pilot: volume /no/such/volume: no such file or directory on the host; create it, ' +
+          'or run the app with %ignore_missing_volume_path\n',
+      );
+      const skipped = inBase(
+        ['--volume', '/no/such/volume', '/vol', 'rw', '--ignore-missing-volumes'],
+        sh('test -e /vol || echo skipped'),
+      );
+      expect(ok(skipped)).toBe('skipped\n');
+    });
+
+    it('--userns: --read-only, --tmpfs, --volume and --upper-size', () => {
+      const { uid, gid } = unprivileged();
+      const host = fs.mkdtempSync(path.join(tmp, 'uvol-'));
+      fs.chownSync(host, uid, gid);
+      const options = [
+        ...['--lowerdir', base, '--rbind', '/proc', '/proc', '--rbind', '/dev', '/dev'],
+        ...['--read-only', '--upper-size', '4m', '--tmpfs', '/scratch/deep', 'size=1m'],
+        ...['--volume', host, '/srv/vol', 'rw,nodev', '--volume', '/no/such', '/srv/gone', 'ro'],
+        '--ignore-missing-volumes',
+      ];
+      const script =
+        'touch /new 2>&1; echo t > /scratch/deep/f && echo v > /srv/vol/f && echo written; ' +
+        'test -e /srv/gone || echo skipped; cat /proc/self/mountinfo';
+      const r = runAsUser(options, sh(script));
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^touch: \/new: Read-only file system\nwritten\nskipped\n/);
+      expect(mountOf(r.stdout, '/scratch/deep')[0].split(',')).toEqual(
+        expect.arrayContaining(['rw', 'nosuid', 'nodev', 'noexec']),
+      );
+      expect(mountOf(r.stdout, '/srv/vol')[0].split(',')).toContain('nodev');
+      expect(fs.readFileSync(path.join(host, 'f'), 'utf8')).toBe('v\n');
+      const missing = runAsUser(
+        ['--lowerdir', base, '--volume', '/no/such', '/srv/gone', 'ro'],
+        ['true'],
+      );
+      expect(missing.status).toBe(125);
+      expect(missing.stderr).toContain('volume /no/such: no such file or directory on the host');
+      const full = runAsUser(
+        ['--lowerdir', base, '--rbind', '/dev', '/dev', '--upper-size', '1m'],
+        sh('dd if=/dev/zero of=/big bs=1024 count=2048 2>&1 | grep -o "No space left on device"'),
+      );
+      expect(full.stdout).toBe('No space left on device\n');
+    });
+  });
+
+  describe('namespaces', () => {
+    const interfaces = sh("sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' '; ip -o link show lo");
+
+    it('--net-none: only lo, and it is up', () => {
+      const out = ok(inBase(['--rbind', '/proc', '/proc', '--net-none'], interfaces));
+      const [names, lo] = [out.split('\n').slice(0, 1), out.split('\n')[1]];
+      expect(names).toEqual(['lo']);
+      expect(out.split('\n').filter(Boolean)).toHaveLength(2);
+      expect(lo).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+      // Without it, the host's interfaces.
+      const host = fs.readFileSync('/proc/net/dev', 'utf8').split('\n').length;
+      expect(
+        ok(inBase(['--rbind', '/proc', '/proc'], ['cat', '/proc/net/dev'])).split('\n').length,
+      ).toBe(host);
+    });
+
+    it('--net-none: a server on lo is reachable; --cap-add NET_BIND_SERVICE lets uid 65534 use port 80', () => {
+      const serve = sh(
+        'echo hello | nc -l -p 80 -w 5 > /dev/null & sleep 0.3; nc -w 2 127.0.0.1 80 < /etc/x; wait',
+      );
+      const ids = ['--uid', '65534', '--gid', '65534', '--rbind', '/dev', '/dev', '--net-none'];
+      const added = inBase([...ids, '--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE'], serve);
+      expect(added.stdout).toBe('hello\n');
+      const refused = inBase([...ids, '--cap-drop', 'ALL'], serve);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(/Permission denied/);
+    });
+
+    it('--hostname: a UTS namespace of its own', () => {
+      const before = os.hostname();
+      expect(ok(inBase(['--hostname', 'pilot-box'], ['hostname']))).toBe('pilot-box\n');
+      expect(os.hostname()).toBe(before);
+      expect(inBase(['--hostname', ''], ['true']).status).toBe(125);
+      expect(inBase(['--hostname', 'x'.repeat(65)], ['true']).status).toBe(125);
+      expect(ok(inBase(['--hostname', 'x'.repeat(64)], ['hostname']))).toBe(`${'x'.repeat(64)}\n`);
+    });
+
+    it('--userns: --net-none and --hostname', () => {
+      const options = [
+        '--lowerdir',
+        base,
+        '--rbind',
+        '/proc',
+        '/proc',
+        '--net-none',
+        '--hostname',
+        'ubox',
+      ];
+      const r = runAsUser(
+        options,
+        sh("hostname; sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' '; ip -o link show lo"),
+      );
+      expect(r.stderr).toBe('');
+      const lines = r.stdout.split('\n');
+      expect(lines.slice(0, 2)).toEqual(['ubox', 'lo']);
+      expect(lines[2]).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+    });
   });
 
   it('leaves no mount behind on the host', () => {

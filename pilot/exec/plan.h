@@ -1,0 +1,28 @@
+/* A plan file's records and the command line the stub builds from them (docs/plan.md). */
+#ifndef PILOT_PLAN_H
+#define PILOT_PLAN_H
+
+#include <stdbool.h>
+
+#include "util.h"
+
+struct plan {
+	struct words opts, late, covers, fixed, defaults;
+	const char *program, *workdir, *pidfile_dir;
+	bool home_bind; /* homebind caller (the default) */
+};
+
+/* Why the stub steps aside: "REASON[: DETAIL]". */
+struct decline {
+	const char *reason, *detail;
+};
+
+/* Checks the check records of a plan's words (after the magic words) and collects the
+ * others; false, and why, at the first doubt. */
+bool read_plan(const struct words *w, struct plan *p, struct decline *why);
+/* pilot-exec's command line for this call (line.v[0] is "pilot-exec"); false, and why,
+ * when it cannot be built. */
+bool build_line(int argc, char **argv, const struct plan *p, struct words *line,
+		struct decline *why);
+
+#endif
