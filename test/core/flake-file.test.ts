@@ -290,7 +290,7 @@ describe('errors', () => {
     [
       'podman with a broken quote',
       "container:\n  name: a\n  runtime:\n    podman:\n      - -e 'A=b\n",
-      /^app\.yaml:5: container\.runtime\.podman\.0: podman option .*unterminated ' quote/,
+      /^app\.yaml:5: podman option "-e 'A=b": unterminated ' quote$/,
     ],
     [
       'runtime a string',
@@ -377,7 +377,9 @@ describe('errors', () => {
         src(`container:\n  name: a\n  runtime:\n    podman: ["'${'z'.repeat(5000)}"]\n`),
       ]),
     );
-    expect(quote.message).toMatch(/podman option "'z{60,80}…": unterminated ' quote$/);
+    expect(quote.message).toMatch(
+      /^app\.yaml:4: podman option "'z{60,80}…": unterminated ' quote$/,
+    );
     const { warnings } = flakeFromSources([
       src(`container:\n  name: a\n  "\\e[2J${'k'.repeat(900)}": 1\n`),
     ]);
