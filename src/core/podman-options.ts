@@ -11,7 +11,7 @@
  */
 import { isPilotError, PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
-import { expandPlaceholders, splitPodmanWords } from './podman-words.js';
+import { expandPlaceholders, splitPodmanWords, startsWithPlaceholder } from './podman-words.js';
 
 export { splitPodmanWords } from './podman-words.js';
 
@@ -251,7 +251,7 @@ class State {
   }
 
   absolute(path: string, what: string): string {
-    if (path.startsWith('/') || (this.unexpanded && path.startsWith('%'))) return path;
+    if (path.startsWith('/') || (this.unexpanded && startsWithPlaceholder(path))) return path;
     return this.fail(`${what} must be an absolute path, got ${quoteExcerpt(path)}`);
   }
 
@@ -277,7 +277,7 @@ class State {
       );
     }
     const [source, target, optionText] = parts as [string, string, string | undefined];
-    if (!source.startsWith('/') && !(this.unexpanded && source.startsWith('%'))) {
+    if (!source.startsWith('/') && !(this.unexpanded && startsWithPlaceholder(source))) {
       this.fail(`"${source}" is a named volume; pilot binds host paths only (an absolute SRC)`);
     }
     this.absolute(target, 'the volume target');
