@@ -9,9 +9,9 @@
  * every word from `env` when it is given. Without `env` (checking a flake before any
  * launch) a placeholder stands for an absolute path, so that `-v %HOME/x:/x` passes.
  */
-import { PilotError } from './errors.js';
+import { isPilotError, PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
-import { expandPlaceholders, splitPodmanWords } from './podman-words.js';
+import { expandPlaceholders, splitPodmanWords, startsWithPlaceholder } from './podman-words.js';
 
 export { splitPodmanWords } from './podman-words.js';
 
@@ -251,7 +251,7 @@ class State {
   }
 
   absolute(path: string, what: string): string {
-    if (path.startsWith('/') || (this.unexpanded && path.startsWith('%'))) return path;
+    if (path.startsWith('/') || (this.unexpanded && startsWithPlaceholder(path))) return path;
     return this.fail(`${what} must be an absolute path, got ${quoteExcerpt(path)}`);
   }
 
@@ -277,7 +277,7 @@ class State {
       );
     }
     const [source, target, optionText] = parts as [string, string, string | undefined];
-    if (!source.startsWith('/') && !(this.unexpanded && source.startsWith('%'))) {
+    if (!source.startsWith('/') && !(this.unexpanded && startsWithPlaceholder(source))) {
       this.fail(`"${source}" is a named volume; pilot binds host paths only (an absolute SRC)`);
     }
     this.absolute(target, 'the volume target');
@@ -551,10 +551,20 @@ interface Word {
 }
 
 /** Every item's words, with the item each came from; placeholders expanded when `env` is given. */
-function wordsOf(items: readonly string[], options: ParseOptions): Word[] {
+function wordsOf(items: readonly string[], options: ParseOptions, where: ItemLocator): Word[] {
   const words: Word[] = [];
   items.forEach((item, index) => {
-    for (const text of splitPodmanWords(item)) {
+    let split: string[];
+    try {
+      split = splitPodmanWords(item);
+    } catch (error) {
+      // Broken quoting is reported where the item is written, like every other refusal.
+      if (!isPilotError(error)) throw error;
+      throw new PilotError(error.code, `${where(index)}: ${error.message}`, {
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+      });
+    }
+    for (const text of split) {
       words.push({
         text: options.env ? expandPlaceholders(text, options.env, options.used) : text,
         item: index,
@@ -570,7 +580,7 @@ export function parsePodmanOptions(
 ): PodmanOptions {
   const where = options.where ?? ((index: number) => `runtime.podman item ${index + 1}`);
   const state: State = new State(where, options.env === undefined);
-  const words = wordsOf(items, options);
+  const words = wordsOf(items, options, where);
   const next = (index: number): Word | undefined => words[index + 1];
 
   for (let index = 0; index < words.length; index++) {

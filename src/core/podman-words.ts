@@ -127,6 +127,14 @@ export function expandPlaceholders(
   });
 }
 
+/**
+ * True when `word` starts with a `%NAME` placeholder: checked without the caller's
+ * environment, it may stand for an absolute path (`%HOME/x`); `%home/x` never will.
+ */
+export function startsWithPlaceholder(word: string): boolean {
+  return /^%[A-Z]/.test(word);
+}
+
 /** True when `word` holds a `%NAME` placeholder. */
 export function hasPlaceholder(word: string): boolean {
   PLACEHOLDER.lastIndex = 0;

@@ -14,6 +14,26 @@ import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
 export const PLAN_MAGIC = ['pilot-plan', '2'];
 
+/** How many words follow each record's keyword (docs/plan.md, "The plan file"). */
+const RECORD_WORDS: Readonly<Record<string, number>> = {
+  stamp: 2,
+  mountdev: 2,
+  envdep: 2,
+  pidfile: 1,
+  cover: 1,
+  homebind: 1,
+  opt: 1,
+  late: 1,
+  workdir: 1,
+  program: 1,
+  fixed: 1,
+  default: 1,
+};
+
+function recordWords(keyword: string): number {
+  return Object.hasOwn(RECORD_WORDS, keyword) ? RECORD_WORDS[keyword]! : 1;
+}
+
 /** `dev:ino:size:mtime_ns` of lstat(path), or `-` when it does not exist (as stub.c computes it). */
 export function stampOf(path: string): string {
   try {
@@ -129,16 +149,14 @@ export function listPlans(run: string): CachedPlan[] {
     }
     let stale: string | undefined;
     const lowers: string[] = [];
-    for (let i = 2; i < words.length; i++) {
+    // Each record is its keyword and RECORD_WORDS of it more (docs/plan.md): a reader
+    // that skips a record by the wrong count reads values as keywords from there on.
+    for (let i = 2; i < words.length; i += 1 + recordWords(words[i]!)) {
       if (words[i] === 'stamp' || words[i] === 'mountdev') {
         const now = words[i] === 'stamp' ? stampOf(words[i + 1]!) : mountDevOf(words[i + 1]!);
         if (stale === undefined && now !== words[i + 2]) stale = words[i + 1];
-        i += 2;
-      } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir') {
+      } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir' && words[i + 2] === 'opt') {
         lowers.push(...(words[i + 3] ?? '').split(':'));
-        i += 1;
-      } else {
-        i += 1;
       }
     }
     plans.push({ app: match[1]!, uid: Number(match[2]), file, stale, since, lowers });

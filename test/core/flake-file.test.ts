@@ -67,7 +67,7 @@ describe('upstream forms', () => {
           runas: 'root',
           resume: true,
           attach: false,
-          podman: ['--storage-opt size=10G', '--rm', '-ti'],
+          podman: ['--rm', '-ti'],
         },
       },
     });
@@ -290,7 +290,7 @@ describe('errors', () => {
     [
       'podman with a broken quote',
       "container:\n  name: a\n  runtime:\n    podman:\n      - -e 'A=b\n",
-      /^app\.yaml:5: container\.runtime\.podman\.0: podman option .*unterminated ' quote/,
+      /^app\.yaml:5: podman option "-e 'A=b": unterminated ' quote$/,
     ],
     [
       'runtime a string',
@@ -377,7 +377,9 @@ describe('errors', () => {
         src(`container:\n  name: a\n  runtime:\n    podman: ["'${'z'.repeat(5000)}"]\n`),
       ]),
     );
-    expect(quote.message).toMatch(/podman option "'z{60,80}…": unterminated ' quote$/);
+    expect(quote.message).toMatch(
+      /^app\.yaml:4: podman option "'z{60,80}…": unterminated ' quote$/,
+    );
     const { warnings } = flakeFromSources([
       src(`container:\n  name: a\n  "\\e[2J${'k'.repeat(900)}": 1\n`),
     ]);
@@ -403,6 +405,117 @@ describe('errors', () => {
       flakeFromSources([src('container:\n  name: a\n'), src('a: [\n', 'x.d/1.yaml')]),
     );
     expect(error.message).toMatch(/^x\.d\/1\.yaml:\d+: not valid YAML/);
+  });
+});
+
+describe('runtime.podman', () => {
+  const main = (podman: string, runtime = '') =>
+    `container:\n  name: a\n  runtime:\n${runtime}    podman:\n${podman}`;
+
+  it('returns file:line of every item, block and flow style', () => {
+    expect(
+      flakeFromSources([src(main('      - --rm\n\n      - -e A=1\n'), 'a.yaml')]).podmanAt,
+    ).toEqual(['a.yaml:5', 'a.yaml:7']);
+    expect(
+      flakeFromSources([src('container:\n  name: a\n  runtime:\n    podman: [--rm, -ti]\n')])
+        .podmanAt,
+    ).toEqual(['app.yaml:4', 'app.yaml:4']);
+    expect(flakeFromSources([src('container:\n  name: a\n')]).podmanAt).toEqual([]);
+  });
+
+  it('returns the lines of the drop-in whose list replaced the main one', () => {
+    const { flake, podmanAt } = flakeFromSources([
+      src(main('      - --rm\n'), 'a.yaml'),
+      src('container:\n  runtime:\n    podman:\n      - -ti\n      - --read-only\n', 'a.d/1.yaml'),
+    ]);
+    expect(flake.container.runtime.podman).toEqual(['-ti', '--read-only']);
+    expect(podmanAt).toEqual(['a.d/1.yaml:4', 'a.d/1.yaml:5']);
+  });
+
+  it('refuses an unsupported option, naming the file and line of its item', () => {
+    const error = thrown(() =>
+      flakeFromSources([
+        src(main('      - --rm\n      - -e A=1\n      - --privileged\n      - -ti\n'), 'a.yaml'),
+      ]),
+    );
+    expect(error.code).toBe('PILOT_FLAKE_INVALID');
+    expect(error.message).toBe(
+      'a.yaml:7: podman option "--privileged": is not supported: it would give the app more than its caller has',
+    );
+    expect(error.hint).toMatch(/^pilot supports: -e\/--env/);
+  });
+
+  it('names the item that holds the option when its value is the next item', () => {
+    const error = thrown(() =>
+      flakeFromSources([src(main('      - --rm\n      - --pid\n      - host\n'), 'a.yaml')]),
+    );
+    expect(error.message).toMatch(/^a\.yaml:6: podman option "--pid host": is not supported/);
+  });
+
+  it('refuses an unsupported option in a drop-in, naming the drop-in', () => {
+    const error = thrown(() =>
+      flakeFromSources([
+        src(main('      - --rm\n'), 'a.yaml'),
+        src(
+          'container:\n  runtime:\n    podman:\n      - -e A=1\n      - --device /dev/fuse\n',
+          'a.d/10-dev.yaml',
+        ),
+      ]),
+    );
+    expect(error.message).toBe(
+      'a.d/10-dev.yaml:5: podman option "--device /dev/fuse": is not supported: it would give the app more than its caller has',
+    );
+  });
+
+  it('refuses a network pilot cannot give, with its own hint', () => {
+    const error = thrown(() => flakeFromSources([src(main('      - --network bridge\n'))]));
+    expect(error.message).toBe(
+      'app.yaml:5: podman option "--network bridge": network "bridge" is not supported',
+    );
+    expect(error.hint).toBe('use --network none (only loopback) or host (the default)');
+  });
+
+  it("reads flake-ctl's escaped options and keeps the items as written", () => {
+    const { flake } = flakeFromSources([
+      src(main('      - \\--net host\n      - -v %HOME/.aws:%HOME/.aws:ro\n')),
+    ]);
+    expect(flake.container.runtime.podman).toEqual(['\\--net host', '-v %HOME/.aws:%HOME/.aws:ro']);
+  });
+
+  it.each([
+    ['resume', '    resume: true\n'],
+    ['attach', '    attach: true\n'],
+  ])('refuses --storage-opt size together with %s', (_name, runtime) => {
+    const error = thrown(() =>
+      flakeFromSources([src(main('      - --rm\n      - --storage-opt size=10G\n', runtime))]),
+    );
+    expect(error.code).toBe('PILOT_FLAKE_INVALID');
+    expect(error.message).toBe(
+      // The list's line (where its first item is), in the file that wrote the list.
+      'app.yaml:6: container.runtime.podman: --storage-opt size limits the writable layer of one call; a resume or attach instance keeps its own on disk',
+    );
+    expect(error.hint).toBe('remove --storage-opt size, or resume/attach');
+  });
+
+  it('refuses --storage-opt size when a drop-in turns resume on', () => {
+    const error = thrown(() =>
+      flakeFromSources([
+        src(main('      - --storage-opt size=10G\n'), 'a.yaml'),
+        src('container:\n  runtime:\n    resume: true\n', 'a.d/1.yaml'),
+      ]),
+    );
+    expect(error.message).toMatch(/^a\.yaml:5: container\.runtime\.podman: --storage-opt size/);
+  });
+
+  it('accepts --storage-opt size for one-shot calls, and resume without it', () => {
+    expect(
+      flakeFromSources([src(main('      - --storage-opt size=10G\n'))]).flake.container.runtime
+        .podman,
+    ).toEqual(['--storage-opt size=10G']);
+    expect(
+      flakeFromSources([src(main('      - --rm\n', '    resume: true\n'))]).flake.container.runtime
+        .resume,
+    ).toBe(true);
   });
 });
 
@@ -459,7 +572,7 @@ describe('serializeFlake', () => {
         runas: '0',
         resume: true,
         attach: false,
-        podman: ['--storage-opt size=10G', '-e A="b c"', '--entrypoint ["/bin/sh", "-c"]', 'yes'],
+        podman: ['-e A="b c"', '--entrypoint ["/bin/sh", "-c"]', '--hostname', 'yes'],
       },
     },
   };

@@ -1,11 +1,24 @@
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeBytes, splitNul } from '../../src/core/bytes.js';
 import {
   dropPlans,
   fastPlanWords,
   listPlans,
+  mountDevOf,
+  PLAN_MAGIC,
+  planFile,
   stampOf,
   writeFastPlan,
 } from '../../src/runtime/fast-plan.js';
@@ -23,12 +36,14 @@ const plan: LaunchPlan = {
   binds: [
     { kind: 'rbind', source: '/proc', target: '/proc' },
     { kind: 'try-rbind', source: '/home/u', target: '/home/u', perCall: true },
-    { kind: 'bind-ro', source: '/data', target: '/home/u/data', late: true },
+    { kind: 'rbind-cwd', source: '/home/u/w', target: '/home/u/w', perCall: true },
+    { kind: 'volume', source: '/data', target: '/home/u/data', extra: 'ro,nosuid', late: true },
+    { kind: 'tmpfs', source: '', target: '/scratch', extra: 'size=1024', late: true },
   ],
-  cwd: '/home/u',
-  setenv: ['PATH=/usr/bin'],
-  callerEnv: ['TOKEN=secret'],
-  passEnv: ['TOKEN'],
+  cwd: '/home/u/w',
+  envOptions: ['--image-env', 'PATH=/usr/bin', '--setenv', 'A=1', '--pass-env', 'TOKEN'],
+  isolation: ['--read-only'],
+  homeBind: true,
   covered: ['/', '/usr'],
   workdir: undefined,
   command: { program: '/bin/tool', fixed: ['--flag'], defaults: ['default'] },
@@ -36,35 +51,137 @@ const plan: LaunchPlan = {
   args: ['--flag', 'x'],
 };
 
-describe('fast plan', () => {
-  it('keeps per-call parts (HOME, cwd, caller args and values) out of the plan', () => {
+describe('fastPlanWords', () => {
+  it('writes the records in docs/plan.md order, with every word of the static command line', () => {
     const file = join(work, 'input');
     writeFileSync(file, 'x');
-    const words = fastPlanWords(plan, [file, file]);
-    expect(words.slice(0, 5)).toEqual(['pilot-plan', '1', 'stamp', file, stampOf(file)]);
-    expect(words.filter((w) => w === 'stamp')).toHaveLength(1);
-    const joined = words.join(' ');
-    expect(joined).not.toContain('/home/u /home/u');
-    expect(joined).not.toContain('secret');
-    expect(joined).toContain('opt --rbind opt /proc opt /proc');
-    expect(joined).toContain('late --bind-ro late /data late /home/u/data');
-    expect(joined).toContain('passenv TOKEN');
-    expect(joined).toContain('program /bin/tool fixed --flag default default');
+    const words = fastPlanWords(
+      { ...plan, workdir: '/w' },
+      {
+        stamped: [file, file],
+        mounts: [work],
+        envdeps: new Map([
+          ['HOME', '/home/u'],
+          ['NOPE', undefined],
+        ]),
+        pidsDir: '/run/pilot/instances/x/pids',
+      },
+    );
+    expect(words).toEqual([
+      ...['pilot-plan', '2'],
+      ...['stamp', file, stampOf(file)],
+      ...['mountdev', work, mountDevOf(work)],
+      ...['envdep', 'HOME', '=/home/u'],
+      ...['envdep', 'NOPE', '-'],
+      ...['pidfile', '/run/pilot/instances/x/pids'],
+      ...['cover', '/', 'cover', '/usr'],
+      ...['homebind', 'caller'],
+      ...['opt', '--mnt', 'opt', '/run/pilot/mnt'],
+      ...['opt', '--lowerdir-base', 'opt', '/store'],
+      ...['opt', '--lowerdir', 'opt', 'host/abc:l/0123456789'],
+      ...['opt', '--read-only'],
+      ...['opt', '--image-env', 'opt', 'PATH=/usr/bin'],
+      ...['opt', '--setenv', 'opt', 'A=1'],
+      ...['opt', '--pass-env', 'opt', 'TOKEN'],
+      ...['opt', '--rbind', 'opt', '/proc', 'opt', '/proc'],
+      ...['late', '--volume', 'late', '/data', 'late', '/home/u/data', 'late', 'ro,nosuid'],
+      ...['late', '--tmpfs', 'late', '/scratch', 'late', 'size=1024'],
+      ...['workdir', '/w'],
+      ...['program', '/bin/tool'],
+      ...['fixed', '--flag'],
+      ...['default', 'default'],
+    ]);
+    expect(words.slice(0, 2)).toEqual(PLAN_MAGIC);
   });
 
+  it("keeps per-call parts (HOME, cwd, caller args and the caller's values) out of the plan", () => {
+    const words = fastPlanWords(plan, { stamped: [] });
+    const joined = words.join(' ');
+    expect(joined).not.toContain('/home/u /home/u');
+    expect(joined).not.toContain('--rbind-cwd');
+    expect(joined).not.toContain('/home/u/w');
+    expect(words).not.toContain('x');
+    expect(words).not.toContain('envdep');
+    expect(words).not.toContain('passenv');
+    expect(words).not.toContain('workdir');
+    expect(words).not.toContain('pidfile');
+  });
+
+  it.each([
+    ['set', 'VALUE', '=VALUE'],
+    ['empty', '', '='],
+    ['unset', undefined, '-'],
+    ['holding = and a NUL-free newline', 'a=b\nc', '=a=b\nc'],
+    ['a dash', '-', '=-'],
+  ])('writes envdep NAME for a variable %s', (_name, value, word) => {
+    const words = fastPlanWords(plan, { stamped: [], envdeps: new Map([['X', value]]) });
+    expect(words.slice(2, 5)).toEqual(['envdep', 'X', word]);
+  });
+
+  it('writes homebind no when the app runs as another identity', () => {
+    const words = fastPlanWords({ ...plan, homeBind: false }, { stamped: [] });
+    const at = words.indexOf('homebind');
+    expect(words.slice(at, at + 2)).toEqual(['homebind', 'no']);
+    expect(words.filter((w) => w === 'homebind')).toHaveLength(1);
+  });
+});
+
+describe('stampOf', () => {
   it('stamps dev, inode, size and mtime in nanoseconds, or - for a missing path', () => {
     const file = join(work, 'stamped');
     writeFileSync(file, 'abc');
     expect(stampOf(file)).toMatch(/^\d+:\d+:3:\d+$/);
     expect(stampOf(join(work, 'nope'))).toBe('-');
   });
+});
 
+describe('writeFastPlan', () => {
+  it('writes the words as NUL-terminated bytes, a non-UTF-8 value byte for byte', () => {
+    const run = join(work, 'bytes');
+    // A caller's HOME of bytes 2f 68 2f 63 61 66 e9 ("/h/caf\xe9"), as core/bytes.ts decodes it.
+    const home = decodeBytes(Buffer.from('/h/caf\xe9', 'latin1'));
+    expect(home).toBe('/h/caf\udce9');
+    const words = fastPlanWords(
+      {
+        ...plan,
+        binds: [{ kind: 'volume', source: `${home}/d`, target: '/d', extra: 'rw', late: true }],
+        envOptions: ['--setenv', `H=${home}`],
+      },
+      { stamped: [], envdeps: new Map([['HOME', home]]) },
+    );
+    const file = writeFastPlan(run, 'tool', 1000, words);
+    expect(file).toBe(planFile(run, 'tool', 1000));
+    expect(file).toBe(join(run, 'plans', 'tool.u1000.plan'));
+
+    const bytes = readFileSync(file);
+    // Every word here is ASCII but for the escaped byte: latin1 gives each char as one byte.
+    const expected = Buffer.concat(
+      words.map((word) => Buffer.from(`${word.replaceAll('\udce9', '\xe9')}\0`, 'latin1')),
+    );
+    expect(bytes).toEqual(expected);
+    expect(bytes.includes(Buffer.from('HOME\0=/h/caf\xe9\0', 'latin1'))).toBe(true);
+    expect(bytes.includes(Buffer.from('\uFFFD'))).toBe(false);
+    expect(bytes.at(-1)).toBe(0);
+    expect(splitNul(bytes)).toEqual(words);
+  });
+
+  it('writes the plan 0644 in a plans dir only its owner may write', () => {
+    const run = join(work, 'modes');
+    mkdirSync(join(run, 'plans'), { recursive: true });
+    chmodSync(join(run, 'plans'), 0o1777);
+    const file = writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [] }));
+    expect(statSync(file).mode & 0o7777).toBe(0o644);
+    expect(statSync(join(run, 'plans')).mode & 0o7777).toBe(0o755);
+  });
+});
+
+describe('listPlans', () => {
   it('lists plans with what made them stale, and drops them', () => {
     const run = join(work, 'run');
     const input = join(work, 'flake.yaml');
     writeFileSync(input, 'a');
-    writeFastPlan(run, 'tool', 0, fastPlanWords(plan, [input]));
-    writeFastPlan(run, 'tool', 1000, fastPlanWords(plan, [input]));
+    writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [input] }));
+    writeFastPlan(run, 'tool', 1000, fastPlanWords(plan, { stamped: [input] }));
     expect(listPlans(run).map((p) => [p.app, p.uid, p.stale])).toEqual([
       ['tool', 0, undefined],
       ['tool', 1000, undefined],
@@ -74,6 +191,46 @@ describe('fast plan', () => {
     utimesSync(input, later, later);
     expect(listPlans(run)[0]!.stale).toBe(input);
     dropPlans(run, 'tool');
+    expect(listPlans(run)).toEqual([]);
+  });
+
+  it('steps over envdep records by their two words (the lower dirs stay found)', () => {
+    const run = join(work, 'envdep');
+    const input = join(work, 'envdep.yaml');
+    writeFileSync(input, 'a');
+    const words = fastPlanWords(plan, {
+      stamped: [input],
+      envdeps: new Map([
+        ['HOME', '/home/u'],
+        ['NOPE', undefined],
+        ['ODD', 'x'],
+      ]),
+      pidsDir: '/run/pids',
+    });
+    writeFastPlan(run, 'tool', 0, words);
+    const [listed] = listPlans(run);
+    expect(listed!.stale).toBeUndefined();
+    expect(listed!.lowers).toEqual(['host/abc', 'l/0123456789']);
+  });
+
+  it("finds a kept instance's root that is no longer the same mount", () => {
+    const run = join(work, 'mounts');
+    const words = fastPlanWords(plan, {
+      stamped: [],
+      mounts: [join(work, 'gone')],
+      envdeps: new Map([['HOME', '/h']]),
+    });
+    // Written as '-' (missing); a directory there now is another mount.
+    mkdirSync(join(work, 'gone'));
+    writeFastPlan(run, 'tool', 0, words);
+    expect(listPlans(run)[0]!.stale).toBe(join(work, 'gone'));
+  });
+
+  it('skips files that are not plans', () => {
+    const run = join(work, 'others');
+    mkdirSync(join(run, 'plans'), { recursive: true });
+    writeFileSync(join(run, 'plans', 'notes.txt'), 'x');
+    writeFileSync(join(run, 'plans', 'tool.uX.plan'), 'x');
     expect(listPlans(run)).toEqual([]);
   });
 });
