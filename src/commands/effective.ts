@@ -47,6 +47,7 @@ export function effectiveSettings(
 ): EffectiveSettings {
   const options = parsePodmanOptions(flake.container.runtime.podman, {
     where: (index) => podmanAt[index] ?? `runtime.podman item ${index + 1}`,
+    kept: flake.container.runtime.resume || flake.container.runtime.attach,
   });
   const runas = flake.container.runtime.runas;
   let rootCaller = 'runs as root (its caller)';

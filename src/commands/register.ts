@@ -147,7 +147,10 @@ function registerLocked(
     base: options.base ? pin(options.base) : undefined,
   };
   const target = options.target ?? defaultTarget(paths, images, appPath);
-  const podman = parsePodmanOptions(options.opts, { where: (index) => `--opt ${index + 1}` });
+  const podman = parsePodmanOptions(options.opts, {
+    where: (index) => `--opt ${index + 1}`,
+    kept: options.resume || options.attach,
+  });
   const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
   const user = imageUser(images);
   if (user !== undefined && podman.user === undefined) {

@@ -554,14 +554,10 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
     const at = check.locate(`container.runtime.podman.${index}`);
     return `${at.file}:${at.line}`;
   });
-  const podman = parsePodmanOptions(runtime.podman, { where: (index) => podmanAt[index]! });
-  if (podman.storageSize !== undefined && (runtime.resume || runtime.attach)) {
-    check.fail(
-      'container.runtime.podman',
-      '--storage-opt size limits the writable layer of one call; a resume or attach instance keeps its own on disk',
-      'remove --storage-opt size, or resume/attach',
-    );
-  }
+  parsePodmanOptions(runtime.podman, {
+    where: (index) => podmanAt[index]!,
+    kept: runtime.resume || runtime.attach,
+  });
   const runas = check.runas('container.runtime.runas');
   if (runas !== undefined) runtime.runas = runas;
 

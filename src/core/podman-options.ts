@@ -50,6 +50,8 @@ export interface PodmanOptions {
   env: PodmanEnv[];
   /** `--env-file` paths, read at launch; `-e` entries win over them, as in podman. */
   envFiles: string[];
+  /** Where each env file is named ("file:line"), for a launch that cannot read it. */
+  envFileAt: string[];
   volumes: PodmanVolume[];
   tmpfs: PodmanTmpfs[];
   workdir?: string;
@@ -78,6 +80,11 @@ export interface ParseOptions {
   /** Collects each placeholder's name and the value it was given (undefined: unset). */
   used?: Map<string, string | undefined>;
   where?: ItemLocator;
+  /**
+   * The flake keeps an instance (resume/attach): its writable layer lives on disk, so
+   * `--storage-opt size` is shown as a no-op (flake-pilot's own resume flakes carry it).
+   */
+  kept?: boolean;
 }
 
 /** The capabilities Linux 6.1 knows (bit order). */
@@ -223,6 +230,7 @@ class State {
   readonly out: PodmanOptions = {
     env: [],
     envFiles: [],
+    envFileAt: [],
     volumes: [],
     tmpfs: [],
     readOnly: false,
@@ -240,6 +248,7 @@ class State {
     private readonly where: ItemLocator,
     /** Checking without the caller's environment: placeholders count as absolute paths. */
     private readonly unexpanded: boolean,
+    private readonly kept = false,
   ) {}
 
   fail(message: string, hint?: string): never {
@@ -265,6 +274,7 @@ class State {
 
   addEnvFile(path: string): void {
     this.out.envFiles.push(this.absolute(path, 'the env file'));
+    this.out.envFileAt.push(this.where(this.item));
   }
 
   addVolume(spec: string): void {
@@ -498,7 +508,15 @@ class State {
     if (value.slice(0, equals) !== 'size' || bytes === undefined) {
       this.fail('pilot supports --storage-opt size=N (e.g. 10G) only');
     }
-    this.out.storageSize = bytes;
+    if (this.kept) {
+      this.out.noops.push({
+        option: this.written,
+        reason:
+          'a resume or attach instance keeps its writable layer on disk, where pilot sets no size',
+      });
+    } else {
+      this.out.storageSize = bytes;
+    }
   }
 
   flag(name: string, value: string | undefined): void {
@@ -579,7 +597,7 @@ export function parsePodmanOptions(
   options: ParseOptions = {},
 ): PodmanOptions {
   const where = options.where ?? ((index: number) => `runtime.podman item ${index + 1}`);
-  const state: State = new State(where, options.env === undefined);
+  const state: State = new State(where, options.env === undefined, options.kept);
   const words = wordsOf(items, options, where);
   const next = (index: number): Word | undefined => words[index + 1];
 
@@ -612,31 +630,36 @@ export function parsePodmanOptions(
       if (value === undefined) state.fail('needs a value');
       handler(value, state);
     } else if (text.startsWith('-') && text.length > 1) {
-      const letter = text[1]!;
-      const long = Object.hasOwn(SHORT_VALUED, letter) ? SHORT_VALUED[letter] : undefined;
-      if (long) {
-        // pflag accepts -eA=B, -e=A=B and -e A=B.
-        let value: string | undefined = text.slice(2);
-        if (value.startsWith('=')) value = value.slice(1);
-        else if (value === '') {
-          value = next(index)?.text;
-          if (value !== undefined) {
-            index++;
-            state.written = `${text} ${value}`;
+      // A cluster such as -ti, where the last letter may take a value (-te A=1, -itv/a:/b).
+      const body = text.slice(1);
+      const flags: string[] = [];
+      for (let k = 0; k < body.length; k++) {
+        const letter = body[k]!;
+        const long = Object.hasOwn(SHORT_VALUED, letter) ? SHORT_VALUED[letter] : undefined;
+        if (long) {
+          // pflag accepts -eA=B, -e=A=B and -e A=B.
+          let value: string | undefined = body.slice(k + 1);
+          if (value.startsWith('=')) value = value.slice(1);
+          else if (value === '') {
+            value = next(index)?.text;
+            if (value !== undefined) {
+              index++;
+              state.written = `${text} ${value}`;
+            }
           }
+          if (value === undefined) state.fail('needs a value');
+          VALUED[long]!(value, state);
+          break;
         }
-        if (value === undefined) state.fail('needs a value');
-        VALUED[long]!(value, state);
-        continue;
-      }
-      // A cluster of flags such as -ti.
-      for (const flag of text.slice(1)) {
-        if (!Object.hasOwn(NOOP_SHORT, flag)) {
+        if (!Object.hasOwn(NOOP_SHORT, letter)) {
           state.written = text;
-          state.refuse(`-${flag}`);
+          state.refuse(`-${letter}`);
         }
+        flags.push(letter);
       }
-      state.out.noops.push({ option: text, reason: STDIO_REASON });
+      if (flags.length > 0) {
+        state.out.noops.push({ option: `-${flags.join('')}`, reason: STDIO_REASON });
+      }
     } else {
       state.fail('is not an option (a stray value?)');
     }

@@ -92,11 +92,12 @@ export function launchOptions(input: LaunchOptionsInput): LaunchOptions {
     env: caller.env,
     used: envdeps,
     where,
+    kept: flake.container.runtime.resume || flake.container.runtime.attach,
   });
   const stamped: string[] = [...options.envFiles];
   const env: PlanEnv[] = [];
   const entries = [
-    ...options.envFiles.flatMap((file) => readEnvFile(file, 'runtime.podman')),
+    ...options.envFiles.flatMap((file, index) => readEnvFile(file, options.envFileAt[index]!)),
     ...options.env,
   ];
   for (const entry of entries) {

@@ -16,6 +16,7 @@ import {
   serializeFlake,
   validateFlake,
 } from '../../src/core/flake-file.js';
+import { parsePodmanOptions } from '../../src/core/podman-options.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/flakes', import.meta.url));
 
@@ -485,26 +486,24 @@ describe('runtime.podman', () => {
   it.each([
     ['resume', '    resume: true\n'],
     ['attach', '    attach: true\n'],
-  ])('refuses --storage-opt size together with %s', (_name, runtime) => {
-    const error = thrown(() =>
-      flakeFromSources([src(main('      - --rm\n      - --storage-opt size=10G\n', runtime))]),
-    );
-    expect(error.code).toBe('PILOT_FLAKE_INVALID');
-    expect(error.message).toBe(
-      // The list's line (where its first item is), in the file that wrote the list.
-      'app.yaml:6: container.runtime.podman: --storage-opt size limits the writable layer of one call; a resume or attach instance keeps its own on disk',
-    );
-    expect(error.hint).toBe('remove --storage-opt size, or resume/attach');
+  ])('accepts --storage-opt size together with %s (flake-pilot writes it there)', (_name, runtime) => {
+    const { flake } = flakeFromSources([
+      src(main('      - --rm\n      - --storage-opt size=10G\n', runtime)),
+    ]);
+    expect(flake.container.runtime.podman).toEqual(['--rm', '--storage-opt size=10G']);
   });
 
-  it('refuses --storage-opt size when a drop-in turns resume on', () => {
-    const error = thrown(() =>
-      flakeFromSources([
-        src(main('      - --storage-opt size=10G\n'), 'a.yaml'),
-        src('container:\n  runtime:\n    resume: true\n', 'a.d/1.yaml'),
-      ]),
-    );
-    expect(error.message).toMatch(/^a\.yaml:5: container\.runtime\.podman: --storage-opt size/);
+  it('shows --storage-opt size of a kept instance as a no-op: its layer is on disk', () => {
+    const kept = parsePodmanOptions(['--storage-opt size=10G'], { kept: true });
+    expect(kept.storageSize).toBeUndefined();
+    expect(kept.noops).toEqual([
+      {
+        option: '--storage-opt size=10G',
+        reason:
+          'a resume or attach instance keeps its writable layer on disk, where pilot sets no size',
+      },
+    ]);
+    expect(parsePodmanOptions(['--storage-opt size=10G']).storageSize).toBe(10 * 1024 ** 3);
   });
 
   it('accepts --storage-opt size for one-shot calls, and resume without it', () => {

@@ -11,6 +11,7 @@ import {
 } from '../../src/core/podman-options.js';
 
 const none: PodmanOptions = {
+  envFileAt: [],
   env: [],
   envFiles: [],
   volumes: [],
@@ -108,7 +109,10 @@ describe('parsePodmanOptions: honoured options', () => {
     [
       '--env-file, both spellings',
       ['--env-file /etc/app.env', '--env-file=/etc/more.env'],
-      { envFiles: ['/etc/app.env', '/etc/more.env'] },
+      {
+        envFiles: ['/etc/app.env', '/etc/more.env'],
+        envFileAt: ['runtime.podman item 1', 'runtime.podman item 2'],
+      },
     ],
     // -v / --volume
     ['-v /a:/b', ['-v /a:/b'], { volumes: [volume('-v /a:/b', '/a', '/b')] }],
@@ -605,6 +609,7 @@ describe('%VAR placeholders', () => {
       ...none,
       env: [{ name: 'A', value: '%HOME' }],
       envFiles: ['%HOME/.env'],
+      envFileAt: ['runtime.podman item 4'],
       volumes: [
         volume('-v %HOME/x:/x', '%HOME/x', '/x'),
         volume('--mount type=bind,src=%HOME,dst=%HOME', '%HOME', '%HOME'),
