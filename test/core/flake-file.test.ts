@@ -68,7 +68,7 @@ describe('upstream forms', () => {
           runas: 'root',
           resume: true,
           attach: false,
-          podman: ['--rm', '-ti'],
+          podman: ['--storage-opt size=10G', '--rm', '-ti'],
         },
       },
     });
