@@ -361,6 +361,8 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     ignoreMissingVolumes: caller.options.has('ignore_missing_volume_path'),
   });
   if (identity.note) debugStep(identity.note);
+  for (const noop of options.noops)
+    debugStep(`option ${noop.option} changes nothing: ${noop.reason}`);
   debugStep(`app runs as uid ${identity.uid} gid ${identity.gid}`);
   const plan = planLaunch({
     flake,
