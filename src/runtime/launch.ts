@@ -348,6 +348,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     );
   }
   const {
+    options,
     overrides,
     identity,
     envdeps,
