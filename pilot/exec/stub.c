@@ -242,8 +242,11 @@ int stub_main(int argc, char **argv, const char *app)
 	struct decline why_not;
 	if (!read_plan(&words, &plan, &why_not) || !build_line(argc, argv, &plan, &line, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
-	if (dry_run)
+	if (dry_run) {
+		if (trace)
+			fprintf(stderr, "pilot: fast path taken (dry run)\n");
 		print_line(&line);
+	}
 	if (plan.pidfile_dir)
 		record_call(argv, plan.pidfile_dir);
 	/* Nothing may see this variable if the launcher once set it for us. */
