@@ -2,8 +2,9 @@
  * The launcher's caches (host layers under the store, fast plans under the run
  * dir) as `ps`, `stop`, `gc` and `doctor` see them.
  */
-import { lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { splitNul } from '../core/bytes.js';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
@@ -109,11 +110,38 @@ export function collectLauncherCaches(
       removed.push(`${kind}/${entry}`);
     }
   }
+  removeUnusedSessionFiles(paths.run, Math.max(options.minAgeMs ?? 0, SESSION_MIN_AGE_MS));
   // The host package resolution cache is keyed by the dpkg database; it refills itself.
   if (options.requirements !== false) {
     rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
   }
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
+}
+
+/** A launch writes its account files before its plan: younger ones may be about to be named. */
+const SESSION_MIN_AGE_MS = 120_000;
+
+/**
+ * The generated passwd/group files (`<run>/session/`, launch-options.ts) that no plan in
+ * the run dir names go: a launch writes a new one when an image or host account changes.
+ */
+function removeUnusedSessionFiles(run: string, minAgeMs: number): void {
+  const dir = join(run, 'session');
+  const named = new Set<string>();
+  for (const plan of listPlans(run)) {
+    try {
+      for (const word of splitNul(readFileSync(plan.file))) {
+        if (word.startsWith(`${dir}/`)) named.add(word);
+      }
+    } catch {
+      // a plan that vanished names nothing
+    }
+  }
+  for (const entry of listDir(dir)) {
+    const path = join(dir, entry);
+    if (named.has(path) || isYoungerThan(path, minAgeMs)) continue;
+    rmSync(path, { force: true });
+  }
 }
 
 /**
