@@ -160,6 +160,13 @@ BB_B=$(du_b "$EX/layers/busybox-base")
 DEB_B=$(du_b "$EX/layers/debian-python-base")
 # name | prepare | command | what it is
 NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+# An unprivileged caller keeps its plans in its own run dir ($XDG_RUNTIME_DIR/pilot, else
+# ~/.cache/pilot/run): every row runs with a HOME that nobody owns (root's rows bind it
+# as they would bind /root), and without root's XDG_RUNTIME_DIR.
+mkdir -m 755 "$WORK/home"
+chown 65534:65534 "$WORK/home"
+export HOME=$WORK/home
+unset XDG_RUNTIME_DIR
 CMDS=(
   "native|true|$WORK/native/hello|the app's sh script run directly on the host"
   "node -e 0|true|node -e 0|Node's own start-up"
