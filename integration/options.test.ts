@@ -339,7 +339,9 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('flake options (%s path)', (path) 
     sh('ro-cwd', '--read-only');
     const dir = mkdtempSync(join(tmpdir(), 'pilot-ro-'));
     try {
-      expect(run('ro-cwd', 'touch here && echo ok', { cwd: dir }).stdout).toBe('ok\n');
+      expect(run('ro-cwd', 'touch /etc/x 2>&1; touch here && echo ok', { cwd: dir }).stdout).toBe(
+        'touch: /etc/x: Read-only file system\nok\n',
+      );
       expect(statSync(join(dir, 'here')).isFile()).toBe(true);
       expect(
         run('ro-cwd', 'touch /tmp/pilot-ro-$$ && rm /tmp/pilot-ro-$$ && echo tmp').stdout,
