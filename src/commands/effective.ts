@@ -16,6 +16,8 @@ export interface EffectiveSettings {
     fromCaller: string[];
     envFiles: string[];
     loaderVariables: string;
+    /** `%NAME` placeholders the options use: expanded from each caller's environment. */
+    placeholders: string[];
   };
   mounts: {
     always: string[];
@@ -90,6 +92,9 @@ export function effectiveSettings(
       values,
       fromCaller,
       envFiles: options.envFiles,
+      placeholders: [
+        ...new Set(flake.container.runtime.podman.flatMap((item) => item.match(/%[A-Z]+/g) ?? [])),
+      ],
       loaderVariables:
         passedLoader.length > 0
           ? `${passedLoader.join(', ')} passed (the flake names them); the others are not passed from the caller`
@@ -143,6 +148,11 @@ export function effectiveText(e: EffectiveSettings): string {
     lines.push(`  set ${name}=${value}`);
   for (const name of e.environment.fromCaller) lines.push(`  from the caller: ${name}`);
   for (const file of e.environment.envFiles) lines.push(`  env file: ${file}`);
+  if (e.environment.placeholders.length > 0) {
+    lines.push(
+      `  ${e.environment.placeholders.join(', ')}: replaced in every option by the caller's value at each call ($NAME when unset)`,
+    );
+  }
   lines.push(`  ${e.environment.loaderVariables}`);
   lines.push('mounts:', `  always: ${e.mounts.always.join(', ')}`);
   for (const v of e.mounts.volumes) {
