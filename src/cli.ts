@@ -362,15 +362,17 @@ export function buildProgram(): Command {
       const { flake, warnings, files } = loaded;
       for (const w of warnings)
         process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
-      let user: string | undefined;
+      const image: { User?: string | undefined; WorkingDir?: string | undefined } = {};
       try {
         const { flakeImages } = await import('./runtime/launch.js');
-        const { imageUser } = await import('./runtime/launch-plan.js');
-        user = imageUser(flakeImages(paths, flake));
+        const { imageSetting } = await import('./runtime/launch-plan.js');
+        const images = flakeImages(paths, flake);
+        image.User = imageSetting(images, 'User');
+        image.WorkingDir = imageSetting(images, 'WorkingDir');
       } catch {
-        user = undefined; // an image gone from the store: the flake is still shown
+        // an image gone from the store: the flake is still shown
       }
-      const effective = effectiveSettings(flake, loaded.podmanAt, user, process.getuid?.() ?? 0);
+      const effective = effectiveSettings(flake, loaded.podmanAt, image, process.getuid?.() ?? 0);
       if (options.json) return printJson({ ...flake, effective });
       process.stdout.write(
         `# from ${files.join(', ')}\n${serializeFlake(flake)}${effectiveText(effective)}`,

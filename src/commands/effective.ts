@@ -43,7 +43,7 @@ const LOADER = ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT'];
 export function effectiveSettings(
   flake: Flake,
   podmanAt: readonly string[],
-  imageUser: string | undefined,
+  image: { User?: string | undefined; WorkingDir?: string | undefined },
   uid: number,
   run?: Runner,
 ): EffectiveSettings {
@@ -78,8 +78,8 @@ export function effectiveSettings(
     identity: {
       rootCaller,
       otherCallers,
-      imageUser: imageUser
-        ? `${imageUser} (${options.user ? 'replaced by --user' : 'not applied: a host command runs as its caller; --user opts in'})`
+      imageUser: image.User
+        ? `${image.User} (${options.user ? 'replaced by --user' : 'not applied: a host command runs as its caller; --user opts in'})`
         : null,
     },
     environment: {
@@ -119,7 +119,9 @@ export function effectiveSettings(
         flags: [...v.flags],
       })),
       tmpfs: options.tmpfs,
-      workdir: options.workdir ?? "the caller's working directory",
+      workdir:
+        options.workdir ??
+        `the caller's working directory${image.WorkingDir ? ` (the image's WorkingDir ${image.WorkingDir} is not applied: -w opts in)` : ''}`,
     },
     isolation: {
       readOnly: options.readOnly,

@@ -194,12 +194,18 @@ function configsTopFirst(images: PlanImages): ImageConfig[] {
   return configs;
 }
 
-/** The image config's `User` that applies (top image first), or undefined when none sets one. */
-export function imageUser(images: PlanImages): string | undefined {
+/** An image config's `User` or `WorkingDir` that applies (top image first), or undefined. */
+export function imageSetting(images: PlanImages, key: 'User' | 'WorkingDir'): string | undefined {
   for (const config of configsTopFirst(images)) {
-    if (config.User !== undefined && config.User !== '') return config.User;
+    const value = config[key];
+    if (value !== undefined && value !== '') return value;
   }
   return undefined;
+}
+
+/** The image config's `User` (not applied: a host command runs as its caller). */
+export function imageUser(images: PlanImages): string | undefined {
+  return imageSetting(images, 'User');
 }
 
 export function mergedImageEnv(images: PlanImages): Map<string, string> {

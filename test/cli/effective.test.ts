@@ -43,7 +43,7 @@ describe('pilot show: effective settings', () => {
         '-ti',
       ]),
       [],
-      '1000',
+      { User: '1000', WorkingDir: '/app' },
       0,
       noNetns,
     );
@@ -82,13 +82,22 @@ describe('pilot show: effective settings', () => {
   });
 
   it('says who runs a runas flake, and that an image User is not applied', () => {
-    const e = effectiveSettings(flake([], { runas: 'alice' }), [], '65534', 0, noNetns);
+    const e = effectiveSettings(
+      flake([], { runas: 'alice' }),
+      [],
+      { User: '65534', WorkingDir: '/app' },
+      0,
+      noNetns,
+    );
     expect(e.identity.rootCaller).toBe(
       'runs as the host account alice (runas), with its groups and home',
     );
     expect(e.identity.otherCallers).toBe('each runs it as itself (runas applies to root callers)');
     expect(e.identity.imageUser).toMatch(/^65534 \(not applied/);
-    const caller = effectiveSettings(flake([], { runas: 'root' }), [], undefined, 0, noNetns);
+    expect(e.mounts.workdir).toBe(
+      "the caller's working directory (the image's WorkingDir /app is not applied: -w opts in)",
+    );
+    const caller = effectiveSettings(flake([], { runas: 'root' }), [], {}, 0, noNetns);
     expect(caller.identity.rootCaller).toBe('runs as root (its caller)');
     expect(caller.identity.imageUser).toBeNull();
     expect(caller.isolation.noNewPrivileges).toBe(false);
@@ -98,7 +107,7 @@ describe('pilot show: effective settings', () => {
     const e = effectiveSettings(
       flake(['--storage-opt size=10G'], { resume: true }),
       [],
-      undefined,
+      {},
       0,
       noNetns,
     );
