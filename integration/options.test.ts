@@ -214,10 +214,15 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('flake options (%s path)', (path) 
   it("resolves the caller's account inside, with the host's time zone", () => {
     sh('session');
     const as = asUser(user.uid, user.gid);
-    const r = run('session', 'whoami; id -gn; md5sum < /etc/localtime', as);
+    const r = run('session', 'whoami; id -gn', as);
     expect(r.stderr).toBe('');
-    const zone = spawnSync('sh', ['-c', 'md5sum < /etc/localtime'], { encoding: 'utf8' }).stdout;
-    expect(r.stdout).toBe(`${user.name}\n${user.name}\n${zone}`);
+    expect(r.stdout).toBe(`${user.name}\n${user.name}\n`);
+    // The busybox image has no /etc/localtime: whatever the app sees there is the host's.
+    if (existsSync('/etc/localtime')) {
+      expect(run('session', 'md5sum < /etc/localtime', as).stdout).toBe(
+        spawnSync('sh', ['-c', 'md5sum < /etc/localtime'], { encoding: 'utf8' }).stdout,
+      );
+    }
     expect(run('session', 'whoami').stdout).toBe('root\n');
   });
 
