@@ -30,6 +30,16 @@ describe('EntryValidator: entries GNU tar could not extract', () => {
       /entry "b\/c" would replace the directory "b\/c"/,
     ],
     [
+      // GNU tar follows the link to decide: with a target that exists on the host
+      // (e.g. /etc) it failed halfway; with another it made a directory.
+      'a directory over a symlink of the same archive',
+      [
+        ['a', 'SymbolicLink', '/etc'],
+        ['a/', 'Directory'],
+      ],
+      /^layer\.tar: entry "a\/" would turn "a", a symlink earlier in the same archive, into a directory; refused$/,
+    ],
+    [
       'a device named like a directory',
       [['a/.', 'CharacterDevice']],
       /entry "a\/\." ends in "\/" or "\/\."/,

@@ -130,6 +130,15 @@ export class EntryValidator {
         this.size += entry.size;
         break;
       case 'Directory':
+        // GNU tar looks at the symlink's target to decide how to replace it: the outcome
+        // would depend on the host (a link to an existing host directory fails halfway).
+        if (this.symlinks.has(normal)) {
+          throw unsafe(
+            this.label,
+            path,
+            `would turn ${quoteExcerpt(normal)}, a symlink earlier in the same archive, into a directory`,
+          );
+        }
         break;
       case 'SymbolicLink':
         // The target is data: it only ever resolves inside the container's root.
