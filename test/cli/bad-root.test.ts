@@ -1,0 +1,81 @@
+/**
+ * A root that would be accepted now and fail later is refused by the first command that
+ * sees it, and by the launcher (exit 125): an empty --root, a relative one, one with a
+ * character that overlay mount options cannot carry.
+ */
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Installed, installPilot, run, writeTestArchive } from './helpers.js';
+
+vi.setConfig({ testTimeout: 60_000 });
+
+let installed: Installed;
+let work: string;
+let archive: string;
+
+beforeAll(() => {
+  installed = installPilot();
+  work = mkdtempSync(join(tmpdir(), 'pilot-bad-root-'));
+  archive = writeTestArchive(work, 'one', 'test/one:1');
+}, 300_000);
+
+afterAll(() => {
+  installed?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('a bad root is refused up front', () => {
+  it('--root "" is a usage error naming --root, not the system store', () => {
+    for (const args of [['list'], ['images'], ['load', archive], ['doctor']]) {
+      const r = run(installed.bin, ['--root', '', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toContain('--root "" names no directory');
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+
+  it('a relative --root or PILOT_ROOT is refused at every command, with the absolute path to use', () => {
+    for (const args of [['list'], ['images'], ['gc'], ['load', archive], ['doctor']]) {
+      const viaOption = run(installed.bin, ['--root', 'rel', ...args], { cwd: work });
+      expect(viaOption.code, args.join(' ')).toBe(2);
+      expect(viaOption.stderr).toContain('--root "rel" is a relative path');
+      expect(viaOption.stderr).toContain(`--root ${join(work, 'rel')}`);
+      const viaEnv = run(installed.bin, args, { cwd: work, env: { PILOT_ROOT: 'rel' } });
+      expect(viaEnv.code, args.join(' ')).toBe(2);
+      expect(viaEnv.stderr).toContain('PILOT_ROOT "rel" is a relative path');
+    }
+  });
+
+  it('a root with a comma is refused by load and register, naming the character', () => {
+    const root = join(work, 'a,b');
+    const load = run(installed.bin, ['load', archive], { env: { PILOT_ROOT: root } });
+    expect(load.code).toBe(2);
+    expect(load.stderr).toContain(
+      `PILOT_ROOT "${root}" contains ',', which overlay mount options cannot carry`,
+    );
+    const register = run(installed.bin, [
+      '--root',
+      root,
+      'register',
+      '--container',
+      'test/one:1',
+      '--app',
+      '/usr/bin/one',
+    ]);
+    expect(register.code).toBe(2);
+    expect(register.stderr).toContain("contains ','");
+  });
+
+  it('the launcher refuses a relative PILOT_ROOT with exit 125 and the reason', () => {
+    const link = join(work, 'someapp');
+    symlinkSync(join(installed.destdir, 'usr/libexec/pilot/pilot-exec'), link);
+    for (const root of ['rel', join(work, 'x:y')]) {
+      const r = run(link, ['arg'], { cwd: work, env: { PILOT_ROOT: root } });
+      expect(r.code, root).toBe(125);
+      expect(r.stderr).toMatch(/^someapp: PILOT_ROOT ".*" (is a relative path|contains ':')/);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+});
