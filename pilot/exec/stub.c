@@ -187,6 +187,8 @@ static void record_call(char **argv, const char *dir)
 	int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		fall_back(argv, "cannot record the call in the instance", pidfile);
+	/* 0644 whatever the caller's umask (the Node launcher writes its records so too). */
+	(void)fchmod(fd, 0644);
 	/* With the start time the record names this process, not a later one that
 	 * reuses the pid (pilot stop must never signal a stranger). */
 	char start[32];

@@ -3,7 +3,7 @@
  * Everything is checked before anything is written; the flake and the link are
  * each replaced atomically, and a failure after the flake is written restores it.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
@@ -11,6 +11,7 @@ import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/fl
 import { pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
+import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
@@ -184,7 +185,7 @@ function registerLocked(
   const previous = existsSync(flakeFile) ? readFileSync(flakeFile) : undefined;
   writeFileAtomic(flakeFile, serializeFlake(flake));
   try {
-    mkdirSync(dirname(link), { recursive: true });
+    makeDirs(dirname(link));
     symlinkAtomic(launcher, link);
   } catch (error) {
     if (previous) writeFileAtomic(flakeFile, previous);

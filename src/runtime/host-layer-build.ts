@@ -7,7 +7,7 @@
  * `/removed` holds, can make it create, change or link anything outside the layer.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, type Stats, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
@@ -124,7 +124,11 @@ export async function buildHostLayer(
   const isRoot = process.getuid?.() === 0;
   const ops = hostLayerOperations(files, options);
   // A layer with files that not everyone may read is root's (or its builder's) alone.
-  mkdirSync(staging, { mode: options.public ? 0o755 : 0o700 });
+  // Its mode is set, not left to the umask: a public layer closed by root's umask 077
+  // would serve nobody else (they would bind each file instead).
+  const mode = options.public ? 0o755 : 0o700;
+  mkdirSync(staging, { mode });
+  chmodSync(staging, mode);
   const args = ['--build-tree', staging];
   if (options.public) args.push('--public');
   if (hostRoot !== '/') args.push('--host-root', hostRoot);

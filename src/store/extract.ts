@@ -31,6 +31,7 @@ import { pipeline } from 'node:stream/promises';
 import { commitRename } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf } from '../core/errors.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
@@ -105,7 +106,7 @@ export async function extractTarSafely(
 ): Promise<ExtractResult> {
   const label = options.label ?? (typeof input === 'string' ? input : 'tar archive');
   const privileged = options.privileged ?? isPrivileged();
-  mkdirSync(options.tmpDir, { recursive: true });
+  makeDirs(options.tmpDir, PRIVATE_DIR_MODE);
   sweepBeforeWrite(options.tmpDir);
   const staging = join(options.tmpDir, tempName('extract'));
   const spoolFile = join(options.tmpDir, tempName('spool'));

@@ -5,12 +5,13 @@
  * no name that points at a missing record.
  */
 
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import { type ImageRecord, readImageById } from '../core/image-record.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
 import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
@@ -68,10 +69,10 @@ function ensureStoreDirs(paths: PilotPaths): void {
     storeDirs.blobs(paths),
     storeDirs.images(paths),
     storeDirs.refs(paths),
-    storeDirs.tmp(paths),
   ]) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   }
+  makeDirs(storeDirs.tmp(paths), PRIVATE_DIR_MODE);
 }
 
 export async function loadArchive(
