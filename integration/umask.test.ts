@@ -204,4 +204,41 @@ describe.skipIf(skip !== '').each(['077', '027'])('under root umask %s', (mask) 
       ['kept', true],
     ]);
   });
+
+  it('a flakes dir made private by hand: list says so, doctor names it with the chmod', () => {
+    const flakes = join(root.dir, 'usr/share/flakes');
+    chmodSync(flakes, 0o700);
+    try {
+      const env = root.env({ HOME: home });
+      delete env.XDG_RUNTIME_DIR;
+      const list = result(
+        spawnSync(process.execPath, [cli, 'list'], { env, cwd: home, uid: NOBODY, gid: NOBODY }),
+      );
+      expect(list.code).toBe(1);
+      expect(list.stderr).toContain(
+        `cannot read the flakes directory ${flakes}: permission denied`,
+      );
+      expect(list.stderr).toContain(`chmod o+rx ${flakes}`);
+      expect(list.stderr).not.toContain('internal error');
+      const doctor = JSON.parse(pilotUnderMask(['doctor', '--json']).stdout) as {
+        check: string;
+        status: string;
+        detail: string;
+        fix: string;
+      }[];
+      const access = doctor.find((c) => c.check === 'apps for other users');
+      expect(access?.status).toBe('warn');
+      expect(access?.detail).toContain(`${flakes} (flakes directory: needs o+rx)`);
+      expect(access?.fix).toContain(`chmod o+rx ${flakes}`);
+    } finally {
+      chmodSync(flakes, 0o755);
+    }
+  });
+
+  it('doctor finds nothing that keeps other users out', () => {
+    const r = pilotUnderMask(['doctor', '--json']);
+    const checks = JSON.parse(r.stdout) as { check: string; status: string; detail: string }[];
+    const access = checks.find((c) => c.check === 'apps for other users');
+    expect(access?.status, access?.detail).toBe('ok');
+  });
 });
