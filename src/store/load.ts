@@ -23,6 +23,8 @@ export interface LoadOptions {
   /** A name for the image (when the archive has none, or in addition). */
   name?: string | undefined;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** What the archive holds that pilot skips, e.g. a RepoTags entry that is no valid name. */
+  onWarning?: ((message: string) => void) | undefined;
   /** Layers extracted at the same time (default: min(4, CPUs)). */
   concurrency?: number;
 }
@@ -89,7 +91,10 @@ export async function loadArchive(
   const workDir = await beginLoad(paths);
   try {
     const files = await openArchive(source, workDir);
-    const { plans } = await readImagePlans(files, { name: options.name });
+    const { plans } = await readImagePlans(files, {
+      name: options.name,
+      onWarning: options.onWarning,
+    });
     return await loadPlans(paths, source, plans, workDir, options);
   } finally {
     removeTree(workDir);

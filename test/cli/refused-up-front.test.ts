@@ -1,12 +1,14 @@
 /**
- * A root that would be accepted now and fail later is refused by the first command that
- * sees it, and by the launcher (exit 125): an empty --root, a relative one, one with a
- * character that overlay mount options cannot carry.
+ * Input that would be accepted now and fail later is refused, or warned about, by the
+ * first command that sees it: a root that is empty, relative or has a character overlay
+ * mount options cannot carry (also by the launcher, exit 125); archive names pilot
+ * cannot use.
  */
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { dockerFiles, makeImage, simpleLayer, tarOf } from '../store/helpers.js';
 import { type Installed, installPilot, run, writeTestArchive } from './helpers.js';
 
 vi.setConfig({ testTimeout: 60_000 });
@@ -77,5 +79,21 @@ describe('a bad root is refused up front', () => {
       expect(r.stderr).toMatch(/^someapp: PILOT_ROOT ".*" (is a relative path|contains ':')/);
       expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
     }
+  });
+});
+
+describe('load', () => {
+  it('warns on stderr about a RepoTags entry it cannot use, also with --quiet', () => {
+    const image = makeImage([simpleLayer('tagged')]);
+    const file = join(work, 'tags.docker.tar');
+    writeFileSync(file, tarOf(dockerFiles([{ image, repoTags: ['ok/app:1', 'No Good:1'] }])));
+    const root = join(work, 'load-root');
+    const r = run(installed.bin, ['--root', root, 'load', file, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^pilot: warning: .*tags\.docker\.tar: manifest\.json: ignoring the RepoTags entry "No Good:1" of [0-9a-f]{64}\.json: it has the character " " .*; load with --name REF to name the image\n$/,
+    );
+    expect(run(installed.bin, ['--root', root, 'images', '--json']).stdout).toContain('ok/app:1');
   });
 });
