@@ -38,7 +38,7 @@ import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
 import { extractPass } from './extract/gnu-tar.js';
 import { invalid, validatePass } from './extract/validate.js';
-import { convertWhiteouts } from './extract/whiteouts.js';
+import { convertWhiteouts, refuseOpaqueRoot } from './extract/whiteouts.js';
 
 export type { Compression } from './extract/decompress.js';
 export { decodeTarEscapes } from './extract/gnu-tar.js';
@@ -139,6 +139,7 @@ export async function extractTarSafely(
       plainTar,
     );
     debugStep(`validated ${label}`);
+    if ((options.whiteouts ?? 'overlay') === 'overlay') refuseOpaqueRoot(label, checked.validator);
     // Closed to everyone but its owner until canonicalised: no other user may reach
     // an image's setuid file or device node, not even for a moment.
     mkdirSync(staging, { mode: 0o700 });
