@@ -17,6 +17,7 @@ import { parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
+import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
 
@@ -87,6 +88,8 @@ export function registerApp(
       );
     }
   }
+  // Each include tar is read now (a file that is no tar would fail every launch).
+  for (const tar of options.includeTar) checkIncludeTar(tar);
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {

@@ -1,5 +1,5 @@
 /**
- * Safe, faithful extraction of a tar (plain, gzip or zstd) into a directory.
+ * Safe, faithful extraction of a tar (plain, gzip, xz or zstd) into a directory.
  *
  * Pass 1 streams the input through sha256 (as given), the decompressor, sha256 (the
  * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser, and refuses the archive

@@ -2,9 +2,9 @@
  * Input that would be accepted now and fail later is refused, or warned about, by the
  * first command that sees it: a root that is empty, relative or has a character overlay
  * mount options cannot carry (also by the launcher, exit 125); archive names pilot
- * cannot use.
+ * cannot use; an --include-tar that is no tar; a --target the image lacks.
  */
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -95,5 +95,28 @@ describe('load', () => {
       /^pilot: warning: .*tags\.docker\.tar: manifest\.json: ignoring the RepoTags entry "No Good:1" of [0-9a-f]{64}\.json: it has the character " " .*; load with --name REF to name the image\n$/,
     );
     expect(run(installed.bin, ['--root', root, 'images', '--json']).stdout).toContain('ok/app:1');
+  });
+});
+
+describe('register', () => {
+  let root: string;
+  const register = (...args: string[]) =>
+    run(installed.bin, ['--root', root, 'register', '--container', 'test/one:1', ...args]);
+
+  beforeAll(() => {
+    root = join(work, 'register-root');
+    expect(run(installed.bin, ['--root', root, 'load', archive]).code).toBe(0);
+  });
+
+  it('refuses an --include-tar that is no tar, naming it, and writes nothing', () => {
+    const notTar = join(work, 'config.tar.gz');
+    writeFileSync(notTar, 'just text\n');
+    const r = register('--app', '/usr/bin/inc', '--include-tar', notTar);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `pilot: --include-tar "${notTar}" is not a tar archive (no tar header, no gzip, xz or zstd data)`,
+    );
+    expect(existsSync(join(root, 'usr/share/flakes/inc.yaml'))).toBe(false);
+    expect(existsSync(join(root, 'usr/bin/inc'))).toBe(false);
   });
 });

@@ -380,6 +380,17 @@ describe('extractTarSafely writes what the archive says', () => {
     expect(readFileSync(join(store.dir, 'out/z'), 'utf8')).toBe('zstd\n');
   });
 
+  it("reads xz-compressed tars (an include.tar.xz, as flake-pilot's tar -xf does)", async () => {
+    const tar = encodeTar([{ path: 'x', body: 'xz\n' }]);
+    const blob = execFileSync('xz', ['-q', '-c'], { input: tar });
+    const result = await extractTarSafely(Readable.from([blob]), join(store.dir, 'out'), {
+      tmpDir: tmp,
+      expectedDiffId: sha256(tar),
+    });
+    expect(result).toMatchObject({ compression: 'xz', digest: sha256(blob), diffId: sha256(tar) });
+    expect(readFileSync(join(store.dir, 'out/x'), 'utf8')).toBe('xz\n');
+  });
+
   it('decodes GNU tar escapes', () => {
     expect(decodeTarEscapes('a\\nb\\\\c\\303\\274')).toBe('a\nb\\cü');
     expect(decodeTarEscapes('plain')).toBe('plain');
