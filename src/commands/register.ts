@@ -20,6 +20,7 @@ import { LayeredTree } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
+import { checkTarget } from './register-target.js';
 
 export interface RegisterOptions {
   container: string;
@@ -89,11 +90,11 @@ export function registerApp(
     }
   }
   // Each include tar is read now (a file that is no tar would fail every launch).
-  for (const tar of options.includeTar) checkIncludeTar(tar);
+  const includeNames = options.includeTar.map(checkIncludeTar);
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
-    return registerLocked(paths, options, launcher, app, appPath);
+    return registerLocked(paths, options, launcher, app, appPath, includeNames);
   } finally {
     lock.release();
   }
@@ -119,6 +120,7 @@ function registerLocked(
   launcher: string,
   app: string,
   appPath: string,
+  includeNames: Set<string>[],
 ): RegisterResult {
   const flakeFile = flakeFileOf(paths, app);
   const link = hostPath(paths, appPath);
@@ -183,7 +185,20 @@ function registerLocked(
     },
   };
   // Refuses a /removed path with `..` now rather than at the first launch.
-  collectHostFiles(paths, flake, images);
+  const hostFiles = collectHostFiles(paths, flake, images);
+  if (options.target !== undefined) {
+    const warning = checkTarget(
+      options.target,
+      {
+        tree: new LayeredTree(treeLayers(paths, stackLayers(images))),
+        hostFiles,
+        includeNames: () => includeNames.flatMap((names) => [...names]),
+        volumes: podman.volumes.map((v) => v.target),
+      },
+      options.force,
+    );
+    if (warning) warnings.push(warning);
+  }
 
   const previous = existsSync(flakeFile) ? readFileSync(flakeFile) : undefined;
   writeFileAtomic(flakeFile, serializeFlake(flake));

@@ -119,4 +119,19 @@ describe('register', () => {
     expect(existsSync(join(root, 'usr/share/flakes/inc.yaml'))).toBe(false);
     expect(existsSync(join(root, 'usr/bin/inc'))).toBe(false);
   });
+
+  it('refuses a --target the image lacks (it would fail every launch); --force warns instead', () => {
+    const refused = register('--app', '/usr/bin/t', '--target', '/usr/bin/two');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      'pilot: --target "/usr/bin/two" is not in the image, nor among its host files, include tars or volumes: the app could never run',
+    );
+    expect(existsSync(join(root, 'usr/share/flakes/t.yaml'))).toBe(false);
+    expect(register('--app', '/usr/bin/t', '--target', '/usr/bin/one').code).toBe(0);
+    const forced = register('--app', '/usr/bin/t', '--target', '/usr/bin/two', '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toMatch(
+      /^pilot: warning: --target "\/usr\/bin\/two" .*registered anyway \(--force\)/,
+    );
+  });
 });
