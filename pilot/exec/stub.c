@@ -114,10 +114,14 @@ static unsigned long long fnv1a64(const char *s)
 }
 
 /* A PILOT_ROOT as Node's path.resolve() would give it, or NULL for one it would change
- * (relative, "." or ".." components, doubled or trailing slashes): then no plan. */
+ * (relative, "." or ".." components, doubled or trailing slashes) or refuse (a character
+ * overlay mount options cannot carry: src/core/paths.ts): then no plan, and the Node
+ * launcher says why. */
 static bool plain_root(const char *root)
 {
 	if (root[0] != '/' || strstr(root, "//") || strstr(root, "/./") || strstr(root, "/../"))
+		return false;
+	if (strpbrk(root, ",:\\\n"))
 		return false;
 	size_t len = strlen(root);
 	if (len > 1 && root[len - 1] == '/')
@@ -224,6 +228,9 @@ int stub_main(int argc, char **argv, const char *app)
 
 	uid_t uid = getuid();
 	char run[PATH_MAX], plan_path[PATH_MAX];
+	const char *root = getenv("PILOT_ROOT");
+	if (root && *root && !plain_root(root))
+		fall_back(argv, "PILOT_ROOT is not a plain absolute path", root);
 	if (!run_dir(run, sizeof run, uid))
 		fall_back(argv, "no usable run dir", NULL);
 	if ((size_t)snprintf(plan_path, sizeof plan_path, "%s/plans/%s.u%u.plan", run, app,
