@@ -6,7 +6,6 @@
  */
 import {
   closeSync,
-  fchmodSync,
   fsyncSync,
   openSync,
   renameSync,
@@ -16,7 +15,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { faultPoint } from './fault.js';
-import { makeDirs } from './modes.js';
+import { makeDirs, setFileMode } from './modes.js';
 import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 /**
@@ -46,7 +45,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   const temp = tempSibling(path);
   const fd = openSync(temp, 'wx', mode);
   try {
-    fchmodSync(fd, mode);
+    setFileMode(fd, mode);
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } catch (error) {

@@ -5,7 +5,6 @@
  */
 import {
   closeSync,
-  fchmodSync,
   linkSync,
   openSync,
   readFileSync,
@@ -16,7 +15,7 @@ import {
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { faultPoint } from './fault.js';
-import { makeDirs } from './modes.js';
+import { makeDirs, setFileMode } from './modes.js';
 import { formatOwner, isOwnerAlive, type Owner, parseOwner } from './owner.js';
 import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
@@ -33,7 +32,7 @@ function tryClaim(path: string): boolean {
   const temp = tempSibling(path, 'claim');
   const fd = openSync(temp, 'wx', 0o644);
   try {
-    fchmodSync(fd, 0o644);
+    setFileMode(fd, 0o644);
     writeSync(fd, `${formatOwner()}\n`);
   } finally {
     closeSync(fd);

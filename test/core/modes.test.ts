@@ -1,14 +1,17 @@
 /**
- * What pilot creates has the modes pilot means, whatever the umask (root's may be 077 on
- * a hardened host): each writer runs here under umask 077.
+ * What root creates has the modes pilot means, whatever its umask (077 on a hardened
+ * host): each writer runs here under umask 077. An unprivileged user's own files keep
+ * its umask's narrowing, never wider than pilot means.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeJsonAtomic } from '../../src/core/atomic-fs.js';
 import { claimLock } from '../../src/core/lock.js';
 import { makeDirs, writeFileMode } from '../../src/core/modes.js';
+import { bundleSnippet, isRoot, sourceFile } from '../store/helpers.js';
 
 let work: string;
 let saved: number;
@@ -26,7 +29,7 @@ afterEach(() => {
   process.umask(saved);
 });
 
-describe('under umask 077', () => {
+describe.skipIf(!isRoot)('root under umask 077', () => {
   it('makeDirs gives every directory it creates 0755, and the last one its mode', () => {
     makeDirs(join(work, 'a/b/c'));
     for (const dir of ['a', 'a/b', 'a/b/c']) expect(modeOf(join(work, dir)), dir).toBe(0o755);
@@ -64,5 +67,57 @@ describe('under umask 077', () => {
   it('writeFileMode writes 0644 (a call record in a kept instance)', () => {
     writeFileMode(join(work, 'pid'), '123\n');
     expect(modeOf(join(work, 'pid'))).toBe(0o644);
+  });
+});
+
+describe.skipIf(!isRoot)('an unprivileged user', () => {
+  /** Runs makeDirs and writeFileAtomic as nobody under `mask`; the modes they left. */
+  function asNobody(mask: string): Record<string, string> {
+    chmodSync(work, 0o755);
+    const dir = join(work, `nobody-${mask}`);
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    const script = join(work, `nobody-${mask}.mjs`);
+    bundleSnippet(
+      `import { writeFileAtomic } from ${sourceFile('core/atomic-fs.ts')};
+      import { makeDirs } from ${sourceFile('core/modes.ts')};
+      const dir = process.argv[2];
+      makeDirs(dir + '/store/tmp', 0o700);
+      writeFileAtomic(dir + '/store/refs/name', 'x');`,
+      script,
+    );
+    chmodSync(script, 0o644);
+    const r = spawnSync(
+      'sh',
+      ['-c', `umask ${mask}; exec "$0" "$@"`, process.execPath, script, dir],
+      {
+        uid: 65534,
+        gid: 65534,
+        encoding: 'utf8',
+      },
+    );
+    expect(r.stderr).toBe('');
+    const mode = (rel: string) => modeOf(join(dir, rel)).toString(8);
+    return Object.fromEntries(
+      ['store', 'store/tmp', 'store/refs', 'store/refs/name'].map((rel) => [rel, mode(rel)]),
+    );
+  }
+
+  it("keeps its umask's narrowing for its own files (077: private)", () => {
+    expect(asNobody('077')).toEqual({
+      store: '700',
+      'store/tmp': '700',
+      'store/refs': '700',
+      'store/refs/name': '600',
+    });
+  });
+
+  it('is never given wider modes than pilot means (umask 000)', () => {
+    expect(asNobody('000')).toEqual({
+      store: '755',
+      'store/tmp': '700',
+      'store/refs': '755',
+      'store/refs/name': '644',
+    });
   });
 });
