@@ -34,6 +34,11 @@ function pathsOf(command: Command, options: { readOnly?: boolean } = {}): PilotP
   return paths;
 }
 
+/** A warning on stderr, also under --quiet and --json (stdout stays the result). */
+function printWarning(message: string): void {
+  process.stderr.write(`pilot: warning: ${message}\n`);
+}
+
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
@@ -118,6 +123,7 @@ export function buildProgram(): Command {
       const results = await loadArchive(pathsOf(command), source, {
         name: options.name,
         onProgress: progress.update,
+        onWarning: printWarning,
       });
       progress.done();
       if (options.json) return printJson(results.map(loadSummary));
@@ -144,7 +150,10 @@ export function buildProgram(): Command {
         options.quiet || options.json ? false : undefined,
         `pulling ${ref}`,
       );
-      const results = await pullImage(pathsOf(command), ref, { onProgress: progress.update });
+      const results = await pullImage(pathsOf(command), ref, {
+        onProgress: progress.update,
+        onWarning: printWarning,
+      });
       progress.done();
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;

@@ -114,10 +114,14 @@ static unsigned long long fnv1a64(const char *s)
 }
 
 /* A PILOT_ROOT as Node's path.resolve() would give it, or NULL for one it would change
- * (relative, "." or ".." components, doubled or trailing slashes): then no plan. */
+ * (relative, "." or ".." components, doubled or trailing slashes) or refuse (a character
+ * overlay mount options cannot carry: src/core/paths.ts): then no plan, and the Node
+ * launcher says why. */
 static bool plain_root(const char *root)
 {
 	if (root[0] != '/' || strstr(root, "//") || strstr(root, "/./") || strstr(root, "/../"))
+		return false;
+	if (strpbrk(root, ",:\\\n"))
 		return false;
 	size_t len = strlen(root);
 	if (len > 1 && root[len - 1] == '/')
@@ -187,6 +191,8 @@ static void record_call(char **argv, const char *dir)
 	int fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		fall_back(argv, "cannot record the call in the instance", pidfile);
+	/* 0644 whatever the caller's umask (the Node launcher writes its records so too). */
+	(void)fchmod(fd, 0644);
 	/* With the start time the record names this process, not a later one that
 	 * reuses the pid (pilot stop must never signal a stranger). */
 	char start[32];
@@ -222,6 +228,9 @@ int stub_main(int argc, char **argv, const char *app)
 
 	uid_t uid = getuid();
 	char run[PATH_MAX], plan_path[PATH_MAX];
+	const char *root = getenv("PILOT_ROOT");
+	if (root && *root && !plain_root(root))
+		fall_back(argv, "PILOT_ROOT is not a plain absolute path", root);
 	if (!run_dir(run, sizeof run, uid))
 		fall_back(argv, "no usable run dir", NULL);
 	if ((size_t)snprintf(plan_path, sizeof plan_path, "%s/plans/%s.u%u.plan", run, app,

@@ -4,7 +4,8 @@
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { errnoOf } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
+import { escapeName } from '../core/excerpt.js';
 import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
@@ -23,7 +24,23 @@ export function isPilotLink(path: string): boolean {
 }
 
 export function appNames(paths: PilotPaths): string[] {
-  return listDir(paths.flakes)
+  let names: string[];
+  try {
+    names = listDir(paths.flakes);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    // Made private by hand, or by an earlier pilot under root's umask 077.
+    throw new PilotError(
+      'PILOT_NEEDS_PRIVILEGE',
+      `cannot read the flakes directory ${escapeName(paths.flakes)}: permission denied`,
+      {
+        hint: `its owner can let every user list and run its apps: "chmod o+rx ${escapeName(paths.flakes)}" ("pilot doctor" names every such path)`,
+        cause: error,
+      },
+    );
+  }
+  return names
     .filter((f) => f.endsWith('.yaml') && !f.startsWith('.'))
     .map((f) => f.slice(0, -'.yaml'.length))
     .sort();

@@ -13,6 +13,7 @@ import { errnoOf } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
 import { listPlans } from '../runtime/fast-plan.js';
 import { hostSupport } from '../runtime/host-support.js';
+import { checkAccessForOthers } from './doctor-access.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -408,6 +409,11 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
     ...checkTools(host),
     checkDirectory('store', paths.store, 'store'),
     checkDirectory('runtime dir', paths.run, 'runtime directory'),
+    checkAccessForOthers(
+      paths,
+      options.launcher,
+      options.helper ?? join(dirname(options.launcher), 'pilot-exec'),
+    ),
     checkFreeSpace(paths.store),
     checkHardLinks(host, paths.store),
     checkPlans(paths.run),

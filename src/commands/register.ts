@@ -3,7 +3,7 @@
  * Everything is checked before anything is written; the flake and the link are
  * each replaced atomically, and a failure after the flake is written restores it.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
@@ -11,13 +11,16 @@ import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/fl
 import { pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
+import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
+import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
+import { checkTarget } from './register-target.js';
 
 export interface RegisterOptions {
   container: string;
@@ -86,10 +89,12 @@ export function registerApp(
       );
     }
   }
+  // Each include tar is read now (a file that is no tar would fail every launch).
+  const includeNames = options.includeTar.map(checkIncludeTar);
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
-    return registerLocked(paths, options, launcher, app, appPath);
+    return registerLocked(paths, options, launcher, app, appPath, includeNames);
   } finally {
     lock.release();
   }
@@ -115,6 +120,7 @@ function registerLocked(
   launcher: string,
   app: string,
   appPath: string,
+  includeNames: Set<string>[],
 ): RegisterResult {
   const flakeFile = flakeFileOf(paths, app);
   const link = hostPath(paths, appPath);
@@ -179,12 +185,25 @@ function registerLocked(
     },
   };
   // Refuses a /removed path with `..` now rather than at the first launch.
-  collectHostFiles(paths, flake, images);
+  const hostFiles = collectHostFiles(paths, flake, images);
+  if (options.target !== undefined) {
+    const warning = checkTarget(
+      options.target,
+      {
+        tree: new LayeredTree(treeLayers(paths, stackLayers(images))),
+        hostFiles,
+        includeNames: () => includeNames.flatMap((names) => [...names]),
+        volumes: podman.volumes.map((v) => v.target),
+      },
+      options.force,
+    );
+    if (warning) warnings.push(warning);
+  }
 
   const previous = existsSync(flakeFile) ? readFileSync(flakeFile) : undefined;
   writeFileAtomic(flakeFile, serializeFlake(flake));
   try {
-    mkdirSync(dirname(link), { recursive: true });
+    makeDirs(dirname(link));
     symlinkAtomic(launcher, link);
   } catch (error) {
     if (previous) writeFileAtomic(flakeFile, previous);

@@ -7,7 +7,6 @@
 import {
   closeSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   renameSync,
   rmSync,
@@ -16,6 +15,7 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { faultPoint } from './fault.js';
+import { makeDirs, setFileMode } from './modes.js';
 import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 /**
@@ -33,14 +33,19 @@ export function commitRename(temp: string, path: string): void {
   }
 }
 
-/** Atomically replaces `path` with `data` (temp file in the same directory + fsync + rename). */
+/**
+ * Atomically replaces `path` with `data` (temp file in the same directory + fsync +
+ * rename). The file gets `mode` whatever the umask (core/modes.ts), and so do the
+ * directories created for it (0755).
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   sweepBeforeWrite(dir);
   const temp = tempSibling(path);
   const fd = openSync(temp, 'wx', mode);
   try {
+    setFileMode(fd, mode);
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);
   } catch (error) {

@@ -6,7 +6,6 @@
 import {
   closeSync,
   linkSync,
-  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -16,6 +15,7 @@ import {
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { faultPoint } from './fault.js';
+import { makeDirs, setFileMode } from './modes.js';
 import { formatOwner, isOwnerAlive, type Owner, parseOwner } from './owner.js';
 import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
@@ -32,6 +32,7 @@ function tryClaim(path: string): boolean {
   const temp = tempSibling(path, 'claim');
   const fd = openSync(temp, 'wx', 0o644);
   try {
+    setFileMode(fd, 0o644);
     writeSync(fd, `${formatOwner()}\n`);
   } finally {
     closeSync(fd);
@@ -109,7 +110,8 @@ export function removeDeadClaim(path: string): boolean {
 
 /** Claims `path` or throws PILOT_BUSY naming what holds it. `what` names the thing for the message. */
 export function claimLock(path: string, what: string): Lock {
-  mkdirSync(dirname(path), { recursive: true });
+  // The flakes dir is made here by a first `register`: 0755 whatever the umask.
+  makeDirs(dirname(path));
   sweepBeforeWrite(dirname(path));
   for (let attempt = 0; attempt < 3; attempt++) {
     if (tryClaim(path)) {

@@ -4,6 +4,8 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PilotError } from './errors.js';
+import { quoteExcerpt } from './excerpt.js';
 
 export interface PilotPaths {
   /** '' for the real system, else an absolute directory. */
@@ -27,8 +29,16 @@ export interface PathOptions {
 export function resolvePaths(options: PathOptions = {}): PilotPaths {
   const env = options.env ?? process.env;
   const uid = options.uid ?? process.getuid?.() ?? 0;
+  // An empty PILOT_ROOT means unset, as for any variable (the stub reads it so too); an
+  // empty --root was asked for explicitly and names nothing.
+  if (options.root === '') {
+    throw new PilotError('PILOT_USAGE', '--root "" names no directory', {
+      hint: 'give the directory to put everything under (--root /srv/pilot), or leave --root out for the default store',
+    });
+  }
   const given = options.root ?? env.PILOT_ROOT;
   if (given !== undefined && given !== '') {
+    checkRoot(given, options.root !== undefined ? '--root' : 'PILOT_ROOT');
     const root = resolve(given);
     return {
       root,
@@ -59,6 +69,42 @@ export function resolvePaths(options: PathOptions = {}): PilotPaths {
     run: runtimeDir,
     system: false,
   };
+}
+
+/** Characters that overlayfs mount options cannot carry in a path (comma and backslash split or
+ * escape options, `:` separates lower dirs) or that break line-based records (newline). */
+const ROOT_FORBIDDEN: [string, string][] = [
+  [',', "','"],
+  [':', "':'"],
+  ['\\', "'\\'"],
+  ['\n', 'a newline'],
+];
+
+/**
+ * Refuses a root that would be accepted now and fail later: a relative one (it would
+ * mean another directory from every working directory) or one with a character that
+ * every launch's overlay mount would choke on.
+ */
+function checkRoot(given: string, source: '--root' | 'PILOT_ROOT'): void {
+  const shown = `${source} ${quoteExcerpt(given)}`;
+  if (!given.startsWith('/')) {
+    throw new PilotError(
+      'PILOT_USAGE',
+      `${shown} is a relative path: pilot needs an absolute one (a relative root would name another directory from every working directory)`,
+      {
+        hint: `give the full path, e.g. ${source === '--root' ? '--root ' : 'PILOT_ROOT='}${resolve(given)}`,
+      },
+    );
+  }
+  for (const [char, name] of ROOT_FORBIDDEN) {
+    if (given.includes(char)) {
+      throw new PilotError(
+        'PILOT_USAGE',
+        `${shown} contains ${name}, which overlay mount options cannot carry: every launch would fail`,
+        { hint: "choose a root directory whose path has no ',', ':', '\\' or newline" },
+      );
+    }
+  }
 }
 
 /** Where a host path such as `/usr/bin/x` lives under the root. */

@@ -4,12 +4,13 @@
  * stub can tell the plan is still right with a few lstat calls. The format is
  * docs/plan.md's; stub.c reads it, and integration/plan-spec.test.ts checks both agree.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
+import { makeDirs } from '../core/modes.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
 
 export const PLAN_MAGIC = ['pilot-plan', '2'];
@@ -103,7 +104,7 @@ export function writeFastPlan(
 ): string {
   const file = planFile(run, app, uid);
   const dir = join(run, 'plans');
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeDirs(dir);
   // Only its writer may write here (an earlier pilot made it world-writable, 1777):
   // a caller who does not own the store has a run dir of its own (launch.ts).
   const stat = statSync(dir);

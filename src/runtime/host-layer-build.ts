@@ -7,11 +7,12 @@
  * `/removed` holds, can make it create, change or link anything outside the layer.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, type Stats, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
 import { pathPresent } from '../core/fs-query.js';
+import { makeDir } from '../core/modes.js';
 import type { HostFile } from './host-layer.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -124,7 +125,9 @@ export async function buildHostLayer(
   const isRoot = process.getuid?.() === 0;
   const ops = hostLayerOperations(files, options);
   // A layer with files that not everyone may read is root's (or its builder's) alone.
-  mkdirSync(staging, { mode: options.public ? 0o755 : 0o700 });
+  // Its mode is set, not left to root's umask: a public layer closed by umask 077 would
+  // serve nobody else (they would bind each file instead).
+  makeDir(staging, options.public ? 0o755 : 0o700);
   const args = ['--build-tree', staging];
   if (options.public) args.push('--public');
   if (hostRoot !== '/') args.push('--host-root', hostRoot);

@@ -13,7 +13,6 @@ import {
   constants,
   existsSync,
   lstatSync,
-  mkdirSync,
   readlinkSync,
   realpathSync,
   rmSync,
@@ -23,6 +22,7 @@ import {
 import { join, posix } from 'node:path';
 import { commitRename } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { makeDirs } from '../core/modes.js';
 import { sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { type BuildOptions, buildHostLayer, type SkippedHostFile } from './host-layer-build.js';
 import type { LayeredTree } from './image-tree.js';
@@ -186,7 +186,7 @@ export async function ensureHostLayer(
   if (existsSync(path)) return { path, built: false, skipped: [] };
   const staging = join(dir, tempName('host'));
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    makeDirs(dir);
     sweepBeforeWrite(dir);
     const skipped = await buildHostLayer(staging, files, options);
     commitRename(staging, path);

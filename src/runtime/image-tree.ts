@@ -99,6 +99,15 @@ export class LayeredTree {
   }
 
   /**
+   * Resolves every symlink of `path` inside the image, the last component's too, as
+   * open(2) in the app's root would (`..` stops at the image root). Components the image
+   * lacks are kept as they are.
+   */
+  resolve(path: string): string {
+    return this.walk(componentsReversed(path), path);
+  }
+
+  /**
    * The kernel's walk, one component at a time: a link's target goes in front of the
    * components still to walk, and `..` climbs from where the walk stands (the target's
    * parent, not the link's). A resolved prefix is never walked again, so the work is

@@ -12,20 +12,14 @@
  * has not extracted yet), the caller's own run dir holds the extraction instead.
  */
 import { createHash } from 'node:crypto';
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  type Stats,
-  statSync,
-} from 'node:fs';
+import { createReadStream, existsSync, readFileSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
+import { makeDirs } from '../core/modes.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 
 interface Place {
@@ -123,7 +117,7 @@ export async function ensureIncludeTar(paths: PilotPaths, tar: string): Promise<
   const { extractTarSafely } = await import('../store/extract.js');
   for (const [i, place] of candidates.entries()) {
     try {
-      mkdirSync(place.dir, { recursive: true, mode: 0o755 });
+      makeDirs(place.dir);
       await extractTarSafely(tar, join(place.dir, hex), {
         tmpDir: place.tmp,
         label: `include.tar ${tar}`,

@@ -13,21 +13,14 @@
  * <id> is `<app>` for the default instance and `<app>@<name>` for `@NAME`.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { type Lock, waitForLock } from '../core/lock.js';
+import { makeDirs, PRIVATE_DIR_MODE, writeFileMode } from '../core/modes.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { unescapeMountField } from './in-use.js';
@@ -124,7 +117,7 @@ function unmount(path: string): void {
 }
 
 async function lockInstance(dirs: InstanceDirs): Promise<Lock> {
-  mkdirSync(dirs.runtime, { recursive: true });
+  makeDirs(dirs.runtime);
   return waitForLock(dirs.lock, `instance ${dirs.id}`, 60_000, 10);
 }
 
@@ -158,9 +151,9 @@ export async function ensureInstance(
     // over the same upper (its state stays); calls in progress keep the old view.
     if (mounted) unmount(dirs.root);
     const created = !existsSync(dirs.upper);
-    mkdirSync(dirs.upper, { recursive: true, mode: 0o755 });
-    mkdirSync(dirs.work, { recursive: true, mode: 0o700 });
-    mkdirSync(dirs.root, { recursive: true });
+    makeDirs(dirs.upper);
+    makeDirs(dirs.work, PRIVATE_DIR_MODE);
+    makeDirs(dirs.root);
     chmodSync(dirs.state, 0o700);
     chmodSync(dirname(dirs.root), 0o700);
     // nosuid,nodev: the root is mounted in the host's namespace (DESIGN.md, Trust).
@@ -176,7 +169,7 @@ export async function ensureInstance(
       });
     }
     for (const point of STANDARD_MOUNT_POINTS) {
-      mkdirSync(join(dirs.root, point.path), { recursive: true });
+      makeDirs(join(dirs.root, point.path));
     }
     writeJsonAtomic(dirs.info, { key, since: new Date().toISOString() } satisfies InstanceInfo);
     return { dirs, created };
@@ -187,9 +180,9 @@ export async function ensureInstance(
 
 /** Records a process of a call in the instance; the returned function removes the record. */
 export function enterInstance(dirs: InstanceDirs, call: Owner): () => void {
-  mkdirSync(dirs.pids, { recursive: true });
+  makeDirs(dirs.pids);
   const file = join(dirs.pids, String(call.pid));
-  writeFileSync(file, `${call.start}\n`);
+  writeFileMode(file, `${call.start}\n`);
   return () => rmSync(file, { force: true });
 }
 

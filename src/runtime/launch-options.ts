@@ -6,11 +6,12 @@
  * stamp (files read, variables used).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
+import { makeDirs } from '../core/modes.js';
 import {
   type PodmanEnv,
   type PodmanOptions,
@@ -74,7 +75,7 @@ function readEnvFile(file: string, at: string): PodmanEnv[] {
 /** Writes `content` once, by its hash, below `<run>/session` (0644: the app's uid reads it). */
 function sessionFile(run: string, content: string, suffix: string): string {
   const dir = join(run, 'session');
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  makeDirs(dir);
   const file = join(
     dir,
     `${createHash('sha256').update(content).digest('hex').slice(0, 32)}.${suffix}`,

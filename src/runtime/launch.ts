@@ -15,6 +15,7 @@ import type { Flake, LoadedFlake } from '../core/flake-file.js';
 import { pathOwner } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
@@ -69,8 +70,8 @@ async function persistentUpper(
 ): Promise<Composition> {
   const own = resolvePaths({ env: { ...request.env, PILOT_ROOT: '' }, uid: request.uid });
   const state = join(own.store, 'instances', id);
-  mkdirSync(join(state, 'upper'), { recursive: true, mode: 0o755 });
-  mkdirSync(join(state, 'work'), { recursive: true, mode: 0o700 });
+  makeDirs(join(state, 'upper'));
+  makeDirs(join(state, 'work'), PRIVATE_DIR_MODE);
   const lock = await waitForLock(join(state, 'lock'), `instance ${id}`, 600_000);
   after.push(async () => lock.release());
   return { kind: 'persistent-upper', upper: join(state, 'upper'), work: join(state, 'work') };
@@ -295,7 +296,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
 
   const userns = request.uid !== 0;
   const mnt = join(paths.run, 'mnt');
-  mkdirSync(mnt, { recursive: true, mode: 0o755 });
+  makeDirs(mnt);
   const kept = flake.container.runtime.resume || flake.container.runtime.attach;
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];

@@ -17,6 +17,9 @@ import {
   unknownArchive,
 } from './archive-source.js';
 import { isObject, pickImageConfig } from './image-config.js';
+import { limitWarnings, ociNames, repoTagNames, validRef, type Warn } from './ref-names.js';
+
+export { refProblem, validRef, type Warn } from './ref-names.js';
 
 export interface LayerPlan {
   diffId: string;
@@ -52,16 +55,6 @@ const INDEX_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ]);
-
-const REF_NAME = 'org.opencontainers.image.ref.name';
-const CONTAINERD_NAME = 'io.containerd.image.name';
-
-/** Loose check of an image reference: registry/path:tag or @digest, no spaces. */
-const refPattern = /^[a-z0-9][a-z0-9._\-/:]*(?:@sha256:[a-f0-9]{64})?$/i;
-
-export function validRef(ref: string): boolean {
-  return ref.length <= 512 && refPattern.test(ref) && !ref.includes('//');
-}
 
 function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -184,28 +177,11 @@ function diffIdsOf(source: string, name: string, raw: RawConfig): string[] {
   return ids.map((id) => checkDigest(`${source}: image config ${name}`, id));
 }
 
-/** Names from an OCI index entry; a bare tag needs --name to become a name. */
-function ociNames(
-  annotations: Record<string, string> | undefined,
+async function readOciImages(
+  files: ArchiveFiles,
   given: string | undefined,
-): string[] {
-  const names: string[] = [];
-  let bareTag: string | undefined;
-  for (const key of [REF_NAME, CONTAINERD_NAME]) {
-    const value = isObject(annotations) ? annotations[key] : undefined;
-    if (typeof value !== 'string' || value === '') continue;
-    if (value.includes('/') || value.includes(':')) {
-      if (validRef(value)) names.push(normalizeRef(value));
-    } else if (key === REF_NAME && validRef(value)) bareTag = value;
-  }
-  if (given !== undefined) {
-    const hasTag = normalizeRef(given) === given || given.includes('@');
-    names.push(bareTag && !hasTag ? `${given}:${bareTag}` : normalizeRef(given));
-  }
-  return names;
-}
-
-async function readOciImages(files: ArchiveFiles, given: string | undefined): Promise<ImagePlan[]> {
+  warn: Warn,
+): Promise<ImagePlan[]> {
   const source = files.source;
   const indexData = await readArchiveFile(files, 'index.json');
   if (!indexData) throw invalid(source, 'index.json is missing');
@@ -255,7 +231,7 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
       );
     }
     plans.push({
-      names: ociNames(top.annotations, given),
+      names: ociNames(source, top.annotations, given, warn),
       manifest,
       manifestDigest,
       config,
@@ -288,6 +264,7 @@ function digestInName(name: string): string | undefined {
 async function readDockerImages(
   files: ArchiveFiles,
   given: string | undefined,
+  warn: Warn,
 ): Promise<ImagePlan[]> {
   const source = files.source;
   const data = await readArchiveFile(files, 'manifest.json');
@@ -324,9 +301,7 @@ async function readDockerImages(
     if (entry.RepoTags != null && !Array.isArray(entry.RepoTags)) {
       throw invalid(source, `manifest.json: the RepoTags of ${configName} are not a list`);
     }
-    const names = (entry.RepoTags ?? [])
-      .filter((tag) => typeof tag === 'string' && validRef(tag) && !tag.startsWith('<none>'))
-      .map(normalizeRef);
+    const names = repoTagNames(source, configName, entry.RepoTags ?? [], warn);
     if (given !== undefined) names.push(normalizeRef(given));
     plans.push({
       names,
@@ -355,7 +330,7 @@ export function archiveKind(files: ArchiveFiles): ArchiveKind {
 
 export async function readImagePlans(
   files: ArchiveFiles,
-  options: { name?: string | undefined } = {},
+  options: { name?: string | undefined; onWarning?: Warn | undefined } = {},
 ): Promise<{ kind: ArchiveKind; plans: ImagePlan[] }> {
   if (options.name !== undefined && !validRef(options.name)) {
     throw new PilotError('PILOT_USAGE', `"${options.name}" is not a valid image name`, {
@@ -363,10 +338,12 @@ export async function readImagePlans(
     });
   }
   const kind = archiveKind(files);
+  const warnings = limitWarnings(options.onWarning ?? (() => {}));
   const plans =
     kind === 'docker'
-      ? await readDockerImages(files, options.name)
-      : await readOciImages(files, options.name);
+      ? await readDockerImages(files, options.name, warnings.warn)
+      : await readOciImages(files, options.name, warnings.warn);
+  warnings.finish();
   if (options.name !== undefined && plans.length !== 1) {
     throw new PilotError(
       'PILOT_USAGE',

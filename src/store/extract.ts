@@ -1,5 +1,5 @@
 /**
- * Safe, faithful extraction of a tar (plain, gzip or zstd) into a directory.
+ * Safe, faithful extraction of a tar (plain, gzip, xz or zstd) into a directory.
  *
  * Pass 1 streams the input through sha256 (as given), the decompressor, sha256 (the
  * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser, and refuses the archive
@@ -31,13 +31,14 @@ import { pipeline } from 'node:stream/promises';
 import { commitRename } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf } from '../core/errors.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
 import { extractPass } from './extract/gnu-tar.js';
 import { invalid, validatePass } from './extract/validate.js';
-import { convertWhiteouts } from './extract/whiteouts.js';
+import { convertWhiteouts, refuseOpaqueRoot } from './extract/whiteouts.js';
 
 export type { Compression } from './extract/decompress.js';
 export { decodeTarEscapes } from './extract/gnu-tar.js';
@@ -105,7 +106,7 @@ export async function extractTarSafely(
 ): Promise<ExtractResult> {
   const label = options.label ?? (typeof input === 'string' ? input : 'tar archive');
   const privileged = options.privileged ?? isPrivileged();
-  mkdirSync(options.tmpDir, { recursive: true });
+  makeDirs(options.tmpDir, PRIVATE_DIR_MODE);
   sweepBeforeWrite(options.tmpDir);
   const staging = join(options.tmpDir, tempName('extract'));
   const spoolFile = join(options.tmpDir, tempName('spool'));
@@ -138,6 +139,7 @@ export async function extractTarSafely(
       plainTar,
     );
     debugStep(`validated ${label}`);
+    if ((options.whiteouts ?? 'overlay') === 'overlay') refuseOpaqueRoot(label, checked.validator);
     // Closed to everyone but its owner until canonicalised: no other user may reach
     // an image's setuid file or device node, not even for a moment.
     mkdirSync(staging, { mode: 0o700 });

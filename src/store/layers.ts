@@ -7,11 +7,12 @@
  * rename, so no reader can find a half layer, and a crash leaves at most a record
  * without a directory (ignored, and rewritten by the next extraction).
  */
-import { lstatSync, mkdirSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { layerAlias } from '../core/image-record.js';
+import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT } from '../core/store-version.js';
 import type { BlobSource } from './archive-source.js';
@@ -71,7 +72,7 @@ export function ensureLayerAlias(paths: PilotPaths, diffId: string): void {
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT' && errnoOf(error) !== 'EINVAL') throw error;
   }
-  mkdirSync(storeDirs.aliases(paths), { recursive: true });
+  makeDirs(storeDirs.aliases(paths));
   symlinkAtomic(target, alias);
 }
 
@@ -125,8 +126,8 @@ export async function ensureLayer(
     );
   }
   const blob = layer.blob;
-  mkdirSync(storeDirs.layers(paths), { recursive: true });
-  mkdirSync(storeDirs.aliases(paths), { recursive: true });
+  makeDirs(storeDirs.layers(paths));
+  makeDirs(storeDirs.aliases(paths));
   let record: StoredLayerRecord | undefined;
   const result: ExtractResult = await extractTarSafely(
     { open: () => blob.open() },

@@ -5,12 +5,13 @@
  * no name that points at a missing record.
  */
 
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import { type ImageRecord, readImageById } from '../core/image-record.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
 import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
@@ -22,6 +23,8 @@ export interface LoadOptions {
   /** A name for the image (when the archive has none, or in addition). */
   name?: string | undefined;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** What the archive holds that pilot skips, e.g. a RepoTags entry that is no valid name. */
+  onWarning?: ((message: string) => void) | undefined;
   /** Layers extracted at the same time (default: min(4, CPUs)). */
   concurrency?: number;
 }
@@ -68,10 +71,10 @@ function ensureStoreDirs(paths: PilotPaths): void {
     storeDirs.blobs(paths),
     storeDirs.images(paths),
     storeDirs.refs(paths),
-    storeDirs.tmp(paths),
   ]) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   }
+  makeDirs(storeDirs.tmp(paths), PRIVATE_DIR_MODE);
 }
 
 export async function loadArchive(
@@ -88,7 +91,10 @@ export async function loadArchive(
   const workDir = await beginLoad(paths);
   try {
     const files = await openArchive(source, workDir);
-    const { plans } = await readImagePlans(files, { name: options.name });
+    const { plans } = await readImagePlans(files, {
+      name: options.name,
+      onWarning: options.onWarning,
+    });
     return await loadPlans(paths, source, plans, workDir, options);
   } finally {
     removeTree(workDir);

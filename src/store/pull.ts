@@ -19,6 +19,7 @@ export interface PullOptions {
   /** A name to give the image besides REF itself. */
   name?: string | undefined;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  onWarning?: ((message: string) => void) | undefined;
   /** Which fetchers to try, in order (default: podman, then skopeo). */
   tools?: PullTool[];
   /** Commands to run (tests point them elsewhere). */
@@ -119,7 +120,10 @@ export async function pullImage(
         },
       );
     }
-    const results = await loadArchive(paths, archive, { onProgress: options.onProgress });
+    const results = await loadArchive(paths, archive, {
+      onProgress: options.onProgress,
+      onWarning: options.onWarning,
+    });
     // The archive's own names come first; REF (and --name) are added as the user wrote them.
     for (const result of results) {
       for (const name of names) {

@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { claimHolder, claimLock } from '../core/lock.js';
+import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { isOwnerAlive } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { sweepDeadTemps, tempEntryOwner, tempEntryTag, tempName } from '../core/temp-entries.js';
@@ -26,7 +27,7 @@ import { sweepDeadTemps, tempEntryOwner, tempEntryTag, tempName } from '../core/
 /** Creates a temp dir `tmp/.pilot-<purpose>-…` of this process (mkdir fails rather than reuse one). */
 export function makeTempDir(paths: PilotPaths, purpose: string): string {
   const tmp = storeDirs.tmp(paths);
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  makeDirs(tmp, PRIVATE_DIR_MODE);
   const dir = join(tmp, tempName(purpose));
   mkdirSync(dir, { mode: 0o700 });
   return dir;
@@ -73,7 +74,7 @@ export async function withGcLock<T>(
   fn: () => Promise<T> | T,
   options: WaitOptions = {},
 ): Promise<T> {
-  mkdirSync(paths.store, { recursive: true });
+  makeDirs(paths.store);
   const lock = claimLock(gcLockPath(paths), 'garbage collection of the store');
   try {
     const deadline = Date.now() + (options.timeoutMs ?? 10 * 60 * 1000);

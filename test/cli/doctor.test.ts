@@ -55,6 +55,7 @@ describe('pilot doctor on this machine', () => {
       'dpkg/rpm',
       'store',
       'runtime dir',
+      'apps for other users',
       'free space',
       'hard links',
       'cached plans',

@@ -85,7 +85,15 @@ const scenarios: Scenario[] = [
     name: 'register --force over an app',
     setup: (root) => {
       ok(root, ['load', appArchive]);
-      ok(root, ['register', '--container', 'app:1', '--app', '/usr/bin/app', '--target', '/x']);
+      ok(root, [
+        'register',
+        '--container',
+        'app:1',
+        '--app',
+        '/usr/bin/app',
+        '--target',
+        '/usr/bin/shared',
+      ]);
     },
     command: [...register, '--force'],
   },

@@ -179,6 +179,20 @@ describe('pilot-exec as the warm-path stub', () => {
     );
   });
 
+  it('declines a PILOT_ROOT the Node launcher refuses (relative, or with , : \\ or a newline)', () => {
+    writePlan(basic());
+    const prefix =
+      'pilot: fast path required but declined: PILOT_ROOT is not a plain absolute path';
+    // A plan under such a root (written when pilot still took it) is not run either.
+    const odd = path.join(tmp, 'odd:root');
+    fs.mkdirSync(path.join(odd, 'run/pilot/plans'), { recursive: true });
+    fs.copyFileSync(plan, path.join(odd, 'run/pilot/plans', path.basename(plan)));
+    for (const bad of [odd, 'rel/root', `${root},x`, `${root}\\x`]) {
+      expect(declined({ env: { PILOT_ROOT: bad } })).toBe(`${prefix}: ${bad}\n`);
+    }
+    expect(dryRun([])).toContain('/bin/prog');
+  });
+
   it('declines a stale stamp, another format, an unknown or cut-short record, no program', () => {
     const prefix = 'pilot: fast path required but declined:';
     writePlan([['stamp', stamped, '1:2:3:4'], ...basic()]);

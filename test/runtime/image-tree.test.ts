@@ -97,6 +97,23 @@ describe('LayeredTree', () => {
     expect(tree.canonicalParent('/new/dir/file')).toBe('/new/dir/file');
   });
 
+  it('resolves the last component too, as open(2) in the app root would', () => {
+    const links = new LayeredTree([
+      {
+        dir: layer('resolve', {
+          'usr/bin/python3.11': 'py',
+          'usr/bin/python3': { link: 'python3.11' },
+          bin: { link: 'usr/bin' },
+          'usr/bin/dangling': { link: '/opt/none' },
+        }),
+      },
+    ]);
+    expect(links.resolve('/bin/python3')).toBe('/usr/bin/python3.11');
+    expect(links.canonicalParent('/bin/python3')).toBe('/usr/bin/python3');
+    expect(links.resolve('/usr/bin/dangling')).toBe('/opt/none');
+    expect(links.resolve('/not/there')).toBe('/not/there');
+  });
+
   it('climbs with `..` no higher than the image root, as in a chroot', () => {
     const climb = new LayeredTree([
       { dir: layer('climb', { 'usr/lib64': 'dir', 'etc/up': { link: '../../../../usr/lib64' } }) },

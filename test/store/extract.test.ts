@@ -308,6 +308,34 @@ describe('extractTarSafely writes what the archive says', () => {
     expect(statSync(join(out, 'etc')).mtime.toISOString()).toBe('2020-01-02T03:04:05.000Z');
   });
 
+  it.each([
+    '.wh..wh..opq',
+    './.wh..wh..opq',
+  ])('refuses an opaque marker at the layer root (%s): overlayfs ignores it, lower files would show', async (path) => {
+    const error = await extract([
+      { path: 'a', body: 'a\n' },
+      { path, body: '' },
+    ]).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'PILOT_IMAGE_INVALID',
+      message:
+        'test.tar: entry ".wh..wh..opq" at the layer\'s root would hide every lower layer, which overlayfs cannot do (it ignores an opaque layer root, so their files would show); refused',
+    });
+    expect((error as { hint: string }).hint).toMatch(/\.wh\.NAME.*--squash-all/);
+    expect(existsSync(join(store.dir, 'out'))).toBe(false);
+    expectNothingOutside();
+  });
+
+  it('keeps a root opaque marker as a plain file where whiteouts are kept (include.tar)', async () => {
+    const out = join(store.dir, 'out');
+    await extractTarSafely(Readable.from([encodeTar([{ path: '.wh..wh..opq', body: '' }])]), out, {
+      tmpDir: tmp,
+      label: 'include.tar',
+      whiteouts: 'keep',
+    });
+    expect(readdirSync(out)).toEqual(['.wh..wh..opq']);
+  });
+
   it("handles names that need quoting in GNU tar's listing", async () => {
     const names = [
       'sp ace',
@@ -350,6 +378,17 @@ describe('extractTarSafely writes what the archive says', () => {
       diffId: sha256(tar),
     });
     expect(readFileSync(join(store.dir, 'out/z'), 'utf8')).toBe('zstd\n');
+  });
+
+  it("reads xz-compressed tars (an include.tar.xz, as flake-pilot's tar -xf does)", async () => {
+    const tar = encodeTar([{ path: 'x', body: 'xz\n' }]);
+    const blob = execFileSync('xz', ['-q', '-c'], { input: tar });
+    const result = await extractTarSafely(Readable.from([blob]), join(store.dir, 'out'), {
+      tmpDir: tmp,
+      expectedDiffId: sha256(tar),
+    });
+    expect(result).toMatchObject({ compression: 'xz', digest: sha256(blob), diffId: sha256(tar) });
+    expect(readFileSync(join(store.dir, 'out/x'), 'utf8')).toBe('xz\n');
   });
 
   it('decodes GNU tar escapes', () => {

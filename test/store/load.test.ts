@@ -232,6 +232,58 @@ describe('loadArchive: names', () => {
     });
   });
 
+  it('warns about each RepoTags entry it cannot use, naming it and why, and loads the rest', async () => {
+    const image = makeImage([simpleLayer('tags')]);
+    const tags = [
+      'good/app:1',
+      'Bad Name:1',
+      '-dash',
+      'a//b',
+      'x'.repeat(600),
+      '<none>:<none>', // docker's "no name": nothing to say
+      42,
+    ] as unknown as string[];
+    const file = archive('tags.tar', tarOf(dockerFiles([{ image, repoTags: tags }])));
+    const warnings: string[] = [];
+    const [result] = await loadArchive(store.paths, file, { onWarning: (w) => warnings.push(w) });
+    expect(result!.names).toEqual(['good/app:1']);
+    const config = `${image.configDigest.slice(7)}.json`;
+    const prefix = `${file}: manifest.json: ignoring the RepoTags entry`;
+    const suffix = '; load with --name REF to name the image';
+    expect(warnings).toEqual([
+      `${prefix} "Bad Name:1" of ${config}: it has the character " " (names use letters, digits, ".", "_", "-", "/" and ":")${suffix}`,
+      `${prefix} "-dash" of ${config}: it starts with "-", not a letter or digit${suffix}`,
+      `${prefix} "a//b" of ${config}: it has an empty path component ("//")${suffix}`,
+      expect.stringMatching(
+        /RepoTags entry "x{20,80}…?" of .*: it is 600 characters long \(at most 512\)/,
+      ),
+      `${prefix} of ${config}: it is a JSON number, not a string${suffix}`,
+    ]);
+    // Quoted short: a long name does not fill the terminal.
+    expect(warnings[3]!.length).toBeLessThan(400);
+  });
+
+  it('warns about an OCI ref annotation it cannot use', async () => {
+    const image = makeImage([simpleLayer('ann')]);
+    const file = archive('ann.tar', tarOf(ociFiles([{ image, refName: 'repo/app:v1\n' }])));
+    const warnings: string[] = [];
+    const [result] = await loadArchive(store.paths, file, { onWarning: (w) => warnings.push(w) });
+    expect(result!.names).toEqual([]);
+    expect(warnings).toEqual([
+      `${file}: index.json: ignoring the name "repo/app:v1\\n" (annotation org.opencontainers.image.ref.name): it has the character "\\n" (names use letters, digits, ".", "_", "-", "/" and ":"); load with --name REF to name the image`,
+    ]);
+  });
+
+  it('counts warnings past the tenth instead of printing thousands', async () => {
+    const image = makeImage([simpleLayer('many')]);
+    const tags = Array.from({ length: 1000 }, (_, i) => `bad tag ${i}`);
+    const file = archive('many.tar', tarOf(dockerFiles([{ image, repoTags: tags }])));
+    const warnings: string[] = [];
+    await loadArchive(store.paths, file, { onWarning: (w) => warnings.push(w) });
+    expect(warnings).toHaveLength(11);
+    expect(warnings[10]).toBe('… and 990 more warning(s) like these');
+  });
+
   it('moves a name to the newer image; the older one stays, nameless', async () => {
     const old = makeImage([simpleLayer('old')]);
     const fresh = makeImage([simpleLayer('new')]);

@@ -90,6 +90,28 @@ export async function makeWhiteoutDevices(
 }
 
 /**
+ * An opaque marker at a layer's root means "hide every lower layer" (OCI image spec).
+ * overlayfs cannot say that: it ignores the opaque xattr of a lower layer's root, so the
+ * app would see every file of the layers below while pilot believed them hidden. Rather
+ * than compose a root the image does not mean, the layer is refused, naming the entry.
+ * (Cutting the stack below the layer would be the faithful form, but a layer is shared
+ * by every image that has it, whatever lies below it in each.)
+ */
+export function refuseOpaqueRoot(
+  label: string,
+  validator: { opaqueDirs: readonly string[] },
+): void {
+  if (!validator.opaqueDirs.includes('.')) return;
+  throw new PilotError(
+    'PILOT_IMAGE_INVALID',
+    `${label}: entry "${OPAQUE_MARKER}" at the layer's root would hide every lower layer, which overlayfs cannot do (it ignores an opaque layer root, so their files would show); refused`,
+    {
+      hint: 'rebuild the image so that the layer deletes what it replaces by name (a .wh.NAME entry each), or flatten the image into one layer ("podman build --squash-all")',
+    },
+  );
+}
+
+/**
  * OCI whiteouts → overlayfs: `.wh.NAME` becomes a 0/0 character device NAME, and
  * `.wh..wh..opq` marks its directory opaque. Both opaque xattrs are written: the kernel
  * reads `trusted.overlay.*` only for an overlay mounted by real root, and `user.overlay.*`

@@ -1,0 +1,120 @@
+/**
+ * `register --include-tar FILE`: the file is checked when it is named, not at the first
+ * launch. It must be a regular file holding a tar, plain or compressed the way the
+ * extractor undoes (gzip, xz, zstd); its member names are returned, so that register can
+ * tell whether a `--target` comes from it.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { PilotError } from '../core/errors.js';
+import { quoteExcerpt } from '../core/excerpt.js';
+import { compressionOf } from '../store/extract/decompress.js';
+import { decodeTarEscapes } from '../store/extract/gnu-tar.js';
+import { splitEntryPath } from '../store/extract/validate.js';
+import { looksLikeTar } from '../store/tar-index.js';
+
+function refuse(file: string, why: string, hint: string): PilotError {
+  return new PilotError('PILOT_INCLUDE_INVALID', `--include-tar ${quoteExcerpt(file)} ${why}`, {
+    hint,
+  });
+}
+
+const MAKE_ONE =
+  'name a tar archive (plain, gzip, xz or zstd), e.g. one made with "tar -czf FILE.tar.gz -C DIR ."';
+
+function readHead(file: string, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The start of what the extractor would read: a tar header first, or nothing at all (an
+ * empty archive). GNU tar's own listing takes a few bytes of anything for an empty tar.
+ */
+function startsLikeTar(data: Buffer): boolean {
+  if (data.length === 0) return true;
+  const block = data.subarray(0, 512);
+  return block.length === 512 && (looksLikeTar(block) || block.every((byte) => byte === 0));
+}
+
+/** The first bytes of the decompressed data (a truncated stream decompresses as far as it goes). */
+function decompressHead(file: string, head: Buffer, compression: 'gzip' | 'xz' | 'zstd'): Buffer {
+  if (compression === 'gzip') {
+    try {
+      return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch (error) {
+      throw refuse(file, `is not readable gzip data: ${(error as Error).message}`, MAKE_ONE);
+    }
+  }
+  const r = spawnSync(compression, ['-d', '-c', '-q'], { input: head, maxBuffer: 64 << 20 });
+  if (r.error) {
+    throw refuse(
+      file,
+      `is ${compression}-compressed, and ${compression} cannot run here: ${r.error.message}`,
+      `install ${compression === 'xz' ? 'xz-utils' : 'zstd'}, which every launch needs to extract it`,
+    );
+  }
+  return r.stdout;
+}
+
+/**
+ * Refuses a `--include-tar` that is no tar (naming the file and what it is instead);
+ * returns its member names, normalized (`etc/x`, no leading `./` or `/`).
+ */
+export function checkIncludeTar(file: string): Set<string> {
+  let isFile: boolean;
+  try {
+    // Before any open: a FIFO would block the read.
+    isFile = statSync(file).isFile();
+  } catch (error) {
+    throw refuse(file, `cannot be read: ${(error as Error).message}`, MAKE_ONE);
+  }
+  if (!isFile) throw refuse(file, 'is not a regular file', MAKE_ONE);
+  const head = readHead(file, 64 * 1024);
+  const compression = compressionOf(head);
+  if (compression === 'bzip2' || compression === 'lz4' || compression === 'lzip') {
+    throw refuse(
+      file,
+      `is ${compression}-compressed, which pilot does not extract (plain, gzip, xz and zstd tars)`,
+      `recompress it, e.g. "${compression} -dc FILE | gzip > FILE.tar.gz"`,
+    );
+  }
+  if (!startsLikeTar(compression === 'none' ? head : decompressHead(file, head, compression))) {
+    const what =
+      compression === 'none'
+        ? 'no tar header, no gzip, xz or zstd data'
+        : `${compression} data that is no tar`;
+    throw refuse(file, `is not a tar archive (${what})`, MAKE_ONE);
+  }
+  // GNU tar lists every member (and undoes gzip, xz, zstd itself); what it cannot read
+  // is no tar, or a truncated one, and would fail the first launch.
+  const r = spawnSync('tar', ['-t', '-f', file, '--quoting-style=escape'], {
+    env: { ...process.env, LC_ALL: 'C' },
+    maxBuffer: 256 << 20,
+    encoding: 'latin1',
+  });
+  if (r.error || r.status !== 0) {
+    const said = (r.stderr ?? '')
+      .trim()
+      .split('\n')[0]
+      ?.replace(/^tar: /, '');
+    throw refuse(
+      file,
+      `is not a readable tar archive${compression === 'none' ? '' : ` (${compression} data)`}: ${quoteExcerpt(said || r.error?.message || `tar exited with ${r.status}`, 200)}`,
+      MAKE_ONE,
+    );
+  }
+  const names = new Set<string>();
+  for (const line of r.stdout.split('\n')) {
+    if (line === '') continue;
+    const name = splitEntryPath(decodeTarEscapes(line)).join('/');
+    if (name !== '') names.add(name);
+  }
+  return names;
+}

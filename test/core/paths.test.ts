@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { isPilotError, type PilotError } from '../../src/core/errors.js';
+import { resolvePaths } from '../../src/core/paths.js';
+
+function refusal(fn: () => unknown): PilotError {
+  try {
+    fn();
+  } catch (error) {
+    if (isPilotError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('resolvePaths', () => {
+  it('puts everything under an absolute root, normalised', () => {
+    const paths = resolvePaths({ root: '/srv/pilot/./x/../root/' });
+    expect(paths.root).toBe('/srv/pilot/root');
+    expect(paths.store).toBe('/srv/pilot/root/var/lib/pilot');
+    expect(paths.flakes).toBe('/srv/pilot/root/usr/share/flakes');
+    expect(paths.run).toBe('/srv/pilot/root/run/pilot');
+  });
+
+  it('takes an empty PILOT_ROOT as unset, as the stub does', () => {
+    expect(resolvePaths({ env: { PILOT_ROOT: '' }, uid: 0 }).store).toBe('/var/lib/pilot');
+  });
+
+  it('refuses --root "" (it would silently mean /) as a usage error naming --root', () => {
+    const error = refusal(() => resolvePaths({ root: '', env: {}, uid: 0 }));
+    expect(error.code).toBe('PILOT_USAGE');
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe('--root "" names no directory');
+  });
+
+  it.each([
+    ['--root', { root: 'rel/dir', env: {} }],
+    ['PILOT_ROOT', { env: { PILOT_ROOT: 'rel/dir' } }],
+    ['PILOT_ROOT', { env: { PILOT_ROOT: '.' } }],
+  ])('refuses a relative %s, naming the absolute path to give instead', (source, options) => {
+    const error = refusal(() => resolvePaths({ uid: 0, ...options }));
+    expect(error.code).toBe('PILOT_USAGE');
+    expect(error.message).toMatch(
+      new RegExp(`^${source} ".*" is a relative path: pilot needs an absolute one`),
+    );
+    expect(error.hint).toContain(process.cwd());
+  });
+
+  it.each([
+    ['/tmp/a,b', "','"],
+    ['/tmp/a:b', "':'"],
+    ['/tmp/a\\b', "'\\'"],
+    ['/tmp/a\nb', 'a newline'],
+  ])('refuses the root %j: it contains %s, which overlay mount options cannot carry', (root, name) => {
+    for (const options of [{ root }, { env: { PILOT_ROOT: root } }]) {
+      const error = refusal(() => resolvePaths({ uid: 0, ...options }));
+      expect(error.code).toBe('PILOT_USAGE');
+      expect(error.message).toContain(`contains ${name}, which overlay mount options cannot carry`);
+      // The value is quoted escaped: a newline does not break the message.
+      expect(error.message.split('\n')).toHaveLength(1);
+    }
+  });
+});
