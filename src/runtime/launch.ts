@@ -38,6 +38,8 @@ export interface LaunchRequest {
   args: readonly string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The cwd was removed (caller-bytes.ts): the app runs in it by descriptor. */
+  cwdDeleted?: boolean;
   uid: number;
   gid: number;
   debug: boolean;
@@ -372,6 +374,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       args: caller.appArgs,
       env: request.env,
       cwd: request.cwd,
+      cwdDeleted: request.cwdDeleted === true,
       uid: request.uid,
       gid: request.gid,
     },

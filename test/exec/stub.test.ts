@@ -147,6 +147,37 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(fixed.indexOf('--cwd')).toBeGreaterThan(fixed.indexOf('--volume'));
   });
 
+  it('binds a deleted cwd at its former path, even where a cover or HOME would spare it', () => {
+    /** The stub's words when it runs in `dir`, removed just before. */
+    const inDeleted = (dir: string) => {
+      fs.mkdirSync(dir);
+      const r = spawnSync(
+        'sh',
+        ['-c', 'cd "$1" && rmdir "$1" && shift && exec "$@"', 'sh', dir, link],
+        { env: { PATH: '/usr/bin:/bin', PILOT_ROOT: root, HOME: home, PILOT_FASTPATH: 'dry-run' } },
+      );
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(0);
+      return r.stdout.toString().slice(0, -1).split('\0');
+    };
+    writePlan([['cover', outside], ...basic()]);
+    for (const dir of [
+      path.join(outside, 'gone'),
+      path.join(home, 'gone'),
+      path.join(tmp, 'gone'),
+    ]) {
+      const words = inDeleted(dir);
+      expect(words.slice(words.indexOf('--rbind-cwd'), words.indexOf('--rbind-cwd') + 2)).toEqual([
+        '--rbind-cwd',
+        dir,
+      ]);
+      expect(words).not.toContain('--cwd');
+    }
+    // A fixed working dir needs no cwd: the plan is taken all the same.
+    writePlan([['workdir', '/w'], ...basic()]);
+    expect(inDeleted(path.join(tmp, 'gone-too'))).toContain('/w');
+  });
+
   it('binds HOME unless homebind is no, HOME is covered, "/" or relative', () => {
     writePlan([['homebind', 'no'], ...basic()]);
     const noHome = dryRun([], { cwd: path.join(home, 'project') });
