@@ -22,7 +22,7 @@
  *   include.tar, include.path) must be absolute: a relative one would depend on the
  *   caller's working directory.
  */
-import { type Dirent, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Document,
@@ -37,6 +37,8 @@ import {
 } from 'yaml';
 import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
+import { describePath, type FlakeFileText, readFlakeFile } from './flake-read.js';
+import { pathOwner } from './fs-query.js';
 import { parsePodmanOptions } from './podman-options.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
@@ -80,6 +82,8 @@ export interface LoadedFlake {
 export interface FlakeSource {
   file: string;
   text: string;
+  /** Where a linked file led (flake-read.ts). */
+  target?: string;
 }
 
 export interface FlakeLocation {
@@ -603,27 +607,19 @@ export function assertAppName(name: string): void {
   }
 }
 
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new PilotError('PILOT_FLAKE_INVALID', `${file}: cannot read the flake file`, {
-      cause: error,
-    });
-  }
-}
-
 /**
  * Reads `<flakesDir>/<app>.yaml`, then `<flakesDir>/<app>.d/*.yaml|*.yml` in name order
  * (plain code-unit order, independent of the locale). Hidden drop-ins (editor and
- * atomic-write temp files) are skipped.
+ * atomic-write temp files) are skipped. Each file is read by flake-read.ts: regular
+ * files of bounded size only, links only to the flakes directory owner's files.
  */
 export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] {
   assertAppName(app);
+  const owner = pathOwner(flakesDir);
   const main = join(flakesDir, `${app}.yaml`);
-  let text: string;
+  let read: FlakeFileText;
   try {
-    text = readFileSync(main, 'utf8');
+    read = readFlakeFile(main, owner);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
       throw new PilotError(
@@ -635,41 +631,60 @@ export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] 
         },
       );
     }
-    throw new PilotError('PILOT_FLAKE_INVALID', `${main}: cannot read the flake file`, {
-      cause: error,
-    });
+    throw error;
   }
-  const sources: FlakeSource[] = [{ file: main, text }];
+  const sources: FlakeSource[] = [{ file: main, ...read }];
 
   const dropInDir = join(flakesDir, `${app}.d`);
-  let entries: Dirent[];
+  let names: string[];
   try {
-    entries = readdirSync(dropInDir, { withFileTypes: true });
+    names = readdirSync(dropInDir);
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return sources;
-    throw new PilotError('PILOT_FLAKE_INVALID', `${dropInDir}: cannot read the drop-in directory`, {
-      cause: error,
-    });
+    const code = errnoOf(error);
+    if (code === 'ENOENT') return sources;
+    if (code === 'ENOTDIR') {
+      throw new PilotError(
+        'PILOT_FLAKE_INVALID',
+        `${dropInDir}: is ${describePath(dropInDir)}, not a directory of drop-ins`,
+        { hint: `remove it, or make it a directory of ${app}.d/NAME.yaml files`, cause: error },
+      );
+    }
+    throw new PilotError(
+      'PILOT_FLAKE_INVALID',
+      `${dropInDir}: cannot read the drop-in directory (${code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message)})`,
+      {
+        hint: 'drop-in directories are readable by everyone who runs the app (mode 0755)',
+        cause: error,
+      },
+    );
   }
-  const names = entries
-    .filter(
-      (entry) =>
-        !entry.isDirectory() &&
-        !entry.name.startsWith('.') &&
-        (entry.name.endsWith('.yaml') || entry.name.endsWith('.yml')),
-    )
-    .map((entry) => entry.name)
+  names = names
+    .filter((name) => !name.startsWith('.') && (name.endsWith('.yaml') || name.endsWith('.yml')))
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
     const file = join(dropInDir, name);
-    sources.push({ file, text: readText(file) });
+    try {
+      sources.push({ file, ...readFlakeFile(file, owner) });
+    } catch (error) {
+      const code = errnoOf(error);
+      // Removed since the directory was listed: it is no longer a drop-in.
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw error;
+    }
   }
   return sources;
 }
 
-export function loadFlake(flakesDir: string, app: string): LoadedFlake & { files: string[] } {
+export function loadFlake(
+  flakesDir: string,
+  app: string,
+): LoadedFlake & { files: string[]; targets: string[] } {
   const sources = readFlakeSources(flakesDir, app);
-  return { ...flakeFromSources(sources), files: sources.map((source) => source.file) };
+  return {
+    ...flakeFromSources(sources),
+    files: sources.map((source) => source.file),
+    targets: sources.flatMap((source) => (source.target === undefined ? [] : [source.target])),
+  };
 }
 
 // ---------------------------------------------------------------------------------------

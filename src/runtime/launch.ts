@@ -4,21 +4,21 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
-import type { Flake, LoadedFlake } from '../core/flake-file.js';
-import { pathOwner } from '../core/fs-query.js';
+import type { Flake } from '../core/flake-file.js';
+import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
-import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
+import { fastPlanWords, writeFastPlan } from './fast-plan.js';
+import { loadFlakeCached } from './flake-cache.js';
 import { scanAppHostFiles, treeLayers } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
@@ -94,13 +94,10 @@ export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number):
     return { ...own, run: usableRunDir(callerRunDir(env, own.root)) };
   }
   if (own.system) return own;
-  try {
-    readFileSync(join(own.flakes, `${app}.yaml`));
-    return own;
-  } catch {
-    const system = resolvePaths({ env, uid: 0 });
-    return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
-  }
+  // Whatever is there (a FIFO too) makes it the caller's own app: loadFlake says what is wrong.
+  if (pathPresent(join(own.flakes, `${app}.yaml`))) return own;
+  const system = resolvePaths({ env, uid: 0 });
+  return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
 }
 
 /** The caller's own run dir when it can have one, else a private one for this call. */
@@ -148,52 +145,6 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
-interface FlakeCache extends LoadedFlake {
-  version: 2;
-  stamps: [string, string][];
-  files: string[];
-}
-
-/**
- * The merged flake, from a JSON copy in the run dir while the flake files' stamps
- * are unchanged: the YAML parser is then never even initialised (it is loaded
- * lazily), which is most of the Node launcher's own start-up work.
- */
-async function loadFlakeCached(
-  paths: PilotPaths,
-  app: string,
-): Promise<LoadedFlake & { files: string[] }> {
-  const cacheFile = join(paths.run, 'flakes', `${app}.json`);
-  try {
-    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as FlakeCache;
-    if (cached.version === 2 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
-      return cached;
-    }
-  } catch {
-    // no cache, or an unreadable one: parse the YAML
-  }
-  // Stamped before reading, so that an edit during the read makes the cache stale.
-  const dropIns = join(paths.flakes, `${app}.d`);
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dropIns).map((entry) => join(dropIns, entry));
-  } catch {
-    entries = [];
-  }
-  const watched = [join(paths.flakes, `${app}.yaml`), dropIns, ...entries];
-  const stamps = watched.map((path): [string, string] => [path, stampOf(path)]);
-  const { loadFlake } = await import('../core/flake-file.js');
-  const loaded = loadFlake(paths.flakes, app);
-  if (loaded.files.every((file) => watched.includes(file))) {
-    try {
-      writeJsonAtomic(cacheFile, { version: 2, stamps, ...loaded } satisfies FlakeCache);
-    } catch {
-      // A caller who cannot write the run dir parses the YAML each time.
-    }
-  }
-  return loaded;
-}
-
 export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
   const paths = launcherPaths(request.app, request.env, request.uid);
   if (request.uid === 0 && storeFormat(paths) < STORE_FORMAT) {
@@ -207,6 +158,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     flake,
     warnings,
     files: flakeFiles,
+    targets: flakeTargets,
     podmanAt,
   } = await loadFlakeCached(paths, request.app);
   if (request.debug) {
@@ -395,6 +347,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       join(paths.flakes, `${request.app}.yaml`),
       join(paths.flakes, `${request.app}.d`),
       ...flakeFiles,
+      ...flakeTargets,
       ...imageRecords,
       ...extraLowers.map((l) => join(paths.store, l)),
       // host-files.ts: every host path looked at, and the package database when packages

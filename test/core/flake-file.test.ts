@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -660,7 +660,6 @@ describe('readFlakeSources', () => {
     dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
     writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
     mkdirSync(join(dir, 'x.d'));
-    mkdirSync(join(dir, 'x.d/sub.yaml'));
     for (const name of ['b.yml', 'B.yaml', 'a.yaml', '.tmp.yaml', 'c.yaml~', 'README']) {
       writeFileSync(join(dir, 'x.d', name), '{}\n');
     }
@@ -670,6 +669,31 @@ describe('readFlakeSources', () => {
       join(dir, 'x.d/a.yaml'),
       join(dir, 'x.d/b.yml'),
     ]);
+  });
+
+  it('refuses, by name and kind, a drop-in that is not a regular file and a drop-in dir that is not a directory', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
+    mkdirSync(join(dir, 'x.d'));
+    mkdirSync(join(dir, 'x.d/sub.yaml'));
+    const sub = thrown(() => readFlakeSources(dir, 'x'));
+    expect(sub.code).toBe('PILOT_FLAKE_INVALID');
+    expect(sub.message).toBe(`${join(dir, 'x.d/sub.yaml')}: is a directory, not a regular file`);
+    rmSync(join(dir, 'x.d'), { recursive: true });
+    writeFileSync(join(dir, 'x.d'), 'not a directory\n');
+    expect(thrown(() => readFlakeSources(dir, 'x')).message).toBe(
+      `${join(dir, 'x.d')}: is a regular file, not a directory of drop-ins`,
+    );
+  });
+
+  it('tells a dangling main flake link from a missing flake', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    symlinkSync(join(dir, 'gone.yaml'), join(dir, 'x.yaml'));
+    const error = thrown(() => readFlakeSources(dir, 'x'));
+    expect(error.code).toBe('PILOT_FLAKE_INVALID');
+    expect(error.message).toBe(
+      `${join(dir, 'x.yaml')}: is a symbolic link to ${join(dir, 'gone.yaml')}, which does not exist (a dangling link)`,
+    );
   });
 
   it('loadFlake reports an error in a drop-in with its full path and line', () => {
