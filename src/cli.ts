@@ -205,6 +205,12 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       const { runGc } = await import('./commands/gc.js');
       const result = await runGc(pathsOf(command));
+      if (result.unreadable.length > 0) {
+        const names = result.unreadable.map((app) => escapeName(app)).join(', ');
+        process.stderr.write(
+          `pilot: warning: kept every image without a name: the flakes of ${names} cannot be read, so which images they use is unknown ("pilot list" shows why)\n`,
+        );
+      }
       if (options.json) return printJson(result);
       const leftovers =
         result.leftovers.length > 0
