@@ -115,6 +115,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Aliases may nest or even refer to themselves; stop long before the stack does. */
 const MAX_DEPTH = 32;
 const MAX_NODES = 10_000;
+/** A flake with thousands of unknown keys is not worth thousands of lines. */
+const MAX_WARNINGS = 20;
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -586,7 +588,17 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   if (base !== undefined) flake.container.base_container = base;
 
   check.warnUnknown(doc.value, SCHEMA, '');
-  return { flake, warnings: check.warnings, podmanAt };
+  return { flake, warnings: fewWarnings(check.warnings), podmanAt };
+}
+
+/** Warnings as a reader can take them in: the first MAX_WARNINGS, then how many more. */
+function fewWarnings(warnings: FlakeWarning[]): FlakeWarning[] {
+  if (warnings.length <= MAX_WARNINGS) return warnings;
+  const rest = warnings[MAX_WARNINGS]!;
+  return [
+    ...warnings.slice(0, MAX_WARNINGS),
+    { ...rest, message: `${warnings.length - MAX_WARNINGS} more unknown keys are ignored` },
+  ];
 }
 
 /** parse → merge → validate, without touching the file system. */

@@ -10,7 +10,7 @@
  * launch) a placeholder stands for an absolute path, so that `-v %HOME/x:/x` passes.
  */
 import { isPilotError, PilotError } from './errors.js';
-import { quoteExcerpt } from './excerpt.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { expandPlaceholders, splitPodmanWords, startsWithPlaceholder } from './podman-words.js';
 
 export { splitPodmanWords } from './podman-words.js';
@@ -288,7 +288,9 @@ class State {
     }
     const [source, target, optionText] = parts as [string, string, string | undefined];
     if (!source.startsWith('/') && !(this.unexpanded && startsWithPlaceholder(source))) {
-      this.fail(`"${source}" is a named volume; pilot binds host paths only (an absolute SRC)`);
+      this.fail(
+        `${quoteExcerpt(source)} is a named volume; pilot binds host paths only (an absolute SRC)`,
+      );
     }
     this.absolute(target, 'the volume target');
     const volume: PodmanVolume = {
@@ -328,7 +330,7 @@ class State {
         return;
       default:
         this.fail(
-          `volume option "${option}" is not supported`,
+          `volume option ${quoteExcerpt(option)} is not supported`,
           'pilot supports ro, rw, nosuid, nodev, noexec (z, Z, rbind, private are accepted)',
         );
     }
@@ -366,7 +368,9 @@ class State {
       };
       const propagation = take('bind-propagation');
       if (propagation !== undefined && !['private', 'rprivate'].includes(propagation)) {
-        this.fail(`bind-propagation=${propagation}: every mount of the app is private`);
+        this.fail(
+          `bind-propagation=${escapeExcerpt(propagation)}: every mount of the app is private`,
+        );
       }
       take('relabel', 'z', 'Z');
       this.noMoreFields(fields);
@@ -386,7 +390,7 @@ class State {
       });
     } else {
       this.fail(
-        `type=${type ?? '(none)'} is not supported`,
+        `type=${type === undefined ? '(none)' : escapeExcerpt(type)} is not supported`,
         'pilot supports --mount type=bind and type=tmpfs (volumes and images need podman storage)',
       );
     }
@@ -394,18 +398,18 @@ class State {
 
   private noMoreFields(fields: Map<string, string>): void {
     const [first] = fields.keys();
-    if (first !== undefined) this.fail(`"${first}" is not supported in --mount`);
+    if (first !== undefined) this.fail(`${quoteExcerpt(first)} is not supported in --mount`);
   }
 
   private tmpfsSize(text: string): string {
     if (/^\d+%$/.test(text)) return text;
     const bytes = parseSize(text);
-    if (bytes === undefined) this.fail(`size "${text}" is not a size (e.g. 64m)`);
+    if (bytes === undefined) this.fail(`size ${quoteExcerpt(text)} is not a size (e.g. 64m)`);
     return String(bytes);
   }
 
   private tmpfsMode(text: string): string {
-    if (!/^[0-7]{1,4}$/.test(text)) this.fail(`mode "${text}" is not an octal mode`);
+    if (!/^[0-7]{1,4}$/.test(text)) this.fail(`mode ${quoteExcerpt(text)} is not an octal mode`);
     return text;
   }
 
@@ -427,7 +431,7 @@ class State {
         this.fail(`"${option}" would let the app gain what its caller does not have`);
       } else {
         this.fail(
-          `tmpfs option "${option}" is not supported`,
+          `tmpfs option ${quoteExcerpt(option)} is not supported`,
           'pilot supports size, mode, nr_inodes, uid, gid, ro, rw, exec, noexec, nosuid, nodev',
         );
       }
@@ -463,7 +467,7 @@ class State {
       return;
     }
     this.fail(
-      `network "${value}" is not supported`,
+      `network ${quoteExcerpt(value)} is not supported`,
       'use --network none (only loopback) or host (the default)',
     );
   }
@@ -476,7 +480,7 @@ class State {
         continue;
       }
       const name = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-      if (!CAPABILITIES.includes(name)) this.fail(`"${raw}" is not a capability`);
+      if (!CAPABILITIES.includes(name)) this.fail(`${quoteExcerpt(raw)} is not a capability`);
       into.push(name);
     }
   }
@@ -491,7 +495,7 @@ class State {
       this.out.noops.push({ option: this.written, reason: 'pilot applies no SELinux labels' });
     } else {
       this.fail(
-        `"${value}" is not supported`,
+        `${quoteExcerpt(value)} is not supported`,
         'pilot supports --security-opt no-new-privileges and label=disable',
       );
     }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
+import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { Flake } from '../core/flake-file.js';
 import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
@@ -78,6 +79,13 @@ async function persistentUpper(
   return { kind: 'persistent-upper', upper: join(state, 'upper'), work: join(state, 'work') };
 }
 
+/** Names from an image's lists, for a message: the first few, each cut short and escaped. */
+function shownList(items: readonly string[], max = 20): string {
+  const shown = items.slice(0, max).map((item) => `    ${escapeExcerpt(item)}`);
+  if (items.length > max) shown.push(`    … and ${items.length - max} more`);
+  return shown.join('\n');
+}
+
 /** Files in the images that are pilot's business, not the app's. */
 export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
 
@@ -128,7 +136,7 @@ export function pinnedImage(paths: PilotPaths, flake: Flake, ref: string): Image
   if (record) return record;
   throw new PilotError(
     'PILOT_IMAGE_UNKNOWN',
-    `image "${ref}" (${pinned}) that this app is registered with is gone from the store`,
+    `image ${quoteExcerpt(ref)} (${pinned}) that this app is registered with is gone from the store`,
     {
       hint: `load it again ("pilot load ARCHIVE"), or re-pin the app with "pilot register --force ..."`,
       exitCode: 127,
@@ -185,7 +193,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
-      `${missing.length} host file(s) that ${request.app} needs are missing:\n${missing.map((m) => `    ${m}`).join('\n')}`,
+      `${missing.length} host file(s) that ${request.app} needs are missing:\n${shownList(missing)}`,
       {
         hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error`,
         exitCode: 127,

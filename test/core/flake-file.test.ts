@@ -389,6 +389,44 @@ describe('errors', () => {
     );
   });
 
+  it('quotes no more than an excerpt of a long podman value, YAML tag or error token', () => {
+    const long = 'v'.repeat(100_000);
+    for (const option of [
+      `--network ${long}`,
+      `--volume ${long}:/x`,
+      `--tmpfs /t:size=${long}`,
+      `--tmpfs /t:mode=${long}`,
+      `--tmpfs /t:${long}`,
+      `--cap-add ${long}`,
+      `--security-opt ${long}`,
+      `--mount type=bind,source=/a,target=/b,${long}=1`,
+      `--mount type=bind,source=/a,target=/b,bind-propagation=${long}`,
+      `--mount type=${long},target=/b`,
+      `-v /a:/b:${long}`,
+    ]) {
+      const error = thrown(() =>
+        flakeFromSources([
+          src(`container:\n  name: a\n  runtime:\n    podman: [${JSON.stringify(option)}]\n`),
+        ]),
+      );
+      expect(error.message.length, option.slice(0, 30)).toBeLessThan(400);
+      expect(error.message).toContain('…');
+    }
+    const tag = thrown(() => flakeFromSources([src(`a: !${'t'.repeat(100_000)} x\n`)]));
+    expect(tag.message.length).toBeLessThan(400);
+  });
+
+  it('shows the first 20 unknown keys and counts the rest', () => {
+    const keys = Array.from({ length: 500 }, (_, i) => `  extra${i}: 1`).join('\n');
+    const { warnings } = flakeFromSources([src(`container:\n  name: a\n${keys}\n`)]);
+    expect(warnings).toHaveLength(21);
+    expect(warnings[20]).toEqual({
+      file: 'app.yaml',
+      line: 23,
+      message: '480 more unknown keys are ignored',
+    });
+  });
+
   it('reads many keys in linear time (a repeated key is found by lookup)', () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
     const start = performance.now();
