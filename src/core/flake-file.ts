@@ -189,6 +189,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
 
   const provenance = new Map<string, FlakeLocation>();
   let nodes = 0;
+  let aliases = 0;
 
   const convert = (
     node: unknown,
@@ -196,27 +197,37 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     keyLine: number,
     fallbackLine: number,
     depth: number,
+    viaAlias = false,
   ): unknown => {
     nodes += 1;
     if (depth > MAX_DEPTH) {
       throw invalid(
         file,
         fallbackLine,
-        `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep (aliases?)`,
+        viaAlias
+          ? `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep through aliases (*NAME); a flake nests a handful`
+          : `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep; a flake nests a handful (container.runtime.podman is the deepest)`,
+        viaAlias
+          ? 'an alias inside the collection it names, or a chain of aliases, nests without end: write the values out'
+          : 'fix the indentation and brackets of the flake file',
       );
     }
     if (nodes > MAX_NODES) {
       throw invalid(
         file,
         fallbackLine,
-        `more than ${MAX_NODES} values (aliases count once per use); a flake needs a few dozen`,
+        `more than ${MAX_NODES} values${aliases > 0 ? ' (each use of an alias counts its values again)' : ''}; a flake has a few dozen`,
+        'check that this is the flake file meant',
       );
     }
     let resolved = node;
     let line = fallbackLine;
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (range) line = lineAt(range[0]);
+    let inAlias = viaAlias;
     if (isAlias(node)) {
+      aliases += 1;
+      inAlias = true;
       resolved = node.resolve(doc as Document);
       if (resolved === undefined)
         throw invalid(
@@ -231,7 +242,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     if (isScalar(resolved)) return resolved.value ?? null;
     if (isSeq(resolved)) {
       return resolved.items.map((item, index) =>
-        convert(item, childPath(path, index), line, line, depth + 1),
+        convert(item, childPath(path, index), line, line, depth + 1, inAlias),
       );
     }
     if (isMap(resolved)) {
@@ -253,7 +264,15 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
             'remove one of the two',
           );
         }
-        out[name] = convert(pair.value, childPath(path, name), pairLine, pairLine, depth + 1);
+        const value = convert(
+          pair.value,
+          childPath(path, name),
+          pairLine,
+          pairLine,
+          depth + 1,
+          inAlias,
+        );
+        out[name] = value;
       }
       return out;
     }

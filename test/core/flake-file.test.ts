@@ -416,6 +416,30 @@ describe('errors', () => {
     expect(tag.message.length).toBeLessThan(400);
   });
 
+  it('says what is too deep or too big, and blames aliases only where there are some', () => {
+    const flat = thrown(() =>
+      flakeFromSources([src(Array.from({ length: 12_000 }, (_, i) => `k${i}: 1`).join('\n'))]),
+    );
+    expect(flat.message).toBe('app.yaml:10000: more than 10000 values; a flake has a few dozen');
+    expect(flat.hint).toBe('check that this is the flake file meant');
+    const fanOut = thrown(() =>
+      flakeFromSources([
+        src(
+          'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+        ),
+      ]),
+    );
+    expect(fanOut.message).toMatch(/values \(each use of an alias counts its values again\);/);
+    const deep = thrown(() => flakeFromSources([src(`${'- '.repeat(50)}x\n`)]));
+    expect(deep.message).toMatch(
+      /^app\.yaml:1: 0\.0\.0.*: nested more than 32 levels deep; a flake nests a handful \(container\.runtime\.podman is the deepest\)$/,
+    );
+    expect(deep.hint).toBe('fix the indentation and brackets of the flake file');
+    const loop = thrown(() => flakeFromSources([src('x: &a [*a]\ncontainer:\n  name: a\n')]));
+    expect(loop.message).toMatch(/nested more than 32 levels deep through aliases \(\*NAME\)/);
+    expect(loop.hint).toMatch(/an alias inside the collection it names/);
+  });
+
   it('shows the first 20 unknown keys and counts the rest', () => {
     const keys = Array.from({ length: 500 }, (_, i) => `  extra${i}: 1`).join('\n');
     const { warnings } = flakeFromSources([src(`container:\n  name: a\n${keys}\n`)]);
