@@ -88,8 +88,8 @@ export function buildProgram(): Command {
       'put store, flakes, app links and runtime state under DIR (default: $PILOT_ROOT or /)',
     )
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run "pilot --help" for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) })
+    .showHelpAfterError('  hint: run "pilot --help" for the commands')
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'pilot: ')) })
     // Subcommands inherit this; "(default: [])" on repeatable options says nothing.
     .configureHelp({
       optionDescription(option) {
@@ -539,6 +539,16 @@ export function buildProgram(): Command {
       writeManPages(program, VERSION, dir);
     });
 
+  // A usage error names its command and points at that command's own help (the
+  // top-level help does not list, say, pull's options).
+  for (const command of program.commands) {
+    const name = command.name();
+    command
+      .showHelpAfterError(`  hint: run "pilot ${name} --help" for its options and arguments`)
+      .configureOutput({
+        outputError: (text, write) => write(text.replace(/^error: /, `pilot ${name}: `)),
+      });
+  }
   return program;
 }
 

@@ -63,6 +63,26 @@ export function validRef(ref: string): boolean {
   return ref.length <= 512 && refPattern.test(ref) && !ref.includes('//');
 }
 
+/** `load --name NAME`: refused before anything is read, saying what is wrong with it. */
+export function checkGivenName(name: string): void {
+  if (name === '') {
+    throw new PilotError('PILOT_USAGE', '--name is empty: it is the name the loaded image gets', {
+      hint: 'give one, e.g. --name basepython:3.11, or leave --name out to keep the names the archive has',
+    });
+  }
+  if (!validRef(name)) {
+    const why =
+      name.length > 512
+        ? `it has ${name.length} characters, at most 512 are allowed`
+        : 'use letters, digits and . _ - / : (a letter or digit first, no "//"), then @sha256:DIGEST if you like';
+    throw new PilotError(
+      'PILOT_USAGE',
+      `--name ${quoteExcerpt(name)} is not a valid image name: ${why}`,
+      { hint: 'e.g. --name basepython:3.11 or --name registry.example.com/team/app:1.0' },
+    );
+  }
+}
+
 function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
@@ -357,11 +377,7 @@ export async function readImagePlans(
   files: ArchiveFiles,
   options: { name?: string | undefined } = {},
 ): Promise<{ kind: ArchiveKind; plans: ImagePlan[] }> {
-  if (options.name !== undefined && !validRef(options.name)) {
-    throw new PilotError('PILOT_USAGE', `"${options.name}" is not a valid image name`, {
-      hint: 'use NAME or NAME:TAG, e.g. "basepython:3.11"',
-    });
-  }
+  if (options.name !== undefined) checkGivenName(options.name);
   const kind = archiveKind(files);
   const plans =
     kind === 'docker'

@@ -13,7 +13,13 @@ import { errnoOf } from '../core/errors.js';
 import { type ImageRecord, readImageById } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
-import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
+import {
+  checkGivenName,
+  digestOf,
+  type ImagePlan,
+  readImagePlans,
+  synthesizeManifest,
+} from './archive-images.js';
 import { openArchive } from './archive-source.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
 import { beginLoad, cleanStaleTemp } from './temp.js';
@@ -79,6 +85,7 @@ export async function loadArchive(
   source: string,
   options: LoadOptions = {},
 ): Promise<LoadResult[]> {
+  if (options.name !== undefined) checkGivenName(options.name);
   ensureStoreDirs(paths);
   try {
     cleanStaleTemp(paths);
