@@ -252,16 +252,34 @@ class State {
   ) {}
 
   fail(message: string, hint?: string): never {
+    const place = this.where(this.item);
     throw new PilotError(
       'PILOT_FLAKE_INVALID',
-      `${this.where(this.item)}: podman option ${quoteExcerpt(this.written)}: ${message}`,
-      { hint: hint ?? 'change or remove the option in the flake' },
+      `${place}: podman option ${quoteExcerpt(this.written)}: ${message}`,
+      {
+        hint:
+          hint ??
+          (place.startsWith('--opt')
+            ? 'change or leave out that --opt'
+            : 'change or remove the option in the flake'),
+      },
     );
   }
 
   absolute(path: string, what: string): string {
     if (path.startsWith('/') || (this.unexpanded && startsWithPlaceholder(path))) return path;
+    this.failUnset(path, what);
     return this.fail(`${what} must be an absolute path, got ${quoteExcerpt(path)}`);
+  }
+
+  /** A path that starts with an unset placeholder (`%NAME` became `$NAME`) says so. */
+  failUnset(path: string, what: string): void {
+    const unset = /^\$([A-Z]+)/.exec(path)?.[1];
+    if (unset === undefined) return;
+    this.fail(
+      `${what} ${quoteExcerpt(path)} is no absolute path: %${unset} is not set in the caller's environment`,
+      `set ${unset} before running the app, or change the option in the flake`,
+    );
   }
 
   addEnv(value: string): void {
@@ -288,8 +306,18 @@ class State {
     }
     const [source, target, optionText] = parts as [string, string, string | undefined];
     if (!source.startsWith('/') && !(this.unexpanded && startsWithPlaceholder(source))) {
+      this.failUnset(source, 'the source');
+      const dst = escapeExcerpt(target, 40);
+      // podman reads a word without "/" or a leading "." as the name of a volume it keeps.
+      if (source.startsWith('.') || source.includes('/')) {
+        this.fail(
+          `the source ${quoteExcerpt(source)} is a relative path; pilot binds a host path given from "/" (an app runs from any directory)`,
+          `write the whole path, e.g. -v /srv/data:${dst}, or start it with %HOME for the caller's home`,
+        );
+      }
       this.fail(
-        `${quoteExcerpt(source)} is a named volume; pilot binds host paths only (an absolute SRC)`,
+        `${quoteExcerpt(source)} is a named volume; pilot keeps no volumes and binds host paths only (an absolute SRC)`,
+        `bind a host directory instead, e.g. -v /srv/${escapeExcerpt(source, 40)}:${dst}`,
       );
     }
     this.absolute(target, 'the volume target');
