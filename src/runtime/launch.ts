@@ -160,7 +160,6 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const { upgradeStore } = await import('../store/store-format.js');
     upgradeStore(paths);
   }
-  const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
   const {
     flake,
@@ -174,6 +173,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
   }
   debugStep('flake loaded');
+  // Which arguments are pilot's depends on the flake: `@NAME` only names a kept instance.
+  const kept = flake.container.runtime.resume || flake.container.runtime.attach;
+  const caller = parseCallerArgs(request.args, { kept });
   // %progress: say what the launch composes (on stderr, so the app's output stays its own).
   // %interactive is accepted for flake-pilot compatibility: pilot always hands the app the
   // caller's own stdin/stdout/stderr, so a terminal already stays a terminal.
@@ -258,7 +260,6 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const userns = request.uid !== 0;
   const mnt = join(paths.run, 'mnt');
   mkdirSync(mnt, { recursive: true, mode: 0o755 });
-  const kept = flake.container.runtime.resume || flake.container.runtime.attach;
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];
   const started: ((pid: number) => void)[] = [];

@@ -237,6 +237,22 @@ describe('pilot-exec as the warm-path stub', () => {
     );
   });
 
+  it('passes the arguments the launcher passes unchanged, and steps aside for the ones it takes', () => {
+    const prefix = 'pilot: fast path required but declined:';
+    writePlan(basic());
+    // printf '%s', curl -d @file: the app's own, on both paths (src/core/caller-args.ts).
+    const own = ['%s', '%bogus', '%ignore_sync_error:a:b', '%Progress', '@file', '@', '%'];
+    expect(dryRun(own).slice(-own.length)).toEqual(own);
+    for (const taken of ['%progress', '%progress:1', '%remove:', '@@x', '%%x']) {
+      expect(declined({}, ['a', taken])).toBe(`${prefix} launcher argument: ${taken}\n`);
+    }
+    // A kept instance's plan serves its default instance only: @NAME names another.
+    const pids = fs.mkdtempSync(path.join(tmp, 'pids-'));
+    writePlan([['pidfile', pids], ...basic()]);
+    expect(declined({}, ['@dev', 'a'])).toBe(`${prefix} instance argument: @dev\n`);
+    expect(dryRun(['@'])).toContain('@');
+  });
+
   it('steps aside to the Node launcher when it declines (dry-run too: the launcher prints)', () => {
     writePlan(basic(), ['pilot-plan', '1']);
     for (const mode of [undefined, 'dry-run']) {
