@@ -22,8 +22,6 @@
  *   include.tar, include.path) must be absolute: a relative one would depend on the
  *   caller's working directory.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   type Document,
   isAlias,
@@ -35,10 +33,9 @@ import {
   stringify,
   type Node as YamlNode,
 } from 'yaml';
-import { errnoOf, PilotError } from './errors.js';
+import { PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
-import { describePath, type FlakeFileText, readFlakeFile } from './flake-read.js';
-import { pathOwner } from './fs-query.js';
+import { type FlakeSource, readFlakeSources } from './flake-read.js';
 import { parsePodmanOptions } from './podman-options.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
@@ -79,13 +76,6 @@ export interface LoadedFlake {
   podmanAt: string[];
 }
 
-export interface FlakeSource {
-  file: string;
-  text: string;
-  /** Where a linked file led (flake-read.ts). */
-  target?: string;
-}
-
 export interface FlakeLocation {
   file: string;
   /** 1-based line where the value is written. */
@@ -108,9 +98,6 @@ export interface ParsedFlakeDocument {
 
 type Mapping = Record<string, unknown>;
 
-const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-/** `<app>.yaml` and `<app>.d` must fit in one file name (NAME_MAX 255). */
-const APP_NAME_MAX = 200;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Aliases may nest or even refer to themselves; stop long before the stack does. */
 const MAX_DEPTH = 32;
@@ -628,83 +615,8 @@ export function flakeFromSources(sources: FlakeSource[]): LoadedFlake {
 // ---------------------------------------------------------------------------------------
 // Files
 
-export function assertAppName(name: string): void {
-  if (!APP_NAME.test(name) || name.length > APP_NAME_MAX) {
-    throw new PilotError(
-      'PILOT_USAGE',
-      `invalid app name ${JSON.stringify(name)}: use letters, digits and . _ + - ` +
-        `(not first), at most ${APP_NAME_MAX} characters`,
-    );
-  }
-}
-
-/**
- * Reads `<flakesDir>/<app>.yaml`, then `<flakesDir>/<app>.d/*.yaml|*.yml` in name order
- * (plain code-unit order, independent of the locale). Hidden drop-ins (editor and
- * atomic-write temp files) are skipped. Each file is read by flake-read.ts: regular
- * files of bounded size only, links only to the flakes directory owner's files.
- */
-export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] {
-  assertAppName(app);
-  const owner = pathOwner(flakesDir);
-  const main = join(flakesDir, `${app}.yaml`);
-  let read: FlakeFileText;
-  try {
-    read = readFlakeFile(main, owner);
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
-      throw new PilotError(
-        'PILOT_FLAKE_UNKNOWN',
-        `no flake for app "${app}": ${main} does not exist`,
-        {
-          hint: 'run "pilot list" to see the registered apps, or "pilot register" to add one',
-          cause: error,
-        },
-      );
-    }
-    throw error;
-  }
-  const sources: FlakeSource[] = [{ file: main, ...read }];
-
-  const dropInDir = join(flakesDir, `${app}.d`);
-  let names: string[];
-  try {
-    names = readdirSync(dropInDir);
-  } catch (error) {
-    const code = errnoOf(error);
-    if (code === 'ENOENT') return sources;
-    if (code === 'ENOTDIR') {
-      throw new PilotError(
-        'PILOT_FLAKE_INVALID',
-        `${dropInDir}: is ${describePath(dropInDir)}, not a directory of drop-ins`,
-        { hint: `remove it, or make it a directory of ${app}.d/NAME.yaml files`, cause: error },
-      );
-    }
-    throw new PilotError(
-      'PILOT_FLAKE_INVALID',
-      `${dropInDir}: cannot read the drop-in directory (${code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message)})`,
-      {
-        hint: 'drop-in directories are readable by everyone who runs the app (mode 0755)',
-        cause: error,
-      },
-    );
-  }
-  names = names
-    .filter((name) => !name.startsWith('.') && (name.endsWith('.yaml') || name.endsWith('.yml')))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const name of names) {
-    const file = join(dropInDir, name);
-    try {
-      sources.push({ file, ...readFlakeFile(file, owner) });
-    } catch (error) {
-      const code = errnoOf(error);
-      // Removed since the directory was listed: it is no longer a drop-in.
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw error;
-    }
-  }
-  return sources;
-}
+// Reading: flake-read.ts (assertAppName and readFlakeSources are re-exported for callers).
+export { assertAppName, type FlakeSource, readFlakeSources } from './flake-read.js';
 
 export function loadFlake(
   flakesDir: string,

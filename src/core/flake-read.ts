@@ -1,6 +1,7 @@
 /**
- * Reading one flake file (a main `<app>.yaml` or a drop-in) safely: every reader of
- * flake files (list, show, images, gc, rmi, register, check and the launcher) comes here.
+ * Reading an app's flake files safely: `readFlakeSources` (the main `<app>.yaml`, then its
+ * drop-ins) reads each with `readFlakeFile`. Every reader of flake files (list, show,
+ * images, gc, rmi, register, check and the launcher) comes here; flake-file.ts parses.
  *
  * A flake is a regular file of at most MAX_FLAKE_BYTES. Anything else is refused by name
  * before it is read: a FIFO would block every command that reads it, a character device
@@ -20,14 +21,17 @@ import {
   constants,
   fstatSync,
   openSync,
+  readdirSync,
   readlinkSync,
   readSync,
   realpathSync,
   type Stats,
   statSync,
 } from 'node:fs';
+import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt } from './excerpt.js';
+import { pathOwner } from './fs-query.js';
 import { MAX_FLAKE_BYTES } from './yaml-limits.js';
 
 /** Linux's O_PATH (fs.constants lacks it): a handle that reads nothing and cannot block. */
@@ -250,4 +254,93 @@ export function readFlakeFile(file: string, owner: number | undefined): FlakeFil
   } finally {
     closeSync(fd);
   }
+}
+
+export interface FlakeSource {
+  file: string;
+  text: string;
+  /** Where a linked file led (its real path). */
+  target?: string;
+}
+
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+/** `<app>.yaml` and `<app>.d` must fit in one file name (NAME_MAX 255). */
+const APP_NAME_MAX = 200;
+
+export function assertAppName(name: string): void {
+  if (!APP_NAME.test(name) || name.length > APP_NAME_MAX) {
+    throw new PilotError(
+      'PILOT_USAGE',
+      `invalid app name ${JSON.stringify(name)}: use letters, digits and . _ + - ` +
+        `(not first), at most ${APP_NAME_MAX} characters`,
+    );
+  }
+}
+
+/**
+ * Reads `<flakesDir>/<app>.yaml`, then `<flakesDir>/<app>.d/*.yaml|*.yml` in name order
+ * (plain code-unit order, independent of the locale). Hidden drop-ins (editor and
+ * atomic-write temp files) are skipped. Each file is read by readFlakeFile: regular
+ * files of bounded size only, links only to the flakes directory owner's files.
+ */
+export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] {
+  assertAppName(app);
+  const owner = pathOwner(flakesDir);
+  const main = join(flakesDir, `${app}.yaml`);
+  let read: FlakeFileText;
+  try {
+    read = readFlakeFile(main, owner);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
+      throw new PilotError(
+        'PILOT_FLAKE_UNKNOWN',
+        `no flake for app "${app}": ${main} does not exist`,
+        {
+          hint: 'run "pilot list" to see the registered apps, or "pilot register" to add one',
+          cause: error,
+        },
+      );
+    }
+    throw error;
+  }
+  const sources: FlakeSource[] = [{ file: main, ...read }];
+
+  const dropInDir = join(flakesDir, `${app}.d`);
+  let names: string[];
+  try {
+    names = readdirSync(dropInDir);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT') return sources;
+    if (code === 'ENOTDIR') {
+      throw new PilotError(
+        'PILOT_FLAKE_INVALID',
+        `${dropInDir}: is ${describePath(dropInDir)}, not a directory of drop-ins`,
+        { hint: `remove it, or make it a directory of ${app}.d/NAME.yaml files`, cause: error },
+      );
+    }
+    throw new PilotError(
+      'PILOT_FLAKE_INVALID',
+      `${dropInDir}: cannot read the drop-in directory (${code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message)})`,
+      {
+        hint: 'drop-in directories are readable by everyone who runs the app (mode 0755)',
+        cause: error,
+      },
+    );
+  }
+  names = names
+    .filter((name) => !name.startsWith('.') && (name.endsWith('.yaml') || name.endsWith('.yml')))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    const file = join(dropInDir, name);
+    try {
+      sources.push({ file, ...readFlakeFile(file, owner) });
+    } catch (error) {
+      const code = errnoOf(error);
+      // Removed since the directory was listed: it is no longer a drop-in.
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw error;
+    }
+  }
+  return sources;
 }
