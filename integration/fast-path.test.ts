@@ -105,8 +105,8 @@ describe.skipIf(skip !== '')('fast path', () => {
   });
 
   it.each([
-    [['@dev', 'args', 'x'], {}, /launcher argument: @dev/],
     [['%ignore_sync_error', 'args', 'x'], {}, /launcher argument: %ignore_sync_error/],
+    [['args', '%ignore_sync_error:yes', 'x'], {}, /launcher argument: %ignore_sync_error:yes/],
     [['args', 'x'], { PILOT_DEBUG: '1' }, /PILOT_DEBUG is set/],
     [['args', 'x'], { PILOT_FASTPATH: 'off' }, /PILOT_FASTPATH=off/],
   ])('steps aside for %j %j', (args, env, reason) => {
@@ -114,6 +114,16 @@ describe.skipIf(skip !== '')('fast path', () => {
     const r = call(app, args as string[], env as NodeJS.ProcessEnv);
     expect(r.stderr).toMatch(reason as RegExp);
     expect(r.stdout).toBe('[x]\n');
+  });
+
+  it("takes the arguments pilot passes unchanged (printf '%s', curl -d @file) and steps aside for @@x", () => {
+    call(app, ['exit', '0']);
+    const own = call(app, ['args', '%s', '@file', '@dev', '%bogus']);
+    expect(own.stderr).toBe(TAKEN);
+    expect(own.stdout).toBe('[%s]\n[@file]\n[@dev]\n[%bogus]\n');
+    const escaped = call(app, ['args', '@@x', '%%y']);
+    expect(escaped.stderr).toMatch(/launcher argument: @@x/);
+    expect(escaped.stdout).toBe('[@x]\n[%y]\n');
   });
 
   it('steps aside when a flake file changed, and plans again', () => {

@@ -56,6 +56,8 @@ export const BOTH_PATHS: LaunchPath[] = ['fast', 'node'];
 interface RunOptions {
   input?: string;
   cwd?: string;
+  /** The call starts in `cwd`, made and removed just before it (sh: mkdir, cd, rmdir, exec). */
+  deleteCwd?: boolean;
   env?: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
@@ -80,7 +82,9 @@ export class TestRoot {
     if (this.path === 'node') return { ...env, PILOT_FASTPATH: 'off' };
     if (this.path === 'auto' || options.env?.PILOT_FASTPATH !== undefined) return env;
     if (env.PILOT_DEBUG || args.some((a) => a.startsWith('@') || a.startsWith('%'))) return env;
-    const { env: _env, input: _input, ...rest } = options;
+    const { env: _env, input: _input, deleteCwd, ...rest } = options;
+    // A plan does not depend on the cwd: a deleted one is primed from where we are.
+    if (deleteCwd) delete rest.cwd;
     const prime = spawnSync(this.link(appPath), args, {
       ...rest,
       env: { ...env, PILOT_FASTPATH: 'dry-run' },
@@ -121,8 +125,21 @@ export class TestRoot {
   }
 
   run(appPath: string, args: string[] = [], options: RunOptions = {}): Result {
-    const { env: _env, ...rest } = options;
+    const { env: _env, deleteCwd, ...rest } = options;
     const env = this.callEnv(appPath, args, options);
+    if (deleteCwd) {
+      // Node cannot start a child in a deleted directory: a shell removes it, then execs.
+      const { cwd, ...others } = rest;
+      if (!cwd) throw new Error('deleteCwd needs a cwd');
+      const script = 'mkdir "$1" && cd "$1" && rmdir "$1" && shift && exec "$@"';
+      return result(
+        spawnSync('sh', ['-c', script, 'sh', cwd, this.link(appPath), ...args], {
+          env,
+          timeout: 60_000,
+          ...others,
+        }),
+      );
+    }
     return result(spawnSync(this.link(appPath), args, { env, timeout: 60_000, ...rest }));
   }
 

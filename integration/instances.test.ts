@@ -114,10 +114,17 @@ describe.skipIf(skip !== '')('instances', () => {
     expect(root.run(kept, ['@gone', 'ls', '/var/lib/g']).code).not.toBe(0);
   });
 
-  it('refuses an unknown %option, naming it', () => {
-    const r = root.run(kept, ['%bogus']);
+  it('passes an unknown %word to the app, takes a named option with a :value', () => {
+    const r = root.run(kept, ['args', '%bogus', '%s', '%progress:1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('[%bogus]\n[%s]\n');
+    expect(r.stderr).toMatch(/^kept: using /m);
+  });
+
+  it('refuses a resume instance name it cannot use, naming it', () => {
+    const r = root.run(kept, ['@bad/name', 'args']);
     expect(r.code).toBe(125);
-    expect(r.stderr).toContain('%bogus');
+    expect(r.stderr).toContain('invalid instance name "@bad/name"');
   });
 
   it('creates one instance when ten first calls race, and all succeed', async () => {

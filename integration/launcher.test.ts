@@ -73,6 +73,14 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('launcher (%s path)', (path) => {
     expect(r.stdout).toBe(args.map((a) => `[${a}]\n`).join(''));
   });
 
+  it("passes every argument but pilot's named options to a one-shot app (printf '%s', curl -d @file)", () => {
+    const args = ['%s', '@file', '@dev', '%bogus', '@@at', '%%pct', '%interactive:1', '%remove'];
+    const r = root.run(app, ['args', ...args]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('[%s]\n[@file]\n[@dev]\n[%bogus]\n[@at]\n[%pct]\n');
+  });
+
   it('runs the default target found in the image', () => {
     const r = root.run('/usr/bin/hello', ['x']);
     expect(r.stdout).toBe('hello from pilot\n[x]\n');

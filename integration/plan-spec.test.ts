@@ -59,16 +59,24 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
   const dryRun = (
     app: string,
     args: string[],
-    options: { uid?: number; cwd?: string; env?: NodeJS.ProcessEnv },
+    options: { uid?: number; cwd?: string; env?: NodeJS.ProcessEnv; deleted?: boolean },
   ) => {
     const env = root.env({ PILOT_FASTPATH: 'dry-run', PILOT_FASTPATH_TRACE: '1', ...options.env });
     // A caller's plans live in its own run dir: $XDG_RUNTIME_DIR/pilot, else ~/.cache/pilot/run.
     delete env.XDG_RUNTIME_DIR;
-    const r = spawnSync(root.link(app), args, {
-      cwd: options.cwd ?? '/',
-      env,
-      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
-    });
+    const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
+    // A deleted cwd: a shell makes it, enters it, removes it and execs the app.
+    const r = options.deleted
+      ? spawnSync(
+          'sh',
+          ['-c', 'mkdir "$1" && cd "$1" && rmdir "$1" && shift && exec "$@"', 'sh'].concat(
+            options.cwd ?? '',
+            root.link(app),
+            args,
+          ),
+          { env, ...ids },
+        )
+      : spawnSync(root.link(app), args, { cwd: options.cwd ?? '/', env, ...ids });
     expect(r.status, r.stderr.toString()).toBe(0);
     return {
       words: r.stdout.toString('latin1').split('\0'),
@@ -97,13 +105,21 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
     for (const [who, uid] of callers) {
       // --user 65534 is only the caller's own for nobody; root runs the kept instance.
       if (app === 'kept' && uid !== undefined) continue;
-      it(`${app}, ${who}: in HOME, below it, elsewhere, in /usr, with and without args`, () => {
+      it(`${app}, ${who}: in HOME, below it, elsewhere, in /usr, deleted, with and without args`, () => {
         const home = homeOf(uid ?? 0);
         const elsewhere = mkdtempSync(join(work, 'cwd-'));
         if (uid !== undefined) chownSync(elsewhere, uid, uid);
-        for (const cwd of [home, join(home, 'sub'), elsewhere, '/usr', '/']) {
+        const cwds: { cwd: string; deleted?: boolean }[] = [
+          ...[home, join(home, 'sub'), elsewhere, '/usr', '/'].map((cwd) => ({ cwd })),
+        ];
+        // Removed before the call: bound by descriptor wherever it was.
+        cwds.push(
+          ...[join(home, 'gone'), join(elsewhere, 'gone')].map((cwd) => ({ cwd, deleted: true })),
+        );
+        for (const { cwd, deleted } of cwds) {
           for (const args of [[], ['args', 'a b', '']]) {
-            const options = { uid, cwd, env: { HOME: home, LC_ALL: 'C', LANG: 'C' } };
+            const env = { HOME: home, LC_ALL: 'C', LANG: 'C' };
+            const options = { uid, cwd, env, deleted };
             rmSync(join(root.dir, 'run/pilot/plans'), { recursive: true, force: true });
             rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
             const node = dryRun(`/usr/bin/${app}`, args, options);

@@ -2,6 +2,7 @@
  * Registration as a new user meets it, in a temp root: load, register with a base,
  * list, show a merged drop-in, every refusal, remove, and nothing left but images.
  */
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -103,6 +104,58 @@ describe.skipIf(skip !== '')('registration', () => {
     expect(unknown.stderr).toMatch(/pilot load|pilot pull/);
     expect(existsSync(root.link('/usr/bin/missing'))).toBe(false);
     expect(existsSync(join(root.dir, 'usr/share/flakes/missing.yaml'))).toBe(false);
+  });
+
+  it('refuses an --app that names a directory, even with --force, and says which path to give', () => {
+    const bin = root.link('/usr/local/bin');
+    mkdirSync(bin, { recursive: true });
+    for (const app of ['/usr/local/bin/', '/usr/local/bin/.']) {
+      const r = root.pilot([
+        'register',
+        '--container',
+        'pilot/hello-delta',
+        '--app',
+        app,
+        '--force',
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`pilot: --app "${app}" names a directory, not a command`);
+      expect(r.stderr).toContain('e.g. --app /usr/bin/hello');
+    }
+    const dir = root.pilot([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      '--app',
+      '/usr/local/bin',
+      '--force',
+    ]);
+    expect(dir.code).toBe(1);
+    expect(dir.stderr).toContain(`--app ${bin} is a directory`);
+    expect(dir.stderr).not.toContain('--force to replace');
+    expect(existsSync(join(root.dir, 'usr/share/flakes/bin.yaml'))).toBe(false);
+  });
+
+  it('register --force replaces a flake that is a FIFO, in seconds', () => {
+    const flake = join(root.dir, 'usr/share/flakes/piped.yaml');
+    expect(spawnSync('mkfifo', [flake]).status).toBe(0);
+    const r = root.pilot(
+      [
+        'register',
+        '--container',
+        'pilot/hello-delta',
+        '--base',
+        'pilot/busybox-base',
+        '--app',
+        '/usr/bin/piped',
+        '--force',
+      ],
+      { timeout: 10_000 },
+    );
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+    expect(readFileSync(flake, 'utf8')).toContain('pilot/hello-delta');
+    root.ok(['remove', '--app', '/usr/bin/piped']);
   });
 
   it('reports a broken flake with file and line without breaking other apps', () => {

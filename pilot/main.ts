@@ -35,6 +35,7 @@ async function main(): Promise<number> {
       args: caller.args,
       env: caller.env,
       cwd: caller.cwd,
+      cwdDeleted: caller.cwdDeleted,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       debug: isDebug(),

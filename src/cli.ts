@@ -93,8 +93,8 @@ export function buildProgram(): Command {
       'put store, flakes, app links and runtime state under DIR (default: $PILOT_ROOT or /)',
     )
     .showSuggestionAfterError(true)
-    .showHelpAfterError('(run "pilot --help" for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) })
+    .showHelpAfterError('  hint: run "pilot --help" for the commands')
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'pilot: ')) })
     // Subcommands inherit this; "(default: [])" on repeatable options says nothing.
     .configureHelp({
       optionDescription(option) {
@@ -214,6 +214,12 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       const { runGc } = await import('./commands/gc.js');
       const result = await runGc(pathsOf(command));
+      if (result.unreadable.length > 0) {
+        const names = result.unreadable.map((app) => escapeName(app)).join(', ');
+        process.stderr.write(
+          `pilot: warning: kept every image without a name: the flakes of ${names} cannot be read, so which images they use is unknown ("pilot list" shows why)\n`,
+        );
+      }
       if (options.json) return printJson(result);
       const leftovers =
         result.leftovers.length > 0
@@ -542,6 +548,16 @@ export function buildProgram(): Command {
       writeManPages(program, VERSION, dir);
     });
 
+  // A usage error names its command and points at that command's own help (the
+  // top-level help does not list, say, pull's options).
+  for (const command of program.commands) {
+    const name = command.name();
+    command
+      .showHelpAfterError(`  hint: run "pilot ${name} --help" for its options and arguments`)
+      .configureOutput({
+        outputError: (text, write) => write(text.replace(/^error: /, `pilot ${name}: `)),
+      });
+  }
   return program;
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +14,9 @@
 #include "tmpfs.h"
 #include "util.h"
 
-static int start_dir = -1; /* open_start_dir() */
-static int cwd_tree = -1;  /* the --rbind-cwd mount, once bound */
+static int start_dir = -1;	/* open_start_dir() */
+static bool start_deleted;	/* the start dir was removed (getcwd fails with ENOENT) */
+static int cwd_tree = -1;	/* the --rbind-cwd mount, once bound */
 
 void open_start_dir(void)
 {
@@ -24,6 +26,14 @@ void open_start_dir(void)
 	start_dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (start_dir < 0)
 		debug("cannot open the working directory: %s", strerror(errno));
+	/* getcwd() fails with ENOENT exactly when the kernel sees the directory unlinked. */
+	char buf[PATH_MAX];
+	start_deleted = start_dir >= 0 && !getcwd(buf, sizeof buf) && errno == ENOENT;
+}
+
+bool start_dir_deleted(void)
+{
+	return start_deleted;
 }
 
 void enter_cwd(const struct opts *o)
@@ -60,6 +70,18 @@ static void do_bind(const struct opts *o, const struct newroot *nr, const struct
 	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
 	if (b->cwd && start_dir < 0)
 		die("cannot bind the working directory: it cannot be opened");
+	if (b->cwd && start_deleted) {
+		/* The kernel attaches no mount whose root is an unlinked directory (ENOENT).
+		 * The clone needs no place, though: the app works in it by descriptor, as in
+		 * a deleted directory on the host (empty, getcwd() fails with ENOENT), and its
+		 * ".." stays inside the clone instead of reaching the host's tree. */
+		cwd_tree = sys_open_tree(start_dir, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+								  AT_EMPTY_PATH);
+		if (cwd_tree < 0)
+			die_errno("cannot hold on to the deleted working directory", b->dst, errno);
+		debug("working directory %s was deleted: the app runs in it, unattached", b->dst);
+		return;
+	}
 	int tree = b->kind == TMPFS ? make_tmpfs(b)
 		   : b->cwd	    ? sys_open_tree(start_dir, "", flags | AT_EMPTY_PATH)
 				    : sys_open_tree(AT_FDCWD, b->src, flags);

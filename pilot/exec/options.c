@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"  --cwd DIR              working dir inside the new root (default /)\n"
 	"  --rbind-cwd DIR        bind the directory pilot-exec was started in (the very\n"
 	"                         directory, not a path looked up again) at DIR, work there\n"
+	"                         (a deleted one: work in it, unattached)\n"
 	"  --net-none             a network namespace with only lo, up\n"
 	"  --hostname NAME        a UTS namespace with that host name\n"
 	"  --uid N --gid N [--groups LIST]   ids for the app (root caller)\n"

@@ -5,6 +5,7 @@
  * does not hold, an unknown keyword or a record cut short declines the plan.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,18 +168,42 @@ static void push_all(struct words *line, const struct words *w)
 		push_word(line, w->v[k]);
 }
 
-/* HOME is the caller's $HOME, the cwd getcwd(); the cwd is bound by descriptor. */
+/* The caller's cwd as docs/plan.md has it: getcwd(), or for a deleted directory
+ * (getcwd() fails with ENOENT) the path /proc/self/cwd shows without " (deleted)".
+ * NULL when neither says where it is. */
+static char *caller_cwd(bool *deleted)
+{
+	char *cwd = xcalloc(PATH_MAX, 1);
+	*deleted = false;
+	if (getcwd(cwd, PATH_MAX))
+		return cwd[0] == '/' ? cwd : NULL;
+	if (errno != ENOENT)
+		return NULL;
+	static const char suffix[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/cwd", cwd, PATH_MAX - 1);
+	size_t len = n > 0 ? (size_t)n : 0, cut = sizeof suffix - 1;
+	if (len <= cut || cwd[0] != '/' || memcmp(cwd + len - cut, suffix, cut) != 0)
+		return NULL;
+	cwd[len - cut] = '\0';
+	*deleted = true;
+	return cwd;
+}
+
+/* HOME is the caller's $HOME, the cwd caller_cwd(); the cwd is bound by descriptor
+ * (a deleted one always: no path leads to it). */
 bool build_line(int argc, char **argv, const struct plan *p, struct words *line,
 		struct decline *why)
 {
-	char *cwd = xcalloc(PATH_MAX, 1);
-	if (!getcwd(cwd, PATH_MAX) || cwd[0] != '/')
+	bool deleted = false;
+	char *cwd = p->workdir ? NULL : caller_cwd(&deleted);
+	if (!p->workdir && !cwd)
 		return decline(why, "cwd cannot be shown", NULL);
 	char *home = getenv("HOME");
 	bool home_bind = p->home_bind && home && home[0] == '/' && strcmp(home, "/") != 0 &&
 			 !is_covered(home, &p->covers);
-	bool cwd_bind = !p->workdir && strcmp(cwd, "/") != 0 && !is_covered(cwd, &p->covers) &&
-			!(home_bind && is_under(cwd, home));
+	bool cwd_bind = !p->workdir &&
+			(deleted || (strcmp(cwd, "/") != 0 && !is_covered(cwd, &p->covers) &&
+				     !(home_bind && is_under(cwd, home))));
 
 	push_word(line, "pilot-exec");
 	push_all(line, &p->opts);

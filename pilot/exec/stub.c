@@ -8,9 +8,9 @@
  * applies the plan's environment options to it (env.c).
  *
  * It steps aside (execs the Node launcher, which plans, writes a fresh plan and
- * runs the app) whenever the fast path is not known to be right: caller arguments
- * starting with @ or %, PILOT_DEBUG, no plan (first call, or /run was cleared by
- * a reboot), a stamp that differs (flake files, image records, host layer, every
+ * runs the app) whenever the fast path is not known to be right: caller arguments the
+ * launcher takes (taken_by_launcher(), and @NAME for a kept instance), PILOT_DEBUG,
+ * no plan (first call, or /run was cleared by a reboot), a stamp that differs (flake files, image records, host layer, every
  * host file by dev/ino/size/mtime - a package upgrade replaces the inode - the
  * package database, pilot itself), a variable the plan used that changed, a plan
  * not owned by root or the caller.
@@ -99,6 +99,28 @@ static int process_start_time(char *out, size_t size)
 	memcpy(out, p, len);
 	out[len] = '\0';
 	return 0;
+}
+
+/*
+ * Whether the Node launcher takes or rewrites ARG (src/core/caller-args.ts, docs/plan.md):
+ * "@@x" and "%%x" (escapes), and flake-pilot's named options "%NAME" or "%NAME:VALUE"
+ * (split at the last ':'). Every other argument reaches the app unchanged on both paths;
+ * a kept instance's "@NAME" is checked once the plan is read.
+ */
+static bool taken_by_launcher(const char *arg)
+{
+	static const char *const named[] = { "remove", "ignore_sync_error",
+					     "ignore_missing_volume_path", "interactive", "progress" };
+	if ((arg[0] == '@' && arg[1] == '@') || (arg[0] == '%' && arg[1] == '%'))
+		return true;
+	if (arg[0] != '%')
+		return false;
+	const char *colon = strrchr(arg, ':');
+	size_t len = (colon ? (size_t)(colon - arg) : strlen(arg)) - 1;
+	for (size_t k = 0; k < sizeof named / sizeof *named; k++)
+		if (strlen(named[k]) == len && strncmp(arg + 1, named[k], len) == 0)
+			return true;
+	return false;
 }
 
 /* FNV-1a (64 bit) of S: the name of a PILOT_ROOT under a caller's own run dir
@@ -223,7 +245,7 @@ int stub_main(int argc, char **argv, const char *app)
 	if (debug && *debug && strcmp(debug, "0") != 0)
 		fall_back(argv, "PILOT_DEBUG is set", NULL);
 	for (int i = 1; i < argc; i++)
-		if (argv[i][0] == '@' || argv[i][0] == '%')
+		if (taken_by_launcher(argv[i]))
 			fall_back(argv, "launcher argument", argv[i]);
 
 	uid_t uid = getuid();
@@ -249,7 +271,13 @@ int stub_main(int argc, char **argv, const char *app)
 	struct plan plan = { 0 };
 	struct words line = { 0 };
 	struct decline why_not;
-	if (!read_plan(&words, &plan, &why_not) || !build_line(argc, argv, &plan, &line, &why_not))
+	if (!read_plan(&words, &plan, &why_not))
+		fall_back(argv, why_not.reason, why_not.detail);
+	/* A kept instance's plan is its default instance's: @NAME names another one. */
+	for (int i = 1; plan.pidfile_dir && i < argc; i++)
+		if (argv[i][0] == '@' && argv[i][1] != '\0')
+			fall_back(argv, "instance argument", argv[i]);
+	if (!build_line(argc, argv, &plan, &line, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
 	if (dry_run) {
 		if (trace)

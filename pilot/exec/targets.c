@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "binds.h"
 #include "targets.h"
 #include "util.h"
 
@@ -263,6 +264,8 @@ void prepare_targets(const struct opts *o, const struct layout *l)
 	for (size_t i = 0; i < o->nbinds; i++) {
 		const struct bind *b = &o->binds[i];
 		struct stat st;
+		if (b->cwd && start_dir_deleted())
+			continue; /* no mount point: do_bind() keeps it unattached */
 		if (b->kind != TMPFS && stat(b->src, &st) < 0)
 			continue; /* do_bind() skips or reports it */
 		bool want_dir = b->kind == TMPFS || S_ISDIR(st.st_mode);

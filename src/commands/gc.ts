@@ -14,7 +14,7 @@ import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
 import { type LegacyNames, sweepDeadTemps } from '../core/temp-entries.js';
 import { collectLauncherCaches } from '../runtime/caches.js';
 import { storeUsage } from '../runtime/in-use.js';
-import { deleteUnusedImages, type GarbageResult } from '../store/images.js';
+import { deleteUnusedImages, type GarbageResult, readAllImages } from '../store/images.js';
 import { withGcLock } from '../store/temp.js';
 import { type AppEntry, loadApps, pinnedIds } from './apps.js';
 
@@ -23,20 +23,15 @@ export interface GcResult extends GarbageResult {
   plans: string[];
   /** Temp entries and claims of dead pilot processes that were removed (full paths). */
   leftovers: string[];
+  /**
+   * Apps whose flakes cannot be read: which images they pin is unknown, so every image
+   * without a name was kept (named ones always are); the rest of gc went on.
+   */
+  unreadable: string[];
 }
 
 export async function runGc(paths: PilotPaths): Promise<GcResult> {
   const apps = loadApps(paths);
-  const broken = apps.filter((a) => !a.ok).map((a) => a.app);
-  if (broken.length > 0) {
-    throw new PilotError(
-      'PILOT_FLAKE_INVALID',
-      `cannot tell which images these apps use: ${broken.join(', ')}`,
-      {
-        hint: '"pilot list" shows the errors; fix or remove those flakes before gc',
-      },
-    );
-  }
   const owner = storeOwner(paths);
   // No store yet: nothing to lock or keep, but the run and flakes dirs may hold leftovers.
   if (owner === undefined) return collect(paths, apps, undefined);
@@ -69,8 +64,12 @@ function collect(
   apps: AppEntry[],
   inUse: ReadonlySet<string> | undefined,
 ): GcResult {
+  const unreadable = apps.filter((entry) => !entry.ok).map((entry) => entry.app);
+  // A broken flake may pin an image that has no name any more: keep them all.
+  const keep =
+    unreadable.length > 0 ? readAllImages(paths).map((image) => image.id) : apps.flatMap(pinnedIds);
   const store = inUse
-    ? deleteUnusedImages(paths, new Set(apps.flatMap(pinnedIds)), inUse)
+    ? deleteUnusedImages(paths, new Set(keep), inUse)
     : { images: [], layers: [], bytesFreed: 0 };
   const caches = collectLauncherCaches(paths, inUse ?? new Set());
   return {
@@ -79,6 +78,7 @@ function collect(
     plans: caches.plans,
     bytesFreed: store.bytesFreed + caches.bytesFreed,
     leftovers: sweepLeftovers(paths, apps),
+    unreadable,
   };
 }
 

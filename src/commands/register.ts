@@ -3,12 +3,14 @@
  * Everything is checked before anything is written; the flake and the link are
  * each replaced atomically, and a failure after the flake is written restores it.
  */
-import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
+import { quoteExcerpt } from '../core/excerpt.js';
 import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/flake-file.js';
-import { pathPresent } from '../core/fs-query.js';
+import { readFlakeFile } from '../core/flake-read.js';
+import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { makeDirs } from '../core/modes.js';
@@ -67,6 +69,16 @@ export function registerApp(
       hint: 'e.g. --app /usr/bin/hello',
     });
   }
+  // "/usr/bin/" or "/usr/bin/." names the directory, not a command in it: never take
+  // its last word for the app's name (nor offer to replace the directory).
+  const last = options.app.slice(options.app.lastIndexOf('/') + 1);
+  if (last === '' || last === '.' || last === '..') {
+    throw new PilotError(
+      'PILOT_USAGE',
+      `--app ${quoteExcerpt(options.app)} names a directory, not a command (it ends in "/${last}")`,
+      { hint: 'give the path of the command to create, e.g. --app /usr/bin/hello' },
+    );
+  }
   const appPath = posix.normalize(options.app);
   const app = basename(appPath);
   assertAppName(app);
@@ -114,6 +126,15 @@ function registrationComplete(paths: PilotPaths, app: string): boolean {
   }
 }
 
+/** The flake `--force` replaces, to put back if the link cannot be made (a FIFO has none). */
+function previousFlake(paths: PilotPaths, file: string): string | undefined {
+  try {
+    return readFlakeFile(file, pathOwner(paths.flakes)).text;
+  } catch {
+    return undefined;
+  }
+}
+
 function registerLocked(
   paths: PilotPaths,
   options: RegisterOptions,
@@ -130,14 +151,15 @@ function registerLocked(
     });
   }
   const linkExists = pathPresent(link);
+  // A directory first: --force replaces a file in the way, never a directory.
+  if (linkExists && lstatSync(link).isDirectory()) {
+    throw new PilotError('PILOT_PATH_IN_WAY', `--app ${link} is a directory`, {
+      hint: 'give the path of the command to create inside it, e.g. --app /usr/bin/hello',
+    });
+  }
   if (linkExists && !isPilotLink(link) && !options.force) {
     throw new PilotError('PILOT_PATH_IN_WAY', `${link} exists and is not a pilot app link`, {
       hint: 'remove it, choose another --app path, or pass --force to replace it',
-    });
-  }
-  if (linkExists && lstatSync(link).isDirectory()) {
-    throw new PilotError('PILOT_PATH_IN_WAY', `${link} is a directory`, {
-      hint: 'choose another --app path',
     });
   }
 
@@ -200,7 +222,7 @@ function registerLocked(
     if (warning) warnings.push(warning);
   }
 
-  const previous = existsSync(flakeFile) ? readFileSync(flakeFile) : undefined;
+  const previous = previousFlake(paths, flakeFile);
   writeFileAtomic(flakeFile, serializeFlake(flake));
   try {
     makeDirs(dirname(link));

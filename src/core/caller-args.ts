@@ -1,7 +1,15 @@
 /**
- * The launcher's own arguments, read the way flake-pilot reads them: `@NAME`
- * selects a named instance and `%option` steers the launcher, anywhere in the
- * argument list; `@@x` and `%%x` pass a literal `@x` / `%x` to the app.
+ * The launcher's own arguments among the caller's (DESIGN, "Command line"):
+ *
+ * - upstream's named options `%remove`, `%interactive`, `%ignore_sync_error`,
+ *   `%ignore_missing_volume_path` and `%progress`, each also as `%NAME:VALUE` (flake-pilot
+ *   splits a `%` argument at its last `:`; the value changes nothing), wherever they stand;
+ * - `@NAME`, which selects an instance of a resume/attach flake;
+ * - `@@x` and `%%x`, which pass `@x` and `%x`.
+ *
+ * Every other argument reaches the app unchanged: another `%…` (`printf '%s'`) and a
+ * one-shot app's `@…` (`curl -d @file`). flake-pilot strips them all. The warm-path stub
+ * (pilot/exec/stub.c) steps aside for exactly the arguments taken here (docs/plan.md).
  */
 import { PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
@@ -21,19 +29,36 @@ export interface CallerArgs {
   options: Set<CallerOption>;
   /** Arguments for the app, exactly as given apart from the pilot ones. */
   appArgs: string[];
-  /** True when any `@`/`%` argument was seen (the fast path must not handle these). */
+  /** True when pilot took or rewrote an argument (such a call writes no fast plan). */
   hadPilotArgs: boolean;
+}
+
+export interface CallerArgsContext {
+  /** A resume or attach flake: `@NAME` selects its instance. */
+  kept: boolean;
 }
 
 const INSTANCE_NAME = /^[A-Za-z0-9_=-]{1,64}$/;
 
-export function parseCallerArgs(args: readonly string[]): CallerArgs {
+/** The named option `arg` is (`%NAME` or `%NAME:VALUE`, split at the last `:`), if any. */
+export function namedCallerOption(arg: string): CallerOption | undefined {
+  if (!arg.startsWith('%')) return undefined;
+  const colon = arg.lastIndexOf(':');
+  const name = (colon < 0 ? arg : arg.slice(0, colon)).slice(1);
+  return (CALLER_OPTIONS as readonly string[]).includes(name) ? (name as CallerOption) : undefined;
+}
+
+export function parseCallerArgs(args: readonly string[], context: CallerArgsContext): CallerArgs {
   const result: CallerArgs = { instance: '', options: new Set(), appArgs: [], hadPilotArgs: false };
   for (const arg of args) {
+    const option = namedCallerOption(arg);
     if (arg.startsWith('@@') || arg.startsWith('%%')) {
       result.appArgs.push(arg.slice(1));
       result.hadPilotArgs = true;
-    } else if (arg.startsWith('@') && arg.length > 1) {
+    } else if (option !== undefined) {
+      result.options.add(option);
+      result.hadPilotArgs = true;
+    } else if (context.kept && arg.startsWith('@') && arg.length > 1) {
       const name = arg.slice(1);
       if (!INSTANCE_NAME.test(name)) {
         throw new PilotError('PILOT_USAGE', `invalid instance name ${quoteExcerpt(arg)}`, {
@@ -44,23 +69,11 @@ export function parseCallerArgs(args: readonly string[]): CallerArgs {
       if (result.instance !== '' && result.instance !== name) {
         throw new PilotError(
           'PILOT_USAGE',
-          `two instance names given: @${result.instance} and ${arg}`,
-          {
-            exitCode: 125,
-          },
+          `two instance names given: @${result.instance} and ${quoteExcerpt(arg)}`,
+          { hint: 'name one instance per call', exitCode: 125 },
         );
       }
       result.instance = name;
-      result.hadPilotArgs = true;
-    } else if (arg.startsWith('%') && arg.length > 1) {
-      const name = arg.slice(1);
-      if (!(CALLER_OPTIONS as readonly string[]).includes(name)) {
-        throw new PilotError('PILOT_USAGE', `unknown launcher option ${quoteExcerpt(arg)}`, {
-          hint: `known options: ${CALLER_OPTIONS.map((o) => `%${o}`).join(', ')}; pass "%%..." to give the app a literal "%..."`,
-          exitCode: 125,
-        });
-      }
-      result.options.add(name as CallerOption);
       result.hadPilotArgs = true;
     } else {
       result.appArgs.push(arg);

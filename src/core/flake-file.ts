@@ -22,8 +22,6 @@
  *   include.tar, include.path) must be absolute: a relative one would depend on the
  *   caller's working directory.
  */
-import { type Dirent, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   type Document,
   isAlias,
@@ -35,8 +33,9 @@ import {
   stringify,
   type Node as YamlNode,
 } from 'yaml';
-import { errnoOf, PilotError } from './errors.js';
+import { PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
+import { type FlakeSource, readFlakeSources } from './flake-read.js';
 import { parsePodmanOptions } from './podman-options.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
@@ -77,11 +76,6 @@ export interface LoadedFlake {
   podmanAt: string[];
 }
 
-export interface FlakeSource {
-  file: string;
-  text: string;
-}
-
 export interface FlakeLocation {
   file: string;
   /** 1-based line where the value is written. */
@@ -104,13 +98,12 @@ export interface ParsedFlakeDocument {
 
 type Mapping = Record<string, unknown>;
 
-const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-/** `<app>.yaml` and `<app>.d` must fit in one file name (NAME_MAX 255). */
-const APP_NAME_MAX = 200;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Aliases may nest or even refer to themselves; stop long before the stack does. */
 const MAX_DEPTH = 32;
 const MAX_NODES = 10_000;
+/** A flake with thousands of unknown keys is not worth thousands of lines. */
+const MAX_WARNINGS = 20;
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -183,6 +176,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
 
   const provenance = new Map<string, FlakeLocation>();
   let nodes = 0;
+  let aliases = 0;
 
   const convert = (
     node: unknown,
@@ -190,27 +184,37 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     keyLine: number,
     fallbackLine: number,
     depth: number,
+    viaAlias = false,
   ): unknown => {
     nodes += 1;
     if (depth > MAX_DEPTH) {
       throw invalid(
         file,
         fallbackLine,
-        `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep (aliases?)`,
+        viaAlias
+          ? `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep through aliases (*NAME); a flake nests a handful`
+          : `${shownPath(path)}: nested more than ${MAX_DEPTH} levels deep; a flake nests a handful (container.runtime.podman is the deepest)`,
+        viaAlias
+          ? 'an alias inside the collection it names, or a chain of aliases, nests without end: write the values out'
+          : 'fix the indentation and brackets of the flake file',
       );
     }
     if (nodes > MAX_NODES) {
       throw invalid(
         file,
         fallbackLine,
-        `more than ${MAX_NODES} values (aliases count once per use); a flake needs a few dozen`,
+        `more than ${MAX_NODES} values${aliases > 0 ? ' (each use of an alias counts its values again)' : ''}; a flake has a few dozen`,
+        'check that this is the flake file meant',
       );
     }
     let resolved = node;
     let line = fallbackLine;
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (range) line = lineAt(range[0]);
+    let inAlias = viaAlias;
     if (isAlias(node)) {
+      aliases += 1;
+      inAlias = true;
       resolved = node.resolve(doc as Document);
       if (resolved === undefined)
         throw invalid(
@@ -225,7 +229,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     if (isScalar(resolved)) return resolved.value ?? null;
     if (isSeq(resolved)) {
       return resolved.items.map((item, index) =>
-        convert(item, childPath(path, index), line, line, depth + 1),
+        convert(item, childPath(path, index), line, line, depth + 1, inAlias),
       );
     }
     if (isMap(resolved)) {
@@ -247,7 +251,15 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
             'remove one of the two',
           );
         }
-        out[name] = convert(pair.value, childPath(path, name), pairLine, pairLine, depth + 1);
+        const value = convert(
+          pair.value,
+          childPath(path, name),
+          pairLine,
+          pairLine,
+          depth + 1,
+          inAlias,
+        );
+        out[name] = value;
       }
       return out;
     }
@@ -582,7 +594,17 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   if (base !== undefined) flake.container.base_container = base;
 
   check.warnUnknown(doc.value, SCHEMA, '');
-  return { flake, warnings: check.warnings, podmanAt };
+  return { flake, warnings: fewWarnings(check.warnings), podmanAt };
+}
+
+/** Warnings as a reader can take them in: the first MAX_WARNINGS, then how many more. */
+function fewWarnings(warnings: FlakeWarning[]): FlakeWarning[] {
+  if (warnings.length <= MAX_WARNINGS) return warnings;
+  const rest = warnings[MAX_WARNINGS]!;
+  return [
+    ...warnings.slice(0, MAX_WARNINGS),
+    { ...rest, message: `${warnings.length - MAX_WARNINGS} more unknown keys are ignored` },
+  ];
 }
 
 /** parse → merge → validate, without touching the file system. */
@@ -593,83 +615,19 @@ export function flakeFromSources(sources: FlakeSource[]): LoadedFlake {
 // ---------------------------------------------------------------------------------------
 // Files
 
-export function assertAppName(name: string): void {
-  if (!APP_NAME.test(name) || name.length > APP_NAME_MAX) {
-    throw new PilotError(
-      'PILOT_USAGE',
-      `invalid app name ${JSON.stringify(name)}: use letters, digits and . _ + - ` +
-        `(not first), at most ${APP_NAME_MAX} characters`,
-    );
-  }
-}
+// Reading: flake-read.ts (assertAppName and readFlakeSources are re-exported for callers).
+export { assertAppName, type FlakeSource, readFlakeSources } from './flake-read.js';
 
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new PilotError('PILOT_FLAKE_INVALID', `${file}: cannot read the flake file`, {
-      cause: error,
-    });
-  }
-}
-
-/**
- * Reads `<flakesDir>/<app>.yaml`, then `<flakesDir>/<app>.d/*.yaml|*.yml` in name order
- * (plain code-unit order, independent of the locale). Hidden drop-ins (editor and
- * atomic-write temp files) are skipped.
- */
-export function readFlakeSources(flakesDir: string, app: string): FlakeSource[] {
-  assertAppName(app);
-  const main = join(flakesDir, `${app}.yaml`);
-  let text: string;
-  try {
-    text = readFileSync(main, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') {
-      throw new PilotError(
-        'PILOT_FLAKE_UNKNOWN',
-        `no flake for app "${app}": ${main} does not exist`,
-        {
-          hint: 'run "pilot list" to see the registered apps, or "pilot register" to add one',
-          cause: error,
-        },
-      );
-    }
-    throw new PilotError('PILOT_FLAKE_INVALID', `${main}: cannot read the flake file`, {
-      cause: error,
-    });
-  }
-  const sources: FlakeSource[] = [{ file: main, text }];
-
-  const dropInDir = join(flakesDir, `${app}.d`);
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(dropInDir, { withFileTypes: true });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return sources;
-    throw new PilotError('PILOT_FLAKE_INVALID', `${dropInDir}: cannot read the drop-in directory`, {
-      cause: error,
-    });
-  }
-  const names = entries
-    .filter(
-      (entry) =>
-        !entry.isDirectory() &&
-        !entry.name.startsWith('.') &&
-        (entry.name.endsWith('.yaml') || entry.name.endsWith('.yml')),
-    )
-    .map((entry) => entry.name)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const name of names) {
-    const file = join(dropInDir, name);
-    sources.push({ file, text: readText(file) });
-  }
-  return sources;
-}
-
-export function loadFlake(flakesDir: string, app: string): LoadedFlake & { files: string[] } {
+export function loadFlake(
+  flakesDir: string,
+  app: string,
+): LoadedFlake & { files: string[]; targets: string[] } {
   const sources = readFlakeSources(flakesDir, app);
-  return { ...flakeFromSources(sources), files: sources.map((source) => source.file) };
+  return {
+    ...flakeFromSources(sources),
+    files: sources.map((source) => source.file),
+    targets: sources.flatMap((source) => (source.target === undefined ? [] : [source.target])),
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { listDir } from './list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from './paths.js';
 
@@ -144,9 +145,9 @@ export function resolveImage(paths: PilotPaths, ref: string): ImageRecord {
   }
   throw new PilotError(
     'PILOT_IMAGE_UNKNOWN',
-    `image "${ref}" is not in the store (${paths.store})`,
+    `image ${quoteExcerpt(ref)} is not in the store (${paths.store})`,
     {
-      hint: `load it with "pilot load ARCHIVE --name ${ref}" or fetch it with "pilot pull ${ref}"; "pilot images" lists what is there`,
+      hint: `load it with "pilot load ARCHIVE --name ${escapeExcerpt(ref)}" or fetch it with "pilot pull ${escapeExcerpt(ref)}"; "pilot images" lists what is there`,
     },
   );
 }

@@ -10,7 +10,7 @@
  * launch) a placeholder stands for an absolute path, so that `-v %HOME/x:/x` passes.
  */
 import { isPilotError, PilotError } from './errors.js';
-import { quoteExcerpt } from './excerpt.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { expandPlaceholders, splitPodmanWords, startsWithPlaceholder } from './podman-words.js';
 
 export { splitPodmanWords } from './podman-words.js';
@@ -252,16 +252,34 @@ class State {
   ) {}
 
   fail(message: string, hint?: string): never {
+    const place = this.where(this.item);
     throw new PilotError(
       'PILOT_FLAKE_INVALID',
-      `${this.where(this.item)}: podman option ${quoteExcerpt(this.written)}: ${message}`,
-      { hint: hint ?? 'change or remove the option in the flake' },
+      `${place}: podman option ${quoteExcerpt(this.written)}: ${message}`,
+      {
+        hint:
+          hint ??
+          (place.startsWith('--opt')
+            ? 'change or leave out that --opt'
+            : 'change or remove the option in the flake'),
+      },
     );
   }
 
   absolute(path: string, what: string): string {
     if (path.startsWith('/') || (this.unexpanded && startsWithPlaceholder(path))) return path;
+    this.failUnset(path, what);
     return this.fail(`${what} must be an absolute path, got ${quoteExcerpt(path)}`);
+  }
+
+  /** A path that starts with an unset placeholder (`%NAME` became `$NAME`) says so. */
+  failUnset(path: string, what: string): void {
+    const unset = /^\$([A-Z]+)/.exec(path)?.[1];
+    if (unset === undefined) return;
+    this.fail(
+      `${what} ${quoteExcerpt(path)} is no absolute path: %${unset} is not set in the caller's environment`,
+      `set ${unset} before running the app, or change the option in the flake`,
+    );
   }
 
   addEnv(value: string): void {
@@ -288,7 +306,19 @@ class State {
     }
     const [source, target, optionText] = parts as [string, string, string | undefined];
     if (!source.startsWith('/') && !(this.unexpanded && startsWithPlaceholder(source))) {
-      this.fail(`"${source}" is a named volume; pilot binds host paths only (an absolute SRC)`);
+      this.failUnset(source, 'the source');
+      const dst = escapeExcerpt(target, 40);
+      // podman reads a word without "/" or a leading "." as the name of a volume it keeps.
+      if (source.startsWith('.') || source.includes('/')) {
+        this.fail(
+          `the source ${quoteExcerpt(source)} is a relative path; pilot binds a host path given from "/" (an app runs from any directory)`,
+          `write the whole path, e.g. -v /srv/data:${dst}, or start it with %HOME for the caller's home`,
+        );
+      }
+      this.fail(
+        `${quoteExcerpt(source)} is a named volume; pilot keeps no volumes and binds host paths only (an absolute SRC)`,
+        `bind a host directory instead, e.g. -v /srv/${escapeExcerpt(source, 40)}:${dst}`,
+      );
     }
     this.absolute(target, 'the volume target');
     const volume: PodmanVolume = {
@@ -328,7 +358,7 @@ class State {
         return;
       default:
         this.fail(
-          `volume option "${option}" is not supported`,
+          `volume option ${quoteExcerpt(option)} is not supported`,
           'pilot supports ro, rw, nosuid, nodev, noexec (z, Z, rbind, private are accepted)',
         );
     }
@@ -366,7 +396,9 @@ class State {
       };
       const propagation = take('bind-propagation');
       if (propagation !== undefined && !['private', 'rprivate'].includes(propagation)) {
-        this.fail(`bind-propagation=${propagation}: every mount of the app is private`);
+        this.fail(
+          `bind-propagation=${escapeExcerpt(propagation)}: every mount of the app is private`,
+        );
       }
       take('relabel', 'z', 'Z');
       this.noMoreFields(fields);
@@ -386,7 +418,7 @@ class State {
       });
     } else {
       this.fail(
-        `type=${type ?? '(none)'} is not supported`,
+        `type=${type === undefined ? '(none)' : escapeExcerpt(type)} is not supported`,
         'pilot supports --mount type=bind and type=tmpfs (volumes and images need podman storage)',
       );
     }
@@ -394,18 +426,18 @@ class State {
 
   private noMoreFields(fields: Map<string, string>): void {
     const [first] = fields.keys();
-    if (first !== undefined) this.fail(`"${first}" is not supported in --mount`);
+    if (first !== undefined) this.fail(`${quoteExcerpt(first)} is not supported in --mount`);
   }
 
   private tmpfsSize(text: string): string {
     if (/^\d+%$/.test(text)) return text;
     const bytes = parseSize(text);
-    if (bytes === undefined) this.fail(`size "${text}" is not a size (e.g. 64m)`);
+    if (bytes === undefined) this.fail(`size ${quoteExcerpt(text)} is not a size (e.g. 64m)`);
     return String(bytes);
   }
 
   private tmpfsMode(text: string): string {
-    if (!/^[0-7]{1,4}$/.test(text)) this.fail(`mode "${text}" is not an octal mode`);
+    if (!/^[0-7]{1,4}$/.test(text)) this.fail(`mode ${quoteExcerpt(text)} is not an octal mode`);
     return text;
   }
 
@@ -427,7 +459,7 @@ class State {
         this.fail(`"${option}" would let the app gain what its caller does not have`);
       } else {
         this.fail(
-          `tmpfs option "${option}" is not supported`,
+          `tmpfs option ${quoteExcerpt(option)} is not supported`,
           'pilot supports size, mode, nr_inodes, uid, gid, ro, rw, exec, noexec, nosuid, nodev',
         );
       }
@@ -463,7 +495,7 @@ class State {
       return;
     }
     this.fail(
-      `network "${value}" is not supported`,
+      `network ${quoteExcerpt(value)} is not supported`,
       'use --network none (only loopback) or host (the default)',
     );
   }
@@ -476,7 +508,7 @@ class State {
         continue;
       }
       const name = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
-      if (!CAPABILITIES.includes(name)) this.fail(`"${raw}" is not a capability`);
+      if (!CAPABILITIES.includes(name)) this.fail(`${quoteExcerpt(raw)} is not a capability`);
       into.push(name);
     }
   }
@@ -491,7 +523,7 @@ class State {
       this.out.noops.push({ option: this.written, reason: 'pilot applies no SELinux labels' });
     } else {
       this.fail(
-        `"${value}" is not supported`,
+        `${quoteExcerpt(value)} is not supported`,
         'pilot supports --security-opt no-new-privileges and label=disable',
       );
     }

@@ -6,11 +6,14 @@
  */
 import { readFileSync, readlinkSync } from 'node:fs';
 import { decodeBytes, splitNul } from '../core/bytes.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 
 export interface CallerBytes {
   args: string[];
   env: Record<string, string>;
   cwd: string;
+  /** The cwd was removed: `cwd` is where it was (the app runs in it all the same). */
+  cwdDeleted: boolean;
 }
 
 /**
@@ -23,7 +26,8 @@ export function callerBytes(
   lossyEnv: NodeJS.ProcessEnv,
   lossyCwd: () => string,
 ): CallerBytes {
-  return { args: rawArgs(lossyArgs), env: rawEnv(lossyEnv), cwd: rawCwd(lossyCwd) };
+  const cwd = callerCwd(lossyCwd, () => readlinkSync('/proc/self/cwd', { encoding: 'buffer' }));
+  return { args: rawArgs(lossyArgs), env: rawEnv(lossyEnv), ...cwd };
 }
 
 function readProc(name: string): Buffer | undefined {
@@ -72,13 +76,46 @@ function rawEnv(lossyEnv: NodeJS.ProcessEnv): Record<string, string> {
   return env;
 }
 
-function rawCwd(lossyCwd: () => string): string {
+const DELETED = ' (deleted)';
+
+/**
+ * The cwd's bytes from its link. A directory removed while the caller works in it is
+ * still its cwd (a native program runs there: empty, getcwd() fails with ENOENT); Node's
+ * process.cwd() then fails with ENOENT and the link reads "PATH (deleted)". The app runs
+ * in it too (the exec helper holds it by descriptor, --rbind-cwd): `cwd` is PATH, for
+ * messages and the bind's name. A live directory whose name ends in " (deleted)" is told
+ * apart by process.cwd() working.
+ */
+export function callerCwd(
+  lossyCwd: () => string,
+  readLink: () => Buffer,
+): { cwd: string; cwdDeleted: boolean } {
+  let lossy: string | undefined;
+  let failure: unknown;
   try {
-    const link = readlinkSync('/proc/self/cwd', { encoding: 'buffer' });
-    const cwd = decodeBytes(link);
-    if (cwd.startsWith('/') && !cwd.endsWith(' (deleted)')) return cwd;
+    lossy = lossyCwd();
+  } catch (error) {
+    failure = error;
+  }
+  let link: string | undefined;
+  try {
+    link = decodeBytes(readLink());
   } catch {
     // no /proc: Node's view
   }
-  return lossyCwd();
+  if (lossy !== undefined) {
+    return { cwd: link?.startsWith('/') ? link : lossy, cwdDeleted: false };
+  }
+  if (errnoOf(failure) === 'ENOENT' && link?.startsWith('/') && link.endsWith(DELETED)) {
+    return { cwd: link.slice(0, -DELETED.length), cwdDeleted: true };
+  }
+  throw new PilotError(
+    'PILOT_RUNTIME',
+    `cannot tell the working directory: ${errnoOf(failure) === 'ENOENT' ? 'it was deleted, and /proc/self/cwd does not say where it was' : (failure as Error).message}`,
+    {
+      hint: 'change to an existing directory and run the app again',
+      exitCode: 125,
+      cause: failure,
+    },
+  );
 }

@@ -19,6 +19,7 @@ import { join, posix } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { quoteExcerpt } from '../core/excerpt.js';
 import type { Flake } from '../core/flake-file.js';
 import type { ImageRecord, LayerRecord } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
@@ -140,7 +141,7 @@ function normalizeIncludePath(path: string): string {
   if (!posix.isAbsolute(normalized) || normalized === '/') {
     throw new PilotError(
       'PILOT_FLAKE_INVALID',
-      `include.path "${path}" must be an absolute path below /`,
+      `include.path ${quoteExcerpt(path)} must be an absolute path below /`,
       { hint: 'name the host directory or file the app needs, e.g. /etc/aws' },
     );
   }
@@ -213,7 +214,7 @@ export function collectHostRequirements(
 
 function missingPackagesError(missing: readonly PackageRequest[], database: string): PilotError {
   const names = [...new Set(missing.map((m) => m.name))];
-  const what = missing.map((m) => `"${m.name}" (${m.source})`).join(', ');
+  const what = missing.map((m) => `${quoteExcerpt(m.name)} (${m.source})`).join(', ');
   return new PilotError(
     'PILOT_HOST_FILES_MISSING',
     `host package${missing.length === 1 ? '' : 's'} ${what} ${missing.length === 1 ? 'is' : 'are'} not installed on this host${database === 'none' ? ' (it has no dpkg or rpm database)' : ''}`,

@@ -13,6 +13,8 @@ export interface CallerContext {
   args: readonly string[];
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
+  /** The cwd was removed: no path leads to it, so it is always bound by descriptor. */
+  cwdDeleted?: boolean;
   uid: number;
   gid: number;
 }
@@ -352,8 +354,8 @@ export function planLaunch(input: PlanInput): LaunchPlan {
   const callerHome = identity ? undefined : home;
   if (
     !overrides.workdir &&
-    !covered(caller.cwd) &&
-    !(callerHome && isUnder(caller.cwd, callerHome))
+    (caller.cwdDeleted ||
+      (!covered(caller.cwd) && !(callerHome && isUnder(caller.cwd, callerHome))))
   ) {
     // Bound by descriptor (the directory the helper starts in), not by a path looked up
     // again: a user who controls the cwd's parent cannot swap in another directory.

@@ -4,22 +4,23 @@
  * makes sure the cached host layer exists, and plans the sandbox.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
 import { PilotError } from '../core/errors.js';
-import type { Flake, LoadedFlake } from '../core/flake-file.js';
-import { pathOwner } from '../core/fs-query.js';
+import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
+import type { Flake } from '../core/flake-file.js';
+import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
-import { fastPlanWords, stampOf, writeFastPlan } from './fast-plan.js';
+import { fastPlanWords, writeFastPlan } from './fast-plan.js';
+import { loadFlakeCached } from './flake-cache.js';
 import { scanAppHostFiles, treeLayers } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
 import { LayeredTree } from './image-tree.js';
@@ -39,6 +40,8 @@ export interface LaunchRequest {
   args: readonly string[];
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The cwd was removed (caller-bytes.ts): the app runs in it by descriptor. */
+  cwdDeleted?: boolean;
   uid: number;
   gid: number;
   debug: boolean;
@@ -77,6 +80,13 @@ async function persistentUpper(
   return { kind: 'persistent-upper', upper: join(state, 'upper'), work: join(state, 'work') };
 }
 
+/** Names from an image's lists, for a message: the first few, each cut short and escaped. */
+function shownList(items: readonly string[], max = 20): string {
+  const shown = items.slice(0, max).map((item) => `    ${escapeExcerpt(item)}`);
+  if (items.length > max) shown.push(`    … and ${items.length - max} more`);
+  return shown.join('\n');
+}
+
 /** Files in the images that are pilot's business, not the app's. */
 export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
 
@@ -93,13 +103,10 @@ export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number):
     return { ...own, run: usableRunDir(callerRunDir(env, own.root)) };
   }
   if (own.system) return own;
-  try {
-    readFileSync(join(own.flakes, `${app}.yaml`));
-    return own;
-  } catch {
-    const system = resolvePaths({ env, uid: 0 });
-    return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
-  }
+  // Whatever is there (a FIFO too) makes it the caller's own app: loadFlake says what is wrong.
+  if (pathPresent(join(own.flakes, `${app}.yaml`))) return own;
+  const system = resolvePaths({ env, uid: 0 });
+  return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
 }
 
 /** The caller's own run dir when it can have one, else a private one for this call. */
@@ -130,7 +137,7 @@ export function pinnedImage(paths: PilotPaths, flake: Flake, ref: string): Image
   if (record) return record;
   throw new PilotError(
     'PILOT_IMAGE_UNKNOWN',
-    `image "${ref}" (${pinned}) that this app is registered with is gone from the store`,
+    `image ${quoteExcerpt(ref)} (${pinned}) that this app is registered with is gone from the store`,
     {
       hint: `load it again ("pilot load ARCHIVE"), or re-pin the app with "pilot register --force ..."`,
       exitCode: 127,
@@ -147,52 +154,6 @@ export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
   };
 }
 
-interface FlakeCache extends LoadedFlake {
-  version: 2;
-  stamps: [string, string][];
-  files: string[];
-}
-
-/**
- * The merged flake, from a JSON copy in the run dir while the flake files' stamps
- * are unchanged: the YAML parser is then never even initialised (it is loaded
- * lazily), which is most of the Node launcher's own start-up work.
- */
-async function loadFlakeCached(
-  paths: PilotPaths,
-  app: string,
-): Promise<LoadedFlake & { files: string[] }> {
-  const cacheFile = join(paths.run, 'flakes', `${app}.json`);
-  try {
-    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as FlakeCache;
-    if (cached.version === 2 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
-      return cached;
-    }
-  } catch {
-    // no cache, or an unreadable one: parse the YAML
-  }
-  // Stamped before reading, so that an edit during the read makes the cache stale.
-  const dropIns = join(paths.flakes, `${app}.d`);
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dropIns).map((entry) => join(dropIns, entry));
-  } catch {
-    entries = [];
-  }
-  const watched = [join(paths.flakes, `${app}.yaml`), dropIns, ...entries];
-  const stamps = watched.map((path): [string, string] => [path, stampOf(path)]);
-  const { loadFlake } = await import('../core/flake-file.js');
-  const loaded = loadFlake(paths.flakes, app);
-  if (loaded.files.every((file) => watched.includes(file))) {
-    try {
-      writeJsonAtomic(cacheFile, { version: 2, stamps, ...loaded } satisfies FlakeCache);
-    } catch {
-      // A caller who cannot write the run dir parses the YAML each time.
-    }
-  }
-  return loaded;
-}
-
 export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
   const paths = launcherPaths(request.app, request.env, request.uid);
   if (request.uid === 0 && storeFormat(paths) < STORE_FORMAT) {
@@ -200,12 +161,12 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     const { upgradeStore } = await import('../store/store-format.js');
     upgradeStore(paths);
   }
-  const caller = parseCallerArgs(request.args);
   debugStep(`app ${request.app}, store ${paths.store}`);
   const {
     flake,
     warnings,
     files: flakeFiles,
+    targets: flakeTargets,
     podmanAt,
   } = await loadFlakeCached(paths, request.app);
   if (request.debug) {
@@ -213,6 +174,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       process.stderr.write(`pilot: warning: ${w.file}:${w.line}: ${w.message}\n`);
   }
   debugStep('flake loaded');
+  // Which arguments are pilot's depends on the flake: `@NAME` only names a kept instance.
+  const kept = flake.container.runtime.resume || flake.container.runtime.attach;
+  const caller = parseCallerArgs(request.args, { kept });
   // %progress: say what the launch composes (on stderr, so the app's output stays its own).
   // %interactive is accepted for flake-pilot compatibility: pilot always hands the app the
   // caller's own stdin/stdout/stderr, so a terminal already stays a terminal.
@@ -232,7 +196,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
-      `${missing.length} host file(s) that ${request.app} needs are missing:\n${missing.map((m) => `    ${m}`).join('\n')}`,
+      `${missing.length} host file(s) that ${request.app} needs are missing:\n${shownList(missing)}`,
       {
         hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error`,
         exitCode: 127,
@@ -297,7 +261,6 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const userns = request.uid !== 0;
   const mnt = join(paths.run, 'mnt');
   makeDirs(mnt);
-  const kept = flake.container.runtime.resume || flake.container.runtime.attach;
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];
   const started: ((pid: number) => void)[] = [];
@@ -373,6 +336,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       args: caller.appArgs,
       env: request.env,
       cwd: request.cwd,
+      cwdDeleted: request.cwdDeleted === true,
       uid: request.uid,
       gid: request.gid,
     },
@@ -393,6 +357,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       join(paths.flakes, `${request.app}.yaml`),
       join(paths.flakes, `${request.app}.d`),
       ...flakeFiles,
+      ...flakeTargets,
       ...imageRecords,
       ...extraLowers.map((l) => join(paths.store, l)),
       // host-files.ts: every host path looked at, and the package database when packages

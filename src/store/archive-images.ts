@@ -17,9 +17,9 @@ import {
   unknownArchive,
 } from './archive-source.js';
 import { isObject, pickImageConfig } from './image-config.js';
-import { limitWarnings, ociNames, repoTagNames, validRef, type Warn } from './ref-names.js';
+import { checkGivenName, limitWarnings, ociNames, repoTagNames, type Warn } from './ref-names.js';
 
-export { refProblem, validRef, type Warn } from './ref-names.js';
+export { checkGivenName, refProblem, validRef, type Warn } from './ref-names.js';
 
 export interface LayerPlan {
   diffId: string;
@@ -332,11 +332,7 @@ export async function readImagePlans(
   files: ArchiveFiles,
   options: { name?: string | undefined; onWarning?: Warn | undefined } = {},
 ): Promise<{ kind: ArchiveKind; plans: ImagePlan[] }> {
-  if (options.name !== undefined && !validRef(options.name)) {
-    throw new PilotError('PILOT_USAGE', `"${options.name}" is not a valid image name`, {
-      hint: 'use NAME or NAME:TAG, e.g. "basepython:3.11"',
-    });
-  }
+  if (options.name !== undefined) checkGivenName(options.name);
   const kind = archiveKind(files);
   const warnings = limitWarnings(options.onWarning ?? (() => {}));
   const plans =

@@ -14,7 +14,13 @@ import { type ImageRecord, readImageById } from '../core/image-record.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
-import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
+import {
+  checkGivenName,
+  digestOf,
+  type ImagePlan,
+  readImagePlans,
+  synthesizeManifest,
+} from './archive-images.js';
 import { openArchive } from './archive-source.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
 import { beginLoad, cleanStaleTemp } from './temp.js';
@@ -82,6 +88,7 @@ export async function loadArchive(
   source: string,
   options: LoadOptions = {},
 ): Promise<LoadResult[]> {
+  if (options.name !== undefined) checkGivenName(options.name);
   ensureStoreDirs(paths);
   try {
     cleanStaleTemp(paths);

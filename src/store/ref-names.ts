@@ -3,6 +3,7 @@
  * users: which are valid, and why one is not, so that a name pilot cannot use is named
  * in a warning instead of dropped without a word.
  */
+import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { normalizeRef } from '../core/image-record.js';
 import { isObject } from './image-config.js';
@@ -29,6 +30,23 @@ export function refProblem(ref: string): string | undefined {
     return `it has the character ${quoteExcerpt(bad[0])} (names use letters, digits, ".", "_", "-", "/" and ":")`;
   if (!refPattern.test(ref)) return 'its "@" is not followed by a sha256 digest';
   return undefined;
+}
+
+/** `load --name NAME`: refused before anything is read, saying what is wrong with it. */
+export function checkGivenName(name: string): void {
+  if (name === '') {
+    throw new PilotError('PILOT_USAGE', '--name is empty: it is the name the loaded image gets', {
+      hint: 'give one, e.g. --name basepython:3.11, or leave --name out to keep the names the archive has',
+    });
+  }
+  const problem = refProblem(name);
+  if (problem !== undefined) {
+    throw new PilotError(
+      'PILOT_USAGE',
+      `--name ${quoteExcerpt(name)} is not a valid image name: ${problem}`,
+      { hint: 'e.g. --name basepython:3.11 or --name registry.example.com/team/app:1.0' },
+    );
+  }
 }
 
 /** Where a reader of an archive reports what it skipped (a name it cannot use). */

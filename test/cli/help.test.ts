@@ -135,6 +135,18 @@ describe('pilot --help', () => {
     expect(r.stderr).toContain('Did you mean --name?');
   });
 
+  it("names the command of a usage error and points at that command's help", () => {
+    const r = run(installed.bin, ['pull', '-rf']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `pilot pull: unknown option '-rf'\n  hint: run "pilot pull --help" for its options and arguments\n`,
+    );
+    const top = run(installed.bin, ['--bogus']);
+    expect(top.stderr).toBe(
+      `pilot: unknown option '--bogus'\n  hint: run "pilot --help" for the commands\n`,
+    );
+  });
+
   it('exits 2 for a bad argument value and for no command at all', () => {
     const bad = run(installed.bin, ['completion', 'fish']);
     expect(bad.code).toBe(2);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -389,6 +389,68 @@ describe('errors', () => {
     );
   });
 
+  it('quotes no more than an excerpt of a long podman value, YAML tag or error token', () => {
+    const long = 'v'.repeat(100_000);
+    for (const option of [
+      `--network ${long}`,
+      `--volume ${long}:/x`,
+      `--tmpfs /t:size=${long}`,
+      `--tmpfs /t:mode=${long}`,
+      `--tmpfs /t:${long}`,
+      `--cap-add ${long}`,
+      `--security-opt ${long}`,
+      `--mount type=bind,source=/a,target=/b,${long}=1`,
+      `--mount type=bind,source=/a,target=/b,bind-propagation=${long}`,
+      `--mount type=${long},target=/b`,
+      `-v /a:/b:${long}`,
+    ]) {
+      const error = thrown(() =>
+        flakeFromSources([
+          src(`container:\n  name: a\n  runtime:\n    podman: [${JSON.stringify(option)}]\n`),
+        ]),
+      );
+      expect(error.message.length, option.slice(0, 30)).toBeLessThan(400);
+      expect(error.message).toContain('…');
+    }
+    const tag = thrown(() => flakeFromSources([src(`a: !${'t'.repeat(100_000)} x\n`)]));
+    expect(tag.message.length).toBeLessThan(400);
+  });
+
+  it('says what is too deep or too big, and blames aliases only where there are some', () => {
+    const flat = thrown(() =>
+      flakeFromSources([src(Array.from({ length: 12_000 }, (_, i) => `k${i}: 1`).join('\n'))]),
+    );
+    expect(flat.message).toBe('app.yaml:10000: more than 10000 values; a flake has a few dozen');
+    expect(flat.hint).toBe('check that this is the flake file meant');
+    const fanOut = thrown(() =>
+      flakeFromSources([
+        src(
+          'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+        ),
+      ]),
+    );
+    expect(fanOut.message).toMatch(/values \(each use of an alias counts its values again\);/);
+    const deep = thrown(() => flakeFromSources([src(`${'- '.repeat(50)}x\n`)]));
+    expect(deep.message).toMatch(
+      /^app\.yaml:1: 0\.0\.0.*: nested more than 32 levels deep; a flake nests a handful \(container\.runtime\.podman is the deepest\)$/,
+    );
+    expect(deep.hint).toBe('fix the indentation and brackets of the flake file');
+    const loop = thrown(() => flakeFromSources([src('x: &a [*a]\ncontainer:\n  name: a\n')]));
+    expect(loop.message).toMatch(/nested more than 32 levels deep through aliases \(\*NAME\)/);
+    expect(loop.hint).toMatch(/an alias inside the collection it names/);
+  });
+
+  it('shows the first 20 unknown keys and counts the rest', () => {
+    const keys = Array.from({ length: 500 }, (_, i) => `  extra${i}: 1`).join('\n');
+    const { warnings } = flakeFromSources([src(`container:\n  name: a\n${keys}\n`)]);
+    expect(warnings).toHaveLength(21);
+    expect(warnings[20]).toEqual({
+      file: 'app.yaml',
+      line: 23,
+      message: '480 more unknown keys are ignored',
+    });
+  });
+
   it('reads many keys in linear time (a repeated key is found by lookup)', () => {
     const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: 1`).join('\n');
     const start = performance.now();
@@ -660,7 +722,6 @@ describe('readFlakeSources', () => {
     dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
     writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
     mkdirSync(join(dir, 'x.d'));
-    mkdirSync(join(dir, 'x.d/sub.yaml'));
     for (const name of ['b.yml', 'B.yaml', 'a.yaml', '.tmp.yaml', 'c.yaml~', 'README']) {
       writeFileSync(join(dir, 'x.d', name), '{}\n');
     }
@@ -670,6 +731,31 @@ describe('readFlakeSources', () => {
       join(dir, 'x.d/a.yaml'),
       join(dir, 'x.d/b.yml'),
     ]);
+  });
+
+  it('refuses, by name and kind, a drop-in that is not a regular file and a drop-in dir that is not a directory', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    writeFileSync(join(dir, 'x.yaml'), 'container:\n  name: x\n');
+    mkdirSync(join(dir, 'x.d'));
+    mkdirSync(join(dir, 'x.d/sub.yaml'));
+    const sub = thrown(() => readFlakeSources(dir, 'x'));
+    expect(sub.code).toBe('PILOT_FLAKE_INVALID');
+    expect(sub.message).toBe(`${join(dir, 'x.d/sub.yaml')}: is a directory, not a regular file`);
+    rmSync(join(dir, 'x.d'), { recursive: true });
+    writeFileSync(join(dir, 'x.d'), 'not a directory\n');
+    expect(thrown(() => readFlakeSources(dir, 'x')).message).toBe(
+      `${join(dir, 'x.d')}: is a regular file, not a directory of drop-ins`,
+    );
+  });
+
+  it('tells a dangling main flake link from a missing flake', () => {
+    dir = mkdtempSync(join(tmpdir(), 'pilot-flake-'));
+    symlinkSync(join(dir, 'gone.yaml'), join(dir, 'x.yaml'));
+    const error = thrown(() => readFlakeSources(dir, 'x'));
+    expect(error.code).toBe('PILOT_FLAKE_INVALID');
+    expect(error.message).toBe(
+      `${join(dir, 'x.yaml')}: is a symbolic link to ${join(dir, 'gone.yaml')}, which does not exist (a dangling link)`,
+    );
   });
 
   it('loadFlake reports an error in a drop-in with its full path and line', () => {

@@ -589,9 +589,29 @@ describe('%VAR placeholders', () => {
     expect([...used]).toEqual([['VALUEOF', undefined]]);
   });
 
-  it('an unset placeholder in a path is refused at launch', () => {
-    expect(refusal(['-v %NOPE/x:/x'], { env }).message).toMatch(/"\$NOPE\/x" is a named volume/);
-    expect(refusal(['-w %NOPE'], { env }).message).toMatch(/must be an absolute path/);
+  it('an unset placeholder in a path is refused at launch, naming the variable', () => {
+    const volume = refusal(['-v %NOPE/x:/x'], { env });
+    expect(volume.message).toMatch(
+      /the source "\$NOPE\/x" is no absolute path: %NOPE is not set in the caller's environment$/,
+    );
+    expect(volume.hint).toBe('set NOPE before running the app, or change the option in the flake');
+    expect(refusal(['-w %NOPE'], { env }).message).toMatch(/"\$NOPE" is no absolute path: %NOPE/);
+  });
+
+  it('tells a relative volume source from a named volume, with the fix for each', () => {
+    const relative = refusal(['-v ./data:/data'], { where: () => '--opt 1' });
+    expect(relative.message).toBe(
+      '--opt 1: podman option "-v ./data:/data": the source "./data" is a relative path; pilot binds a host path given from "/" (an app runs from any directory)',
+    );
+    expect(relative.hint).toMatch(/^write the whole path, e\.g\. -v \/srv\/data:\/data/);
+    expect(refusal(['-v data/sub:/data']).message).toMatch(/"data\/sub" is a relative path/);
+    const named = refusal(['-v cache:/c']);
+    expect(named.message).toMatch(/"cache" is a named volume; pilot keeps no volumes/);
+    expect(named.hint).toBe('bind a host directory instead, e.g. -v /srv/cache:/c');
+    // An --opt of register is no flake line: the default hint says which to change.
+    expect(refusal(['-e =x'], { where: () => '--opt 2' }).hint).toBe(
+      'change or leave out that --opt',
+    );
   });
 
   it('without env, a placeholder stays and passes for an absolute path', () => {
@@ -626,7 +646,7 @@ describe('%VAR placeholders', () => {
     ['-v %/x:/x'],
     ['--env-file %1'],
   ])('without env, %j is no placeholder and is refused', (item) => {
-    expect(refusal([item]).message).toMatch(/named volume|must be an absolute path/);
+    expect(refusal([item]).message).toMatch(/named volume|relative path|must be an absolute path/);
   });
 });
 

@@ -213,6 +213,31 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     expect(both.status).toBe(125);
   });
 
+  it('--rbind-cwd of a deleted directory: the app runs in it, unattached, as on the host', () => {
+    const gone = fs.mkdtempSync(path.join(tmp, 'gone-'));
+    // Empty, nothing can be created in it, and ".." stays inside (it never reaches the
+    // host's tree); the kernel attaches no mount on an unlinked directory (ENOENT).
+    const script = 'ls -a; cd -P .. && ls -a; touch f 2>&1 || echo cannot-create; cat /etc/x';
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        'cd "$1" && rmdir "$1" && shift && exec "$@"',
+        'sh',
+        gone,
+        binary,
+        ...['--mnt', mnt, '--lowerdir', base, '--rbind', tmp, tmp, '--rbind-cwd', gone],
+        '--',
+        ...sh(script),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('touch: f: No such file or directory\ncannot-create\nfrom base\n');
+    expect(fs.existsSync(gone)).toBe(false);
+  });
+
   it('--cwd that does not exist in the new root is an error', () => {
     const r = inBase(['--cwd', '/no/such/dir'], ['true']);
     expect(r.status).toBe(125);
@@ -428,6 +453,36 @@ describe.skipIf(reason !== null && !inCi)('pilot-exec', () => {
     const st = fs.statSync(path.join(host, 'made'));
     expect([st.uid, st.gid]).toEqual([uid, gid]);
     expect(fs.existsSync(path.join(base, 'home'))).toBe(false);
+  });
+
+  it('--userns: --rbind-cwd of a deleted directory runs the app in it', () => {
+    const { uid, gid, binary: copy } = unprivileged();
+    const parent = fs.mkdtempSync(path.join(tmp, 'ugone-'));
+    fs.chownSync(parent, uid, gid);
+    const gone = path.join(parent, 'gone');
+    const userMnt = fs.mkdtempSync(path.join(tmp, 'umnt-'));
+    const asUser = ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--'];
+    const r = spawnSync(
+      'setpriv',
+      [
+        ...asUser,
+        'sh',
+        '-c',
+        'mkdir "$1" && cd "$1" && rmdir "$1" && shift && exec "$@"',
+        'sh',
+        gone,
+        copy,
+        ...['--userns', '--mnt', userMnt, '--lowerdir', base, '--rbind-cwd', gone],
+        '--',
+        ...sh('id -u; ls -a; touch f 2>&1 || echo cannot-create'),
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`${uid}\ntouch: f: No such file or directory\ncannot-create\n`);
+    // No mount point was made for it: the image's tree has no such path.
+    expect(fs.existsSync(path.join(base, parent.slice(1)))).toBe(false);
   });
 
   it('--userns: a bind over a single lower dir (the probe gets the empty upper as a second lower)', () => {

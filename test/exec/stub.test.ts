@@ -147,6 +147,37 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(fixed.indexOf('--cwd')).toBeGreaterThan(fixed.indexOf('--volume'));
   });
 
+  it('binds a deleted cwd at its former path, even where a cover or HOME would spare it', () => {
+    /** The stub's words when it runs in `dir`, removed just before. */
+    const inDeleted = (dir: string) => {
+      fs.mkdirSync(dir);
+      const r = spawnSync(
+        'sh',
+        ['-c', 'cd "$1" && rmdir "$1" && shift && exec "$@"', 'sh', dir, link],
+        { env: { PATH: '/usr/bin:/bin', PILOT_ROOT: root, HOME: home, PILOT_FASTPATH: 'dry-run' } },
+      );
+      expect(r.stderr.toString()).toBe('');
+      expect(r.status).toBe(0);
+      return r.stdout.toString().slice(0, -1).split('\0');
+    };
+    writePlan([['cover', outside], ...basic()]);
+    for (const dir of [
+      path.join(outside, 'gone'),
+      path.join(home, 'gone'),
+      path.join(tmp, 'gone'),
+    ]) {
+      const words = inDeleted(dir);
+      expect(words.slice(words.indexOf('--rbind-cwd'), words.indexOf('--rbind-cwd') + 2)).toEqual([
+        '--rbind-cwd',
+        dir,
+      ]);
+      expect(words).not.toContain('--cwd');
+    }
+    // A fixed working dir needs no cwd: the plan is taken all the same.
+    writePlan([['workdir', '/w'], ...basic()]);
+    expect(inDeleted(path.join(tmp, 'gone-too'))).toContain('/w');
+  });
+
   it('binds HOME unless homebind is no, HOME is covered, "/" or relative', () => {
     writePlan([['homebind', 'no'], ...basic()]);
     const noHome = dryRun([], { cwd: path.join(home, 'project') });
@@ -218,6 +249,22 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(declined({}, ['%ignore_missing_volume_path'])).toBe(
       `${prefix} launcher argument: %ignore_missing_volume_path\n`,
     );
+  });
+
+  it('passes the arguments the launcher passes unchanged, and steps aside for the ones it takes', () => {
+    const prefix = 'pilot: fast path required but declined:';
+    writePlan(basic());
+    // printf '%s', curl -d @file: the app's own, on both paths (src/core/caller-args.ts).
+    const own = ['%s', '%bogus', '%ignore_sync_error:a:b', '%Progress', '@file', '@', '%'];
+    expect(dryRun(own).slice(-own.length)).toEqual(own);
+    for (const taken of ['%progress', '%progress:1', '%remove:', '@@x', '%%x']) {
+      expect(declined({}, ['a', taken])).toBe(`${prefix} launcher argument: ${taken}\n`);
+    }
+    // A kept instance's plan serves its default instance only: @NAME names another.
+    const pids = fs.mkdtempSync(path.join(tmp, 'pids-'));
+    writePlan([['pidfile', pids], ...basic()]);
+    expect(declined({}, ['@dev', 'a'])).toBe(`${prefix} instance argument: @dev\n`);
+    expect(dryRun(['@'])).toContain('@');
   });
 
   it('steps aside to the Node launcher when it declines (dry-run too: the launcher prints)', () => {

@@ -1,11 +1,12 @@
 /**
- * Caller arguments: the app gets the input minus pilot's own `%option`s and `@NAME`,
- * with `@@x`/`%%x` read as `@x`/`%x`, in the order given; anything pilot cannot read
- * is a short PilotError (exit 125), never another error.
+ * Caller arguments: the app gets the input minus pilot's named `%option`s (and `@NAME`
+ * for a resume/attach flake), with `@@x`/`%%x` read as `@x`/`%x`, every other argument
+ * unchanged, in the order given; anything pilot cannot read is a short PilotError
+ * (exit 125), never another error.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CALLER_OPTIONS, parseCallerArgs } from '../../src/core/caller-args.js';
+import { CALLER_OPTIONS, namedCallerOption, parseCallerArgs } from '../../src/core/caller-args.js';
 import { PilotError } from '../../src/core/errors.js';
 import { fuzzRuns } from '../fuzz.js';
 import { attempt, oddString } from './helpers.js';
@@ -23,27 +24,30 @@ const escapeArg = (arg: string) => (/^[@%]/.test(arg) && arg.length > 1 ? `${arg
 
 describe('caller arguments under random input', () => {
   it('hands the app every other argument, unescaped, in order', () => {
-    const pilotArg = fc.oneof(
-      fc.constantFrom(...CALLER_OPTIONS).map((option) => `%${option}`),
-      instanceName.map((name) => `@${name}`),
-    );
+    const option = fc
+      .tuple(fc.constantFrom(...CALLER_OPTIONS), fc.option(fc.string()))
+      .map(([name, value]) => `%${name}${value === null ? '' : `:${value.replaceAll(':', '')}`}`);
     fc.assert(
       fc.property(
+        fc.boolean(),
         fc.array(
           fc.oneof(
             appArg.map((arg) => ({ app: arg })),
-            pilotArg.map((p) => ({ p })),
+            option.map((p) => ({ p })),
+            instanceName.map((name) => ({ p: `@${name}` })),
           ),
           {
             maxLength: 12,
           },
         ),
-        (items) => {
+        (kept, all) => {
+          // A one-shot app's @NAME is the app's: only a resume/attach flake names instances.
+          const items = all.filter((item) => kept || !('p' in item && item.p.startsWith('@')));
           const args = items.map((item) => ('app' in item ? escapeArg(item.app) : item.p));
           const instances = new Set(
             items.flatMap((item) => ('p' in item && item.p.startsWith('@') ? [item.p] : [])),
           );
-          const result = attempt(() => parseCallerArgs(args));
+          const result = attempt(() => parseCallerArgs(args, { kept }));
           if (instances.size > 1) {
             expect(result).toBeInstanceOf(PilotError);
             return;
@@ -55,7 +59,7 @@ describe('caller arguments under random input', () => {
           expect(result.instance).toBe([...instances][0]?.slice(1) ?? '');
           for (const item of items) {
             if ('p' in item && item.p.startsWith('%'))
-              expect(result.options.has(item.p.slice(1) as never)).toBe(true);
+              expect(result.options.has(namedCallerOption(item.p)!)).toBe(true);
           }
         },
       ),
@@ -65,18 +69,27 @@ describe('caller arguments under random input', () => {
 
   it('throws nothing but a short PilotError for any argument list', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(appArg, oddString()), { maxLength: 12 }), (args) => {
-        const result = attempt(() => parseCallerArgs(args));
-        if (result instanceof PilotError) {
-          expect(result.exitCode).toBe(125);
-          expect(result.message).toMatch(/instance name|launcher option/);
-        } else {
-          const expected = args.flatMap((arg) =>
-            /^(@@|%%)/.test(arg) ? [arg.slice(1)] : /^[@%]./.test(arg) ? [] : [arg],
-          );
-          expect(result.appArgs).toEqual(expected);
-        }
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.array(fc.oneof(appArg, oddString()), { maxLength: 12 }),
+        (kept, args) => {
+          const result = attempt(() => parseCallerArgs(args, { kept }));
+          if (result instanceof PilotError) {
+            expect(kept).toBe(true);
+            expect(result.exitCode).toBe(125);
+            expect(result.message).toMatch(/instance name/);
+          } else {
+            const expected = args.flatMap((arg) =>
+              /^(@@|%%)/.test(arg)
+                ? [arg.slice(1)]
+                : namedCallerOption(arg) !== undefined || (kept && /^@./.test(arg))
+                  ? []
+                  : [arg],
+            );
+            expect(result.appArgs).toEqual(expected);
+          }
+        },
+      ),
       { numRuns: fuzzRuns(500) },
     );
   });

@@ -170,6 +170,26 @@ describe('planLaunch', () => {
     expect(plan.cwd).toBe(cwd);
   });
 
+  it.each([
+    '/tmp/gone',
+    '/home/u/gone',
+    '/srv/gone',
+    '/',
+  ])('binds a deleted cwd %s by descriptor wherever it was (no path leads to it)', (cwd) => {
+    const caller = { ...input().caller, cwd, cwdDeleted: true };
+    const plan = planLaunch(input({ caller }));
+    expect(plan.binds).toContainEqual({
+      kind: 'rbind-cwd',
+      source: cwd,
+      target: cwd,
+      perCall: true,
+    });
+    expect(helperArgv(plan)).not.toContain('--cwd');
+    // A fixed working dir needs no cwd at all.
+    const fixed = planLaunch(input({ caller, overrides: { ...input().overrides, workdir: '/w' } }));
+    expect(fixed.binds.some((b) => b.kind === 'rbind-cwd')).toBe(false);
+  });
+
   it('puts the flake env after the image env, and maps volumes and workdir', () => {
     const plan = planLaunch(
       input({

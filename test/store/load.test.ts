@@ -284,6 +284,22 @@ describe('loadArchive: names', () => {
     expect(warnings[10]).toBe('… and 990 more warning(s) like these');
   });
 
+  it('refuses an empty or malformed --name before it reads the archive, saying what is wrong', async () => {
+    // The archive does not even exist: the name is checked first.
+    const missing = join(store.dir, 'missing.tar');
+    await expect(loadArchive(store.paths, missing, { name: '' })).rejects.toMatchObject({
+      code: 'PILOT_USAGE',
+      message: '--name is empty: it is the name the loaded image gets',
+      hint: expect.stringMatching(/leave --name out to keep the names the archive has/),
+    });
+    await expect(loadArchive(store.paths, missing, { name: '-x y' })).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /^--name "-x y" is not a valid image name: it starts with "-", not a letter or digit/,
+      ),
+    });
+    expect(existsSync(join(store.paths.store, 'images'))).toBe(false);
+  });
+
   it('moves a name to the newer image; the older one stays, nameless', async () => {
     const old = makeImage([simpleLayer('old')]);
     const fresh = makeImage([simpleLayer('new')]);

@@ -119,3 +119,39 @@ describe('EntryValidator messages', () => {
     );
   });
 });
+
+describe('EntryValidator hints', () => {
+  /** The refusal of `entries`, which must be one. */
+  const refusal = (entries: Entry[]) => {
+    try {
+      validate(entries);
+    } catch (error) {
+      return error as { message: string; hint: string };
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it('a forward hard link is no escape: it must follow its file', () => {
+    const forward = refusal([
+      ['h', 'Link', 'later'],
+      ['later', 'File'],
+    ]);
+    expect(forward.message).toBe(
+      'layer.tar: entry "h" is a hard link to "later", which is not an earlier file of the archive (a hard link must come after the file it links to, in the same layer); refused',
+    );
+    expect(forward.hint).toMatch(/each hard link follows its file/);
+    expect(forward.hint).not.toMatch(/outside/);
+  });
+
+  it('a real escape says so', () => {
+    expect(refusal([['../x', 'File']]).hint).toMatch(/could write outside its directory/);
+  });
+
+  it('a device node as non-root and an unknown entry type say what to do instead', () => {
+    const device = refusal([['dev/sda', 'BlockDevice']]);
+    expect(device.hint).toBe('load this image as root, or rebuild it without device nodes');
+    const odd = refusal([['x', 'GNUDumpDir']]);
+    expect(odd.message).toMatch(/has the unsupported tar entry type "GNUDumpDir"; refused$/);
+    expect(odd.hint).not.toMatch(/outside/);
+  });
+});

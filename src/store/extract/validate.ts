@@ -17,12 +17,20 @@ import { type Compression, decompressor, tap } from './decompress.js';
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
-export function unsafe(label: string, path: string, reason: string): PilotError {
+const ESCAPE_HINT =
+  'the archive could write outside its directory; rebuild the image without that entry';
+
+export function unsafe(
+  label: string,
+  path: string,
+  reason: string,
+  hint = ESCAPE_HINT,
+): PilotError {
   return new PilotError(
     'PILOT_LAYER_UNSAFE',
     `${label}: entry ${quoteExcerpt(path)} ${reason}; refused`,
     {
-      hint: 'the archive could write outside its directory; rebuild the image without that entry',
+      hint,
     },
   );
 }
@@ -164,10 +172,12 @@ export class EntryValidator {
         }
         const targetNormal = targetParts.join('/');
         if (this.current.get(targetNormal) !== 'other') {
+          // Not an escape: tar makes entries in order, and a link needs its file first.
           throw unsafe(
             this.label,
             path,
-            `is a hard link to ${quoteExcerpt(target)}, which is not an earlier file of the archive`,
+            `is a hard link to ${quoteExcerpt(target)}, which is not an earlier file of the archive (a hard link must come after the file it links to, in the same layer)`,
+            'rebuild the layer so that each hard link follows its file (podman save, docker save and GNU tar write them so)',
           );
         }
         this.checkParents(path, targetParts, 'is a hard link through');
@@ -178,14 +188,24 @@ export class EntryValidator {
         const whiteoutDevice =
           type === 'CharacterDevice' && entry.devmajor === 0 && entry.devminor === 0;
         if (!this.privileged && !whiteoutDevice) {
-          throw unsafe(this.label, path, 'is a device node, which only root may extract');
+          throw unsafe(
+            this.label,
+            path,
+            'is a device node, which only root may extract',
+            'load this image as root, or rebuild it without device nodes',
+          );
         }
         break;
       }
       case 'FIFO':
         break;
       default:
-        throw unsafe(this.label, path, `has the unsupported tar entry type "${type}"`);
+        throw unsafe(
+          this.label,
+          path,
+          `has the unsupported tar entry type ${quoteExcerpt(String(type))}`,
+          'an image layer holds files, directories, links, FIFOs and devices only; rebuild the image without that entry',
+        );
     }
     this.checkReplacements(path, parts, type !== 'Directory');
     this.names.push(normal === '' ? '.' : normal);
