@@ -27,15 +27,64 @@ export async function sniffCompression(open: () => Readable): Promise<Compressio
 export function decompressor(compression: Compression): Duplex {
   if (compression === 'gzip') return createGunzip();
   if (compression === 'none') return new PassThrough();
+  return zstdDecompressor();
+}
+
+/**
+ * `zstd -d` as one stream. Its output ends only after zstd has exited, and with an error
+ * when zstd failed: a truncated or corrupt input is reported as such, not as whatever the
+ * bytes it wrote before failing hash to. Destroying the stream (a failure elsewhere in
+ * the pipeline) ends zstd; its late errors (EPIPE on a closed stdin) are swallowed.
+ */
+function zstdDecompressor(): Duplex {
   const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
   let stderr = '';
+  let ended = false;
+  const duplex = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      if (child.stdin.destroyed) return callback();
+      if (child.stdin.write(chunk)) return callback();
+      const done = () => {
+        child.stdin.off('drain', done);
+        child.stdin.off('close', done);
+        callback();
+      };
+      child.stdin.on('drain', done);
+      child.stdin.on('close', done);
+    },
+    final(callback) {
+      child.stdin.end();
+      callback();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(error, callback) {
+      if (!ended) child.kill('SIGKILL');
+      callback(error);
+    },
+  });
+  child.stdin.on('error', () => {
+    // zstd exited before reading everything: its exit status says why (below).
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) child.stdout.pause();
+  });
   child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+    if (stderr.length < 4096) stderr += chunk.toString();
   });
   child.on('error', (error) => duplex.destroy(error));
-  child.on('close', (code) => {
-    if (code !== 0) duplex.destroy(new Error(`zstd -d failed (exit ${code}): ${stderr.trim()}`));
+  child.on('close', (code, signal) => {
+    ended = true;
+    if (duplex.destroyed) return;
+    if (code === 0) duplex.push(null);
+    else {
+      // Its last line, without the "/*stdin*\ :" it names its input by.
+      const last = stderr.trim().split('\n').at(-1) ?? '';
+      const why =
+        last.replace(/^\/\*stdin\*\\?\s*:\s*/, '') || (signal ? `killed by ${signal}` : '');
+      duplex.destroy(new Error(`zstd -d failed (exit ${code ?? signal}): ${why}`));
+    }
   });
   return duplex;
 }

@@ -218,6 +218,12 @@ export async function validatePass(
   spoolFile?: string,
 ): Promise<Pass1Result> {
   const spool = spoolFile === undefined ? undefined : createWriteStream(spoolFile, { mode: 0o600 });
+  // Errors are taken once, here: a write still in flight when a failure elsewhere
+  // destroys the spool must not surface later as an unhandled 'error' event.
+  let spoolError: unknown;
+  spool?.on('error', (error) => {
+    spoolError ??= error;
+  });
   const validator = new EntryValidator(label, options.privileged);
   const rawHash = createHash('sha256');
   const tarHash = createHash('sha256');
@@ -274,14 +280,18 @@ export async function validatePass(
           if (failure !== undefined) throw failure;
           if (spool && !spool.write(chunk)) await once(spool, 'drain');
         }
-        if (spool)
-          await new Promise<void>((resolve, reject) =>
-            spool.end((error?: Error | null) => (error ? reject(error) : resolve())),
-          );
+        if (spool) {
+          await new Promise<void>((resolve) => spool.end(() => resolve()));
+          if (spoolError !== undefined) throw spoolError;
+        }
       },
     );
   } catch (error) {
-    spool?.destroy();
+    if (spool && !spool.closed) {
+      spool.destroy();
+      // Not events.once: it would reject with the destroyed write's error.
+      await new Promise<void>((resolve) => spool.once('close', () => resolve()));
+    }
     if (failure !== undefined) throw failure;
     throw invalid(label, `cannot read the archive: ${(error as Error).message}`, error);
   }
