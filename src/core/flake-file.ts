@@ -25,19 +25,18 @@
 import { type Dirent, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Document,
   isAlias,
   isMap,
   isScalar,
   isSeq,
   LineCounter,
-  parseDocument,
   stringify,
   type Node as YamlNode,
 } from 'yaml';
 import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { parsePodmanOptions } from './podman-options.js';
+import { aliasTargets, parseBoundedDocument } from './yaml-bounded.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
 export interface FlakeRuntime {
@@ -111,6 +110,8 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 /** Aliases may nest or even refer to themselves; stop long before the stack does. */
 const MAX_DEPTH = 32;
 const MAX_NODES = 10_000;
+/** Counted before the values are built (yaml-bounded.ts): about three per `key: value`. */
+const MAX_TOKENS = 4 * MAX_NODES;
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -158,15 +159,22 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     );
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    prettyErrors: false,
-    // The library's own check compares each key with every earlier one (40,000 keys took
-    // 9 s); convert() below finds a repeated key in one lookup.
-    uniqueKeys: false,
-  });
   const lineAt = (offset: number | undefined): number =>
     offset === undefined ? 1 : lineCounter.linePos(offset).line;
+  // Counted while it is read; repeated keys are found by convert() below in one lookup
+  // each (the library's own check compares each key with every earlier one).
+  const doc = parseBoundedDocument(text, {
+    lineCounter,
+    maxTokens: MAX_TOKENS,
+    tooMany: (offset) =>
+      invalid(
+        file,
+        lineAt(offset),
+        `too many keys and values: more than ${MAX_TOKENS} YAML tokens (each key, value, ":", "-" and "," counts); a flake needs a few dozen`,
+        'check that this is the flake file meant',
+      ),
+  });
+  const targets = aliasTargets(doc);
 
   const first = doc.errors[0];
   if (first) {
@@ -211,7 +219,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (range) line = lineAt(range[0]);
     if (isAlias(node)) {
-      resolved = node.resolve(doc as Document);
+      resolved = targets.get(node);
       if (resolved === undefined)
         throw invalid(
           file,
