@@ -282,18 +282,10 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
 // ---------------------------------------------------------------------------------------
 // Merging
 
-function copySubtree(
-  from: Map<string, FlakeLocation>,
-  to: Map<string, FlakeLocation>,
-  path: string,
-): void {
-  const prefix = path === '' ? '' : `${path}.`;
-  for (const key of [...to.keys()]) {
-    if (key === path || key.startsWith(prefix)) to.delete(key);
-  }
-  for (const [key, location] of from) {
-    if (key === path || key.startsWith(prefix)) to.set(key, location);
-  }
+/** Who wrote a path last: `seq` orders the writes of all documents. */
+interface Write {
+  doc: ParsedFlakeDocument;
+  seq: number;
 }
 
 /**
@@ -302,11 +294,20 @@ function copySubtree(
  * replaces what came before. Sequences replace rather than append so that a drop-in can
  * say exactly which layers or podman options apply (and remove some); a `null` resets a
  * key to its default. The inputs are not modified.
+ *
+ * Linear in the size of the documents: the merge records which document wrote each
+ * path (a whole subtree, or a mapping merged key by key), and the provenance of the
+ * result is read from those documents in one walk at the end (moving each replaced
+ * subtree's locations as it went took time quadratic in the number of keys).
  */
 export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDocument {
-  const provenance = new Map<string, FlakeLocation>();
   let value: unknown = Object.create(null);
   const files: string[] = [];
+  /** A path whose value (with everything below it) one document replaced. */
+  const wholes = new Map<string, Write>();
+  /** A mapping merged key by key: its own location is the last document's. */
+  const mappings = new Map<string, Write>();
+  let seq = 0;
 
   const mergeInto = (
     base: unknown,
@@ -315,7 +316,7 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
     source: ParsedFlakeDocument,
   ): unknown => {
     if (!isMapping(base) || !isMapping(overlay)) {
-      copySubtree(source.provenance, provenance, path);
+      wholes.set(path, { doc: source, seq: seq++ });
       return cloneValue(overlay);
     }
     const out: Mapping = Object.create(null);
@@ -325,14 +326,38 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
       const earlier = Object.hasOwn(base, key) ? base[key] : undefined;
       out[key] = mergeInto(earlier, overlay[key], child, source);
     }
-    const location = source.provenance.get(path);
-    if (location) provenance.set(path, location);
+    mappings.set(path, { doc: source, seq: seq++ });
     return out;
   };
 
   for (const doc of docs) {
     value = mergeInto(value, doc.value, '', doc);
     files.push(...doc.files);
+  }
+
+  // Each path's location comes from the latest write that covers it: a whole write at
+  // the path or above it, or, for the mapping itself, a key-by-key merge at the path.
+  const provenance = new Map<string, FlakeLocation>();
+  const later = (a: Write | undefined, b: Write | undefined) =>
+    a === undefined || (b !== undefined && b.seq > a.seq) ? b : a;
+  const stack: { node: unknown; path: string; above: Write | undefined }[] = [
+    { node: value, path: '', above: undefined },
+  ];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, path, above } = next;
+    const covering = later(above, wholes.get(path));
+    const own = later(covering, mappings.get(path));
+    const location = own?.doc.provenance.get(path);
+    if (location) provenance.set(path, location);
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => {
+        stack.push({ node: item, path: childPath(path, index), above: covering });
+      });
+    } else if (isMapping(node)) {
+      for (const key of Object.keys(node)) {
+        stack.push({ node: node[key], path: childPath(path, key), above: covering });
+      }
+    }
   }
   return { value, provenance, files };
 }

@@ -3,7 +3,13 @@
  * while it is read (yaml-bounded.ts), naming the file.
  */
 import { describe, expect, it } from 'vitest';
-import { type FlakeSource, flakeFromSources } from '../../src/core/flake-file.js';
+import {
+  type FlakeSource,
+  flakeFromSources,
+  mergeFlakeDocuments,
+  parseFlakeSource,
+  validateFlake,
+} from '../../src/core/flake-file.js';
 import { MAX_FLAKE_BYTES } from '../../src/core/yaml-limits.js';
 import { expectLinear } from '../scaling.js';
 
@@ -17,6 +23,21 @@ function load(sources: FlakeSource[]): () => void {
 }
 
 describe('flake files in linear time', () => {
+  it('merging a drop-in that replaces many keys of the main file', () => {
+    expectLinear((n) => {
+      const docs = [
+        parseFlakeSource({
+          file: 'app.yaml',
+          text: `container:\n  name: a\n  x:\n${keys(n, '1')}`,
+        }),
+        parseFlakeSource({ file: 'app.d/1.yaml', text: `container:\n  x:\n${keys(n, '[2]')}` }),
+      ];
+      return () => {
+        validateFlake(mergeFlakeDocuments(docs));
+      };
+    }, 500);
+  });
+
   it('parsing many keys', () => {
     expectLinear(
       (n) => load([{ file: 'app.yaml', text: `container:\n  name: a\n  x:\n${keys(n, '1')}` }]),
