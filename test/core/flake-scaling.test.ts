@@ -23,8 +23,8 @@ function load(sources: FlakeSource[]): () => void {
 }
 
 describe('flake files in linear time', () => {
-  it('merging a drop-in that replaces many keys of the main file', () => {
-    expectLinear((n) => {
+  it('merging a drop-in that replaces many keys of the main file', async () => {
+    await expectLinear((n) => {
       const docs = [
         parseFlakeSource({
           file: 'app.yaml',
@@ -38,15 +38,15 @@ describe('flake files in linear time', () => {
     }, 500);
   });
 
-  it('parsing many keys', () => {
-    expectLinear(
+  it('parsing many keys', async () => {
+    await expectLinear(
       (n) => load([{ file: 'app.yaml', text: `container:\n  name: a\n  x:\n${keys(n, '1')}` }]),
       500,
     );
   });
 
-  it('many aliases (each names its anchor in one lookup)', () => {
-    expectLinear(
+  it('many aliases (each names its anchor in one lookup)', async () => {
+    await expectLinear(
       (n) =>
         load([
           {
@@ -58,8 +58,8 @@ describe('flake files in linear time', () => {
     );
   });
 
-  it('many values in lists and flow mappings', () => {
-    expectLinear(
+  it('many values in lists and flow mappings', async () => {
+    await expectLinear(
       (n) =>
         load([
           {
