@@ -11,7 +11,7 @@ import { errnoOf, PilotError } from '../../core/errors.js';
 import { withShortPath } from '../../core/long-path.js';
 import { removeTree, tempName } from '../../core/temp-entries.js';
 import { encodeTar } from '../tar-write.js';
-import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './validate.js';
+import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './entry-rules.js';
 import { waitForExit } from './gnu-tar.js';
 
 /** The `getfattr --dump` escaping that `setfattr --restore` reads back. */
