@@ -126,6 +126,8 @@ export function buildProgram(): Command {
         onProgress: progress.update,
       });
       progress.done();
+      for (const w of results.flatMap((r) => r.warnings))
+        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results) {
@@ -152,6 +154,8 @@ export function buildProgram(): Command {
       );
       const results = await pullImage(pathsOf(command), ref, { onProgress: progress.update });
       progress.done();
+      for (const w of results.flatMap((r) => r.warnings))
+        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results)

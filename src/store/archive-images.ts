@@ -7,7 +7,7 @@
 import { PilotError } from '../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { ImageConfig } from '../core/image-record.js';
-import { normalizeRef } from '../core/image-record.js';
+import { checkRefLength, normalizeRef, refTooLong, validRef } from '../core/image-record.js';
 import {
   checkCount,
   checkDigest,
@@ -36,6 +36,8 @@ export interface LayerPlan {
 
 export interface ImagePlan {
   names: string[];
+  /** What the user should know: names of the archive pilot could not keep. */
+  warnings: string[];
   /** The manifest as stored; undefined for docker-archives (synthesized after load). */
   manifest: Buffer | undefined;
   manifestDigest: string | undefined;
@@ -62,13 +64,6 @@ const INDEX_TYPES = new Set([
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 const CONTAINERD_NAME = 'io.containerd.image.name';
-
-/** Loose check of an image reference: registry/path:tag or @digest, no spaces. */
-const refPattern = /^[a-z0-9][a-z0-9._\-/:]*(?:@sha256:[a-f0-9]{64})?$/i;
-
-export function validRef(ref: string): boolean {
-  return ref.length <= 512 && refPattern.test(ref) && !ref.includes('//');
-}
 
 function ociBlobName(digest: string): string {
   return `blobs/${digest.replace(':', '/')}`;
@@ -248,6 +243,7 @@ async function readOciImages(files: ArchiveFiles, given: string | undefined): Pr
     const { manifest, config, layers } = await ociManifest(reader, manifestDigest);
     plans.push({
       names: ociNames(top.annotations, given),
+      warnings: [],
       manifest,
       manifestDigest,
       config: config.config,
@@ -334,6 +330,7 @@ async function readDockerImages(
     if (given !== undefined) names.push(normalizeRef(given));
     plans.push({
       names,
+      warnings: [],
       manifest: undefined,
       manifestDigest: undefined,
       config: config.config,
@@ -348,6 +345,31 @@ async function readDockerImages(
     });
   }
   return plans;
+}
+
+/**
+ * The names of an image that pilot can keep (image-record.ts, refTooLong). A longer name
+ * the archive gives is refused before anything is written, unless --name gives the image
+ * a name of the user's choice: then that one is skipped, with a warning.
+ */
+function keepableNames(
+  source: string,
+  names: string[],
+  plan: ImagePlan,
+  given: string | undefined,
+): string[] {
+  const kept: string[] = [];
+  for (const name of names) {
+    const why = refTooLong(name);
+    if (why === undefined) kept.push(name);
+    else if (given !== undefined) plan.warnings.push(`${source}: ${why}; skipped`);
+    else {
+      throw new PilotError('PILOT_IMAGE_INVALID', `${source}: the archive's ${why}`, {
+        hint: `load it with a name of your choice: "pilot load ${source} --name NAME" (the long name is then skipped)`,
+      });
+    }
+  }
+  return kept;
 }
 
 export function archiveKind(files: ArchiveFiles): ArchiveKind {
@@ -366,6 +388,7 @@ export async function readImagePlans(
       hint: 'use NAME or NAME:TAG, e.g. "basepython:3.11"',
     });
   }
+  if (options.name !== undefined) checkRefLength(options.name);
   const kind = archiveKind(files);
   const plans =
     kind === 'docker'
@@ -378,7 +401,9 @@ export async function readImagePlans(
       { hint: 'load without --name and tag the images by their archive names' },
     );
   }
-  for (const plan of plans) plan.names = [...new Set(plan.names)];
+  for (const plan of plans) {
+    plan.names = keepableNames(files.source, [...new Set(plan.names)], plan, options.name);
+  }
   return { kind, plans };
 }
 

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
-import { type ImageRecord, readImageById } from '../core/image-record.js';
+import { checkRefLength, type ImageRecord, readImageById } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
 import { digestOf, type ImagePlan, readImagePlans, synthesizeManifest } from './archive-images.js';
@@ -29,6 +29,8 @@ export interface LoadOptions {
 export interface LoadResult {
   image: ImageRecord;
   names: string[];
+  /** Names of the archive that were skipped (archive-images.ts, keepableNames). */
+  warnings: string[];
   newLayers: number;
   reusedLayers: number;
 }
@@ -79,6 +81,8 @@ export async function loadArchive(
   source: string,
   options: LoadOptions = {},
 ): Promise<LoadResult[]> {
+  // Before anything is written: a name the store cannot keep would fail after the layers.
+  if (options.name !== undefined) checkRefLength(options.name);
   ensureStoreDirs(paths);
   try {
     cleanStaleTemp(paths);
@@ -180,7 +184,7 @@ function commitImage(
     for (const name of plan.names) {
       writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${existing.id}\n`);
     }
-    return { image: existing, names: plan.names, newLayers, reusedLayers };
+    return { image: existing, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
   }
   const manifest =
     plan.manifest ??
@@ -205,5 +209,5 @@ function commitImage(
   for (const name of plan.names) {
     writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${image.id}\n`);
   }
-  return { image, names: plan.names, newLayers, reusedLayers };
+  return { image, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
 }
