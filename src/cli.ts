@@ -215,6 +215,10 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       const { runGc } = await import('./commands/gc.js');
       const result = await runGc(pathsOf(command));
+      for (const failure of result.failed) {
+        process.stderr.write(`pilot: warning: cannot remove a leftover: ${failure}\n`);
+      }
+      if (result.failed.length > 0) process.exitCode = 1;
       if (options.json) return printJson(result);
       const leftovers =
         result.leftovers.length > 0

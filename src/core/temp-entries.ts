@@ -98,6 +98,8 @@ export function removeTree(path: string): void {
 export interface SweepOptions {
   /** Also remove leftovers named the way earlier pilot versions named them. */
   legacy?: LegacyNames;
+  /** Told of each leftover that could not be removed (its path now, and why). */
+  onFailure?: (path: string, error: unknown) => void;
 }
 
 /**
@@ -119,8 +121,10 @@ export function sweepDeadTemps(dir: string, options: SweepOptions = {}): string[
     faultPoint(`sweep ${join(dir, name)}`);
     try {
       removeTree(mine);
-    } catch {
-      // Left under a temp name of ours: the next sweep after we exit takes it.
+    } catch (error) {
+      // Left under a temp name of ours: the next sweep after we exit tries again.
+      options.onFailure?.(mine, error);
+      continue;
     }
     removed.push(name);
   }
