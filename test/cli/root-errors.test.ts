@@ -64,7 +64,7 @@ describe('--root FILE', () => {
 
   for (const args of COMMANDS()) {
     it(`pilot ${args[0]} says the root is not a directory`, () => {
-      const r = run(installed.bin, ['--root', file, ...args.map((a) => a)]);
+      const r = run(installed.bin, ['--root', file, ...args]);
       expectOneMessage(r, `the root ${file} is not a directory`);
       expect(readFileSync(file, 'utf8')).toBe('just a file\n');
     });
@@ -87,6 +87,22 @@ describe('--root FILE', () => {
     expect(byName.get('cached plans')?.status).toBe('warn');
     expect(readFileSync(file, 'utf8')).toBe('just a file\n');
   });
+});
+
+describe('a file where the store directory belongs', () => {
+  let root: string;
+  beforeAll(() => {
+    root = join(work, 'store-is-a-file');
+    mkdirSync(join(root, 'var/lib'), { recursive: true });
+    writeFileSync(join(root, 'var/lib/pilot'), 'not a store\n');
+  });
+
+  for (const args of COMMANDS()) {
+    it(`pilot ${args[0]} names the file in the way`, () => {
+      const r = run(installed.bin, ['--root', root, ...args]);
+      expectOneMessage(r, `${join(root, 'var/lib/pilot')} is not a directory, but pilot needs`);
+    });
+  }
 });
 
 describe.skipIf(!isRoot)('a root the caller may not enter (0700, root-owned)', () => {
