@@ -9,9 +9,10 @@
 import { createHash } from 'node:crypto';
 import { PilotError } from '../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
+import type { ImageConfig } from '../core/image-record.js';
 import { describeJsonError } from '../core/json-error.js';
 import { type ArchiveFiles, readArchiveFile } from './archive-source.js';
-import { isObject } from './image-config.js';
+import { isObject, pickImageConfig } from './image-config.js';
 
 /**
  * One archive holds at most this many images (manifest.json entries, index.json
@@ -143,4 +144,28 @@ export class MetadataReader {
       return data;
     });
   }
+}
+
+/** What one image config gives an image plan, derived once per config. */
+export interface ConfigInfo {
+  config: Buffer;
+  configDigest: string;
+  diffIds: string[];
+  imageConfig: ImageConfig;
+}
+
+export function configInfo(
+  reader: MetadataReader,
+  name: string,
+  config: Buffer,
+  digest: string,
+): ConfigInfo {
+  const shown = escapeExcerpt(name);
+  const rawConfig = parseJson<RawConfig>(reader.source, name, config);
+  return {
+    config,
+    configDigest: digest,
+    diffIds: diffIdsOf(reader.source, shown, rawConfig),
+    imageConfig: pickImageConfig(`${reader.source}: image config ${shown}`, rawConfig.config),
+  };
 }
