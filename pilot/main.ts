@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { joinNul } from '../src/core/bytes.js';
 import { debugStep, isDebug } from '../src/core/debug.js';
 import { formatError, isPilotError } from '../src/core/errors.js';
+import { explainSystemError } from '../src/core/system-error.js';
 import { callerBytes } from '../src/runtime/caller-bytes.js';
 import { prepareLaunch } from '../src/runtime/launch.js';
 import { runHelper } from '../src/runtime/run.js';
@@ -56,8 +57,9 @@ async function main(): Promise<number> {
     await prepared.finish();
     return code;
   } catch (error) {
-    process.stderr.write(`${formatError(error, app)}\n`);
-    if (isPilotError(error)) return error.exitCode >= 125 ? error.exitCode : 125;
+    const explained = explainSystemError(error);
+    process.stderr.write(`${formatError(explained, app)}\n`);
+    if (isPilotError(explained)) return explained.exitCode >= 125 ? explained.exitCode : 125;
     return 125;
   }
 }

@@ -11,6 +11,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
+import { checkRoot, explainSystemError } from './core/system-error.js';
 import { upgradeStore } from './store/store-format.js';
 
 const VERSION = packageJson.version;
@@ -27,9 +28,14 @@ function launcherPath(): string {
 }
 
 /** The paths a command works on; a store its owner opens is first brought to the current format. */
-function pathsOf(command: Command, options: { readOnly?: boolean } = {}): PilotPaths {
+function pathsOf(
+  command: Command,
+  options: { readOnly?: boolean; reportOnly?: boolean } = {},
+): PilotPaths {
   const root = command.optsWithGlobals().root as string | undefined;
   const paths = resolvePaths({ root });
+  // doctor reports an unusable root among its checks instead.
+  if (!options.reportOnly) checkRoot(paths.root);
   if (!options.readOnly) upgradeStore(paths);
   return paths;
 }
@@ -126,6 +132,8 @@ export function buildProgram(): Command {
         onWarning: printWarning,
       });
       progress.done();
+      for (const w of results.flatMap((r) => r.warnings))
+        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results) {
@@ -155,6 +163,8 @@ export function buildProgram(): Command {
         onWarning: printWarning,
       });
       progress.done();
+      for (const w of results.flatMap((r) => r.warnings))
+        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results)
@@ -220,6 +230,10 @@ export function buildProgram(): Command {
           `pilot: warning: kept every image without a name: the flakes of ${names} cannot be read, so which images they use is unknown ("pilot list" shows why)\n`,
         );
       }
+      for (const failure of result.failed) {
+        process.stderr.write(`pilot: warning: cannot remove a leftover: ${failure}\n`);
+      }
+      if (result.failed.length > 0) process.exitCode = 1;
       if (options.json) return printJson(result);
       const leftovers =
         result.leftovers.length > 0
@@ -487,7 +501,7 @@ export function buildProgram(): Command {
     .action(async (options, command: Command) => {
       const { doctorExitCode, runDoctor } = await import('./commands/doctor.js');
       const checks = runDoctor({
-        paths: pathsOf(command, { readOnly: true }),
+        paths: pathsOf(command, { readOnly: true, reportOnly: true }),
         launcher: launcherPath(),
         helper: process.env.PILOT_EXEC,
       });
@@ -583,8 +597,9 @@ export async function runCli(argv: string[]): Promise<number> {
         return 0;
       return 2;
     }
-    process.stderr.write(`${formatError(error)}\n`);
-    return isPilotError(error) ? error.exitCode : 1;
+    const explained = explainSystemError(error);
+    process.stderr.write(`${formatError(explained)}\n`);
+    return isPilotError(explained) ? explained.exitCode : 1;
   }
 }
 

@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, lstatSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { errnoOf } from '../core/errors.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
+import { explainSystemError } from '../core/system-error.js';
 import { listPlans } from '../runtime/fast-plan.js';
 import { hostSupport } from '../runtime/host-support.js';
 import { checkAccessForOthers } from './doctor-access.js';
@@ -315,6 +316,14 @@ function existingAncestor(path: string): string {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return true; // unknown (e.g. not searchable): the writable check says more
+  }
+}
+
 function isWritable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK | constants.X_OK);
@@ -326,6 +335,15 @@ function isWritable(path: string): boolean {
 
 function checkDirectory(name: string, dir: string, what: string): DoctorCheck {
   const existing = existingAncestor(dir);
+  if (!isDirectory(existing)) {
+    return check(
+      name,
+      false,
+      false,
+      `${dir} cannot be created: ${existing} is not a directory`,
+      `use a directory as --root/PILOT_ROOT, or move ${existing} out of the way`,
+    );
+  }
   const writable = isWritable(existing);
   const state =
     existing === dir ? 'exists' : `does not exist yet; created in ${existing} on first use`;
@@ -436,7 +454,22 @@ function checkIsolation(host: DoctorHost): DoctorCheck[] {
 
 /** Cached fast-path plans whose inputs changed: harmless (the next call re-plans), but worth a `pilot gc`. */
 function checkPlans(run: string): DoctorCheck {
-  const plans = listPlans(run);
+  let plans: ReturnType<typeof listPlans>;
+  try {
+    plans = listPlans(run);
+  } catch (error) {
+    // Read-only: doctor reports what it cannot read and goes on.
+    const explained = explainSystemError(error);
+    return check(
+      'cached plans',
+      false,
+      false,
+      `cannot read the cached plans: ${explained instanceof Error ? explained.message : String(explained)}`,
+      explained instanceof PilotError && explained.hint
+        ? explained.hint
+        : 'check the runtime directory',
+    );
+  }
   const stale = plans.filter((p) => p.stale);
   return check(
     'cached plans',

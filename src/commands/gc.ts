@@ -11,6 +11,7 @@ import { errnoOf, PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { removeDeadClaim } from '../core/lock.js';
 import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
+import { explainSystemError } from '../core/system-error.js';
 import { type LegacyNames, sweepDeadTemps } from '../core/temp-entries.js';
 import { collectLauncherCaches } from '../runtime/caches.js';
 import { storeUsage } from '../runtime/in-use.js';
@@ -28,6 +29,8 @@ export interface GcResult extends GarbageResult {
    * without a name was kept (named ones always are); the rest of gc went on.
    */
   unreadable: string[];
+  /** Leftovers gc could not remove, each "PATH: why" (the CLI warns and exits 1). */
+  failed: string[];
 }
 
 export async function runGc(paths: PilotPaths): Promise<GcResult> {
@@ -72,13 +75,15 @@ function collect(
     ? deleteUnusedImages(paths, new Set(keep), inUse)
     : { images: [], layers: [], bytesFreed: 0 };
   const caches = collectLauncherCaches(paths, inUse ?? new Set());
+  const failed: string[] = [];
   return {
     ...store,
     hostLayers: caches.hostLayers,
     plans: caches.plans,
     bytesFreed: store.bytesFreed + caches.bytesFreed,
-    leftovers: sweepLeftovers(paths, apps),
+    leftovers: sweepLeftovers(paths, apps, failed),
     unreadable,
+    failed,
   };
 }
 
@@ -124,10 +129,18 @@ function sharedDirectories(paths: PilotPaths, apps: AppEntry[]): string[] {
 }
 
 /** Temp entries of dead writers and claims of dead owners, wherever pilot writes. */
-export function sweepLeftovers(paths: PilotPaths, apps: AppEntry[]): string[] {
+export function sweepLeftovers(
+  paths: PilotPaths,
+  apps: AppEntry[],
+  failed: string[] = [],
+): string[] {
   const removed: string[] = [];
+  const onFailure = (path: string, error: unknown) => {
+    const why = explainSystemError(error);
+    failed.push(`${path}: ${why instanceof Error ? why.message : String(why)}`);
+  };
   const sweep = (dir: string, legacy: LegacyNames) => {
-    for (const name of sweepDeadTemps(dir, { legacy })) removed.push(join(dir, name));
+    for (const name of sweepDeadTemps(dir, { legacy, onFailure })) removed.push(join(dir, name));
   };
   for (const dir of ownDirectories(paths)) sweep(dir, 'own');
   for (const dir of sharedDirectories(paths, apps)) sweep(dir, false);

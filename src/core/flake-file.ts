@@ -23,13 +23,11 @@
  *   caller's working directory.
  */
 import {
-  type Document,
   isAlias,
   isMap,
   isScalar,
   isSeq,
   LineCounter,
-  parseDocument,
   stringify,
   type Node as YamlNode,
 } from 'yaml';
@@ -37,6 +35,7 @@ import { PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { type FlakeSource, readFlakeSources } from './flake-read.js';
 import { parsePodmanOptions } from './podman-options.js';
+import { aliasTargets, parseBoundedDocument } from './yaml-bounded.js';
 import { excessiveNestingLine, MAX_FLAKE_BYTES, MAX_SCANNED_NESTING } from './yaml-limits.js';
 
 export interface FlakeRuntime {
@@ -104,6 +103,8 @@ const MAX_DEPTH = 32;
 const MAX_NODES = 10_000;
 /** A flake with thousands of unknown keys is not worth thousands of lines. */
 const MAX_WARNINGS = 20;
+/** Counted before the values are built (yaml-bounded.ts): about three per `key: value`. */
+const MAX_TOKENS = 4 * MAX_NODES;
 
 // ---------------------------------------------------------------------------------------
 // Parsing
@@ -151,15 +152,22 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     );
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    prettyErrors: false,
-    // The library's own check compares each key with every earlier one (40,000 keys took
-    // 9 s); convert() below finds a repeated key in one lookup.
-    uniqueKeys: false,
-  });
   const lineAt = (offset: number | undefined): number =>
     offset === undefined ? 1 : lineCounter.linePos(offset).line;
+  // Counted while it is read; repeated keys are found by convert() below in one lookup
+  // each (the library's own check compares each key with every earlier one).
+  const doc = parseBoundedDocument(text, {
+    lineCounter,
+    maxTokens: MAX_TOKENS,
+    tooMany: (offset) =>
+      invalid(
+        file,
+        lineAt(offset),
+        `too many keys and values: more than ${MAX_TOKENS} YAML tokens (each key, value, ":", "-" and "," counts); a flake needs a few dozen`,
+        'check that this is the flake file meant',
+      ),
+  });
+  const targets = aliasTargets(doc);
 
   const first = doc.errors[0];
   if (first) {
@@ -215,7 +223,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     if (isAlias(node)) {
       aliases += 1;
       inAlias = true;
-      resolved = node.resolve(doc as Document);
+      resolved = targets.get(node);
       if (resolved === undefined)
         throw invalid(
           file,
@@ -286,18 +294,10 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
 // ---------------------------------------------------------------------------------------
 // Merging
 
-function copySubtree(
-  from: Map<string, FlakeLocation>,
-  to: Map<string, FlakeLocation>,
-  path: string,
-): void {
-  const prefix = path === '' ? '' : `${path}.`;
-  for (const key of [...to.keys()]) {
-    if (key === path || key.startsWith(prefix)) to.delete(key);
-  }
-  for (const [key, location] of from) {
-    if (key === path || key.startsWith(prefix)) to.set(key, location);
-  }
+/** Who wrote a path last: `seq` orders the writes of all documents. */
+interface Write {
+  doc: ParsedFlakeDocument;
+  seq: number;
 }
 
 /**
@@ -306,11 +306,20 @@ function copySubtree(
  * replaces what came before. Sequences replace rather than append so that a drop-in can
  * say exactly which layers or podman options apply (and remove some); a `null` resets a
  * key to its default. The inputs are not modified.
+ *
+ * Linear in the size of the documents: the merge records which document wrote each
+ * path (a whole subtree, or a mapping merged key by key), and the provenance of the
+ * result is read from those documents in one walk at the end (moving each replaced
+ * subtree's locations as it went took time quadratic in the number of keys).
  */
 export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDocument {
-  const provenance = new Map<string, FlakeLocation>();
   let value: unknown = Object.create(null);
   const files: string[] = [];
+  /** A path whose value (with everything below it) one document replaced. */
+  const wholes = new Map<string, Write>();
+  /** A mapping merged key by key: its own location is the last document's. */
+  const mappings = new Map<string, Write>();
+  let seq = 0;
 
   const mergeInto = (
     base: unknown,
@@ -319,7 +328,7 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
     source: ParsedFlakeDocument,
   ): unknown => {
     if (!isMapping(base) || !isMapping(overlay)) {
-      copySubtree(source.provenance, provenance, path);
+      wholes.set(path, { doc: source, seq: seq++ });
       return cloneValue(overlay);
     }
     const out: Mapping = Object.create(null);
@@ -329,14 +338,38 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
       const earlier = Object.hasOwn(base, key) ? base[key] : undefined;
       out[key] = mergeInto(earlier, overlay[key], child, source);
     }
-    const location = source.provenance.get(path);
-    if (location) provenance.set(path, location);
+    mappings.set(path, { doc: source, seq: seq++ });
     return out;
   };
 
   for (const doc of docs) {
     value = mergeInto(value, doc.value, '', doc);
     files.push(...doc.files);
+  }
+
+  // Each path's location comes from the latest write that covers it: a whole write at
+  // the path or above it, or, for the mapping itself, a key-by-key merge at the path.
+  const provenance = new Map<string, FlakeLocation>();
+  const later = (a: Write | undefined, b: Write | undefined) =>
+    a === undefined || (b !== undefined && b.seq > a.seq) ? b : a;
+  const stack: { node: unknown; path: string; above: Write | undefined }[] = [
+    { node: value, path: '', above: undefined },
+  ];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, path, above } = next;
+    const covering = later(above, wholes.get(path));
+    const own = later(covering, mappings.get(path));
+    const location = own?.doc.provenance.get(path);
+    if (location) provenance.set(path, location);
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => {
+        stack.push({ node: item, path: childPath(path, index), above: covering });
+      });
+    } else if (isMapping(node)) {
+      for (const key of Object.keys(node)) {
+        stack.push({ node: node[key], path: childPath(path, key), above: covering });
+      }
+    }
   }
   return { value, provenance, files };
 }

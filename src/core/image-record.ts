@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoOf, PilotError } from './errors.js';
+import { errnoOf, PilotError, type PilotErrorCode } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { listDir } from './list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from './paths.js';
@@ -65,6 +65,31 @@ export function refFileName(ref: string): string {
   return encodeURIComponent(normalizeRef(ref));
 }
 
+/**
+ * Each name is kept as one file, `refs/<refFileName>` (NAME_MAX, 255 bytes; "/", ":" and
+ * "@" take 3 bytes there), so that is the longest name pilot can keep. The reference
+ * grammar allows longer ones (255 for the repository, 128 for the tag): those are
+ * refused, with this message, before anything is written.
+ */
+export const MAX_REF_FILE_NAME = 255;
+
+/** Why pilot cannot keep `ref` as a name, or undefined when it can. */
+export function refTooLong(ref: string): string | undefined {
+  const bytes = Buffer.byteLength(refFileName(ref));
+  if (bytes <= MAX_REF_FILE_NAME) return undefined;
+  return `image name "${escapeExcerpt(ref, 60)}" is too long: pilot keeps each name as a file name of at most ${MAX_REF_FILE_NAME} bytes ("/", ":" and "@" take 3 there), and this one needs ${bytes}`;
+}
+
+/** Refuses a name pilot cannot keep (a usage error unless `code` says otherwise). */
+export function checkRefLength(ref: string, code: PilotErrorCode = 'PILOT_USAGE'): void {
+  const why = refTooLong(ref);
+  if (why !== undefined) {
+    throw new PilotError(code, why, {
+      hint: 'use a shorter name (pilot load ARCHIVE --name NAME gives an image one of your choice)',
+    });
+  }
+}
+
 /** Candidate names tried for a short ref, in order, the way podman resolves short names. */
 export function refCandidates(ref: string): string[] {
   const normalized = normalizeRef(ref);
@@ -94,6 +119,8 @@ export function readImageById(paths: PilotPaths, id: string): ImageRecord | unde
 /** The image id a name points at, or undefined. Does not look at id prefixes. */
 export function readRef(paths: PilotPaths, ref: string): string | undefined {
   for (const candidate of refCandidates(ref)) {
+    // A name longer than a file name can be is not in the store (and the lookup would fail).
+    if (refTooLong(candidate) !== undefined) continue;
     try {
       return readFileSync(
         join(storeDirs.refs(paths), encodeURIComponent(candidate)),
@@ -128,6 +155,7 @@ export function listRefs(paths: PilotPaths): Map<string, string> {
  * or an unambiguous id prefix of at least 12 hex digits.
  */
 export function resolveImage(paths: PilotPaths, ref: string): ImageRecord {
+  checkRefLength(ref);
   const byName = readRef(paths, ref);
   if (byName) {
     const record = readImageById(paths, byName);

@@ -10,6 +10,10 @@
 import { PilotError } from './errors.js';
 import { quoteExcerpt } from './excerpt.js';
 
+/** Linux's PATH_MAX less its NUL, and NAME_MAX. */
+const MAX_PATH = 4095;
+const MAX_NAME = 255;
+
 /** Normalized absolute paths (`/usr/bin/jq`), in file order, duplicates kept. */
 export function parseRemovedFile(text: string, source: string): string[] {
   const paths: string[] = [];
@@ -32,7 +36,17 @@ export function parseRemovedFile(text: string, source: string): string[] {
     // Providing "/" from the host would put the whole host under the app: never what a
     // delta build meant, and a way for an image to see every host file.
     if (parts.length === 0) throw refuse('it names the whole root directory');
-    paths.push(`/${parts.join('/')}`);
+    const path = `/${parts.join('/')}`;
+    // No host file has a longer path or name: the line is broken, not a missing file.
+    const bytes = Buffer.byteLength(path);
+    if (bytes > MAX_PATH) throw refuse(`it has ${bytes} bytes; a path has at most ${MAX_PATH}`);
+    const long = parts.find((part) => Buffer.byteLength(part) > MAX_NAME);
+    if (long !== undefined) {
+      throw refuse(
+        `its name ${quoteExcerpt(long, 40)} has ${Buffer.byteLength(long)} bytes; a name has at most ${MAX_NAME}`,
+      );
+    }
+    paths.push(path);
   });
   return paths;
 }

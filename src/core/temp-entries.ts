@@ -15,12 +15,14 @@
  * removed. Node built-ins only: the launcher writes plans through this.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errnoOf } from './errors.js';
 import { faultPoint } from './fault.js';
+import { pathPresent } from './fs-query.js';
 import { listDir } from './list-dir.js';
 import { isOwnerAlive, type Owner, selfOwner } from './owner.js';
+import { removeTreeByWalk } from './tree-walk.js';
 
 const TEMP_NAME = /^\.pilot-([a-z]+)-(\d+)-(\d*)-[0-9a-f]{8}$/;
 
@@ -72,39 +74,32 @@ export function tempEntryTag(name: string): string | undefined {
 }
 
 /**
- * Removes a tree even where the image made directories read-only for their owner
- * (an unprivileged store cannot otherwise unlink inside a 0555 directory).
+ * Removes a tree pilot made, whatever is in it: Node's own removal first (fast), and
+ * where that fails, entry by entry (tree-walk.ts): a tree deeper than PATH_MAX (an
+ * image may hold a 4,000-byte path, below the store's own directory), or directories the
+ * image made read-only for their owner (an unprivileged store cannot otherwise unlink
+ * inside a 0555 directory). A tree that is gone already is fine.
  */
 export function removeTree(path: string): void {
   try {
     rmSync(path, { recursive: true, force: true, maxRetries: 2 });
     return;
+  } catch {
+    // ENAMETOOLONG, EACCES, or a stack too small for the depth: entry by entry below.
+  }
+  try {
+    removeTreeByWalk(path);
   } catch (error) {
-    if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
+    if (errnoOf(error) === 'ENOENT' && !pathPresent(path)) return;
+    throw error;
   }
-  makeWritable(path);
-  rmSync(path, { recursive: true, force: true });
-}
-
-function makeWritable(path: string): void {
-  let stat: ReturnType<typeof lstatSync>;
-  try {
-    stat = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!stat.isDirectory()) return;
-  try {
-    chmodSync(path, 0o700);
-  } catch {
-    // Not ours to change: rm will report it.
-  }
-  for (const entry of readdirSync(path)) makeWritable(join(path, entry));
 }
 
 export interface SweepOptions {
   /** Also remove leftovers named the way earlier pilot versions named them. */
   legacy?: LegacyNames;
+  /** Told of each leftover that could not be removed (its path now, and why). */
+  onFailure?: (path: string, error: unknown) => void;
 }
 
 /**
@@ -126,8 +121,10 @@ export function sweepDeadTemps(dir: string, options: SweepOptions = {}): string[
     faultPoint(`sweep ${join(dir, name)}`);
     try {
       removeTree(mine);
-    } catch {
-      // Left under a temp name of ours: the next sweep after we exit takes it.
+    } catch (error) {
+      // Left under a temp name of ours: the next sweep after we exit tries again.
+      options.onFailure?.(mine, error);
+      continue;
     }
     removed.push(name);
   }

@@ -2,12 +2,14 @@
  * The launcher's caches (host layers under the store, fast plans under the run
  * dir) as `ps`, `stop`, `gc` and `doctor` see them.
  */
-import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { splitNul } from '../core/bytes.js';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
+import { removeTree } from '../core/temp-entries.js';
+import { walkTree } from '../core/tree-walk.js';
 import { listPlans } from './fast-plan.js';
 import { storeEntryOf } from './in-use.js';
 
@@ -53,17 +55,14 @@ function isYoungerThan(path: string, ms: number): boolean {
 /** Bytes that deleting the tree frees: hard links to host files free nothing. */
 function freedBytes(dir: string): number {
   let total = 0;
-  const walk = (path: string) => {
-    const stat = lstatSync(path);
-    if (stat.isDirectory()) {
-      total += stat.blocks * 512;
-      for (const entry of readdirSync(path)) walk(join(path, entry));
-    } else if (stat.nlink === 1) {
-      total += stat.blocks * 512;
-    }
-  };
   try {
-    walk(dir);
+    // tree-walk.ts: a host layer holds host paths below the store's own directory.
+    walkTree(dir, {
+      enter: ({ stat }) => {
+        if (stat.isDirectory() || stat.nlink === 1) total += stat.blocks * 512;
+        return true;
+      },
+    });
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT') throw error;
   }
@@ -106,7 +105,7 @@ export function collectLauncherCaches(
       const path = join(dir, entry);
       if (options.minAgeMs !== undefined && isYoungerThan(path, options.minAgeMs)) continue;
       bytesFreed += freedBytes(path);
-      rmSync(path, { recursive: true, force: true });
+      removeTree(path);
       removed.push(`${kind}/${entry}`);
     }
   }

@@ -116,11 +116,30 @@ function imageLabel(image: ImageRecord, ref: string): string {
   return ref ? `${ref} (${short})` : short;
 }
 
-/** The text of a regular file at `path` in one image's own layers, if it has one. */
-function readImageFile(paths: PilotPaths, image: ImageRecord, path: string): string | undefined {
+/** The largest /removed or /systemfiles read (KIWI's are kilobytes), and dpkg's status. */
+const MAX_LIST_BYTES = 16 * 1024 * 1024;
+const MAX_STATUS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The text of a regular file at `path` in one image's own layers, if it has one; refused
+ * by its size, before it is read, past `limit` (image content: it could be gigabytes).
+ */
+function readImageFile(
+  paths: PilotPaths,
+  image: ImageRecord,
+  path: string,
+  limit = MAX_LIST_BYTES,
+): string | undefined {
   const tree = new LayeredTree(treeLayers(paths, [...image.layers].reverse()));
   const entry = tree.lookup(path);
   if (!entry || !entry.stat.isFile()) return undefined;
+  if (entry.stat.size > limit) {
+    throw new PilotError(
+      'PILOT_IMAGE_INVALID',
+      `${path} of image ${imageLabel(image, '')} has ${entry.stat.size} bytes; pilot reads at most ${limit}`,
+      { hint: 'rebuild the image with a shorter list' },
+    );
+  }
   return readFileSync(entry.layer + path, 'utf8');
 }
 
@@ -130,7 +149,7 @@ export function baseImagePackages(
   images: PlanImages,
 ): (name: string) => boolean {
   if (!images.base) return () => false;
-  const status = readImageFile(paths, images.base, '/var/lib/dpkg/status');
+  const status = readImageFile(paths, images.base, '/var/lib/dpkg/status', MAX_STATUS_BYTES);
   if (status === undefined) return () => false;
   const index = new DpkgIndex(parseDpkgStatus(status));
   return (name) => index.find(name) !== undefined;
@@ -178,8 +197,11 @@ export function collectHostRequirements(
         for (const path of parseRemovedFile(removed, source)) add(path, source, 'removed');
       }
       const systemFiles = readImageFile(paths, image, '/systemfiles');
-      if (systemFiles !== undefined)
-        requests.push(...parseSystemFiles(systemFiles, `/systemfiles of image ${label}`));
+      if (systemFiles !== undefined) {
+        // A loop, not push(...list): a list of 200,000 items would overflow the stack.
+        for (const request of parseSystemFiles(systemFiles, `/systemfiles of image ${label}`))
+          requests.push(request);
+      }
     }
   }
 

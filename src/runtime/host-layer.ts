@@ -15,7 +15,6 @@ import {
   lstatSync,
   readlinkSync,
   realpathSync,
-  rmSync,
   type Stats,
   statSync,
 } from 'node:fs';
@@ -23,7 +22,7 @@ import { join, posix } from 'node:path';
 import { commitRename } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { makeDirs } from '../core/modes.js';
-import { sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { type BuildOptions, buildHostLayer, type SkippedHostFile } from './host-layer-build.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -192,7 +191,7 @@ export async function ensureHostLayer(
     commitRename(staging, path);
     return { path, built: true, skipped };
   } catch (error) {
-    rmSync(staging, { recursive: true, force: true });
+    removeTree(staging);
     const code = errnoOf(error);
     if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path))
       return { path, built: false, skipped: [] };

@@ -9,6 +9,7 @@ import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeExcerpt } from '../core/excerpt.js';
+import { withShortPath } from '../core/long-path.js';
 
 export interface TreeLayer {
   dir: string;
@@ -28,7 +29,8 @@ function isWhiteout(stat: Stats): boolean {
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    // An image path may be 4,094 bytes long, below the layer's own directory.
+    return withShortPath(path, (at) => lstatSync(at));
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -40,6 +42,8 @@ export class LayeredTree {
   private readonly layers: readonly TreeLayer[];
   /** Layers do not change while a tree is in use; a walk asks for `/usr` again and again. */
   private readonly entries = new Map<string, TreeEntry | undefined>();
+  /** Per layer: whether it hides what is below a directory of it (hidesBelow). */
+  private readonly hidden = new Map<TreeLayer, { at: Map<string, boolean>; opaque: Set<string> }>();
 
   /** `layers` top first, as in overlayfs' lowerdir. */
   constructor(layers: readonly TreeLayer[]) {
@@ -61,7 +65,11 @@ export class LayeredTree {
       if (stat) {
         if (isWhiteout(stat)) return undefined;
         const entry: TreeEntry = { layer: layer.dir, stat };
-        if (stat.isSymbolicLink()) entry.linkTarget = readlinkSync(layer.dir + normalized);
+        if (stat.isSymbolicLink()) {
+          entry.linkTarget = withShortPath(layer.dir + normalized, (at) =>
+            readlinkSync(at, 'utf8'),
+          );
+        }
         return entry;
       }
       if (this.hidesBelow(layer, normalized)) return undefined;
@@ -69,18 +77,38 @@ export class LayeredTree {
     return undefined;
   }
 
-  /** True when `layer` hides `path` of the layers below (an ancestor is a whiteout, a non-dir, or opaque). */
+  /**
+   * True when `layer` hides `path` of the layers below (an ancestor is a whiteout, a
+   * non-dir, or opaque). Each directory's answer is kept: a walk down a deep path asks
+   * about every ancestor of every component, which would cost the square of its depth.
+   */
   private hidesBelow(layer: TreeLayer, path: string): boolean {
-    let parent = posix.dirname(path);
-    while (true) {
-      const stat = lstatOrUndefined(layer.dir + parent);
-      if (stat) {
-        if (!stat.isDirectory()) return true;
-        if (layer.opaqueDirs?.includes(parent)) return true;
-      }
-      if (parent === '/') return false;
-      parent = posix.dirname(parent);
+    let hidden = this.hidden.get(layer);
+    if (!hidden) {
+      hidden = { at: new Map(), opaque: new Set(layer.opaqueDirs ?? []) };
+      this.hidden.set(layer, hidden);
     }
+    // Up to the nearest directory whose answer is known, then the answers down again.
+    const unknown: string[] = [];
+    let answer: boolean | undefined;
+    for (let dir = posix.dirname(path); ; dir = posix.dirname(dir)) {
+      answer = hidden.at.get(dir);
+      if (answer !== undefined) break;
+      unknown.push(dir);
+      if (dir === '/') {
+        answer = false;
+        break;
+      }
+    }
+    for (let i = unknown.length - 1; i >= 0; i--) {
+      const dir = unknown[i]!;
+      if (!answer) {
+        const stat = lstatOrUndefined(layer.dir + dir);
+        answer = stat !== undefined && (!stat.isDirectory() || hidden.opaque.has(dir));
+      }
+      hidden.at.set(dir, answer);
+    }
+    return answer;
   }
 
   /**

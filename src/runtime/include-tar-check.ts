@@ -10,8 +10,8 @@ import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { compressionOf } from '../store/extract/decompress.js';
+import { splitEntryPath } from '../store/extract/entry-rules.js';
 import { decodeTarEscapes } from '../store/extract/gnu-tar.js';
-import { splitEntryPath } from '../store/extract/validate.js';
 import { looksLikeTar } from '../store/tar-index.js';
 
 function refuse(file: string, why: string, hint: string): PilotError {

@@ -23,6 +23,7 @@ import { type Lock, waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE, writeFileMode } from '../core/modes.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { removeTree } from '../core/temp-entries.js';
 import { unescapeMountField } from './in-use.js';
 
 export interface InstanceInfo {
@@ -286,7 +287,8 @@ export async function stopInstance(paths: PilotPaths, id: string): Promise<void>
     await endCalls(dirs);
     // Every mount there goes (a mount stacked by an earlier fault included).
     for (let i = 0; i < 8 && mountPoints().has(dirs.root); i++) unmount(dirs.root);
-    rmSync(dirs.state, { recursive: true, force: true });
+    // An app may have written a tree deeper than PATH_MAX there.
+    removeTree(dirs.state);
   } finally {
     lock.release();
   }

@@ -39,15 +39,34 @@ export interface ArchiveFiles {
   has(name: string): boolean;
 }
 
-export async function readBlobBytes(blob: BlobSource, limit = 64 * 1024 * 1024): Promise<Buffer> {
-  if (blob.size > limit) {
-    throw new PilotError(
-      'PILOT_IMAGE_INVALID',
-      `${blob.describe} is too large for metadata (${blob.size} bytes)`,
-    );
-  }
+/** Image metadata (index.json, manifest.json, manifests, indexes, configs): the most one file may have. */
+export const MAX_METADATA_BYTES = 4 * 1024 * 1024;
+
+function tooLarge(blob: BlobSource, size: number, limit: number): PilotError {
+  return new PilotError(
+    'PILOT_IMAGE_INVALID',
+    `${escapeExcerpt(blob.describe, 200)} has ${size} bytes; pilot reads image metadata (index.json, manifest.json, manifests, configs) of at most ${limit} bytes each`,
+    {
+      hint: 'the metadata of a real image is a few kilobytes; check that this is an image archive, or save fewer images in it',
+    },
+  );
+}
+
+/** A metadata file's bytes, refused past `limit` before reading, and while reading (it may grow). */
+export async function readBlobBytes(blob: BlobSource, limit = MAX_METADATA_BYTES): Promise<Buffer> {
+  if (blob.size > limit) throw tooLarge(blob, blob.size, limit);
   const chunks: Buffer[] = [];
-  for await (const chunk of blob.open()) chunks.push(chunk as Buffer);
+  let size = 0;
+  const stream = blob.open();
+  try {
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > limit) throw tooLarge(blob, size, limit);
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    stream.destroy();
+  }
   return Buffer.concat(chunks);
 }
 

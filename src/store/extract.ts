@@ -13,7 +13,7 @@
  * the one pass 1 validated, so a header the two readers parse differently cannot
  * smuggle an entry in.
  *
- * One file per stage under extract/: validate.ts (pass 1 and the entry rules),
+ * One file per stage under extract/: validate.ts (pass 1), entry-rules.ts (its rules),
  * decompress.ts, gnu-tar.ts (pass 2), cross-check.ts, whiteouts.ts, canonical.ts; this file only
  * opens the input, runs the stages in order and renames the result into place.
  */
@@ -36,13 +36,14 @@ import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js'
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
+import { invalid } from './extract/entry-rules.js';
 import { extractPass } from './extract/gnu-tar.js';
-import { invalid, validatePass } from './extract/validate.js';
+import { validatePass } from './extract/validate.js';
 import { convertWhiteouts, refuseOpaqueRoot } from './extract/whiteouts.js';
 
 export type { Compression } from './extract/decompress.js';
+export { EntryValidator } from './extract/entry-rules.js';
 export { decodeTarEscapes } from './extract/gnu-tar.js';
-export { EntryValidator } from './extract/validate.js';
 
 /** A tar file path, a stream (read once, spooled), or something that opens a fresh stream. */
 export type TarInput = string | Readable | { open(): Readable };

@@ -7,7 +7,7 @@
  * rename, so no reader can find a half layer, and a crash leaves at most a record
  * without a directory (ignored, and rewritten by the next extraction).
  */
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
@@ -15,6 +15,7 @@ import { layerAlias } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT } from '../core/store-version.js';
+import { walkTree } from '../core/tree-walk.js';
 import type { BlobSource } from './archive-source.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
 import { layerRecordPath, readLayerRecord, type StoredLayerRecord } from './layer-record.js';
@@ -34,22 +35,18 @@ export function layerPresent(paths: PilotPaths, diffId: string): boolean {
 export function measureTree(dir: string): number {
   const seen = new Set<string>();
   let total = 0;
-  const walk = (path: string) => {
-    for (const name of readdirSync(path)) {
-      const child = join(path, name);
-      const stat = lstatSync(child);
-      if (stat.isDirectory()) walk(child);
-      else if (stat.isFile() || stat.isSymbolicLink()) {
-        const key = `${stat.dev}:${stat.ino}`;
-        if (stat.nlink > 1) {
-          if (seen.has(key)) continue;
-          seen.add(key);
-        }
-        total += stat.size;
+  walkTree(dir, {
+    enter: ({ stat }) => {
+      if (!stat.isFile() && !stat.isSymbolicLink()) return true;
+      const key = `${stat.dev}:${stat.ino}`;
+      if (stat.nlink > 1) {
+        if (seen.has(key)) return false;
+        seen.add(key);
       }
-    }
-  };
-  walk(dir);
+      total += stat.size;
+      return false;
+    },
+  });
   return total;
 }
 

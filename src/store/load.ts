@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
-import { type ImageRecord, readImageById } from '../core/image-record.js';
+import { checkRefLength, type ImageRecord, readImageById } from '../core/image-record.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
@@ -38,6 +38,8 @@ export interface LoadOptions {
 export interface LoadResult {
   image: ImageRecord;
   names: string[];
+  /** Names of the archive that were skipped (archive-images.ts, keepableNames). */
+  warnings: string[];
   newLayers: number;
   reusedLayers: number;
 }
@@ -88,7 +90,11 @@ export async function loadArchive(
   source: string,
   options: LoadOptions = {},
 ): Promise<LoadResult[]> {
-  if (options.name !== undefined) checkGivenName(options.name);
+  // Before anything is read or written: a name the store cannot keep would fail after the layers.
+  if (options.name !== undefined) {
+    checkGivenName(options.name);
+    checkRefLength(options.name);
+  }
   ensureStoreDirs(paths);
   try {
     cleanStaleTemp(paths);
@@ -193,7 +199,7 @@ function commitImage(
     for (const name of plan.names) {
       writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${existing.id}\n`);
     }
-    return { image: existing, names: plan.names, newLayers, reusedLayers };
+    return { image: existing, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
   }
   const manifest =
     plan.manifest ??
@@ -218,5 +224,5 @@ function commitImage(
   for (const name of plan.names) {
     writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${image.id}\n`);
   }
-  return { image, names: plan.names, newLayers, reusedLayers };
+  return { image, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
 }

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
-import { normalizeRef } from '../core/image-record.js';
+import { checkRefLength, normalizeRef } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
-import { validRef } from './archive-images.js';
 import { type LoadResult, loadArchive } from './load.js';
+import { validRef } from './ref-names.js';
 import { makeTempDir } from './temp.js';
 
 export type PullTool = 'podman' | 'skopeo';
@@ -56,6 +56,8 @@ export async function pullImage(
       hint: 'use NAME[:TAG], e.g. "registry.example.com/team/app:1.0"',
     });
   }
+  checkRefLength(ref);
+  if (options.name !== undefined) checkRefLength(options.name);
   const podman = options.podman ?? 'podman';
   const skopeo = options.skopeo ?? 'skopeo';
   const tools = options.tools ?? ['podman', 'skopeo'];

@@ -36,6 +36,18 @@ describe('parseRemovedFile', () => {
     ['a NUL byte', '/usr/bin/jq\0x\n', 1, /NUL byte/],
     ['the root itself', '/\n', 1, /whole root/],
     ['only ./', './\n', 1, /whole root/],
+    [
+      'a path longer than PATH_MAX',
+      `/x\n/${'d/'.repeat(2500)}f\n`,
+      2,
+      /5002 bytes; a path has at most 4095$/,
+    ],
+    [
+      'a name longer than NAME_MAX',
+      `/usr/${'n'.repeat(256)}\n`,
+      1,
+      /has 256 bytes; a name has at most 255$/,
+    ],
   ])('refuses %s with source and line', (_name, text, line, pattern) => {
     let caught: unknown;
     try {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../src/core/atomic-fs.js';
 import { removeDeadClaim } from '../../src/core/lock.js';
+import { withShortPath } from '../../src/core/long-path.js';
 import {
   formatOwner,
   isOwnerAlive,
@@ -37,6 +38,17 @@ function freshDir(): string {
   const dir = join(work, `d${dirs++}`);
   mkdirSync(dir);
   return dir;
+}
+
+/** Root on a file system with the immutable attribute (ext4 here): chattr +i works. */
+function canMakeImmutable(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = join(work, 'probe');
+  writeFileSync(probe, 'x');
+  const ok = spawnSync('chattr', ['+i', probe]).status === 0;
+  spawnSync('chattr', ['-i', probe]);
+  rmSync(probe);
+  return ok;
 }
 
 /** A pid that no process has (pid_max is at most 2^22). */
@@ -120,6 +132,41 @@ describe('sweepDeadTemps', () => {
     expect(sweepDeadTemps(dir, { legacy: 'own' })).toEqual(['.hello.tmp-99999999-ab']);
     expect(sweepDeadTemps(dir, { legacy: 'tmp' })).toEqual(['load-99999999-ab']);
   });
+
+  it("removes a dead writer's tree deeper than PATH_MAX", () => {
+    const dir = freshDir();
+    const dead = `.pilot-load-${DEAD_PID}-7-0123abcd`;
+    let path = join(dir, dead);
+    mkdirSync(path);
+    for (let i = 0; i < 30; i++) {
+      path = join(path, 'n'.repeat(200));
+      withShortPath(path, (at) => mkdirSync(at));
+    }
+    expect(sweepDeadTemps(dir)).toEqual([dead]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.skipIf(!canMakeImmutable())(
+    'reports a leftover it cannot remove, and does not count it removed',
+    () => {
+      const dir = freshDir();
+      const dead = `.pilot-load-${DEAD_PID}-7-0123abcd`;
+      mkdirSync(join(dir, dead));
+      const stuck = join(dir, dead, 'stuck');
+      writeFileSync(stuck, 'x');
+      spawnSync('chattr', ['+i', stuck]);
+      const failures: string[] = [];
+      try {
+        expect(
+          sweepDeadTemps(dir, { onFailure: (path, error) => failures.push(`${path} ${error}`) }),
+        ).toEqual([]);
+        expect(failures).toEqual([expect.stringMatching(/\.pilot-trash-.* Error: EPERM/)]);
+      } finally {
+        const [moved] = readdirSync(dir);
+        spawnSync('chattr', ['-i', join(dir, moved!, 'stuck')]);
+      }
+    },
+  );
 
   it('sweeps a directory once per process before a write', () => {
     const dir = freshDir();

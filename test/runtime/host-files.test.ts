@@ -23,6 +23,7 @@ import {
 } from '../../src/runtime/host-files.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
 import type { PlanImages } from '../../src/runtime/launch-plan.js';
+import { expectLinear } from '../scaling.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-hostfiles-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -222,6 +223,27 @@ describe('/systemfiles', () => {
     );
     expect(r.files).toEqual([]);
     expect(r.packages).toEqual([]);
+  });
+
+  it('takes 200,000 queries (a list, not a spread of arguments) in linear time', async () => {
+    await expectLinear(
+      (n) => {
+        const delta = image({ systemfiles: 'dpkg -L jq\n'.repeat(n) });
+        return () => {
+          const r = collectHostRequirements(paths, flake(), images(delta), options);
+          expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
+        };
+      },
+      25_000,
+      2,
+    );
+  });
+
+  it('is refused by its size before it is read, past 16 MiB', () => {
+    const delta = image({ systemfiles: `# ${'x'.repeat(16 * 1024 * 1024)}\n` });
+    expect(() => collectHostRequirements(paths, flake(), images(delta), options)).toThrow(
+      /^\/systemfiles of image [0-9a-f]{12} has 16777219 bytes; pilot reads at most 16777216$/,
+    );
   });
 
   it('refuses a line that is not a query, naming image, line and content', () => {

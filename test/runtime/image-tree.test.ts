@@ -4,7 +4,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readlinkSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -14,17 +13,21 @@ import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withShortPath } from '../../src/core/long-path.js';
+import { removeTree } from '../../src/core/temp-entries.js';
 import { hostLayerKey, missingHostFiles, scanHostFiles } from '../../src/runtime/host-layer.js';
 import { buildHostLayer } from '../../src/runtime/host-layer-build.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
 import { fuzzRuns } from '../fuzz.js';
+import { expectLinear } from '../scaling.js';
 
 const isRoot = process.getuid?.() === 0;
 /** The exec helper builds host layers (`make unit` builds it first). */
 const helper = fileURLToPath(new URL('../../dist/pilot-exec', import.meta.url));
 const here = dirname(fileURLToPath(import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'pilot-tree-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// removeTree: a test below builds a tree deeper than PATH_MAX, which rmSync cannot remove.
+afterAll(() => removeTree(work));
 
 function layer(
   name: string,
@@ -345,3 +348,31 @@ function buildTree(dir: string, entries: TreeSpec): void {
     }
   }
 }
+
+describe('LayeredTree: deep paths', () => {
+  it('resolves a deep path in time linear in its depth, through layers that lack it', async () => {
+    await expectLinear((depth) => {
+      const path = `/${'d/'.repeat(depth)}f`;
+      const lower = layer(`deep-lower-${depth}`, { [path]: 'x' });
+      const upper = layer(`deep-upper-${depth}`, { other: 'x' });
+      return () => {
+        // A fresh tree each time: its answers are kept per tree.
+        const tree = new LayeredTree([{ dir: upper }, { dir: upper }, { dir: lower }]);
+        expect(tree.canonicalParent(path)).toBe(path);
+      };
+    }, 50);
+  });
+
+  it('looks up a path that reaches past PATH_MAX below the layer directory', () => {
+    const path = `/${`${'n'.repeat(200)}/`.repeat(25)}f`;
+    const lower = join(work, 'long-lower');
+    let dir = lower;
+    for (const part of path.split('/').slice(1, -1)) {
+      dir = join(dir, part);
+      withShortPath(dir, (at) => mkdirSync(at, { recursive: true }));
+    }
+    withShortPath(join(dir, 'f'), (at) => symlinkSync('target', at));
+    const tree = new LayeredTree([{ dir: lower }]);
+    expect(tree.lookup(path)?.linkTarget).toBe('target');
+  });
+});

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   linkSync,
@@ -235,6 +235,42 @@ describe('extractTarSafely reports bad input', () => {
     data[31] = (data[31]! + 7) % 256;
     const error = await extract(data).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'PILOT_IMAGE_INVALID' });
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  /** A compressed tar cut in half, extracted by a child process: its result and its stderr. */
+  function extractTruncated(compress: (tar: Buffer) => Buffer) {
+    // Data that does not compress to nothing: the cut lands inside the stream.
+    const body = Buffer.from(Buffer.alloc(400_000).map((_, i) => (i * 7919 + (i >> 9)) % 251));
+    const whole = compress(encodeTar([{ path: 'big', body }]));
+    const input = join(store.dir, 'cut.tar.z');
+    writeFileSync(input, whole.subarray(0, whole.length >> 1));
+    const script = bundleScript('scripts/extract.ts', store.dir);
+    const child = spawnSync(process.execPath, [script, input, join(store.dir, 'out'), tmp], {
+      encoding: 'utf8',
+    });
+    return { status: child.status, stderr: child.stderr, result: JSON.parse(child.stdout) };
+  }
+
+  it('a truncated gzip layer fails once, with its own message: no late stream error', () => {
+    const { status, stderr, result } = extractTruncated((tar) => gzipSync(tar));
+    expect(result).toMatchObject({ ok: false, code: 'PILOT_IMAGE_INVALID' });
+    expect(result.message).toMatch(/user\.tar: cannot read the archive: unexpected end of file/);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(existsSync(join(store.dir, 'out'))).toBe(false);
+  });
+
+  it.skipIf(!hasZstd)('a truncated zstd layer is reported as zstd failing, not as a digest', () => {
+    const { status, stderr, result } = extractTruncated((tar) =>
+      execFileSync('zstd', ['-q', '-c'], { input: tar }),
+    );
+    expect(result).toMatchObject({ ok: false, code: 'PILOT_IMAGE_INVALID' });
+    expect(result.message).toMatch(/user\.tar: cannot read the archive: zstd -d failed \(exit 1\)/);
+    expect(result.message).not.toContain('stdin');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
   });
 

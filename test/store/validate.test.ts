@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntryValidator } from '../../src/store/extract.js';
+import { expectLinear } from '../scaling.js';
 
 type Entry = [path: string, type: string, linkpath?: string];
 
@@ -153,5 +154,40 @@ describe('EntryValidator hints', () => {
     const odd = refusal([['x', 'GNUDumpDir']]);
     expect(odd.message).toMatch(/has the unsupported tar entry type "GNUDumpDir"; refused$/);
     expect(odd.hint).not.toMatch(/outside/);
+  });
+});
+
+describe('EntryValidator: path lengths', () => {
+  const deep = (bytes: number) => `${'d/'.repeat(Math.floor((bytes - 1) / 2))}f`.padEnd(bytes, 'f');
+
+  it('takes a path of 4,094 bytes, refuses one of 4,095 and more by its length', () => {
+    expect(deep(4094)).toHaveLength(4094);
+    expect(() => validate([[deep(4094), 'File']])).not.toThrow();
+    expect(() => validate([[deep(5000), 'File']])).toThrow(
+      /^layer\.tar: entry "d\/d\/.*…" has a path of 5000 bytes; the most a Linux path allows is 4094; refused$/,
+    );
+    expect(() => validate([[`./${deep(4095)}`, 'File']])).toThrow(/a path of 4095 bytes/);
+  });
+
+  it('refuses a name longer than 255 bytes, and a symlink target longer than 4,095', () => {
+    expect(() => validate([[`a/${'n'.repeat(255)}`, 'File']])).not.toThrow();
+    expect(() => validate([[`a/${'é'.repeat(128)}`, 'File']])).toThrow(
+      /has a name of 256 bytes; the most a Linux path allows is 255/,
+    );
+    expect(() => validate([['l', 'SymbolicLink', 'x'.repeat(4095)]])).not.toThrow();
+    expect(() => validate([['l', 'SymbolicLink', 'x'.repeat(4096)]])).toThrow(
+      /entry "l" has a link target of 4096 bytes; the most a Linux path allows is 4095/,
+    );
+  });
+});
+
+describe('EntryValidator: linear time', () => {
+  it('checks deep paths in time linear in their length, with a symlink in the archive', async () => {
+    await expectLinear((depth) => {
+      const dir = 'x/'.repeat(depth);
+      const entries: Entry[] = [['s', 'SymbolicLink', 'x']];
+      for (let i = 0; i < 40; i++) entries.push([`${dir}f${i}`, 'File']);
+      return () => validate(entries);
+    }, 200);
   });
 });

@@ -13,8 +13,8 @@
  * nobody here wrote), and files keep no owner but root. The image's own owners and
  * modes are kept in the layer record (`original`) for `show` and `verify`.
  */
-import { chmodSync, lchownSync, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, lchownSync, type Stats, unlinkSync } from 'node:fs';
+import { walkTree } from '../../core/tree-walk.js';
 
 /** An entry whose owner or mode the store changed: [path, uid, gid, st_mode] as the image had them. */
 export type OriginalEntry = [path: string, uid: number, gid: number, mode: number];
@@ -42,37 +42,37 @@ export function canonicaliseTree(
   const original: OriginalEntry[] = [];
   /** Hard links: an inode changed through one name is recorded under each. */
   const changed = new Map<number, OriginalEntry>();
-  const visit = (path: string, rel: string) => {
-    const stat = lstatSync(path);
-    const before = stat.nlink > 1 ? changed.get(stat.ino) : undefined;
-    if (before) {
-      original.push([rel, before[1], before[2], before[3]]);
-      return;
-    }
-    const mode = canonicalMode(stat);
-    const ownerDiffers = owner !== undefined && (stat.uid !== owner.uid || stat.gid !== owner.gid);
-    if (mode === undefined) {
-      original.push([rel, stat.uid, stat.gid, stat.mode]);
-      rmSync(path);
-      return;
-    }
-    const modeDiffers = !stat.isSymbolicLink() && (stat.mode & 0o7777) !== mode;
-    // The root is the staging dir, whose mode is ours, not the image's.
-    if ((ownerDiffers || modeDiffers) && rel !== '.') {
-      const entry: OriginalEntry = [rel, stat.uid, stat.gid, stat.mode];
-      original.push(entry);
-      if (stat.nlink > 1 && !stat.isDirectory()) changed.set(stat.ino, entry);
-    }
-    // Owner first: chown clears setuid/setgid bits itself, chmod then sets the final mode.
-    if (ownerDiffers) lchownSync(path, owner.uid, owner.gid);
-    // The root stays closed (the staging dir's 0700) until everything below is done.
-    if (modeDiffers && rel !== '.') chmodSync(path, mode);
-    if (stat.isDirectory()) {
-      for (const name of readdirSync(path))
-        visit(join(path, name), rel === '.' ? name : `${rel}/${name}`);
-    }
-  };
-  visit(root, '.');
+  // tree-walk.ts: however deep the image's paths go below the store's own directory.
+  walkTree(root, {
+    enter: ({ path, rel, stat }) => {
+      const before = stat.nlink > 1 ? changed.get(stat.ino) : undefined;
+      if (before) {
+        original.push([rel, before[1], before[2], before[3]]);
+        return false;
+      }
+      const mode = canonicalMode(stat);
+      const ownerDiffers =
+        owner !== undefined && (stat.uid !== owner.uid || stat.gid !== owner.gid);
+      if (mode === undefined) {
+        original.push([rel, stat.uid, stat.gid, stat.mode]);
+        unlinkSync(path);
+        return false;
+      }
+      const modeDiffers = !stat.isSymbolicLink() && (stat.mode & 0o7777) !== mode;
+      // The root is the staging dir, whose mode is ours, not the image's.
+      if ((ownerDiffers || modeDiffers) && rel !== '.') {
+        const entry: OriginalEntry = [rel, stat.uid, stat.gid, stat.mode];
+        original.push(entry);
+        if (stat.nlink > 1 && !stat.isDirectory()) changed.set(stat.ino, entry);
+      }
+      // Owner first: chown clears setuid/setgid bits itself, chmod then sets the final mode.
+      if (ownerDiffers) lchownSync(path, owner.uid, owner.gid);
+      // The root stays closed (the staging dir's 0700) until everything below is done.
+      // A directory is made readable before the walk reads it.
+      if (modeDiffers && rel !== '.') chmodSync(path, mode);
+      return true;
+    },
+  });
   chmodSync(root, 0o755);
   return original;
 }

@@ -43,16 +43,66 @@ export function decompressor(compression: Compression): Duplex {
   if (compression === 'gzip') return createGunzip();
   if (compression === 'none') return new PassThrough();
   // zstd and xz by their command-line tools (Node 20's zlib has neither).
-  const tool = compression;
+  return toolDecompressor(compression);
+}
+
+/**
+ * `zstd -d` or `xz -d` as one stream. Its output ends only after the tool has exited, and
+ * with an error when it failed: a truncated or corrupt input is reported as such, not as
+ * whatever the bytes it wrote before failing hash to. Destroying the stream (a failure
+ * elsewhere in the pipeline) ends the tool; its late errors (EPIPE on a closed stdin) are
+ * swallowed.
+ */
+function toolDecompressor(tool: 'zstd' | 'xz'): Duplex {
   const child = spawn(tool, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
   let stderr = '';
+  let ended = false;
+  const duplex = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      if (child.stdin.destroyed) return callback();
+      if (child.stdin.write(chunk)) return callback();
+      const done = () => {
+        child.stdin.off('drain', done);
+        child.stdin.off('close', done);
+        callback();
+      };
+      child.stdin.on('drain', done);
+      child.stdin.on('close', done);
+    },
+    final(callback) {
+      child.stdin.end();
+      callback();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(error, callback) {
+      if (!ended) child.kill('SIGKILL');
+      callback(error);
+    },
+  });
+  child.stdin.on('error', () => {
+    // zstd exited before reading everything: its exit status says why (below).
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) child.stdout.pause();
+  });
   child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+    if (stderr.length < 4096) stderr += chunk.toString();
   });
   child.on('error', (error) => duplex.destroy(error));
-  child.on('close', (code) => {
-    if (code !== 0) duplex.destroy(new Error(`${tool} -d failed (exit ${code}): ${stderr.trim()}`));
+  child.on('close', (code, signal) => {
+    ended = true;
+    if (duplex.destroyed) return;
+    if (code === 0) duplex.push(null);
+    else {
+      // Its last line, without the name it gives its input ("/*stdin*\ :", "xz: (stdin):").
+      const last = stderr.trim().split('\n').at(-1) ?? '';
+      const why =
+        last.replace(/^(?:xz: )?(?:\/\*stdin\*\\?|\(stdin\))\s*:\s*/, '') ||
+        (signal ? `killed by ${signal}` : '');
+      duplex.destroy(new Error(`${tool} -d failed (exit ${code ?? signal}): ${why}`));
+    }
   });
   return duplex;
 }

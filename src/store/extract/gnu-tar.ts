@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { PilotError } from '../../core/errors.js';
 import { escapeExcerpt } from '../../core/excerpt.js';
 import { type Compression, decompressor, tap } from './decompress.js';
-import { invalid, splitEntryPath } from './validate.js';
+import { invalid, splitEntryPath } from './entry-rules.js';
 
 /** Reverses GNU tar's `escape` quoting (LC_ALL=C): backslash escapes and octal bytes. */
 export function decodeTarEscapes(text: string): string {

@@ -1,8 +1,8 @@
 /**
- * Pass 1: every entry of the archive is checked before anything is written. The input
- * streams through sha256 (as given), the decompressor, sha256 (the uncompressed tar, i.e.
- * the OCI diff_id) and node-tar's parser; one entry that could escape the directory
- * refuses the whole archive.
+ * Pass 1: every entry of the archive is checked (entry-rules.ts) before anything is
+ * written. The input streams through sha256 (as given), the decompressor, sha256 (the
+ * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser; one entry that could
+ * escape the directory refuses the whole archive.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -11,217 +11,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { PilotError } from '../../core/errors.js';
-import { quoteExcerpt } from '../../core/excerpt.js';
 import { type Compression, decompressor, tap } from './decompress.js';
-
-export const WHITEOUT_PREFIX = '.wh.';
-export const OPAQUE_MARKER = '.wh..wh..opq';
-
-const ESCAPE_HINT =
-  'the archive could write outside its directory; rebuild the image without that entry';
-
-export function unsafe(
-  label: string,
-  path: string,
-  reason: string,
-  hint = ESCAPE_HINT,
-): PilotError {
-  return new PilotError(
-    'PILOT_LAYER_UNSAFE',
-    `${label}: entry ${quoteExcerpt(path)} ${reason}; refused`,
-    {
-      hint,
-    },
-  );
-}
-
-export function invalid(label: string, reason: string, cause?: unknown): PilotError {
-  return new PilotError('PILOT_IMAGE_INVALID', `${label}: ${reason}`, {
-    hint: 'the archive is corrupt or truncated; save or copy it again',
-    cause,
-  });
-}
-
-/** `a//b/./c/` → `a/b/c`; the archive root is `.`. Assumes `..` was refused already. */
-export function splitEntryPath(path: string): string[] {
-  return path.split('/').filter((part) => part !== '' && part !== '.');
-}
-
-interface EntryInfo {
-  path: string;
-  type: string;
-  linkpath?: string | undefined;
-  size: number;
-  devmajor: number;
-  devminor: number;
-}
-
-/** Pass 1's rules, one entry at a time, in archive order. */
-export class EntryValidator {
-  readonly names: string[] = [];
-  readonly whiteouts: string[] = [];
-  readonly opaqueDirs: string[] = [];
-  readonly otherWhiteoutFiles: string[] = [];
-  size = 0;
-  private readonly symlinks = new Set<string>();
-  /** What each path holds after the entries so far: the last entry's kind, or a parent dir. */
-  private readonly current = new Map<string, 'directory' | 'other'>();
-  /** Directories that entries were put in: GNU tar cannot replace those by a file. */
-  private readonly nonEmpty = new Set<string>();
-
-  constructor(
-    private readonly label: string,
-    private readonly privileged: boolean,
-  ) {}
-
-  private checkParents(shown: string, parts: string[], what: string): void {
-    if (this.symlinks.size === 0) return;
-    let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]}`;
-      if (this.symlinks.has(prefix)) {
-        throw unsafe(
-          this.label,
-          shown,
-          `${what} ${quoteExcerpt(prefix)}, a symlink earlier in the same archive`,
-        );
-      }
-    }
-  }
-
-  /**
-   * GNU tar replaces an entry's earlier namesake, but fails halfway (after writing part of
-   * the layer) where it cannot: an entry below a file, or a file over a directory that
-   * holds entries (the move that would turn a directory into a symlink under its files).
-   * Refused here, before anything is written.
-   */
-  private checkReplacements(shown: string, parts: string[], isFile: boolean): void {
-    const refuse = (why: string) => unsafe(this.label, shown, why);
-    let prefix = '';
-    for (let i = 0; i < parts.length - 1; i++) {
-      prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]}`;
-      if (this.current.get(prefix) === 'other') {
-        throw refuse(`lies under ${quoteExcerpt(prefix)}, which an earlier entry made a file`);
-      }
-      this.current.set(prefix, 'directory');
-      this.nonEmpty.add(prefix);
-    }
-    const normal = parts.join('/');
-    if (isFile && this.nonEmpty.has(normal)) {
-      throw refuse(
-        `would replace the directory ${quoteExcerpt(normal)} that earlier entries are in`,
-      );
-    }
-    if (normal !== '') this.current.set(normal, isFile ? 'other' : 'directory');
-  }
-
-  check(entry: EntryInfo): void {
-    const { path, type } = entry;
-    if (path.includes('\0')) throw unsafe(this.label, path, 'has a NUL byte in its name');
-    if (path.startsWith('/')) throw unsafe(this.label, path, 'is an absolute path');
-    const parts = splitEntryPath(path);
-    if (parts.includes('..')) throw unsafe(this.label, path, 'has a ".." component');
-    const normal = parts.join('/');
-    if (normal === '' && type !== 'Directory') {
-      throw unsafe(this.label, path, 'would replace the archive root');
-    }
-    // `a/.` or `a/` names a directory: GNU tar's mknod or open of it fails halfway.
-    const last = path.slice(path.lastIndexOf('/') + 1);
-    if (type !== 'Directory' && (last === '' || last === '.')) {
-      throw unsafe(this.label, path, 'ends in "/" or "/.", as only a directory may');
-    }
-    this.checkParents(path, parts, 'lies under');
-    switch (type) {
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
-        this.size += entry.size;
-        break;
-      case 'Directory':
-        // GNU tar looks at the symlink's target to decide how to replace it: the outcome
-        // would depend on the host (a link to an existing host directory fails halfway).
-        if (this.symlinks.has(normal)) {
-          throw unsafe(
-            this.label,
-            path,
-            `would turn ${quoteExcerpt(normal)}, a symlink earlier in the same archive, into a directory`,
-          );
-        }
-        break;
-      case 'SymbolicLink':
-        // The target is data: it only ever resolves inside the container's root.
-        this.symlinks.add(normal);
-        this.size += Buffer.byteLength(entry.linkpath ?? '');
-        break;
-      case 'Link': {
-        const target = entry.linkpath ?? '';
-        if (target.startsWith('/')) {
-          throw unsafe(
-            this.label,
-            path,
-            `is a hard link to the absolute path ${quoteExcerpt(target)}`,
-          );
-        }
-        const targetParts = splitEntryPath(target);
-        if (targetParts.includes('..') || target.includes('\0')) {
-          throw unsafe(
-            this.label,
-            path,
-            `is a hard link to ${quoteExcerpt(target)}, which has a ".." component`,
-          );
-        }
-        const targetNormal = targetParts.join('/');
-        if (this.current.get(targetNormal) !== 'other') {
-          // Not an escape: tar makes entries in order, and a link needs its file first.
-          throw unsafe(
-            this.label,
-            path,
-            `is a hard link to ${quoteExcerpt(target)}, which is not an earlier file of the archive (a hard link must come after the file it links to, in the same layer)`,
-            'rebuild the layer so that each hard link follows its file (podman save, docker save and GNU tar write them so)',
-          );
-        }
-        this.checkParents(path, targetParts, 'is a hard link through');
-        break;
-      }
-      case 'CharacterDevice':
-      case 'BlockDevice': {
-        const whiteoutDevice =
-          type === 'CharacterDevice' && entry.devmajor === 0 && entry.devminor === 0;
-        if (!this.privileged && !whiteoutDevice) {
-          throw unsafe(
-            this.label,
-            path,
-            'is a device node, which only root may extract',
-            'load this image as root, or rebuild it without device nodes',
-          );
-        }
-        break;
-      }
-      case 'FIFO':
-        break;
-      default:
-        throw unsafe(
-          this.label,
-          path,
-          `has the unsupported tar entry type ${quoteExcerpt(String(type))}`,
-          'an image layer holds files, directories, links, FIFOs and devices only; rebuild the image without that entry',
-        );
-    }
-    this.checkReplacements(path, parts, type !== 'Directory');
-    this.names.push(normal === '' ? '.' : normal);
-    const base = parts[parts.length - 1] ?? '';
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      if (base === OPAQUE_MARKER) this.opaqueDirs.push(parts.slice(0, -1).join('/') || '.');
-      else if (
-        base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`) ||
-        base === WHITEOUT_PREFIX
-      ) {
-        // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): meaningless to overlayfs.
-        this.otherWhiteoutFiles.push(normal);
-      } else this.whiteouts.push(normal);
-    }
-  }
-}
+import { EntryValidator, invalid, unsafe } from './entry-rules.js';
 
 /** What pass 1 needs of the extract options; `privileged` is settled by the caller. */
 export interface ValidateOptions {
@@ -247,6 +38,12 @@ export async function validatePass(
   spoolFile?: string,
 ): Promise<Pass1Result> {
   const spool = spoolFile === undefined ? undefined : createWriteStream(spoolFile, { mode: 0o600 });
+  // Errors are taken once, here: a write still in flight when a failure elsewhere
+  // destroys the spool must not surface later as an unhandled 'error' event.
+  let spoolError: unknown;
+  spool?.on('error', (error) => {
+    spoolError ??= error;
+  });
   const validator = new EntryValidator(label, options.privileged);
   const rawHash = createHash('sha256');
   const tarHash = createHash('sha256');
@@ -303,14 +100,18 @@ export async function validatePass(
           if (failure !== undefined) throw failure;
           if (spool && !spool.write(chunk)) await once(spool, 'drain');
         }
-        if (spool)
-          await new Promise<void>((resolve, reject) =>
-            spool.end((error?: Error | null) => (error ? reject(error) : resolve())),
-          );
+        if (spool) {
+          await new Promise<void>((resolve) => spool.end(() => resolve()));
+          if (spoolError !== undefined) throw spoolError;
+        }
       },
     );
   } catch (error) {
-    spool?.destroy();
+    if (spool && !spool.closed) {
+      spool.destroy();
+      // Not events.once: it would reject with the destroyed write's error.
+      await new Promise<void>((resolve) => spool.once('close', () => resolve()));
+    }
     if (failure !== undefined) throw failure;
     throw invalid(label, `cannot read the archive: ${(error as Error).message}`, error);
   }

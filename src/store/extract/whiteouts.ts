@@ -1,15 +1,18 @@
 /**
  * The last stage before the rename: OCI whiteout files become what overlayfs reads
  * (see convertWhiteouts), and makeWhiteoutDevices is pilot's one way to make a whiteout.
+ * Paths inside the layer may reach past PATH_MAX below the staging dir: they go to the
+ * kernel through withShortPath, or relative to the staging dir (tar, setfattr).
  */
 import { spawn } from 'node:child_process';
 import { lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { errnoOf, PilotError } from '../../core/errors.js';
-import { tempName } from '../../core/temp-entries.js';
+import { withShortPath } from '../../core/long-path.js';
+import { removeTree, tempName } from '../../core/temp-entries.js';
 import { encodeTar } from '../tar-write.js';
+import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './entry-rules.js';
 import { waitForExit } from './gnu-tar.js';
-import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './validate.js';
 
 /** The `getfattr --dump` escaping that `setfattr --restore` reads back. */
 function escapeDumpName(name: string): string {
@@ -136,13 +139,13 @@ export async function convertWhiteouts(
     const parent = posix.dirname(path);
     if (parentTimes.has(parent)) continue;
     try {
-      const stat = lstatSync(join(staging, parent));
+      const stat = withShortPath(join(staging, parent), (at) => lstatSync(at));
       if (stat.isDirectory()) parentTimes.set(parent, { atime: stat.atime, mtime: stat.mtime });
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
     }
   }
-  for (const path of all) rmSync(join(staging, path), { recursive: true, force: true });
+  for (const path of all) removeTree(join(staging, path));
   const devices: string[] = [];
   for (const path of whiteouts) {
     const target = posix.join(
@@ -151,7 +154,7 @@ export async function convertWhiteouts(
     );
     // A file of the same layer with that name wins: a whiteout only hides lower layers.
     try {
-      lstatSync(join(staging, target));
+      withShortPath(join(staging, target), (at) => lstatSync(at));
       continue;
     } catch (error) {
       if (errnoOf(error) !== 'ENOENT') throw error;
@@ -174,6 +177,7 @@ export async function convertWhiteouts(
       rmSync(dumpFile, { force: true });
     }
   }
-  for (const [parent, times] of parentTimes)
-    lutimesSync(join(staging, parent), times.atime, times.mtime);
+  for (const [parent, times] of parentTimes) {
+    withShortPath(join(staging, parent), (at) => lutimesSync(at, times.atime, times.mtime));
+  }
 }
