@@ -143,7 +143,14 @@ export function sweepLeftovers(
     for (const name of sweepDeadTemps(dir, { legacy, onFailure })) removed.push(join(dir, name));
   };
   for (const dir of ownDirectories(paths)) sweep(dir, 'own');
-  for (const dir of sharedDirectories(paths, apps)) sweep(dir, false);
+  for (const dir of sharedDirectories(paths, apps)) {
+    try {
+      sweep(dir, false);
+    } catch (error) {
+      // A drop-in "dir" that is no directory (a FIFO) is its app's error: list shows it.
+      if (errnoOf(error) !== 'ENOTDIR') throw error;
+    }
+  }
   // Registration claims `.<app>.lock` and instance claims `instances/<id>/lock`.
   const claims = listDir(paths.flakes)
     .filter((name) => /^\..+\.lock$/.test(name))
