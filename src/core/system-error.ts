@@ -67,16 +67,22 @@ export function explainSystemError(error: unknown): unknown {
     message: string,
     hint: string,
   ) => new PilotError(errorCode, message, { hint, cause: error });
+  const notDirectory = (file: string | undefined) =>
+    fail(
+      'PILOT_PATH_IN_WAY',
+      file === undefined || file === path
+        ? `${path} is not a directory, but pilot needs a directory there`
+        : `${file} is not a directory, but pilot needs ${path} below it`,
+      WHERE_HINT,
+    );
   switch (code) {
-    case 'ENOTDIR': {
+    case 'ENOTDIR':
+      return notDirectory(fileInTheWay(path));
+    case 'EEXIST': {
+      // mkdir -p (makeDirs) of a path a file already holds.
+      if ((error as { syscall?: unknown }).syscall !== 'mkdir') return error;
       const file = fileInTheWay(path);
-      return fail(
-        'PILOT_PATH_IN_WAY',
-        file === undefined || file === path
-          ? `${path}: not a directory, where pilot needs one`
-          : `${file} is not a directory, but pilot needs ${path} below it`,
-        WHERE_HINT,
-      );
+      return file === undefined ? error : notDirectory(file);
     }
     case 'ELOOP':
       return fail('PILOT_PATH_IN_WAY', `${path}: too many levels of symbolic links`, WHERE_HINT);
