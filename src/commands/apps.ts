@@ -9,6 +9,7 @@ import { escapeName } from '../core/excerpt.js';
 import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
+import { closedDirectory, who } from '../core/system-error.js';
 
 /** File names a pilot app link may point at (the Node launcher or the exec stub). */
 export const LAUNCHER_NAMES = new Set(['pilot-launch.mjs', 'pilot-exec']);
@@ -30,12 +31,15 @@ export function appNames(paths: PilotPaths): string[] {
   } catch (error) {
     const code = errnoOf(error);
     if (code !== 'EACCES' && code !== 'EPERM') throw error;
-    // Made private by hand, or by an earlier pilot under root's umask 077.
+    // Made private by hand, or by an earlier pilot under root's umask 077; or a directory
+    // above it (a private --root) is closed to this user.
+    const closed = closedDirectory(paths.flakes);
+    const because = closed === undefined ? '' : `: ${who()} may not enter ${escapeName(closed)}`;
     throw new PilotError(
       'PILOT_NEEDS_PRIVILEGE',
-      `cannot read the flakes directory ${escapeName(paths.flakes)}: permission denied`,
+      `cannot read the flakes directory ${escapeName(paths.flakes)}: permission denied${because}`,
       {
-        hint: `its owner can let every user list and run its apps: "chmod o+rx ${escapeName(paths.flakes)}" ("pilot doctor" names every such path)`,
+        hint: `its owner can let every user list and run its apps: "chmod o+rx ${escapeName(closed ?? paths.flakes)}" ("pilot doctor" names every such path)`,
         cause: error,
       },
     );

@@ -37,7 +37,7 @@ function fileInTheWay(path: string): string | undefined {
 }
 
 /** The outermost ancestor of `path` this process may not search (enter). */
-function closedDirectory(path: string): string | undefined {
+export function closedDirectory(path: string): string | undefined {
   for (const dir of ancestors(path).slice(0, -1)) {
     try {
       accessSync(dir, constants.X_OK);
@@ -49,7 +49,7 @@ function closedDirectory(path: string): string | undefined {
   return undefined;
 }
 
-function who(): string {
+export function who(): string {
   const uid = process.getuid?.();
   return uid === undefined ? 'this user' : `this user (uid ${uid})`;
 }
