@@ -104,7 +104,7 @@ describe('flake limits while reading', () => {
   it('counts the values of aliases once per use (10,000 at most)', () => {
     const text = `container:\n  name: a\n  a: &x [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n  b: [${Array.from({ length: 2000 }, () => '*x').join(', ')}]\n`;
     expect(() => flakeFromSources([{ file: 'app.yaml', text }])).toThrow(
-      /^app\.yaml:\d+: more than 10000 values \(aliases count once per use\)/,
+      /^app\.yaml:\d+: more than 10000 values \(each use of an alias counts its values again\)/,
     );
   });
 });
