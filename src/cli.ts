@@ -132,8 +132,6 @@ export function buildProgram(): Command {
         onWarning: printWarning,
       });
       progress.done();
-      for (const w of results.flatMap((r) => r.warnings))
-        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results) {
@@ -163,8 +161,6 @@ export function buildProgram(): Command {
         onWarning: printWarning,
       });
       progress.done();
-      for (const w of results.flatMap((r) => r.warnings))
-        process.stderr.write(`pilot: warning: ${w}\n`);
       if (options.json) return printJson(results.map(loadSummary));
       if (options.quiet) return;
       for (const r of results)

@@ -39,8 +39,6 @@ export interface LayerPlan {
 
 export interface ImagePlan {
   names: string[];
-  /** What the user should know: names of the archive pilot could not keep. */
-  warnings: string[];
   /** The manifest as stored; undefined for docker-archives (synthesized after load). */
   manifest: Buffer | undefined;
   manifestDigest: string | undefined;
@@ -202,7 +200,6 @@ async function readOciImages(
     const { manifest, config, layers } = await ociManifest(reader, manifestDigest);
     plans.push({
       names: ociNames(source, top.annotations, given, warn),
-      warnings: [],
       manifest,
       manifestDigest,
       config: config.config,
@@ -222,14 +219,14 @@ async function readOciImages(
 function keepableNames(
   source: string,
   names: string[],
-  plan: ImagePlan,
   given: string | undefined,
+  warn: Warn,
 ): string[] {
   const kept: string[] = [];
   for (const name of names) {
     const why = refTooLong(name);
     if (why === undefined) kept.push(name);
-    else if (given !== undefined) plan.warnings.push(`${source}: ${why}; skipped`);
+    else if (given !== undefined) warn(`${source}: ${why}; skipped`);
     else {
       throw new PilotError('PILOT_IMAGE_INVALID', `${source}: the archive's ${why}`, {
         hint: `load it with a name of your choice: "pilot load ${source} --name NAME" (the long name is then skipped)`,
@@ -260,7 +257,6 @@ export async function readImagePlans(
     kind === 'docker'
       ? await readDockerImages(files, options.name, warnings.warn)
       : await readOciImages(files, options.name, warnings.warn);
-  warnings.finish();
   if (options.name !== undefined && plans.length !== 1) {
     throw new PilotError(
       'PILOT_USAGE',
@@ -269,8 +265,9 @@ export async function readImagePlans(
     );
   }
   for (const plan of plans) {
-    plan.names = keepableNames(files.source, [...new Set(plan.names)], plan, options.name);
+    plan.names = keepableNames(files.source, [...new Set(plan.names)], options.name, warnings.warn);
   }
+  warnings.finish();
   return { kind, plans };
 }
 

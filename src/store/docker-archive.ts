@@ -97,7 +97,6 @@ export async function readDockerImages(
     if (given !== undefined) names.push(normalizeRef(given));
     plans.push({
       names,
-      warnings: [],
       manifest: undefined,
       manifestDigest: undefined,
       config: config.config,

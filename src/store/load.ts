@@ -38,8 +38,6 @@ export interface LoadOptions {
 export interface LoadResult {
   image: ImageRecord;
   names: string[];
-  /** Names of the archive that were skipped (archive-images.ts, keepableNames). */
-  warnings: string[];
   newLayers: number;
   reusedLayers: number;
 }
@@ -199,7 +197,7 @@ function commitImage(
     for (const name of plan.names) {
       writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${existing.id}\n`);
     }
-    return { image: existing, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
+    return { image: existing, names: plan.names, newLayers, reusedLayers };
   }
   const manifest =
     plan.manifest ??
@@ -224,5 +222,5 @@ function commitImage(
   for (const name of plan.names) {
     writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${image.id}\n`);
   }
-  return { image, names: plan.names, warnings: plan.warnings, newLayers, reusedLayers };
+  return { image, names: plan.names, newLayers, reusedLayers };
 }

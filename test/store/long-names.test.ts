@@ -72,11 +72,13 @@ describe('image names the store can keep', () => {
     });
     expect(readdirSync(join(store.paths.store, 'images'))).toEqual([]);
     expect(readdirSync(join(store.paths.store, 'layers'))).toEqual([]);
-    const [result] = await loadArchive(store.paths, file, { name: 'short:1' });
+    const warnings: string[] = [];
+    const [result] = await loadArchive(store.paths, file, {
+      name: 'short:1',
+      onWarning: (w) => warnings.push(w),
+    });
     expect(result!.names).toEqual(['short:1']);
-    expect(result!.warnings).toEqual([
-      expect.stringMatching(/b\.tar: image name .* too long.*; skipped$/),
-    ]);
+    expect(warnings).toEqual([expect.stringMatching(/b\.tar: image name .* too long.*; skipped$/)]);
     expect([...listRefs(store.paths).keys()]).toEqual(['short:1']);
   });
 
