@@ -35,6 +35,8 @@ export interface ParsedFlakeDocument {
   value: unknown;
   provenance: Map<string, FlakeLocation>;
   files: string[];
+  /** What reading found but did not refuse (a key repeated in one mapping), with file and line. */
+  warnings?: { file: string; line: number; message: string }[];
 }
 
 export type Mapping = Record<string, unknown>;
@@ -122,6 +124,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
   }
 
   const provenance = new Map<string, FlakeLocation>();
+  const warnings: NonNullable<ParsedFlakeDocument['warnings']> = [];
   let nodes = 0;
   let aliases = 0;
 
@@ -181,6 +184,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
     }
     if (isMap(resolved)) {
       const out: Mapping = Object.create(null);
+      const keyLines = new Map<string, number>();
       for (const pair of resolved.items) {
         const keyNode = pair.key as YamlNode | null;
         const keyRange = (keyNode as { range?: [number, number, number] } | null)?.range;
@@ -191,13 +195,15 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
         }
         const name = String(key);
         if (Object.hasOwn(out, name)) {
-          throw invalid(
+          // DESIGN: a key repeated in one file: the last one wins, with a warning.
+          warnings.push({
             file,
-            pairLine,
-            `not valid YAML: map keys must be unique; ${quoteExcerpt(name)} is repeated in ${shownPath(path)}`,
-            'remove one of the two',
-          );
+            line: pairLine,
+            message: `${quoteExcerpt(name)} is repeated in ${shownPath(path)} (first on line ${keyLines.get(name)}): the last one wins; remove one of the two`,
+          });
+          delete out[name];
         }
+        keyLines.set(name, pairLine);
         const value = convert(
           pair.value,
           childPath(path, name),
@@ -227,7 +233,7 @@ export function parseFlakeSource(source: FlakeSource): ParsedFlakeDocument {
       `the top level must be a mapping (keys such as "container:"), not ${describe(value)}`,
     );
   }
-  return { value, provenance, files: [file] };
+  return { value, provenance, files: [file], warnings };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -254,6 +260,7 @@ interface Write {
 export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDocument {
   let value: unknown = Object.create(null);
   const files: string[] = [];
+  const warnings: NonNullable<ParsedFlakeDocument['warnings']> = [];
   /** A path whose value (with everything below it) one document replaced. */
   const wholes = new Map<string, Write>();
   /** A mapping merged key by key: its own location is the last document's. */
@@ -284,6 +291,7 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
   for (const doc of docs) {
     value = mergeInto(value, doc.value, '', doc);
     files.push(...doc.files);
+    warnings.push(...(doc.warnings ?? []));
   }
 
   // Each path's location comes from the latest write that covers it: a whole write at
@@ -310,7 +318,7 @@ export function mergeFlakeDocuments(docs: ParsedFlakeDocument[]): ParsedFlakeDoc
       }
     }
   }
-  return { value, provenance, files };
+  return { value, provenance, files, warnings };
 }
 
 function cloneValue(value: unknown): unknown {

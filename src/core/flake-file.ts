@@ -265,6 +265,7 @@ class Validator {
 /** Checks types, applies defaults, and warns (file and line) about keys pilot does not know. */
 export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   const check = new Validator(doc);
+  check.warnings.push(...(doc.warnings ?? []));
   if (!isMapping(doc.value)) {
     check.fail('', `the top level must be a mapping, not ${describe(doc.value)}`);
   }
@@ -331,7 +332,7 @@ function fewWarnings(warnings: FlakeWarning[]): FlakeWarning[] {
   const rest = warnings[MAX_WARNINGS]!;
   return [
     ...warnings.slice(0, MAX_WARNINGS),
-    { ...rest, message: `${warnings.length - MAX_WARNINGS} more unknown keys are ignored` },
+    { ...rest, message: `${warnings.length - MAX_WARNINGS} more warnings like these` },
   ];
 }
 

@@ -224,15 +224,35 @@ describe('drop-ins', () => {
   });
 });
 
+describe('a key repeated in one file', () => {
+  it.each([
+    ['plain', 'container:\n  name: a\n  name: b\n'],
+    ['quoted', 'container:\n  name: a\n  "name": b\n'],
+  ])('%s: the last one wins, with a warning naming both lines', (_name, text) => {
+    const { flake, warnings } = flakeFromSources([src(text)]);
+    expect(flake.container.name).toBe('b');
+    expect(warnings).toEqual([
+      {
+        file: 'app.yaml',
+        line: 3,
+        message:
+          '"name" is repeated in container (first on line 2): the last one wins; remove one of the two',
+      },
+    ]);
+  });
+
+  it('keeps the position of the last one', () => {
+    const { flake } = flakeFromSources([
+      src('container:\n  layers: [x]\n  name: a\n  layers: [y, z]\n'),
+    ]);
+    expect(flake.container.layers).toEqual(['y', 'z']);
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['broken YAML', 'container:\n  name: [a\n', /^app\.yaml:\d+: not valid YAML: /],
     ['tab indentation', 'container:\n\tname: a\n', /^app\.yaml:2: not valid YAML: /],
-    [
-      'duplicate key',
-      'container:\n  name: a\n  name: b\n',
-      /^app\.yaml:3: not valid YAML: .*unique/,
-    ],
     [
       'two documents',
       'container:\n  name: a\n---\nx: 1\n',
@@ -353,11 +373,6 @@ describe('errors', () => {
       'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
       /^app\.yaml:\d+: more than 10000 values/,
     ],
-    [
-      'a repeated quoted key',
-      'container:\n  name: a\n  "name": b\n',
-      /^app\.yaml:3: .*"name" is repeated in container$/,
-    ],
   ])('%s', (_name, text, pattern) => {
     const error = thrown(() => flakeFromSources([src(text)]));
     expect(error.code).toBe('PILOT_FLAKE_INVALID');
@@ -447,7 +462,7 @@ describe('errors', () => {
     expect(warnings[20]).toEqual({
       file: 'app.yaml',
       line: 23,
-      message: '480 more unknown keys are ignored',
+      message: '480 more warnings like these',
     });
   });
 
