@@ -99,7 +99,7 @@ describe.skipIf(skip !== '').each(['077', '027'])('under root umask %s', (mask) 
     }
     const base = ['--base', 'pilot/busybox-base'];
     ok(['register', '--container', 'pilot/hello-delta', ...base, '--app', hello]);
-    ok(['register', '--container', 'pilot/jq-delta', ...base, '--app', jq]);
+    ok(['register', '--container', 'pilot/jq-delta', ...base, '--app', jq, '--target', '/']);
     // An include.tar and a kept instance: their extraction, state and call records.
     const tarDir = join(home, 'tar');
     mkdirSync(join(tarDir, 'etc'), { recursive: true });

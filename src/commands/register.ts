@@ -53,10 +53,23 @@ function flakeFileOf(paths: PilotPaths, app: string): string {
 }
 
 /** Without --target: the --app path when the composed image has that file, else `/`. */
-export function defaultTarget(paths: PilotPaths, images: PlanImages, appPath: string): string {
+/**
+ * Without `--target`, the app runs the `--app` path inside the image, as flake-ctl
+ * writes it (DESIGN, Flake files); a warning says so when the image lacks that file
+ * (`--target /` runs the image's entrypoint instead).
+ */
+export function defaultTarget(
+  paths: PilotPaths,
+  images: PlanImages,
+  appPath: string,
+): { target: string; warning?: string } {
   const tree = new LayeredTree(treeLayers(paths, stackLayers(images)));
   const entry = tree.lookup(tree.canonicalParent(appPath));
-  return entry && !entry.stat.isDirectory() ? appPath : '/';
+  if (entry && !entry.stat.isDirectory()) return { target: appPath };
+  return {
+    target: appPath,
+    warning: `${appPath} is not a file in the image: the app runs it from the host files or include tars that provide it, or fails (give --target PATH, or --target / for the image's entrypoint)`,
+  };
 }
 
 export function registerApp(
@@ -174,12 +187,14 @@ function registerLocked(
     layers: options.layers.map(pin),
     base: options.base ? pin(options.base) : undefined,
   };
-  const target = options.target ?? defaultTarget(paths, images, appPath);
+  const chosen = options.target === undefined ? defaultTarget(paths, images, appPath) : undefined;
+  const target = options.target ?? chosen!.target;
   const podman = parsePodmanOptions(options.opts, {
     where: (index) => `--opt ${index + 1}`,
     kept: options.resume || options.attach,
   });
   const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
+  if (chosen?.warning) warnings.push(chosen.warning);
   const user = imageUser(images);
   if (user !== undefined && podman.user === undefined) {
     warnings.push(
