@@ -12,7 +12,7 @@ import { pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
-import { parsePodmanOptions } from '../core/podman-options.js';
+import { type PodmanOptions, parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
@@ -77,7 +77,10 @@ export function registerApp(
     throw new PilotError('PILOT_USAGE', '--resume and --attach exclude each other');
   }
   // Options pilot cannot honour are refused before anything is looked up or written.
-  parsePodmanOptions(options.opts, { where: (index) => `--opt ${index + 1}` });
+  const podman = parsePodmanOptions(options.opts, {
+    where: (index) => `--opt ${index + 1}`,
+    kept: options.resume || options.attach,
+  });
   for (const file of [...options.includeTar, ...options.includePath]) {
     if (!isAbsolute(file) || !existsSync(file)) {
       throw new PilotError(
@@ -89,7 +92,7 @@ export function registerApp(
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
-    return registerLocked(paths, options, launcher, app, appPath);
+    return registerLocked(paths, options, podman, launcher, app, appPath);
   } finally {
     lock.release();
   }
@@ -112,6 +115,7 @@ function registrationComplete(paths: PilotPaths, app: string): boolean {
 function registerLocked(
   paths: PilotPaths,
   options: RegisterOptions,
+  podman: PodmanOptions,
   launcher: string,
   app: string,
   appPath: string,
@@ -147,10 +151,6 @@ function registerLocked(
     base: options.base ? pin(options.base) : undefined,
   };
   const target = options.target ?? defaultTarget(paths, images, appPath);
-  const podman = parsePodmanOptions(options.opts, {
-    where: (index) => `--opt ${index + 1}`,
-    kept: options.resume || options.attach,
-  });
   const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
   const user = imageUser(images);
   if (user !== undefined && podman.user === undefined) {
