@@ -16,7 +16,7 @@ import { type PodmanOptions, parsePodmanOptions } from '../core/podman-options.j
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
-import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
+import { imageSetting, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
 
 export interface RegisterOptions {
@@ -152,7 +152,8 @@ function registerLocked(
   };
   const target = options.target ?? defaultTarget(paths, images, appPath);
   const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
-  const user = imageUser(images);
+  // Not applied: a host command runs as its caller (DESIGN, identity); register says so.
+  const user = imageSetting(images, 'User');
   if (user !== undefined && podman.user === undefined) {
     warnings.push(
       `the image runs as user "${user}", but a host command runs as its caller: pilot does not apply it (add --opt "--user ${user}" to run as that user)`,
