@@ -33,12 +33,12 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('flake options (%s path)', (path) 
   let user: { name: string; uid: number; gid: number };
   const base = ['--base', 'pilot/busybox-base'];
 
-  /** Registers busybox's sh as APP with podman options. */
-  const sh = (app: string, ...opts: string[]) =>
+  /** Registers busybox's sh, on top of CONTAINER, as APP with podman options. */
+  const shOn = (container: string, app: string, ...opts: string[]) =>
     root.ok([
       'register',
       '--container',
-      'pilot/hello-delta',
+      container,
       ...base,
       '--app',
       `/usr/bin/${app}`,
@@ -46,6 +46,7 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('flake options (%s path)', (path) 
       '/bin/sh',
       ...opts.flatMap((o) => ['--opt', o]),
     ]);
+  const sh = (app: string, ...opts: string[]) => shOn('pilot/hello-delta', app, ...opts);
   const run = (app: string, script: string, options: Parameters<TestRoot['run']>[2] = {}) =>
     root.run(`/usr/bin/${app}`, ['-c', script], options);
   /** A caller without privileges, in a HOME of its own. */
@@ -128,50 +129,19 @@ describe.skipIf(skip !== '').each(BOTH_PATHS)('flake options (%s path)', (path) 
   });
 
   it("does not apply the image's User unless --user asks, and says so", () => {
-    const register = root.pilot([
-      'register',
-      '--container',
-      'test/user-image',
-      ...base,
-      '--app',
-      '/usr/bin/image-user',
-      '--target',
-      '/bin/sh',
-    ]);
+    const register = shOn('test/user-image', 'image-user');
     expect(register.code).toBe(0);
     expect(register.stderr).toMatch(/runs as user "65534".*--user 65534/);
     expect(run('image-user', 'id -u').stdout).toBe('0\n');
     const show = JSON.parse(root.ok(['show', 'image-user', '--json']).stdout);
     expect(show.effective.identity.imageUser).toMatch(/^65534 \(not applied/);
     expect(root.ok(['show', 'image-user']).stdout).toMatch(/image User: 65534/);
-    root.ok([
-      'register',
-      '--container',
-      'test/user-image',
-      ...base,
-      '--app',
-      '/usr/bin/image-user-on',
-      '--target',
-      '/bin/sh',
-      '--opt',
-      '--user 65534',
-    ]);
+    shOn('test/user-image', 'image-user-on', '--user 65534');
     expect(run('image-user-on', 'id -u').stdout).toBe(`${NOBODY}\n`);
   });
 
   it("orders the environment: flake, the caller's session, image Env, the rest", () => {
-    root.ok([
-      'register',
-      '--container',
-      'test/user-image',
-      ...base,
-      '--app',
-      '/usr/bin/env-order',
-      '--target',
-      '/bin/sh',
-      '--opt',
-      '-e BAR=flake',
-    ]);
+    shOn('test/user-image', 'env-order', '-e BAR=flake');
     const r = run('env-order', 'echo "$HOME|$LANG|$FOO|$BAR|$OTHER|$PATH"', {
       env: { HOME: home, LANG: 'de_DE.UTF-8', FOO: 'caller', BAR: 'caller', OTHER: 'caller' },
     });

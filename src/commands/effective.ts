@@ -4,7 +4,8 @@
  * are shown as written: they are expanded from each caller's environment at each call.
  */
 import type { Flake } from '../core/flake-file.js';
-import { type PodmanNoop, parsePodmanOptions } from '../core/podman-options.js';
+import { envOverrides, type PodmanNoop, parsePodmanOptions } from '../core/podman-options.js';
+import { placeholdersIn } from '../core/podman-words.js';
 import { hostSupport, type Runner, type Support } from '../runtime/host-support.js';
 import { runasIsCaller } from '../runtime/identity.js';
 
@@ -64,12 +65,8 @@ export function effectiveSettings(
     rootCaller = `runs as the host account ${runas} (runas), with its groups and home`;
     otherCallers = `each runs it as itself (runas applies to root callers)`;
   }
-  const values: Record<string, string> = {};
-  const fromCaller: string[] = [];
-  for (const entry of options.env) {
-    if ('value' in entry) values[entry.name] = entry.value;
-    else fromCaller.push(entry.name);
-  }
+  // What the launch applies: later entries for the same name win (envOverrides).
+  const { values, fromCaller } = envOverrides(options.env);
   const named = (name: string) =>
     Object.hasOwn(values, name) ||
     fromCaller.some((n) => n === name || (n.endsWith('*') && name.startsWith(n.slice(0, -1))));
@@ -92,9 +89,7 @@ export function effectiveSettings(
       values,
       fromCaller,
       envFiles: options.envFiles,
-      placeholders: [
-        ...new Set(flake.container.runtime.podman.flatMap((item) => item.match(/%[A-Z]+/g) ?? [])),
-      ],
+      placeholders: placeholdersIn(flake.container.runtime.podman.join('\n')),
       loaderVariables:
         passedLoader.length > 0
           ? `${passedLoader.join(', ')} passed (the flake names them); the others are not passed from the caller`

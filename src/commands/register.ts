@@ -15,12 +15,12 @@ import { type ImageRecord, resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
-import { parsePodmanOptions } from '../core/podman-options.js';
+import { type PodmanOptions, parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
-import { imageUser, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
+import { imageSetting, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { isPilotLink } from './apps.js';
 import { checkTarget } from './register-target.js';
 
@@ -105,7 +105,10 @@ export function registerApp(
     throw new PilotError('PILOT_USAGE', '--resume and --attach exclude each other');
   }
   // Options pilot cannot honour are refused before anything is looked up or written.
-  parsePodmanOptions(options.opts, { where: (index) => `--opt ${index + 1}` });
+  const podman = parsePodmanOptions(options.opts, {
+    where: (index) => `--opt ${index + 1}`,
+    kept: options.resume || options.attach,
+  });
   for (const file of [...options.includeTar, ...options.includePath]) {
     if (!isAbsolute(file) || !existsSync(file)) {
       throw new PilotError(
@@ -119,7 +122,7 @@ export function registerApp(
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
-    return registerLocked(paths, options, launcher, app, appPath, includeNames);
+    return registerLocked(paths, options, podman, launcher, app, appPath, includeNames);
   } finally {
     lock.release();
   }
@@ -151,6 +154,7 @@ function previousFlake(paths: PilotPaths, file: string): string | undefined {
 function registerLocked(
   paths: PilotPaths,
   options: RegisterOptions,
+  podman: PodmanOptions,
   launcher: string,
   app: string,
   appPath: string,
@@ -189,13 +193,10 @@ function registerLocked(
   };
   const chosen = options.target === undefined ? defaultTarget(paths, images, appPath) : undefined;
   const target = options.target ?? chosen!.target;
-  const podman = parsePodmanOptions(options.opts, {
-    where: (index) => `--opt ${index + 1}`,
-    kept: options.resume || options.attach,
-  });
   const warnings = podman.noops.map((o) => `option "${o.option}" changes nothing: ${o.reason}`);
   if (chosen?.warning) warnings.push(chosen.warning);
-  const user = imageUser(images);
+  // Not applied: a host command runs as its caller (DESIGN, identity); register says so.
+  const user = imageSetting(images, 'User');
   if (user !== undefined && podman.user === undefined) {
     warnings.push(
       `the image runs as user "${user}", but a host command runs as its caller: pilot does not apply it (add --opt "--user ${user}" to run as that user)`,

@@ -135,8 +135,7 @@ export function startsWithPlaceholder(word: string): boolean {
   return /^%[A-Z]/.test(word);
 }
 
-/** True when `word` holds a `%NAME` placeholder. */
-export function hasPlaceholder(word: string): boolean {
-  PLACEHOLDER.lastIndex = 0;
-  return PLACEHOLDER.test(word);
+/** The `%NAME` placeholders written in `text`, each once, in order. */
+export function placeholdersIn(text: string): string[] {
+  return [...new Set(Array.from(text.matchAll(PLACEHOLDER), (match) => match[0]))];
 }

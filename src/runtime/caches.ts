@@ -2,9 +2,8 @@
  * The launcher's caches (host layers under the store, fast plans under the run
  * dir) as `ps`, `stop`, `gc` and `doctor` see them.
  */
-import { lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { splitNul } from '../core/bytes.js';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
@@ -126,16 +125,7 @@ const SESSION_MIN_AGE_MS = 120_000;
  */
 function removeUnusedSessionFiles(run: string, minAgeMs: number): void {
   const dir = join(run, 'session');
-  const named = new Set<string>();
-  for (const plan of listPlans(run)) {
-    try {
-      for (const word of splitNul(readFileSync(plan.file))) {
-        if (word.startsWith(`${dir}/`)) named.add(word);
-      }
-    } catch {
-      // a plan that vanished names nothing
-    }
-  }
+  const named = new Set(listPlans(run).flatMap((plan) => plan.sessionFiles));
   for (const entry of listDir(dir)) {
     const path = join(dir, entry);
     if (named.has(path) || isYoungerThan(path, minAgeMs)) continue;

@@ -130,6 +130,8 @@ export interface CachedPlan {
   since: string;
   /** Store-relative lower dirs the plan uses (host layers among them), for gc. */
   lowers: string[];
+  /** Generated account files (`<run>/session/…`) the plan binds, for gc. */
+  sessionFiles: string[];
 }
 
 /** Every plan in the run dir with whether the stub would still take it. */
@@ -150,6 +152,8 @@ export function listPlans(run: string): CachedPlan[] {
     }
     let stale: string | undefined;
     const lowers: string[] = [];
+    const sessionFiles: string[] = [];
+    const sessionDir = `${join(run, 'session')}/`;
     // Each record is its keyword and RECORD_WORDS of it more (docs/plan.md): a reader
     // that skips a record by the wrong count reads values as keywords from there on.
     for (let i = 2; i < words.length; i += 1 + recordWords(words[i]!)) {
@@ -158,9 +162,14 @@ export function listPlans(run: string): CachedPlan[] {
         if (stale === undefined && now !== words[i + 2]) stale = words[i + 1];
       } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir' && words[i + 2] === 'opt') {
         lowers.push(...(words[i + 3] ?? '').split(':'));
+      } else if (
+        (words[i] === 'opt' || words[i] === 'late') &&
+        words[i + 1]?.startsWith(sessionDir)
+      ) {
+        sessionFiles.push(words[i + 1]!);
       }
     }
-    plans.push({ app: match[1]!, uid: Number(match[2]), file, stale, since, lowers });
+    plans.push({ app: match[1]!, uid: Number(match[2]), file, stale, since, lowers, sessionFiles });
   }
   return plans.sort((a, b) => a.app.localeCompare(b.app) || a.uid - b.uid);
 }

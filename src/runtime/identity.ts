@@ -100,7 +100,7 @@ function refuse(message: string, hint: string): PilotError {
 }
 
 /** `--user` resolved in the image's databases, podman's way. */
-function imageUser(user: PodmanUser, db: AccountDatabases): Identity {
+function userFromImage(user: PodmanUser, db: AccountDatabases): Identity {
   const passwd = parsePasswd(db.imagePasswd);
   const groups = parseGroup(db.imageGroup);
   const numeric = /^\d+$/.test(user.user);
@@ -154,7 +154,7 @@ export function resolveIdentity(
   const self: Identity = { uid: caller.uid, gid: caller.gid, changed: false, source: 'caller' };
   if (caller.account) self.account = caller.account;
   if (user !== undefined) {
-    const wanted = imageUser(user, db);
+    const wanted = userFromImage(user, db);
     if (caller.uid === 0) return wanted;
     if (wanted.uid !== caller.uid || (user.group !== undefined && wanted.gid !== caller.gid)) {
       throw refuse(

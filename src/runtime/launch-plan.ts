@@ -205,11 +205,6 @@ export function imageSetting(images: PlanImages, key: 'User' | 'WorkingDir'): st
   return undefined;
 }
 
-/** The image config's `User` (not applied: a host command runs as its caller). */
-export function imageUser(images: PlanImages): string | undefined {
-  return imageSetting(images, 'User');
-}
-
 export function mergedImageEnv(images: PlanImages): Map<string, string> {
   const env = new Map<string, string>();
   for (const config of configsTopFirst(images).reverse()) {

@@ -103,6 +103,12 @@ describe('pilot show: effective settings', () => {
     expect(caller.isolation.noNewPrivileges).toBe(false);
   });
 
+  it('shows the environment the launch applies: a later -e for the same name wins', () => {
+    const e = effectiveSettings(flake(['-e A=1', '-e A', '-e B', '-e B=2']), [], {}, 0, noNetns);
+    expect(e.environment.values).toEqual({ B: '2' });
+    expect(e.environment.fromCaller).toEqual(['A']);
+  });
+
   it('shows --storage-opt size of a kept instance as a no-op', () => {
     const e = effectiveSettings(
       flake(['--storage-opt size=10G'], { resume: true }),
