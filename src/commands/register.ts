@@ -21,6 +21,7 @@ import { collectHostFiles, treeLayers } from '../runtime/host-files.js';
 import { LayeredTree } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageSetting, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
+import { refProblem } from '../store/ref-names.js';
 import { isPilotLink } from './apps.js';
 import { checkTarget } from './register-target.js';
 
@@ -78,9 +79,13 @@ export function registerApp(
   launcher: string,
 ): RegisterResult {
   if (!isAbsolute(options.app)) {
-    throw new PilotError('PILOT_USAGE', `--app must be an absolute path, got "${options.app}"`, {
-      hint: 'e.g. --app /usr/bin/hello',
-    });
+    throw new PilotError(
+      'PILOT_USAGE',
+      `--app must be an absolute path, got ${quoteExcerpt(options.app)}`,
+      {
+        hint: 'e.g. --app /usr/bin/hello',
+      },
+    );
   }
   // "/usr/bin/" or "/usr/bin/." names the directory, not a command in it: never take
   // its last word for the app's name (nor offer to replace the directory).
@@ -93,16 +98,37 @@ export function registerApp(
     );
   }
   const appPath = posix.normalize(options.app);
+  if (options.app.split('/').includes('..')) {
+    // The link would land elsewhere than the path reads, and flake-ctl writes the path as given.
+    throw new PilotError('PILOT_USAGE', `--app ${quoteExcerpt(options.app)} has a ".." component`, {
+      hint: `give the path itself: --app ${quoteExcerpt(appPath)}`,
+    });
+  }
   const app = basename(appPath);
   assertAppName(app);
   if (options.target !== undefined && !isAbsolute(options.target)) {
     throw new PilotError(
       'PILOT_USAGE',
-      `--target must be an absolute path inside the image, got "${options.target}"`,
+      `--target must be an absolute path inside the image, got ${quoteExcerpt(options.target)}`,
     );
   }
   if (options.resume && options.attach) {
     throw new PilotError('PILOT_USAGE', '--resume and --attach exclude each other');
+  }
+  const refs: [string, string | undefined][] = [
+    ['--container', options.container],
+    ['--base', options.base],
+    ...options.layers.map((layer): [string, string] => ['--layer', layer]),
+  ];
+  for (const [flag, ref] of refs) {
+    const problem = ref === undefined ? undefined : refProblem(ref);
+    if (problem !== undefined) {
+      throw new PilotError(
+        'PILOT_USAGE',
+        `${flag} ${quoteExcerpt(ref ?? '')} is not a valid image name: ${problem}`,
+        { hint: '"pilot images" lists the images of the store by name' },
+      );
+    }
   }
   // Options pilot cannot honour are refused before anything is looked up or written.
   const podman = parsePodmanOptions(options.opts, {
@@ -113,7 +139,7 @@ export function registerApp(
     if (!isAbsolute(file) || !existsSync(file)) {
       throw new PilotError(
         'PILOT_USAGE',
-        `include "${file}" must be an existing absolute host path`,
+        `include ${quoteExcerpt(file)} must be an existing absolute host path`,
       );
     }
   }

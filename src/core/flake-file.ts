@@ -38,6 +38,7 @@ import {
   shownPath,
 } from './flake-document.js';
 import { type FlakeSource, readFlakeSources } from './flake-read.js';
+import { refTooLong } from './image-record.js';
 import { parsePodmanOptions } from './podman-options.js';
 
 // Parsing and merging: flake-document.ts (re-exported for callers and tests).
@@ -321,6 +322,15 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   if (hostAppPath !== undefined) flake.container.host_app_path = hostAppPath;
   const base = check.string('container.base_container');
   if (base !== undefined) flake.container.base_container = base;
+
+  // A name the store cannot hold can never resolve: say so here, with file:line.
+  const refs: [string, string][] = [['container.name', name]];
+  if (base !== undefined) refs.push(['container.base_container', base]);
+  flake.container.layers.forEach((layer, i) => refs.push([`container.layers.${i}`, layer]));
+  for (const [path, ref] of refs) {
+    const why = refTooLong(ref);
+    if (why !== undefined) check.fail(path, why, 'name a shorter image ("pilot images" lists them)');
+  }
 
   check.warnUnknown(doc.value, SCHEMA, '');
   return { flake, warnings: fewWarnings(check.warnings), podmanAt };

@@ -28,9 +28,10 @@ import {
   type Stats,
   statSync,
 } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
-import { escapeExcerpt } from './excerpt.js';
+import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { pathOwner } from './fs-query.js';
 import { MAX_FLAKE_BYTES } from './yaml-limits.js';
 
@@ -69,6 +70,26 @@ function refused(file: string, why: string, hint: string, cause?: unknown): Pilo
     hint,
     ...(cause === undefined ? {} : { cause }),
   });
+}
+
+/**
+ * YAML is Unicode text: a byte that is not UTF-8 would otherwise become U+FFFD, and the
+ * flake would name an image or a path that nobody wrote. Refused, with its line.
+ */
+function utf8Text(file: string, bytes: Buffer): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  let line = 1;
+  for (let start = 0; start < bytes.length; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    const stop = end < 0 ? bytes.length : end;
+    if (!isUtf8(bytes.subarray(start, stop))) break;
+    start = stop + 1;
+  }
+  throw refused(
+    `${file}:${line}`,
+    'is not UTF-8 text',
+    'save the flake as UTF-8 (iconv -t UTF-8); YAML files are Unicode text',
+  );
 }
 
 const REPLACE = 'a flake is a regular YAML file: put one in its place, or "pilot remove" the app';
@@ -249,7 +270,7 @@ export function readFlakeFile(file: string, owner: number | undefined): FlakeFil
         'check that this is the flake file meant',
       );
     }
-    const text = bytes.toString('utf8');
+    const text = utf8Text(file, bytes);
     return checked.target === undefined ? { text } : { text, target: checked.target };
   } finally {
     closeSync(fd);
@@ -271,7 +292,7 @@ export function assertAppName(name: string): void {
   if (!APP_NAME.test(name) || name.length > APP_NAME_MAX) {
     throw new PilotError(
       'PILOT_USAGE',
-      `invalid app name ${JSON.stringify(name)}: use letters, digits and . _ + - ` +
+      `invalid app name ${quoteExcerpt(name)}: use letters, digits and . _ + - ` +
         `(not first), at most ${APP_NAME_MAX} characters`,
     );
   }

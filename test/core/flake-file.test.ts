@@ -133,6 +133,13 @@ describe('defaults', () => {
     expect(flake).toEqual(expected);
   });
 
+  it('refuses an image name the store could never hold, at its line', () => {
+    const long = `pilot/${'x'.repeat(300)}`;
+    expect(() =>
+      flakeFromSources([src(`container:\n  name: busybox\n  layers:\n    - ok\n    - ${long}\n`)]),
+    ).toThrow(/:5: container\.layers\.1: image name "pilot\/x+…" is too long/);
+  });
+
   it('omits unset optional keys instead of writing undefined', () => {
     const { flake } = flakeFromSources([src('container:\n  name: busybox\n')]);
     expect(Object.keys(flake.container)).not.toContain('host_app_path');

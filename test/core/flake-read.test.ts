@@ -43,6 +43,19 @@ describe('readFlakeFile', () => {
     expect(readFlakeFile(at('plain.yaml'), owner)).toEqual({ text: 'container:\n  name: x\n' });
   });
 
+  it('refuses bytes that are not UTF-8, naming the line (they would read as U+FFFD)', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('container:\n  name: x\n  base_container: "caf'),
+      Buffer.from([0xe9, 0x22, 0x0a]),
+    ]);
+    writeFileSync(at('latin1.yaml'), bytes);
+    const error = refusal(() => readFlakeFile(at('latin1.yaml'), owner));
+    expect(error.message).toBe(`${at('latin1.yaml')}:3: is not UTF-8 text`);
+    expect(error.hint).toMatch(/UTF-8/);
+    writeFileSync(at('utf8.yaml'), 'container:\n  name: café\n');
+    expect(readFlakeFile(at('utf8.yaml'), owner).text).toBe('container:\n  name: café\n');
+  });
+
   it('passes a missing file on as ENOENT (the caller says what that means)', () => {
     expect(() => readFlakeFile(at('missing.yaml'), owner)).toThrow(
       expect.objectContaining({ code: 'ENOENT' }),

@@ -63,6 +63,8 @@ describe('EntryValidator: entries GNU tar could not extract', () => {
       ],
       /not an earlier file/,
     ],
+    ['a whiteout of ".."', [['a/.wh...', 'File']], /entry "a\/\.wh\.\.\." is a whiteout of "\.\."/],
+    ['a whiteout of "."', [['a/.wh..', 'File']], /entry "a\/\.wh\.\." is a whiteout of "\."/],
   ])('refuses %s, naming the entry', (_name, entries, message) => {
     expect(() => validate(entries)).toThrow(
       expect.objectContaining({

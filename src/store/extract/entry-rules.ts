@@ -285,6 +285,14 @@ export class EntryValidator {
       ) {
         // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): meaningless to overlayfs.
         this.otherWhiteoutFiles.push(normal);
+      } else if (base === `${WHITEOUT_PREFIX}.` || base === `${WHITEOUT_PREFIX}..`) {
+        // It would hide its own directory or the one above: no image tool writes that.
+        throw unsafe(
+          this.label,
+          path,
+          `is a whiteout of "${base.slice(WHITEOUT_PREFIX.length)}", which names no file`,
+          'a whiteout .wh.NAME hides the file NAME of a lower layer; rebuild the image',
+        );
       } else this.whiteouts.push(normal);
     }
   }
