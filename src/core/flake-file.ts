@@ -326,10 +326,12 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   // A name the store cannot hold can never resolve: say so here, with file:line.
   const refs: [string, string][] = [['container.name', name]];
   if (base !== undefined) refs.push(['container.base_container', base]);
-  flake.container.layers.forEach((layer, i) => refs.push([`container.layers.${i}`, layer]));
+  for (const [i, layer] of flake.container.layers.entries())
+    refs.push([`container.layers.${i}`, layer]);
   for (const [path, ref] of refs) {
     const why = refTooLong(ref);
-    if (why !== undefined) check.fail(path, why, 'name a shorter image ("pilot images" lists them)');
+    if (why !== undefined)
+      check.fail(path, why, 'name a shorter image ("pilot images" lists them)');
   }
 
   check.warnUnknown(doc.value, SCHEMA, '');

@@ -16,6 +16,8 @@
  * (`/etc/passwd`, or `/etc/shadow` in a user's flakes dir read by root) is refused without
  * reading it, so that no message can show its content.
  */
+
+import { isUtf8 } from 'node:buffer';
 import {
   closeSync,
   constants,
@@ -28,7 +30,6 @@ import {
   type Stats,
   statSync,
 } from 'node:fs';
-import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
