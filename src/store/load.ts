@@ -33,6 +33,8 @@ export interface LoadOptions {
   onWarning?: ((message: string) => void) | undefined;
   /** Layers extracted at the same time (default: min(4, CPUs)). */
   concurrency?: number;
+  /** Bytes a compressed archive may take decompressed (default: what the store's disk can spare). */
+  scratchLimit?: number | undefined;
 }
 
 export interface LoadResult {
@@ -101,7 +103,7 @@ export async function loadArchive(
   }
   const workDir = await beginLoad(paths);
   try {
-    const files = await openArchive(source, workDir);
+    const files = await openArchive(source, workDir, { scratchLimit: options.scratchLimit });
     const { plans } = await readImagePlans(files, {
       name: options.name,
       onWarning: options.onWarning,
