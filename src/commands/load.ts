@@ -34,9 +34,15 @@ function exists(path: string): boolean {
   }
 }
 
-/** `a-1.10` after `a-1.9`: digit runs compare as numbers ("the highest version"). */
+/** A file name's suffixes (`.docker.tar.xz`), which say nothing about its version. */
+const SUFFIXES = /(?:\.[A-Za-z~][A-Za-z0-9~]*)*$/;
+
+/**
+ * `a-1.10.tar` after `a-1.9.tar` after `a-1.tar`: as `sort -V` orders file names, digit
+ * runs compare as numbers and the suffixes count only when all else is equal.
+ */
 export function compareVersions(a: string, b: string): number {
-  const runs = (text: string) => text.match(/\d+|\D+/g) ?? [];
+  const runs = (text: string) => text.replace(SUFFIXES, '').match(/\d+|\D+/g) ?? [];
   const left = runs(a);
   const right = runs(b);
   for (let i = 0; i < Math.min(left.length, right.length); i++) {
