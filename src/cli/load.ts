@@ -60,10 +60,12 @@ export function defineLoad(
     .action(async (args: string[], options, command: Command) => {
       const { loadEach, loadFailure, resolveLoadSources } = await import('../commands/load.js');
       const { createProgress } = await import('../core/progress.js');
+      // A root pilot cannot use is the first thing to hear about, before any source.
+      const paths = pathsOf(command);
       const sources = resolveLoadSources(args, options.oci);
       const several = sources.length > 1;
       let progress = createProgress(false, '');
-      const result = await loadEach(pathsOf(command), sources, {
+      const result = await loadEach(paths, sources, {
         name: options.name,
         onWarning: printWarning,
         onStart: (source) => {
