@@ -9,7 +9,7 @@
  * written, and stops (with an error that says so) before it would eat into the space the
  * store's file system keeps free.
  */
-import { createReadStream, createWriteStream, statfsSync } from 'node:fs';
+import { createReadStream, createWriteStream, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { errnoOf, PilotError } from '../core/errors.js';
@@ -70,6 +70,7 @@ export async function decompressArchive(
   compression: Exclude<Compression, 'none'>,
   scratchDir: string,
   limit = scratchLimit(scratchDir),
+  onProgress?: (bytesRead: number, bytesTotal: number) => void,
 ): Promise<string> {
   const file = join(scratchDir, 'archive.tar');
   const output = createWriteStream(file, { flags: 'wx', mode: 0o600 });
@@ -86,8 +87,16 @@ export async function decompressArchive(
       counter.destroy(new Error('limit'));
     }
   });
+  // Progress in compressed bytes read: the decompressed size is known only at the end.
+  const input = createReadStream(source);
+  const total = statSync(source).size;
+  let read = 0;
+  const reader = tap((chunk) => {
+    read += chunk.length;
+    onProgress?.(read, total);
+  });
   try {
-    await pipeline(createReadStream(source), decompressor(compression), counter, output);
+    await pipeline(input, reader, decompressor(compression), counter, output);
   } catch (error) {
     if (exceeded) throw tooBig(source, compression, scratchDir, limit);
     // No space, quota: the store's fault, not the archive's.

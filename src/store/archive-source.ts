@@ -93,6 +93,8 @@ function readHead(file: string, length: number): Buffer {
 export interface OpenOptions {
   /** Bytes a decompressed archive may take in the scratch dir (default: what its disk can spare). */
   scratchLimit?: number | undefined;
+  /** Progress of decompressing a compressed archive, in its compressed bytes. */
+  onProgress?: ((bytesRead: number, bytesTotal: number) => void) | undefined;
 }
 
 /**
@@ -134,7 +136,13 @@ export async function openArchive(
   const head = readHead(source, 512);
   const compression = compressionOf(head);
   if (compression === 'gzip' || compression === 'xz' || compression === 'zstd') {
-    file = await decompressArchive(source, compression, scratchDir, options.scratchLimit);
+    file = await decompressArchive(
+      source,
+      compression,
+      scratchDir,
+      options.scratchLimit,
+      options.onProgress,
+    );
     if (!looksLikeTar(readHead(file, 512)))
       throw unknownArchive(source, `${compression} data that is not a tar`);
   } else if (compression !== 'none') {

@@ -28,6 +28,7 @@ import { beginLoad, cleanStaleTemp } from './temp.js';
 export interface LoadOptions {
   /** A name for the image (when the archive has none, or in addition). */
   name?: string | undefined;
+  /** Bytes done of a step: decompressing a compressed archive (its bytes), then extracting layers. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** What the archive holds that pilot skips, e.g. a RepoTags entry that is no valid name. */
   onWarning?: ((message: string) => void) | undefined;
@@ -103,7 +104,10 @@ export async function loadArchive(
   }
   const workDir = await beginLoad(paths);
   try {
-    const files = await openArchive(source, workDir, { scratchLimit: options.scratchLimit });
+    const files = await openArchive(source, workDir, {
+      scratchLimit: options.scratchLimit,
+      onProgress: options.onProgress,
+    });
     const { plans } = await readImagePlans(files, {
       name: options.name,
       onWarning: options.onWarning,

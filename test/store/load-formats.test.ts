@@ -65,8 +65,17 @@ describe('loadArchive: every kind in every compression', () => {
   for (const [kind, files] of kinds) {
     for (const [compression, compress] of compressions) {
       it(`loads a ${compression} ${kind}, decided by content (the name says nothing)`, async () => {
-        const file = write(`${kind}.${compression}.bin`, compress(tarOf(files())));
-        const [result] = await loadArchive(store.paths, file);
+        const data = compress(tarOf(files()));
+        const file = write(`${kind}.${compression}.bin`, data);
+        const progress: [number, number][] = [];
+        const [result] = await loadArchive(store.paths, file, {
+          onProgress: (done, total) => progress.push([done, total]),
+        });
+        // Decompressing reports the compressed bytes read, before the layers report theirs.
+        const reading = progress.filter(([, total]) => total === data.length);
+        expect(reading.at(-1)).toEqual(
+          compression === 'plain' ? undefined : [data.length, data.length],
+        );
         expect(result).toMatchObject({
           names: ['example.com/formats:1'],
           newLayers: 2,
