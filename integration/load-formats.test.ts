@@ -123,7 +123,7 @@ describe.skipIf(skip !== '')('pilot load: what KIWI and flake-ctl users have', (
     }
     const r = root.ok(['load', '--oci', join(versions, 'hello-'), '--name', 'pilot/hello-oci']);
     expect(r.stdout).toMatch(
-      /^loaded localhost\/pilot\/hello-delta:latest, pilot\/hello-oci:latest \w{12}: 0 new layer/,
+      /^loaded localhost\/pilot\/hello-delta:latest, pilot\/hello-oci:latest \w{12} from \S+\/hello-1\.10\.tar\.xz: 0 new layer/,
     );
     expect(registerAndRun('/usr/bin/hello-oci', 'pilot/hello-oci', ['v'])).toBe(
       'hello from pilot\n[v]\n',

@@ -79,7 +79,8 @@ export function defineLoad(
           progress.done();
           if (error !== undefined) process.stderr.write(`${formatError(error)}\n`);
           if (options.json || options.quiet || !results) return;
-          const from = several ? ` from ${escapeName(source.path)}` : '';
+          // Which file a pattern or --oci NAME chose, or which of several this is.
+          const from = several || source.from ? ` from ${escapeName(source.path)}` : '';
           for (const r of results) {
             process.stdout.write(
               `loaded ${r.names.join(', ') || '(no name)'} ${shortId(r.image.id)}${from}: ${r.newLayers} new layer(s), ${r.reusedLayers} shared\n`,
