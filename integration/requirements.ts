@@ -28,6 +28,8 @@ export function missingRequirements(): string[] {
     'jq',
     'tar',
     'gzip',
+    'xz',
+    'zstd',
     'sha256sum',
     'setfattr',
     'mknod',

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Help, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
+import { defineLoad, loadSummary, shortId } from './cli/load.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
@@ -76,20 +77,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** What `load --json` and `pull --json` print for each image. */
-function loadSummary(r: {
-  image: { id: string };
-  names: string[];
-  newLayers: number;
-  reusedLayers: number;
-}) {
-  return { id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers };
-}
-
-function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
 export function buildProgram(): Command {
   const program = new Command('pilot')
     .description('Run applications shipped as containers as if they were host commands')
@@ -110,36 +97,7 @@ export function buildProgram(): Command {
       },
     });
 
-  program
-    .command('load')
-    .description('load an oci-archive, docker-archive or OCI layout directory into the store')
-    .summary('load an image archive or OCI layout directory')
-    .argument('<source>', 'archive file or OCI layout directory')
-    .option('--name <ref>', 'name the image (when the archive has no name, or in addition)')
-    .option('--json', 'print the result as JSON')
-    .option('-q, --quiet', 'print nothing on success')
-    .addHelpText('after', '\nExample:\n  pilot load busybox-base.oci.tar --name pilot/busybox-base')
-    .action(async (source: string, options, command: Command) => {
-      const { loadArchive } = await import('./store/load.js');
-      const { createProgress } = await import('./core/progress.js');
-      const progress = createProgress(
-        options.quiet || options.json ? false : undefined,
-        `loading ${source}`,
-      );
-      const results = await loadArchive(pathsOf(command), source, {
-        name: options.name,
-        onProgress: progress.update,
-        onWarning: printWarning,
-      });
-      progress.done();
-      if (options.json) return printJson(results.map(loadSummary));
-      if (options.quiet) return;
-      for (const r of results) {
-        process.stdout.write(
-          `loaded ${r.names.join(', ') || '(no name)'} ${shortId(r.image.id)}: ${r.newLayers} new layer(s), ${r.reusedLayers} shared\n`,
-        );
-      }
-    });
+  defineLoad(program, { pathsOf, printJson, printWarning });
 
   program
     .command('pull')

@@ -278,6 +278,8 @@ function checkTools(host: DoctorHost): DoctorCheck[] {
   const found = (names: string[]) => names.filter((n) => host.which(n));
   const fetchers = found(['podman', 'skopeo']);
   const packagers = found(['dpkg', 'rpm']);
+  // Node reads gzip itself; KIWI's .tar.xz archives and zstd layers need these programs.
+  const decompressors = ['xz', 'zstd'].filter((n) => !host.which(n));
   return [
     check(
       'podman/skopeo',
@@ -287,6 +289,15 @@ function checkTools(host: DoctorHost): DoctorCheck[] {
         ? `${fetchers.join(', ')} (for "pilot pull")`
         : 'neither podman nor skopeo: "pilot pull" cannot fetch images ("pilot load" works)',
       'install podman or skopeo to pull from registries',
+    ),
+    check(
+      'xz/zstd',
+      false,
+      decompressors.length === 0,
+      decompressors.length === 0
+        ? 'xz, zstd (for xz and zstd archives and layers)'
+        : `${decompressors.join(' and ')} missing: "pilot load" and launches cannot read ${decompressors.join(' or ')}-compressed archives, layers or include tars`,
+      `install ${decompressors.map((n) => (n === 'xz' ? 'xz-utils' : n)).join(' and ')}`,
     ),
     check(
       'dpkg/rpm',

@@ -6,7 +6,6 @@
 import {
   closeSync,
   createReadStream,
-  createWriteStream,
   fstatSync,
   lstatSync,
   openSync,
@@ -18,10 +17,10 @@ import {
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeExcerpt } from '../core/excerpt.js';
+import { decompressArchive } from './archive-scratch.js';
+import { compressionOf } from './extract/decompress.js';
 import { indexTarFile, looksLikeTar, resolveMember, type TarMember } from './tar-index.js';
 
 /** A file that can be opened more than once (extraction reads it twice). */
@@ -73,7 +72,7 @@ export async function readBlobBytes(blob: BlobSource, limit = MAX_METADATA_BYTES
 export function unknownArchive(source: string, why: string): PilotError {
   return new PilotError(
     'PILOT_IMAGE_INVALID',
-    `${source} is not an image archive (${why}); expected an oci-archive, a docker-archive or an OCI layout directory`,
+    `${source} is not an image archive (${why}); expected an oci-archive or docker-archive (plain, gzip, xz or zstd), an OCI layout directory or an unpacked docker save directory`,
     {
       hint: 'create one with "podman save --format oci-archive -o FILE IMAGE" or "docker save -o FILE IMAGE"',
     },
@@ -91,11 +90,24 @@ function readHead(file: string, length: number): Buffer {
   }
 }
 
+export interface OpenOptions {
+  /** Bytes a decompressed archive may take in the scratch dir (default: what its disk can spare). */
+  scratchLimit?: number | undefined;
+  /** Progress of decompressing a compressed archive, in its compressed bytes. */
+  onProgress?: ((bytesRead: number, bytesTotal: number) => void) | undefined;
+}
+
 /**
- * Opens `source` for reading. A gzip-compressed archive (`docker save | gzip`) cannot be
- * read by offset, so it is decompressed once into `scratchDir` (inside the store's tmp/).
+ * Opens `source` for reading: a tar (plain, or gzip, xz or zstd compressed: an oci-archive
+ * or a docker-archive) or a directory (an OCI layout, or an unpacked `docker save`). A
+ * compressed archive cannot be read by offset, so it is decompressed once into
+ * `scratchDir` (inside the store's tmp/).
  */
-export async function openArchive(source: string, scratchDir: string): Promise<ArchiveFiles> {
+export async function openArchive(
+  source: string,
+  scratchDir: string,
+  options: OpenOptions = {},
+): Promise<ArchiveFiles> {
   let stat: ReturnType<typeof statSync>;
   try {
     stat = statSync(source);
@@ -122,22 +134,22 @@ export async function openArchive(source: string, scratchDir: string): Promise<A
   if (!stat.isFile()) throw unknownArchive(source, 'not a regular file or directory');
   let file = source;
   const head = readHead(source, 512);
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    file = join(scratchDir, 'archive.tar');
-    try {
-      await pipeline(createReadStream(source), createGunzip(), createWriteStream(file));
-    } catch (error) {
-      throw new PilotError(
-        'PILOT_IMAGE_INVALID',
-        `cannot decompress ${source}: ${(error as Error).message}`,
-        {
-          hint: 'the archive is truncated or corrupt; save it again',
-          cause: error,
-        },
-      );
-    }
+  const compression = compressionOf(head);
+  if (compression === 'gzip' || compression === 'xz' || compression === 'zstd') {
+    file = await decompressArchive(
+      source,
+      compression,
+      scratchDir,
+      options.scratchLimit,
+      options.onProgress,
+    );
     if (!looksLikeTar(readHead(file, 512)))
-      throw unknownArchive(source, 'gzip data that is not a tar');
+      throw unknownArchive(source, `${compression} data that is not a tar`);
+  } else if (compression !== 'none') {
+    throw unknownArchive(
+      source,
+      `${compression}-compressed, which pilot does not read; it reads plain, gzip, xz and zstd archives`,
+    );
   } else if (!looksLikeTar(head)) {
     throw unknownArchive(source, 'not a tar file');
   }

@@ -28,11 +28,14 @@ import { beginLoad, cleanStaleTemp } from './temp.js';
 export interface LoadOptions {
   /** A name for the image (when the archive has none, or in addition). */
   name?: string | undefined;
+  /** Bytes done of a step: decompressing a compressed archive (its bytes), then extracting layers. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** What the archive holds that pilot skips, e.g. a RepoTags entry that is no valid name. */
   onWarning?: ((message: string) => void) | undefined;
   /** Layers extracted at the same time (default: min(4, CPUs)). */
   concurrency?: number;
+  /** Bytes a compressed archive may take decompressed (default: what the store's disk can spare). */
+  scratchLimit?: number | undefined;
 }
 
 export interface LoadResult {
@@ -101,7 +104,10 @@ export async function loadArchive(
   }
   const workDir = await beginLoad(paths);
   try {
-    const files = await openArchive(source, workDir);
+    const files = await openArchive(source, workDir, {
+      scratchLimit: options.scratchLimit,
+      onProgress: options.onProgress,
+    });
     const { plans } = await readImagePlans(files, {
       name: options.name,
       onWarning: options.onWarning,

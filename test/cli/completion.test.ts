@@ -112,7 +112,13 @@ describe('pilot completion', () => {
 
   it('completes commands, options and argument values in bash', () => {
     expect(bashComplete('pilot re')).toEqual(['register', 'remove']);
-    expect(bashComplete('pilot load --')).toEqual(['--name', '--json', '--quiet', '--help']);
+    expect(bashComplete('pilot load --')).toEqual([
+      '--oci',
+      '--name',
+      '--json',
+      '--quiet',
+      '--help',
+    ]);
     expect(bashComplete('pilot -')).toEqual(['-V', '--version', '--root', '-h', '--help']);
     expect(bashComplete('pilot completion ')).toEqual(['bash', 'zsh']);
     expect(bashComplete('pilot help do')).toEqual(['doctor']);
@@ -178,6 +184,8 @@ describe('completionSpec', () => {
 
   it('derives what each argument and option value completes to', () => {
     expect(command('load').args).toEqual(['files']);
+    expect(command('load').variadic).toBe(true);
+    expect(option('load', '--oci').value).toBe('files');
     expect(command('show').args).toEqual(['apps']);
     expect(command('rmi').args).toEqual(['images']);
     expect(command('completion').args).toEqual(['words:bash zsh']);

@@ -52,6 +52,7 @@ describe('pilot doctor on this machine', () => {
       'launcher',
       'exec helper',
       'podman/skopeo',
+      'xz/zstd',
       'dpkg/rpm',
       'store',
       'runtime dir',
@@ -120,7 +121,7 @@ function fakeHost(
     '/proc/sys/fs/protected_hardlinks': '1\n',
     ...change.files,
   };
-  const tools = new Set(['unshare', 'podman', 'dpkg']);
+  const tools = new Set(['unshare', 'podman', 'dpkg', 'xz', 'zstd']);
   return {
     uid: 0,
     kernelRelease: '6.1.0-18-amd64',
@@ -179,6 +180,20 @@ describe('runDoctor', () => {
     expect(find(checks, 'unshare').status).toBe('warn');
     expect(find(checks, 'podman/skopeo').status).toBe('warn');
     expect(find(checks, 'dpkg/rpm').status).toBe('warn');
+    expect(find(checks, 'xz/zstd')).toMatchObject({ status: 'warn', required: false });
+  });
+
+  it('names a missing xz or zstd and the package that brings it, as a warning', () => {
+    const noXz = fakeHost({ which: (name) => (name === 'xz' ? undefined : `/usr/bin/${name}`) });
+    const checks = runDoctor(options(noXz));
+    expect(find(checks, 'xz/zstd')).toMatchObject({
+      status: 'warn',
+      detail:
+        'xz missing: "pilot load" and launches cannot read xz-compressed archives, layers or include tars',
+      fix: 'install xz-utils',
+    });
+    expect(doctorExitCode(checks)).toBe(0);
+    expect(find(runDoctor(options(fakeHost())), 'xz/zstd').status).toBe('ok');
   });
 
   it('treats disabled user namespaces as fatal for a user, a warning for root', () => {

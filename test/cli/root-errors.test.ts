@@ -30,9 +30,12 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** Stands for the test archive, which exists only once beforeAll has run. */
+const ARCHIVE = '<archive>';
+
 /** Every command that works on a root, with arguments that would reach it. */
 const COMMANDS = (): string[][] => [
-  ['load', archive],
+  ['load', ARCHIVE],
   ['images'],
   ['rmi', 'test/hello:1'],
   ['gc'],
@@ -44,6 +47,10 @@ const COMMANDS = (): string[][] => [
   ['ps'],
   ['stop', 'hello'],
 ];
+
+function withArchive(args: string[]): string[] {
+  return args.map((arg) => (arg === ARCHIVE ? archive : arg));
+}
 
 /** One message (and its hint), no stack, no internal error. */
 function expectOneMessage(r: Result, mentions: string): void {
@@ -64,7 +71,7 @@ describe('--root FILE', () => {
 
   for (const args of COMMANDS()) {
     it(`pilot ${args[0]} says the root is not a directory`, () => {
-      const r = run(installed.bin, ['--root', file, ...args]);
+      const r = run(installed.bin, ['--root', file, ...withArchive(args)]);
       expectOneMessage(r, `the root ${file} is not a directory`);
       expect(readFileSync(file, 'utf8')).toBe('just a file\n');
     });
@@ -99,7 +106,7 @@ describe('a file where the store directory belongs', () => {
 
   for (const args of COMMANDS()) {
     it(`pilot ${args[0]} names the file in the way`, () => {
-      const r = run(installed.bin, ['--root', root, ...args]);
+      const r = run(installed.bin, ['--root', root, ...withArchive(args)]);
       expectOneMessage(r, `${join(root, 'var/lib/pilot')} is not a directory, but pilot needs`);
     });
   }
@@ -129,7 +136,7 @@ describe.skipIf(!isRoot)('a root the caller may not enter (0700, root-owned)', (
 
   for (const args of COMMANDS()) {
     it(`pilot ${args[0]} as uid 65534 says what it may not read`, () => {
-      const r = asNobody(args);
+      const r = asNobody(withArchive(args));
       expectOneMessage(r, root);
       if (!['show', 'check'].includes(args[0]!)) {
         expect(r.stderr).toContain(`may not enter ${root}`);
