@@ -19,7 +19,7 @@ import {
 
 /** Repeatable and variadic, as clap's `multiple = true`: `--layer a b --layer c`. */
 function many(flags: string, description: string): Option {
-  return new Option(flags, `${description} (several values, or repeated)`).default([]);
+  return new Option(flags, `${description} (several values, or repeated)`);
 }
 
 function registerCommand(): Command {
@@ -162,7 +162,7 @@ function buildDebCommand(): Command {
 export function podmanCommand(): Command {
   return new Command('podman')
     .description("flake-ctl's podman commands: register, remove, load, pull, show")
-    .summary("flake-ctl's forms: podman register|remove|load|pull|show")
+    .summary("flake-ctl's podman register, remove, load, pull, show")
     .option('--user', 'accepted for flake-ctl (an unprivileged caller always uses its own store)')
     .addCommand(registerCommand())
     .addCommand(removeCommand())

@@ -35,13 +35,13 @@ export interface FlakeCtlRegister {
   app?: string | undefined;
   target?: string | undefined;
   base?: string | undefined;
-  layer: string[];
-  includeTar: string[];
-  includePath: string[];
+  layer?: string[] | undefined;
+  includeTar?: string[] | undefined;
+  includePath?: string[] | undefined;
   resume?: boolean | undefined;
   attach?: boolean | undefined;
   runAs?: string | undefined;
-  opt: string[];
+  opt?: string[] | undefined;
   info?: boolean | undefined;
   force?: boolean | undefined;
   checkHostDependencies?: boolean | undefined;
@@ -63,7 +63,8 @@ export function registerOptionsOf(
       hint: 'flake-ctl podman register --container NAME --app /usr/bin/APP [--base BASE]',
     });
   }
-  if (given.layer.length > 0 && given.base === undefined) {
+  const layers = given.layer ?? [];
+  if (layers.length > 0 && given.base === undefined) {
     throw new PilotError('PILOT_USAGE', '--layer needs --base: layers stack on a base image', {
       hint: 'give --base BASE, or register the layer image as --container without --layer',
     });
@@ -81,13 +82,13 @@ export function registerOptionsOf(
     app: given.app,
     target: given.target,
     base: given.base,
-    layers: given.layer,
-    includeTar: given.includeTar,
-    includePath: given.includePath,
+    layers,
+    includeTar: given.includeTar ?? [],
+    includePath: given.includePath ?? [],
     hostPackages: [],
     resume: Boolean(given.resume),
     attach: Boolean(given.attach),
-    opts: given.opt,
+    opts: given.opt ?? [],
     force: Boolean(given.force),
     checkHostDependencies: Boolean(given.checkHostDependencies),
     ...(runas !== undefined ? { runas } : {}),
