@@ -81,7 +81,17 @@ MAN1DIR = $(PREFIX)/share/man/man1
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
 
+# FLAKE_CTL_NAMES=1 also installs flake-pilot's names (scripts/install-names.sh):
+# bin/flake-ctl (pilot at flake-ctl's command level) and bin/podman-pilot (the launcher
+# flake-pilot's app links point at); refused before anything is installed when a package
+# owns either path or another file is there. uninstall removes them only if still pilot's.
+FLAKE_CTL_NAMES ?=
+NAMES_ARGS = "$(DESTDIR)" "$(BINDIR)" "$(LIBEXECDIR)"
+
 install: build
+ifeq ($(FLAKE_CTL_NAMES),1)
+	sh scripts/install-names.sh check $(NAMES_ARGS)
+endif
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MAN1DIR) \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 dist/pilot.mjs dist/pilot-launch.mjs dist/pilot-exec $(DESTDIR)$(LIBEXECDIR)/
@@ -91,8 +101,12 @@ install: build
 	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
 	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot
 	install -m 644 dist/completion/_pilot $(DESTDIR)$(ZSHCOMPDIR)/_pilot
+ifeq ($(FLAKE_CTL_NAMES),1)
+	sh scripts/install-names.sh install $(NAMES_ARGS)
+endif
 
 uninstall:
+	sh scripts/install-names.sh uninstall $(NAMES_ARGS)
 	rm -f $(DESTDIR)$(BINDIR)/pilot
 	rm -f $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs \
 		$(DESTDIR)$(LIBEXECDIR)/pilot-exec

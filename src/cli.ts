@@ -4,63 +4,32 @@
  * messages and exit codes: 0 ok, 1 refused or bad input, 2 usage.
  */
 import { realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Help, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
-import { defineLoad, loadSummary, shortId } from './cli/load.js';
+import {
+  appLinkTarget,
+  collect,
+  labelCommands,
+  launcherPath,
+  loadSummary,
+  pathsOf,
+  printJson,
+  printRegistered,
+  printTable,
+  printWarning,
+  shortId,
+} from './cli/common.js';
+import { buildFlakeCtlProgram } from './cli/flake-ctl.js';
+import { listCommand } from './cli/list.js';
+import { defineLoad } from './cli/load.js';
+import { podmanCommand } from './cli/podman.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
-import { type PilotPaths, resolvePaths } from './core/paths.js';
-import { checkRoot, explainSystemError } from './core/system-error.js';
-import { upgradeStore } from './store/store-format.js';
+import { explainSystemError } from './core/system-error.js';
 
 const VERSION = packageJson.version;
-
-/** What an app link points at: the exec stub, which runs a cached plan or the Node launcher. */
-function appLinkTarget(): string {
-  return join(dirname(launcherPath()), 'pilot-exec');
-}
-
-function launcherPath(): string {
-  return (
-    process.env.PILOT_LAUNCHER ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-launch.mjs')
-  );
-}
-
-/** The paths a command works on; a store its owner opens is first brought to the current format. */
-function pathsOf(
-  command: Command,
-  options: { readOnly?: boolean; reportOnly?: boolean } = {},
-): PilotPaths {
-  const root = command.optsWithGlobals().root as string | undefined;
-  const paths = resolvePaths({ root });
-  // doctor reports an unusable root among its checks instead.
-  if (!options.reportOnly) checkRoot(paths.root);
-  if (!options.readOnly) upgradeStore(paths);
-  return paths;
-}
-
-/** A warning on stderr, also under --quiet and --json (stdout stays the result). */
-function printWarning(message: string): void {
-  process.stderr.write(`pilot: warning: ${message}\n`);
-}
-
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** A table on stdout; every cell is escaped (names read from disk: core/excerpt.ts). */
-function printTable(headers: string[], raw: string[][]): void {
-  const rows = raw.map((row) => row.map(escapeName));
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  process.stdout.write(`${[line(headers), ...rows.map(line)].join('\n')}\n`);
-}
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -71,10 +40,6 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function buildProgram(): Command {
@@ -97,7 +62,7 @@ export function buildProgram(): Command {
       },
     });
 
-  defineLoad(program, { pathsOf, printJson, printWarning });
+  defineLoad(program);
 
   program
     .command('pull')
@@ -249,11 +214,7 @@ export function buildProgram(): Command {
         },
         appLinkTarget(),
       );
-      for (const w of result.warnings) process.stderr.write(`pilot: warning: ${w}\n`);
-      if (options.json) return printJson(result.flake);
-      process.stdout.write(
-        `registered ${result.app}: ${result.link} -> ${result.target} in ${result.flake.container.name}\n`,
-      );
+      printRegistered(result, Boolean(options.json));
     });
 
   program
@@ -276,56 +237,8 @@ export function buildProgram(): Command {
         process.stdout.write(`removed ${r.app}${r.link ? ` (${r.link})` : ''}\n`);
     });
 
-  program
-    .command('list')
-    .description('list registered apps')
-    .option('--json', 'print an array of objects')
-    .addHelpText('after', '\nExample:\n  pilot list --json')
-    .action(async (options, command: Command) => {
-      const { loadApps, isPilotLink } = await import('./commands/apps.js');
-      const { hostPath } = await import('./core/paths.js');
-      const paths = pathsOf(command);
-      const entries = loadApps(paths).map((entry) => {
-        if (!entry.ok) {
-          return {
-            app: entry.app,
-            ok: false,
-            error: isPilotError(entry.error) ? entry.error.message : String(entry.error),
-          };
-        }
-        const c = entry.flake.container;
-        const link = c.host_app_path ? hostPath(paths, c.host_app_path) : undefined;
-        return {
-          app: entry.app,
-          ok: true,
-          host_app_path: c.host_app_path ?? null,
-          linked: link ? isPilotLink(link) : false,
-          container: c.name,
-          base_container: c.base_container ?? null,
-          layers: c.layers,
-          target_app_path: c.target_app_path,
-          resume: c.runtime.resume,
-          attach: c.runtime.attach,
-          files: entry.files,
-          warnings: entry.warnings,
-        };
-      });
-      if (options.json) return printJson(entries);
-      printTable(
-        ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],
-        entries.map((e): string[] =>
-          'container' in e
-            ? [
-                e.app,
-                e.host_app_path ?? '',
-                e.container ?? '',
-                e.base_container ?? '',
-                e.target_app_path ?? '',
-              ]
-            : [e.app, '', `error: ${e.error}`, '', ''],
-        ),
-      );
-    });
+  program.addCommand(listCommand('pilot'));
+  program.addCommand(podmanCommand());
 
   program
     .command('show')
@@ -516,28 +429,18 @@ export function buildProgram(): Command {
       writeManPages(program, VERSION, dir);
     });
 
-  // A usage error names its command and points at that command's own help (the
-  // top-level help does not list, say, pull's options).
-  for (const command of program.commands) {
-    const name = command.name();
-    command
-      .showHelpAfterError(`  hint: run "pilot ${name} --help" for its options and arguments`)
-      .configureOutput({
-        outputError: (text, write) => write(text.replace(/^error: /, `pilot ${name}: `)),
-      });
-  }
+  labelCommands(program);
   return program;
 }
 
-export async function runCli(argv: string[]): Promise<number> {
+/** `invokedAs`: the name pilot runs under; `flake-ctl` selects flake-ctl's command level. */
+export async function runCli(argv: string[], invokedAs = 'pilot'): Promise<number> {
   // `pilot list | head -1`: a closed pipe ends the output, not with a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;
   });
-  const program = buildProgram();
-  program.exitOverride();
-  for (const command of program.commands) command.exitOverride();
+  const program = invokedAs === 'flake-ctl' ? buildFlakeCtlProgram(VERSION) : buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -569,7 +472,8 @@ function isMainModule(): boolean {
 }
 
 if (isMainModule()) {
-  runCli(process.argv.slice(2)).then((code) => {
+  // Through a `flake-ctl` symlink, argv[1] is the link (Node resolves it only to load it).
+  runCli(process.argv.slice(2), basename(process.argv[1] ?? '')).then((code) => {
     process.exitCode = code;
   });
 }

@@ -85,7 +85,16 @@ export function completionSpec(program: Command): CompletionSpec {
         name: command.name(),
         description: command.summary() || command.description(),
         options: commandHelp.visibleOptions(command).map(optionSpec),
-        args: args.map((a) => argumentKind(a, names)),
+        // A command with subcommands (podman) takes their names as its first word.
+        args:
+          command.commands.length > 0
+            ? [
+                `words:${commandHelp
+                  .visibleCommands(command)
+                  .map((c) => c.name())
+                  .join(' ')}` as ValueKind,
+              ]
+            : args.map((a) => argumentKind(a, names)),
         variadic: args.at(-1)?.variadic ?? false,
       };
     }),

@@ -6,37 +6,8 @@
 import type { Command } from 'commander';
 import { formatError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
-import type { PilotPaths } from '../core/paths.js';
-
-/** What the load command takes from the CLI around it. */
-export interface LoadCliContext {
-  pathsOf(command: Command): PilotPaths;
-  printJson(value: unknown): void;
-  printWarning(message: string): void;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-/** What `load --json` and `pull --json` print for each image. */
-export function loadSummary(r: {
-  image: { id: string };
-  names: string[];
-  newLayers: number;
-  reusedLayers: number;
-}) {
-  return { id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers };
-}
-
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
-export function defineLoad(
-  program: Command,
-  { pathsOf, printJson, printWarning }: LoadCliContext,
-): void {
+import { collect, loadSummary, pathsOf, printJson, printWarning, shortId } from './common.js';
+export function defineLoad(program: Command): void {
   program
     .command('load')
     .description(
@@ -57,48 +28,55 @@ export function defineLoad(
       'after',
       "\nExamples:\n  pilot load busybox-base.oci.tar --name pilot/busybox-base\n  pilot load 'images/*.tar.xz'",
     )
-    .action(async (args: string[], options, command: Command) => {
-      const { loadEach, loadFailure, resolveLoadSources } = await import('../commands/load.js');
-      const { createProgress } = await import('../core/progress.js');
-      // A root pilot cannot use is the first thing to hear about, before any source.
-      const paths = pathsOf(command);
-      const sources = resolveLoadSources(args, options.oci);
-      const several = sources.length > 1;
-      let progress = createProgress(false, '');
-      const result = await loadEach(paths, sources, {
-        name: options.name,
-        onWarning: printWarning,
-        onStart: (source) => {
-          progress = createProgress(
-            options.quiet || options.json ? false : undefined,
-            `loading ${escapeName(source.path)}`,
-          );
-          return progress.update;
-        },
-        onOutcome: ({ source, results, error }) => {
-          progress.done();
-          if (error !== undefined) process.stderr.write(`${formatError(error)}\n`);
-          if (options.json || options.quiet || !results) return;
-          // Which file a pattern or --oci NAME chose, or which of several this is.
-          const from = several || source.from ? ` from ${escapeName(source.path)}` : '';
-          for (const r of results) {
-            process.stdout.write(
-              `loaded ${r.names.join(', ') || '(no name)'} ${shortId(r.image.id)}${from}: ${r.newLayers} new layer(s), ${r.reusedLayers} shared\n`,
-            );
-          }
-        },
-      });
-      if (options.json) {
-        printJson(
-          result.outcomes.flatMap(({ source, results }) =>
-            (results ?? []).map((r) => ({ ...loadSummary(r), source: source.path })),
-          ),
+    .action(runLoad);
+}
+
+/** What `pilot load` and `pilot podman load` (flake-ctl's `--oci`) both run. */
+export async function runLoad(
+  args: string[],
+  options: { oci?: string[]; name?: string; json?: boolean; quiet?: boolean },
+  command: Command,
+): Promise<void> {
+  const { loadEach, loadFailure, resolveLoadSources } = await import('../commands/load.js');
+  const { createProgress } = await import('../core/progress.js');
+  // A root pilot cannot use is the first thing to hear about, before any source.
+  const paths = pathsOf(command);
+  const sources = resolveLoadSources(args, options.oci);
+  const several = sources.length > 1;
+  let progress = createProgress(false, '');
+  const result = await loadEach(paths, sources, {
+    name: options.name,
+    onWarning: printWarning,
+    onStart: (source) => {
+      progress = createProgress(
+        options.quiet || options.json ? false : undefined,
+        `loading ${escapeName(source.path)}`,
+      );
+      return progress.update;
+    },
+    onOutcome: ({ source, results, error }) => {
+      progress.done();
+      if (error !== undefined) process.stderr.write(`${formatError(error)}\n`);
+      if (options.json || options.quiet || !results) return;
+      // Which file a pattern or --oci NAME chose, or which of several this is.
+      const from = several || source.from ? ` from ${escapeName(source.path)}` : '';
+      for (const r of results) {
+        process.stdout.write(
+          `loaded ${r.names.join(', ') || '(no name)'} ${shortId(r.image.id)}${from}: ${r.newLayers} new layer(s), ${r.reusedLayers} shared\n`,
         );
       }
-      const failure = loadFailure(result);
-      if (failure === undefined) return;
-      // One source: its error (printed above) is the whole story; no summary line.
-      if (result.outcomes.length + result.skipped.length === 1) process.exitCode = failure.exitCode;
-      else throw failure;
-    });
+    },
+  });
+  if (options.json) {
+    printJson(
+      result.outcomes.flatMap(({ source, results }) =>
+        (results ?? []).map((r) => ({ ...loadSummary(r), source: source.path })),
+      ),
+    );
+  }
+  const failure = loadFailure(result);
+  if (failure === undefined) return;
+  // One source: its error (printed above) is the whole story; no summary line.
+  if (result.outcomes.length + result.skipped.length === 1) process.exitCode = failure.exitCode;
+  else throw failure;
 }

@@ -112,23 +112,65 @@ function globalOptions(program: Command): Option[] {
   return program.options.filter((o) => !o.hidden && o.long !== '--version');
 }
 
-function commandPage(program: Command, command: Command, page: PageInfo): ManPage {
+/** A command's visible subcommands (`podman register`, ...), without commander's `help`. */
+function subcommands(command: Command): Command[] {
+  return command
+    .createHelp()
+    .visibleCommands(command)
+    .filter((c) => command.commands.includes(c));
+}
+
+/** `parents`: the names between pilot and the command (`podman` for `podman register`). */
+function commandPage(
+  program: Command,
+  command: Command,
+  page: PageInfo,
+  parents: string[] = [],
+): ManPage {
   const help = command.createHelp();
-  const name = `pilot-${command.name()}`;
+  const words = [...parents, command.name()];
+  const name = `pilot-${words.join('-')}`;
   const lines = [
     ...heading(name, summaryOf(command), page),
     '.SH SYNOPSIS',
-    `\\fBpilot ${roff(command.name())}\\fR ${roff(command.usage())}`,
+    `\\fBpilot ${roff(words.join(' '))}\\fR ${roff(command.usage())}`,
     '.SH DESCRIPTION',
     roff(command.description()),
   ];
   const args = help.visibleArguments(command);
   if (args.length > 0) lines.push('.SH ARGUMENTS', ...argumentItems(help, args));
+  const subs = subcommands(command);
+  if (subs.length > 0) {
+    lines.push('.SH COMMANDS');
+    for (const sub of subs) {
+      const subName = `pilot-${[...words, sub.name()].join('-')}`;
+      lines.push(
+        '.TP',
+        `\\fBpilot ${roff([...words, sub.name()].join(' '))}\\fR ${roff(sub.usage())}`,
+        `${roff(summaryOf(sub))}\n.br\nSee \\fB${roff(subName)}\\fR(1).`,
+      );
+    }
+  }
   lines.push('.SH OPTIONS', ...optionItems(help, help.visibleOptions(command)));
   const global = globalOptions(program);
   if (global.length > 0) lines.push('.SH GLOBAL OPTIONS', ...optionItems(help, global));
-  lines.push(...examples(command), '.SH SEE ALSO', '\\fBpilot\\fR(1)');
+  const seeAlso = parents.length > 0 ? `\\fBpilot\\-${roff(parents.join('-'))}\\fR(1), ` : '';
+  lines.push(...examples(command), '.SH SEE ALSO', `${seeAlso}\\fBpilot\\fR(1)`);
   return { file: `${name}.1`, text: `${lines.join('\n')}\n` };
+}
+
+/** The page of a command and those of its subcommands, depth first. */
+function commandPages(
+  program: Command,
+  command: Command,
+  page: PageInfo,
+  parents: string[] = [],
+): ManPage[] {
+  const words = [...parents, command.name()];
+  return [
+    commandPage(program, command, page, parents),
+    ...subcommands(command).flatMap((sub) => commandPages(program, sub, page, words)),
+  ];
 }
 
 const PROGRAM_SECTIONS = `.SH ENVIRONMENT
@@ -201,7 +243,7 @@ export function renderManPages(program: Command, version: string, date = manDate
     .filter((c) => program.commands.includes(c));
   return [
     programPage(program, commands, page),
-    ...commands.map((c) => commandPage(program, c, page)),
+    ...commands.flatMap((c) => commandPages(program, c, page)),
   ];
 }
 

@@ -38,6 +38,10 @@ export interface RegisterOptions {
   attach: boolean;
   opts: string[];
   force: boolean;
+  /** `container.check_host_dependencies` (flake-ctl's --check-host-dependencies). */
+  checkHostDependencies?: boolean;
+  /** `runtime.runas` (flake-ctl 2.2's --run-as); absent: the app runs as its caller. */
+  runas?: string;
 }
 
 export interface RegisterResult {
@@ -237,11 +241,11 @@ function registerLocked(
       host_app_path: appPath,
       ...(options.base ? { base_container: options.base } : {}),
       layers: options.layers,
-      check_host_dependencies: false,
+      check_host_dependencies: options.checkHostDependencies ?? false,
       digests,
       host_packages: options.hostPackages,
       runtime: {
-        runas: 'root',
+        runas: options.runas ?? 'root',
         resume: options.resume,
         attach: options.attach,
         podman: options.opts,

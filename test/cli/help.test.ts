@@ -166,7 +166,12 @@ describe('man pages', () => {
     for (const name of helpCommands().filter((c) => c !== 'help')) {
       expect(pages).toContain(`pilot-${name}.1`);
     }
-    expect(pages).toHaveLength(helpCommands().length); // pilot.1 + one per command but help
+    // pilot.1 + one per command but help, + one per subcommand (podman register, ...)
+    const nested = pages.filter((p) => /^pilot-podman-[a-z-]+\.1$/.test(p));
+    expect(nested).toEqual(
+      ['load', 'pull', 'register', 'remove', 'show'].map((c) => `pilot-podman-${c}.1`),
+    );
+    expect(pages).toHaveLength(helpCommands().length + nested.length);
   });
 
   it("lists exactly the options each command's --help lists", () => {

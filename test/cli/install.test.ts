@@ -37,7 +37,7 @@ describe('make install PREFIX=/usr DESTDIR=...', () => {
     expect(files).toContain('usr/share/zsh/site-functions/_pilot');
     const unexpected = files.filter(
       (f) =>
-        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs|pilot-launch\.mjs|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs)|share\/man\/man1\/pilot(-[a-z]+)?\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
+        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs|pilot-launch\.mjs|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
           f,
         ),
     );

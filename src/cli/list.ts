@@ -1,0 +1,48 @@
+/**
+ * `list`: pilot's own records (`--json`, and its table by default) or flake-ctl's
+ * (`--format table|json|csv`: flake-pilot's keys, CSV without a header line). Run as
+ * `flake-ctl`, `list` prints flake-ctl's table by default, as flake-ctl does.
+ */
+import { Command, Option } from 'commander';
+import { pathsOf, printJson, printTable, printText } from './common.js';
+
+export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
+  const format = new Option(
+    '--format <format>',
+    "flake-ctl's output: table (with a headline), json (flake-ctl's keys: name, engine, target, host_app_path, config) or csv (those fields, no header line)",
+  ).choices(['table', 'json', 'csv']);
+  const command = new Command('list').description('list registered apps');
+  if (flavour === 'pilot') {
+    command
+      .addOption(new Option('--json', "print pilot's own array of objects").conflicts('format'))
+      .addOption(format)
+      .addHelpText(
+        'after',
+        '\nExamples:\n  pilot list --json\n  pilot list --format csv      # as flake-ctl list --format csv',
+      );
+  } else {
+    command.addOption(format.default('table'));
+  }
+  // flake-ctl's rootless mode: an unprivileged caller always lists its own flakes.
+  command.addOption(new Option('--user', 'accepted for flake-ctl (no effect)').hideHelp());
+  return command.action(async (options, cmd: Command) => {
+    const { loadApps, isPilotLink } = await import('../commands/apps.js');
+    const list = await import('../commands/flake-list.js');
+    const paths = pathsOf(cmd);
+    const apps = loadApps(paths);
+    if (options.format === undefined) {
+      const entries = apps.map((entry) => list.pilotListEntry(paths, entry, isPilotLink));
+      if (options.json) return printJson(entries);
+      return printTable(
+        ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],
+        list.pilotListRows(entries),
+      );
+    }
+    const records = apps.map((entry) => list.flakeRecord(paths.flakes, entry));
+    if (options.format === 'json') return printJson(records);
+    if (options.format === 'csv') return printText(list.csvText(list.flakeRows(records)));
+    process.stdout.write(`Flake applications registered in ${paths.flakes}\n\n`);
+    if (records.length === 0) return printText('No application(s) registered\n');
+    printTable(list.FLAKE_COLUMNS, list.tableCells(list.flakeRows(records)), true);
+  });
+}
