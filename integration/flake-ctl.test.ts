@@ -54,7 +54,7 @@ describe.skipIf(skip !== '')('flake-ctl command level', () => {
     root.ok(['podman', 'load', '--oci', join(examples, 'whiteout-layer.tar')]);
     root.ok(['podman', 'load', '--oci', join(work, 'extra-layer')]);
     const none = root.pilot(['podman', 'load', '--oci', join(work, 'nothing')]);
-    expect(none.code).toBe(2);
+    expect(none.code).toBe(1);
     expect(none.stderr).toContain('no file name starts with it');
   });
 
