@@ -324,8 +324,7 @@ export function buildProgram(): Command {
     .option('--json', 'print an array of objects')
     .addHelpText('after', '\nExample:\n  pilot list --json')
     .action(async (options, command: Command) => {
-      const { loadApps, isPilotLink } = await import('./commands/apps.js');
-      const { hostPath } = await import('./core/paths.js');
+      const { loadApps, appLinkKind } = await import('./commands/apps.js');
       const paths = pathsOf(command);
       const entries = loadApps(paths).map((entry) => {
         if (!entry.ok) {
@@ -336,12 +335,13 @@ export function buildProgram(): Command {
           };
         }
         const c = entry.flake.container;
-        const link = c.host_app_path ? hostPath(paths, c.host_app_path) : undefined;
+        const link = appLinkKind(paths, c.host_app_path);
         return {
           app: entry.app,
           ok: true,
           host_app_path: c.host_app_path ?? null,
-          linked: link ? isPilotLink(link) : false,
+          linked: link === 'pilot',
+          link,
           container: c.name,
           base_container: c.base_container ?? null,
           layers: c.layers,
@@ -359,7 +359,7 @@ export function buildProgram(): Command {
           'container' in e
             ? [
                 e.app,
-                e.host_app_path ?? '',
+                `${e.host_app_path ?? ''}${e.link === 'flake-pilot' ? ' (flake-pilot)' : ''}`,
                 e.container ?? '',
                 e.base_container ?? '',
                 e.target_app_path ?? '',
@@ -398,9 +398,13 @@ export function buildProgram(): Command {
         // an image gone from the store: the flake is still shown
       }
       const effective = effectiveSettings(flake, loaded.podmanAt, image, process.getuid?.() ?? 0);
-      if (options.json) return printJson({ ...flake, effective });
+      const { appLinkKind, flakePilotNote } = await import('./commands/apps.js');
+      const link = appLinkKind(paths, flake.container.host_app_path);
+      if (options.json) return printJson({ ...flake, link, effective });
+      const note =
+        link === 'flake-pilot' ? `# ${flakePilotNote(flake.container.host_app_path!)}\n` : '';
       process.stdout.write(
-        `# from ${files.join(', ')}\n${serializeFlake(flake)}${effectiveText(effective)}`,
+        `# from ${files.join(', ')}\n${note}${serializeFlake(flake)}${effectiveText(effective)}`,
       );
     });
 
