@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Help, Option } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
+import { addMigrateCommand } from './cli/migrate.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { type PilotPaths, resolvePaths } from './core/paths.js';
@@ -398,11 +399,8 @@ export function buildProgram(): Command {
         // an image gone from the store: the flake is still shown
       }
       const effective = effectiveSettings(flake, loaded.podmanAt, image, process.getuid?.() ?? 0);
-      const { appLinkKind, flakePilotNote } = await import('./commands/apps.js');
-      const link = appLinkKind(paths, flake.container.host_app_path);
+      const { link, note } = (await import('./commands/apps.js')).linkNote(paths, flake);
       if (options.json) return printJson({ ...flake, link, effective });
-      const note =
-        link === 'flake-pilot' ? `# ${flakePilotNote(flake.container.host_app_path!)}\n` : '';
       process.stdout.write(
         `# from ${files.join(', ')}\n${note}${serializeFlake(flake)}${effectiveText(effective)}`,
       );
@@ -490,6 +488,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addMigrateCommand(program, { pathsOf, appLinkTarget, printJson });
   program
     .command('doctor')
     .description(

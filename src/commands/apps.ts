@@ -56,6 +56,13 @@ export function flakePilotNote(appPath: string): string {
   return `${appPath} links to podman-pilot: flake-pilot launches this app, not pilot; "pilot migrate" makes it pilot's (its images into pilot's store, digests pinned, the link re-pointed)`;
 }
 
+/** For `show`: the app's link kind, and a comment line when flake-pilot still launches it. */
+export function linkNote(paths: PilotPaths, flake: Flake): { link: LinkKind | null; note: string } {
+  const appPath = flake.container.host_app_path;
+  const link = appLinkKind(paths, appPath);
+  return { link, note: link === 'flake-pilot' ? `# ${flakePilotNote(appPath!)}\n` : '' };
+}
+
 /** The kind of the link of an app whose flake names `appPath`; null when it names none. */
 export function appLinkKind(paths: PilotPaths, appPath: string | undefined): LinkKind | null {
   return appPath === undefined ? null : linkKind(hostPath(paths, appPath));
