@@ -314,13 +314,15 @@ export function revertMigration(paths: PilotPaths, options: MigrateOptions): Mig
           report.failed.push(entry.app);
           say('refused', entry.app, `refused ${entry.app}: ${decision.reason}; left as it is now`);
         } else {
-          const would = options.dryRun ? 'would ' : '';
+          const [relink, restore] = options.dryRun
+            ? ['would relink', 'would restore']
+            : ['relinked', 'restored'];
           if (decision.link) {
             if (!options.dryRun) symlinkAtomic(entry.previousTarget, entry.link);
             say(
               'relinked',
               entry.app,
-              `${would}relink ${entry.app}: ${entry.link} -> ${entry.previousTarget}`,
+              `${relink} ${entry.app}: ${entry.link} -> ${entry.previousTarget}`,
             );
           }
           if (decision.flake) {
@@ -328,7 +330,7 @@ export function revertMigration(paths: PilotPaths, options: MigrateOptions): Mig
             say(
               'restored',
               entry.app,
-              `${would}restore ${entry.app}: ${entry.flake} (as before pilot migrate)`,
+              `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate)`,
             );
           }
           if (!options.dryRun) dropPlans(paths.run, entry.app);
