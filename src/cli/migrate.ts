@@ -18,7 +18,7 @@ export function addMigrateCommand(program: Command, context: MigrateCliContext):
     .description(
       "make a flake-pilot host a pilot host: for every app linked to podman-pilot, copy its images from podman's storage into pilot's store, pin their digests in its flake and point its link to pilot; a journal in the store records each change, so that --revert puts it back",
     )
-    .summary('turn flake-pilot apps into pilot apps (--revert: back)')
+    .summary('turn flake-pilot apps into pilot apps')
     .option('--revert', 'put back what pilot migrate changed (images stay in the store)')
     .option('--dry-run', 'say what would change, change nothing')
     .option('--json', 'print the report as JSON')
