@@ -217,6 +217,9 @@ describe.skipIf(skip !== '')('pilot migrate', () => {
         `${root.link('/usr/bin/tool')} is not a link to podman-pilot: not touched\n` +
         'nothing to migrate: 2 app(s) already run by pilot, 1 skipped',
     ]);
+    const json = JSON.parse(root.ok(['migrate', '--json']).stdout);
+    expect(json).toMatchObject({ revert: false, done: [], failed: [], skipped: ['tool'] });
+    expect(json.already).toEqual(['becho', 'hello']);
     // A foreign file stays foreign for remove too.
     const tool = root.pilot(['remove', '--app', '/usr/bin/tool']);
     expect(tool.code).toBe(1);
