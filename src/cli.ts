@@ -24,6 +24,7 @@ import {
 import { buildFlakeCtlProgram } from './cli/flake-ctl.js';
 import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
+import { addMigrateCommand } from './cli/migrate.js';
 import { podmanCommand } from './cli/podman.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
@@ -269,9 +270,10 @@ export function buildProgram(): Command {
         // an image gone from the store: the flake is still shown
       }
       const effective = effectiveSettings(flake, loaded.podmanAt, image, process.getuid?.() ?? 0);
-      if (options.json) return printJson({ ...flake, effective });
+      const { link, note } = (await import('./commands/apps.js')).linkNote(paths, flake);
+      if (options.json) return printJson({ ...flake, link, effective });
       process.stdout.write(
-        `# from ${files.join(', ')}\n${serializeFlake(flake)}${effectiveText(effective)}`,
+        `# from ${files.join(', ')}\n${note}${serializeFlake(flake)}${effectiveText(effective)}`,
       );
     });
 
@@ -357,6 +359,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addMigrateCommand(program, { pathsOf, appLinkTarget, printJson });
   program
     .command('doctor')
     .description(

@@ -26,12 +26,12 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
   // flake-ctl's rootless mode: an unprivileged caller always lists its own flakes.
   command.addOption(new Option('--user', 'accepted for flake-ctl (no effect)').hideHelp());
   return command.action(async (options, cmd: Command) => {
-    const { loadApps, isPilotLink } = await import('../commands/apps.js');
+    const { loadApps } = await import('../commands/apps.js');
     const list = await import('../commands/flake-list.js');
     const paths = pathsOf(cmd);
     const apps = loadApps(paths);
     if (options.format === undefined) {
-      const entries = apps.map((entry) => list.pilotListEntry(paths, entry, isPilotLink));
+      const entries = apps.map((entry) => list.pilotListEntry(paths, entry));
       if (options.json) return printJson(entries);
       return printTable(
         ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],

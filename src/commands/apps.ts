@@ -8,20 +8,64 @@ import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
 import { listDir } from '../core/list-dir.js';
-import type { PilotPaths } from '../core/paths.js';
+import { hostPath, type PilotPaths } from '../core/paths.js';
 import { closedDirectory, who } from '../core/system-error.js';
 
 /** File names a pilot app link may point at (the Node launcher or the exec stub). */
 export const LAUNCHER_NAMES = new Set(['pilot-launch.mjs', 'pilot-exec']);
 
-export function isPilotLink(path: string): boolean {
+/**
+ * The file name of flake-pilot's launcher: flake-ctl links an app to
+ * `/usr/bin/podman-pilot` (absolute; a packager may make it relative, a test root
+ * puts it under PILOT_ROOT), so the last word of the link is what tells it.
+ */
+export const FLAKE_PILOT_LAUNCHER = 'podman-pilot';
+
+/**
+ * What an app's host path is: `pilot` (a link to pilot's launcher), `flake-pilot` (a
+ * link to podman-pilot: the app is flake-pilot's until `pilot migrate`), `foreign`
+ * (anything else, which pilot never follows or replaces) or `missing`.
+ */
+export type LinkKind = 'pilot' | 'flake-pilot' | 'foreign' | 'missing';
+
+export function linkKind(path: string): LinkKind {
   try {
-    if (!lstatSync(path).isSymbolicLink()) return false;
-    return LAUNCHER_NAMES.has(basename(readlinkSync(path)));
+    if (!lstatSync(path).isSymbolicLink()) return 'foreign';
+    const name = basename(readlinkSync(path));
+    if (LAUNCHER_NAMES.has(name)) return 'pilot';
+    return name === FLAKE_PILOT_LAUNCHER ? 'flake-pilot' : 'foreign';
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return false;
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'missing';
     throw error;
   }
+}
+
+export function isPilotLink(path: string): boolean {
+  return linkKind(path) === 'pilot';
+}
+
+/** A link pilot may remove or replace as its own: pilot's, or flake-pilot's (flake-ctl users expect it). */
+export function isAppLink(path: string): boolean {
+  const kind = linkKind(path);
+  return kind === 'pilot' || kind === 'flake-pilot';
+}
+
+/** What `show` and `check` say of an app that flake-pilot still launches. */
+export function flakePilotNote(appPath: string): string {
+  return `${appPath} links to podman-pilot: flake-pilot launches this app, not pilot; "pilot migrate" makes it pilot's (its images into pilot's store, digests pinned, the link re-pointed)`;
+}
+
+/** For `show`: the app's link kind, and a comment line when flake-pilot still launches it. */
+export function linkNote(paths: PilotPaths, flake: Flake): { link: LinkKind | null; note: string } {
+  const appPath = flake.container.host_app_path;
+  const link = appLinkKind(paths, appPath);
+  return { link, note: link === 'flake-pilot' ? `# ${flakePilotNote(appPath!)}\n` : '' };
+}
+
+/** The kind of the link of an app whose flake names `appPath`; null when it names none. */
+export function appLinkKind(paths: PilotPaths, appPath: string | undefined): LinkKind | null {
+  return appPath === undefined ? null : linkKind(hostPath(paths, appPath));
 }
 
 export function appNames(paths: PilotPaths): string[] {

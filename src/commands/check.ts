@@ -7,7 +7,8 @@
  */
 import { accessSync, constants, lstatSync } from 'node:fs';
 import { basename } from 'node:path';
-import { loadFlake } from '../core/flake-file.js';
+import { isPilotError, PilotError } from '../core/errors.js';
+import { type Flake, loadFlake } from '../core/flake-file.js';
 import type { PilotPaths } from '../core/paths.js';
 import {
   collectHostRequirements,
@@ -15,6 +16,7 @@ import {
   type HostFileOrigin,
 } from '../runtime/host-files.js';
 import { flakeImages } from '../runtime/launch.js';
+import { appLinkKind, flakePilotNote, type LinkKind } from './apps.js';
 
 export interface CheckedFile {
   path: string;
@@ -33,6 +35,8 @@ export interface CheckedPackage {
 
 export interface CheckResult {
   app: string;
+  /** The app's link (apps.ts): `flake-pilot` makes the check fail until `pilot migrate`. */
+  link: LinkKind | null;
   /** The host's package database: `dpkg`, `rpm` or `none`. */
   database: string;
   packages: CheckedPackage[];
@@ -64,7 +68,8 @@ export function checkApp(
 ): CheckResult {
   const app = basename(appOrPath);
   const { flake } = loadFlake(paths.flakes, app);
-  const images = flakeImages(paths, flake);
+  const link = appLinkKind(paths, flake.container.host_app_path);
+  const images = imagesOf(paths, flake, link);
   const requirements = collectHostRequirements(paths, flake, images, options);
   const hostRoot = options.hostRoot ?? '';
   const files: CheckedFile[] = [
@@ -89,19 +94,38 @@ export function checkApp(
   const missingPackages = requirements.missingPackages.map((p) => p.name);
   return {
     app,
+    link,
     database: requirements.database,
     packages,
     inImage: requirements.inImage,
     files,
     missing,
     missingPackages,
-    ok: missing.length === 0 && missingPackages.length === 0,
+    ok: missing.length === 0 && missingPackages.length === 0 && link !== 'flake-pilot',
   };
+}
+
+/** The app's images; a flake-pilot app's are in podman's storage until `pilot migrate`. */
+function imagesOf(paths: PilotPaths, flake: Flake, link: LinkKind | null) {
+  try {
+    return flakeImages(paths, flake);
+  } catch (error) {
+    if (link !== 'flake-pilot' || !isPilotError(error) || error.code !== 'PILOT_IMAGE_UNKNOWN')
+      throw error;
+    throw new PilotError(
+      'PILOT_IMAGE_UNKNOWN',
+      `${error.message}: ${flakePilotNote(flake.container.host_app_path!)}`,
+      { hint: 'run "pilot migrate" (or "pilot migrate --dry-run" to see what it would do)' },
+    );
+  }
 }
 
 /** The rows `pilot check` prints: STATUS, WHAT, NEEDED BY. */
 export function checkRows(result: CheckResult): string[][] {
   return [
+    ...(result.link === 'flake-pilot'
+      ? [['NOT MIGRATED', 'app link to podman-pilot', 'run "pilot migrate"']]
+      : []),
     ...result.packages.map((p) => [
       p.installed ? 'ok' : 'NOT INSTALLED',
       `package ${p.name}`,
@@ -123,6 +147,8 @@ export function checkSummary(result: CheckResult): string {
     parts.push(`${result.missing.length} of ${required} required host file(s) missing`);
   if (result.missingPackages.length > 0)
     parts.push(`host package(s) not installed: ${result.missingPackages.join(', ')}`);
+  if (result.link === 'flake-pilot')
+    parts.push('flake-pilot launches it until "pilot migrate" re-points its link to pilot');
   if (parts.length > 0) return `${result.app}: ${parts.join('; ')}`;
   const absent = result.files.filter((f) => !f.required && !f.present).length;
   const packages = result.packages.length;

@@ -12,9 +12,9 @@
  * Registering, removing, loading and pulling run pilot's own code (register.ts,
  * remove.ts, store/load.ts, store/pull.ts); only the mapping lives here.
  */
-import { closeSync, constants, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
+import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { isPilotError, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { resolveImage } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';

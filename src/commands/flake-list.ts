@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import { isPilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
-import { hostPath, type PilotPaths } from '../core/paths.js';
-import type { AppEntry } from './apps.js';
+import type { PilotPaths } from '../core/paths.js';
+import { type AppEntry, appLinkKind } from './apps.js';
 
 export const LIST_FORMATS = ['table', 'json', 'csv'] as const;
 export type ListFormat = (typeof LIST_FORMATS)[number];
@@ -40,11 +40,7 @@ const NO_VALUE = '-';
 const ID_LENGTH = 12;
 
 /** pilot's own `list --json` object for one app (DESIGN: JSON output). */
-export function pilotListEntry(
-  paths: PilotPaths,
-  entry: AppEntry,
-  isLinked: (path: string) => boolean,
-) {
+export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
   if (!entry.ok) {
     return {
       app: entry.app,
@@ -53,12 +49,13 @@ export function pilotListEntry(
     };
   }
   const c = entry.flake.container;
-  const link = c.host_app_path ? hostPath(paths, c.host_app_path) : undefined;
+  const link = appLinkKind(paths, c.host_app_path);
   return {
     app: entry.app,
     ok: true as const,
     host_app_path: c.host_app_path ?? null,
-    linked: link ? isLinked(link) : false,
+    linked: link === 'pilot',
+    link,
     container: c.name,
     base_container: c.base_container ?? null,
     layers: c.layers,
@@ -76,7 +73,13 @@ export type PilotListEntry = ReturnType<typeof pilotListEntry>;
 export function pilotListRows(entries: PilotListEntry[]): string[][] {
   return entries.map((e) =>
     e.ok
-      ? [e.app, e.host_app_path ?? '', e.container, e.base_container ?? '', e.target_app_path]
+      ? [
+          e.app,
+          `${e.host_app_path ?? ''}${e.link === 'flake-pilot' ? ' (flake-pilot)' : ''}`,
+          e.container,
+          e.base_container ?? '',
+          e.target_app_path,
+        ]
       : [e.app, '', `error: ${e.error}`, '', ''],
   );
 }

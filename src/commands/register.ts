@@ -22,7 +22,7 @@ import { LayeredTree } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageSetting, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { refProblem } from '../store/ref-names.js';
-import { isPilotLink } from './apps.js';
+import { isAppLink, linkKind } from './apps.js';
 import { checkTarget } from './register-target.js';
 
 export interface RegisterOptions {
@@ -166,7 +166,8 @@ export function registerApp(
 function registrationComplete(paths: PilotPaths, app: string): boolean {
   try {
     const appPath = loadFlake(paths.flakes, app).flake.container.host_app_path;
-    return appPath === undefined || isPilotLink(hostPath(paths, appPath));
+    // flake-pilot's link (to podman-pilot) makes a whole registration too: flake-ctl's.
+    return appPath === undefined || isAppLink(hostPath(paths, appPath));
   } catch {
     return true; // a broken flake is somebody's: only --force replaces it
   }
@@ -193,9 +194,14 @@ function registerLocked(
   const flakeFile = flakeFileOf(paths, app);
   const link = hostPath(paths, appPath);
   if (existsSync(flakeFile) && !options.force && registrationComplete(paths, app)) {
-    throw new PilotError('PILOT_APP_EXISTS', `app "${app}" is already registered (${flakeFile})`, {
-      hint: `use --force to replace it, or "pilot remove --app ${appPath}" first`,
-    });
+    const upstream = linkKind(link) === 'flake-pilot';
+    throw new PilotError(
+      'PILOT_APP_EXISTS',
+      `app "${app}" is already registered (${flakeFile})${upstream ? ` by flake-pilot: ${link} links to podman-pilot` : ''}`,
+      {
+        hint: `${upstream ? '"pilot migrate" makes it a pilot app as it is; ' : ''}use --force to replace it, or "pilot remove --app ${appPath}" first`,
+      },
+    );
   }
   const linkExists = pathPresent(link);
   // A directory first: --force replaces a file in the way, never a directory.
@@ -204,7 +210,8 @@ function registerLocked(
       hint: 'give the path of the command to create inside it, e.g. --app /usr/bin/hello',
     });
   }
-  if (linkExists && !isPilotLink(link) && !options.force) {
+  // flake-pilot's link is replaced like pilot's own; nothing else is without --force.
+  if (linkExists && !isAppLink(link) && !options.force) {
     throw new PilotError('PILOT_PATH_IN_WAY', `${link} exists and is not a pilot app link`, {
       hint: 'remove it, choose another --app path, or pass --force to replace it',
     });

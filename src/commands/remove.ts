@@ -1,4 +1,7 @@
-/** `pilot remove --app PATH | --container REF`: only pilot links and their flakes go. */
+/**
+ * `pilot remove --app PATH | --container REF`: only pilot's and flake-pilot's app links
+ * and their flakes go.
+ */
 
 import { renameSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
@@ -11,7 +14,7 @@ import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { removeTree, tempSibling } from '../core/temp-entries.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { appNames, isPilotLink, loadApps } from './apps.js';
+import { appNames, isAppLink, loadApps } from './apps.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];
@@ -30,7 +33,8 @@ function removeOne(
     // no app that runs with part of its settings, and the same remove finishes it.
     if (appPath) {
       const link = hostPath(paths, appPath);
-      if (isPilotLink(link)) {
+      // flake-pilot's link too: flake-ctl users expect remove to clean up its apps.
+      if (isAppLink(link)) {
         removeEntry(link);
         result.link = link;
       }
@@ -66,10 +70,14 @@ export function removeApp(paths: PilotPaths, appPath: string): RemoveResult {
   const app = basename(normalized);
   const link = hostPath(paths, normalized);
   const linkExists = pathPresent(link);
-  if (linkExists && !isPilotLink(link)) {
-    throw new PilotError('PILOT_PATH_IN_WAY', `${link} is not a pilot app link; not touching it`, {
-      hint: '"pilot list" shows registered apps',
-    });
+  if (linkExists && !isAppLink(link)) {
+    throw new PilotError(
+      'PILOT_PATH_IN_WAY',
+      `${link} is not a pilot (or flake-pilot) app link; not touching it`,
+      {
+        hint: '"pilot list" shows registered apps',
+      },
+    );
   }
   if (!appNames(paths).includes(app)) {
     if (!linkExists && !pathPresent(dropInDir(paths, app))) {

@@ -25,6 +25,7 @@ export type PilotErrorCode =
   | 'PILOT_NEEDS_PRIVILEGE'
   | 'PILOT_RUNTIME'
   | 'PILOT_BUSY'
+  | 'PILOT_MIGRATE_JOURNAL'
   | 'PILOT_INTERNAL';
 
 export interface PilotErrorOptions {

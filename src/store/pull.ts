@@ -24,6 +24,8 @@ export interface PullOptions {
   tools?: PullTool[];
   /** Commands to run (tests point them elsewhere). */
   podman?: string;
+  /** Extra environment of the podman calls (migrate: flake-pilot's CONTAINERS_STORAGE_CONF). */
+  podmanEnv?: Record<string, string>;
   skopeo?: string;
   /** Limit for one skopeo copy (default 30 minutes). */
   timeoutMs?: number;
@@ -71,7 +73,8 @@ export async function pullImage(
       if (tool === 'podman') {
         const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
         try {
-          const check = await execa(exists[0]!, exists.slice(1), { reject: false });
+          const env = options.podmanEnv;
+          const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
           if (check.failed && check.exitCode === undefined) throw check;
           if (check.exitCode !== 0) {
             attempts.push({
@@ -91,7 +94,7 @@ export async function pullImage(
             archive,
             ref,
           ];
-          await execa(save[0]!, save.slice(1));
+          await execa(save[0]!, save.slice(1), { env });
           fetched = true;
         } catch (error) {
           attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });

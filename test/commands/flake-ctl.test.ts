@@ -1,8 +1,8 @@
 /**
  * flake-ctl's forms on pilot's commands: register's options mapped (every flag), --info
- * read from the image, load's FILE* fallback, remove --force and --container.
+ * read from the image, remove --force and --container.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {

@@ -100,13 +100,14 @@ describe("flake-ctl's list records", () => {
 describe("pilot's own list records (list --json)", () => {
   const paths = resolvePaths({ root: '/tmp/pilot-none' });
 
-  it('keeps the keys pilot list --json always had', () => {
-    const entry = pilotListEntry(paths, ok('hello'), () => true);
+  it('keeps the keys pilot list --json always had, and adds the link kind', () => {
+    const entry = pilotListEntry(paths, ok('hello'));
     expect(Object.keys(entry)).toEqual([
       'app',
       'ok',
       'host_app_path',
       'linked',
+      'link',
       'container',
       'base_container',
       'layers',
@@ -116,11 +117,17 @@ describe("pilot's own list records (list --json)", () => {
       'files',
       'warnings',
     ]);
-    expect(entry).toMatchObject({ app: 'hello', linked: true, layers: ['a', 'b'] });
+    // No link at /tmp/pilot-none/usr/bin/hello: missing, so not linked.
+    expect(entry).toMatchObject({
+      app: 'hello',
+      linked: false,
+      link: 'missing',
+      layers: ['a', 'b'],
+    });
   });
 
   it('reports a broken flake as an entry with its error, in the table too', () => {
-    const entry = pilotListEntry(paths, broken, () => true);
+    const entry = pilotListEntry(paths, broken);
     expect(entry).toEqual({ app: 'broken', ok: false, error: 'broken.yaml:3: bad' });
     expect(pilotListRows([entry])).toEqual([['broken', '', 'error: broken.yaml:3: bad', '', '']]);
   });
