@@ -2,7 +2,7 @@
  * What every command definition shares (src/cli.ts and the modules beside this one):
  * the paths a command works on, where app links point, and how results are printed.
  */
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { escapeName } from '../core/excerpt.js';
@@ -15,10 +15,18 @@ export function appLinkTarget(): string {
   return join(dirname(launcherPath()), 'pilot-exec');
 }
 
+/**
+ * The directory of the CLI bundle (dist/, or libexec/pilot/ when installed), where the
+ * launcher and helper are: this module is bundled into the entry or, when a lazily loaded
+ * command shares it, into the bundle's chunks/ one level below (build.mjs).
+ */
+function bundleDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return basename(here) === 'chunks' ? dirname(here) : here;
+}
+
 export function launcherPath(): string {
-  return (
-    process.env.PILOT_LAUNCHER ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-launch.mjs')
-  );
+  return process.env.PILOT_LAUNCHER ?? join(bundleDir(), 'pilot-launch.mjs');
 }
 
 /** The paths a command works on; a store its owner opens is first brought to the current format. */
