@@ -158,7 +158,7 @@ function buildDebCommand(): Command {
 export function podmanCommand(): Command {
   return new Command('podman')
     .description("flake-ctl's podman commands: register, remove, load, pull, show")
-    .summary("flake-ctl's forms: register, remove, load, pull, show")
+    .summary("flake-ctl's podman register|remove|load|pull|show")
     .option('--user', 'accepted for flake-ctl (an unprivileged caller always uses its own store)')
     .addCommand(registerCommand())
     .addCommand(removeCommand())
