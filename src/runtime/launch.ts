@@ -331,6 +331,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   debugStep(`app runs as uid ${identity.uid} gid ${identity.gid}`);
   const plan = planLaunch({
     flake,
+    app: request.app,
     images,
     caller: {
       args: caller.appArgs,

@@ -12,6 +12,7 @@ function flake(podman: string[], runtime: Partial<Flake['container']['runtime']>
       check_host_dependencies: false,
       digests: {},
       host_packages: [],
+      host_files: 'skip_missing',
       runtime: { resume: false, attach: false, podman, ...runtime },
     },
   };

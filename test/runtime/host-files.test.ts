@@ -75,6 +75,7 @@ function flake(fields: Partial<Flake['container']> = {}, includePath: string[] =
       check_host_dependencies: false,
       digests: {},
       host_packages: [],
+      host_files: 'skip_missing',
       runtime: { resume: false, attach: false, podman: [] },
       ...fields,
     },
