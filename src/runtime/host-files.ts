@@ -432,12 +432,12 @@ export function scanAppHostFiles(
     debugStep(
       `host requirements resolved: ${requirements.packages.length} package(s) from ${requirements.database}, ${requirements.files.length} path(s)`,
     );
-    for (const copy of requirements.ignored)
-      debugStep(`${copy} not read: only the base image's copy counts, as in flake-pilot`);
     entry = { version: CACHE_VERSION, fingerprint, requirements, dirs: {}, imageHas: {} };
     dirty = true;
   }
   const { requirements } = entry;
+  for (const copy of requirements.ignored ?? [])
+    debugStep(`${copy} not read: only the base image's copy counts, as in flake-pilot`);
 
   const requests: HostFileRequest[] = [];
   const seen = new Set<string>();
