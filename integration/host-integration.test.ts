@@ -150,26 +150,41 @@ describe.skipIf(skip !== '')('host integration', () => {
     expect(existsSync(join(root.dir, 'usr/share/flakes/unknown-pkg.yaml'))).toBe(false);
   });
 
-  it('resolves the package queries of /systemfiles', () => {
+  it('resolves the package queries of /systemfiles (dpkg -L) of the one image', () => {
+    // Without a base the image's own copy counts once check_host_dependencies says so.
     root.ok([
       'register',
       '--container',
       'test/sysfiles',
-      ...base,
       '--app',
       '/usr/bin/sysfiles-jq',
       '--target',
-      '/usr/bin/jq',
+      '/usr/bin/app',
     ]);
+    mkdirSync(join(root.dir, 'usr/share/flakes/sysfiles-jq.d'), { recursive: true });
+    writeFileSync(
+      join(root.dir, 'usr/share/flakes/sysfiles-jq.d/10-check.yaml'),
+      'container:\n  check_host_dependencies: true\n  target_app_path: /usr/bin/jq\n',
+    );
     expect(root.run('/usr/bin/sysfiles-jq', ['-n', '"ok"']).stdout).toBe('"ok"\n');
   });
 
-  it('never runs /systemfiles: a shell command is an error naming it, at register and launch', () => {
-    const r = root.pilot(['register', '--container', 'test/pwn', ...base, '--app', '/usr/bin/pwn']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`/systemfiles of image test/pwn`);
-    expect(r.stderr).toContain(`:3: "touch ${pwned}"`);
-    expect(existsSync(root.link('/usr/bin/pwn'))).toBe(false);
+  it('never runs /systemfiles: a shell command is an error naming it, at launch and check', () => {
+    // On a base, a delta's copy is not even read: only the base image's counts (upstream).
+    root.ok([
+      'register',
+      '--container',
+      'test/pwn',
+      ...base,
+      '--app',
+      '/usr/bin/pwn',
+      '--target',
+      '/usr/bin/app',
+    ]);
+    expect(root.run('/usr/bin/pwn').stdout).toBe('ran\n');
+    expect(root.ok(['check', 'pwn']).stdout).toMatch(
+      /note: \/systemfiles of image test\/pwn .* not read/,
+    );
     expect(existsSync(pwned)).toBe(false);
 
     // Registered without a base, /systemfiles is not read; a drop-in then turns it on.

@@ -241,7 +241,7 @@ describe.skipIf(skip !== '')('launcher refusals', () => {
   });
   afterAll(() => root?.cleanup());
 
-  it('lists every missing host file, exits 127, runs with %ignore_sync_error', () => {
+  it('skips missing /removed paths; host_files: strict lists each, exits 127, runs with %ignore_sync_error', () => {
     root.ok([
       'register',
       '--container',
@@ -251,6 +251,14 @@ describe.skipIf(skip !== '')('launcher refusals', () => {
       '--app',
       '/usr/bin/app',
     ]);
+    const skipped = root.run('/usr/bin/app');
+    expect(skipped.stderr).toBe('');
+    expect(skipped.stdout).toBe('ran\n');
+    mkdirSync(join(root.dir, 'usr/share/flakes/app.d'));
+    writeFileSync(
+      join(root.dir, 'usr/share/flakes/app.d/10-strict.yaml'),
+      'container:\n  host_files: strict\n',
+    );
     const r = root.run('/usr/bin/app');
     expect(r.code).toBe(127);
     expect(r.stderr).toContain('/nonexistent/pilot-file');

@@ -96,7 +96,8 @@ export function appNames(paths: PilotPaths): string[] {
 
 export type AppEntry =
   | { app: string; ok: true; flake: Flake; warnings: FlakeWarning[]; files: string[] }
-  | { app: string; ok: false; error: unknown };
+  /** `engine`: a flake of an engine this host lacks (`firecracker` for a `vm:` flake). */
+  | { app: string; ok: false; error: unknown; engine?: string };
 
 /** Every app with its merged flake; a broken flake is an entry with its error, not a failure. */
 export function loadApps(paths: PilotPaths): AppEntry[] {
@@ -104,6 +105,8 @@ export function loadApps(paths: PilotPaths): AppEntry[] {
     try {
       return { app, ok: true as const, ...loadFlake(paths.flakes, app) };
     } catch (error) {
+      if (error instanceof PilotError && error.code === 'PILOT_ENGINE_MISSING')
+        return { app, ok: false as const, error, engine: 'firecracker' };
       return { app, ok: false as const, error };
     }
   });

@@ -2,13 +2,15 @@
  * `pilot check APP`: every host file the app needs (include.path, include.tar,
  * `/removed`, host packages and `/systemfiles`), where the need comes from, and whether
  * the host has it. A missing required file or a requested package that is not installed
- * makes the command exit 1. A file a package lists but the host does not have was never
+ * makes the command exit 1, a `/removed` path too although a launch skips it unless the
+ * flake says `host_files: strict` (the summary says which). A file a package lists but the host does not have was never
  * installed (dpkg's path-exclude drops docs): it is reported as absent, not missing.
  */
 import { accessSync, constants, lstatSync } from 'node:fs';
 import { basename } from 'node:path';
+
 import { isPilotError, PilotError } from '../core/errors.js';
-import { type Flake, loadFlake } from '../core/flake-file.js';
+import { type Flake, type HostFilesPolicy, loadFlake } from '../core/flake-file.js';
 import type { PilotPaths } from '../core/paths.js';
 import {
   collectHostRequirements,
@@ -47,6 +49,10 @@ export interface CheckResult {
   missing: string[];
   /** Requested host packages that are not installed. */
   missingPackages: string[];
+  /** container.host_files: whether a launch skips (default) or fails on a missing /removed path. */
+  hostFiles: HostFilesPolicy;
+  /** Copies of /systemfiles that are not read (only the base image's counts). */
+  ignored: string[];
   ok: boolean;
 }
 
@@ -101,6 +107,8 @@ export function checkApp(
     files,
     missing,
     missingPackages,
+    hostFiles: flake.container.host_files,
+    ignored: requirements.ignored,
     ok: missing.length === 0 && missingPackages.length === 0 && link !== 'flake-pilot',
   };
 }
@@ -139,18 +147,32 @@ export function checkRows(result: CheckResult): string[][] {
   ];
 }
 
-/** The last line of `pilot check`. */
+/** The last lines of `pilot check`: what is missing, what a launch does about it, notes. */
 export function checkSummary(result: CheckResult): string {
+  const notes = result.ignored.map(
+    (copy) => `note: ${copy} is not read: only the base image's copy counts (as in flake-pilot)`,
+  );
   const parts: string[] = [];
   const required = result.files.filter((f) => f.required).length;
-  if (result.missing.length > 0)
+  if (result.missing.length > 0) {
+    const removed = result.files.filter((f) => f.origin === 'removed' && !f.present).length;
     parts.push(`${result.missing.length} of ${required} required host file(s) missing`);
+    if (removed > 0)
+      notes.push(
+        result.hostFiles === 'strict'
+          ? `note: container.host_files is strict: a launch fails while a /removed path is missing`
+          : `note: a launch skips the ${removed} missing /removed path(s) (container.host_files: skip_missing; "strict" makes them fatal)`,
+      );
+  }
   if (result.missingPackages.length > 0)
     parts.push(`host package(s) not installed: ${result.missingPackages.join(', ')}`);
   if (result.link === 'flake-pilot')
     parts.push('flake-pilot launches it until "pilot migrate" re-points its link to pilot');
-  if (parts.length > 0) return `${result.app}: ${parts.join('; ')}`;
+  if (parts.length > 0) return [`${result.app}: ${parts.join('; ')}`, ...notes].join('\n');
   const absent = result.files.filter((f) => !f.required && !f.present).length;
   const packages = result.packages.length;
-  return `${result.app}: all ${result.files.length - absent} host file(s) present${packages > 0 ? ` (${packages} host package(s)${absent > 0 ? `; ${absent} listed file(s) absent, never installed` : ''})` : ''}`;
+  return [
+    `${result.app}: all ${result.files.length - absent} host file(s) present${packages > 0 ? ` (${packages} host package(s)${absent > 0 ? `; ${absent} listed file(s) absent, never installed` : ''})` : ''}`,
+    ...notes,
+  ].join('\n');
 }

@@ -10,6 +10,10 @@ import { hostSupport, type Runner, type Support } from '../runtime/host-support.
 import { runasIsCaller } from '../runtime/identity.js';
 
 export interface EffectiveSettings {
+  /** What runs: target_app_path, the image's entrypoint, or the app's own name from PATH. */
+  program: string;
+  /** What a /removed path missing on the host does (container.host_files). */
+  hostFiles: string;
   identity: { rootCaller: string; otherCallers: string; imageUser: string | null };
   environment: {
     order: string[];
@@ -71,7 +75,18 @@ export function effectiveSettings(
     Object.hasOwn(values, name) ||
     fromCaller.some((n) => n === name || (n.endsWith('*') && name.startsWith(n.slice(0, -1))));
   const passedLoader = LOADER.filter(named);
+  const target = flake.container.target_app_path;
   return {
+    program:
+      target === undefined
+        ? "the app's own name, looked up in the image's PATH (no target_app_path, as podman-pilot)"
+        : target === '/'
+          ? "the image's Entrypoint (or Cmd)"
+          : target,
+    hostFiles:
+      flake.container.host_files === 'strict'
+        ? 'strict: a /removed path missing on the host fails the launch (exit 127)'
+        : 'skip_missing: a /removed path missing on the host is skipped (pilot check lists it)',
     identity: {
       rootCaller,
       otherCallers,
@@ -134,7 +149,12 @@ export function effectiveSettings(
 
 /** The text block `pilot show` prints after the flake. */
 export function effectiveText(e: EffectiveSettings): string {
-  const lines = ['# effective settings', 'identity:'];
+  const lines = [
+    '# effective settings',
+    `program: ${e.program}`,
+    `host files: ${e.hostFiles}`,
+    'identity:',
+  ];
   lines.push(
     `  root caller: ${e.identity.rootCaller}`,
     `  other callers: ${e.identity.otherCallers}`,

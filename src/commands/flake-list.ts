@@ -59,7 +59,7 @@ export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
     container: c.name,
     base_container: c.base_container ?? null,
     layers: c.layers,
-    target_app_path: c.target_app_path,
+    target_app_path: c.target_app_path ?? null,
     resume: c.runtime.resume,
     attach: c.runtime.attach,
     files: entry.files,
@@ -78,7 +78,8 @@ export function pilotListRows(entries: PilotListEntry[]): string[][] {
           `${e.host_app_path ?? ''}${e.link === 'flake-pilot' ? ' (flake-pilot)' : ''}`,
           e.container,
           e.base_container ?? '',
-          e.target_app_path,
+          // No target: the app's own name, looked up in the image's PATH.
+          e.target_app_path ?? `(${e.app} in PATH)`,
         ]
       : [e.app, '', `error: ${e.error}`, '', ''],
   );
@@ -88,13 +89,20 @@ export function pilotListRows(entries: PilotListEntry[]): string[][] {
 export function flakeRecord(flakesDir: string, entry: AppEntry): FlakeRecord {
   const config = join(flakesDir, `${entry.app}.yaml`);
   if (!entry.ok) {
-    return { name: entry.app, engine: null, target: null, host_app_path: null, config };
+    // A vm: flake is firecracker's: named so, though this host cannot run it.
+    return {
+      name: entry.app,
+      engine: entry.engine ?? null,
+      target: null,
+      host_app_path: null,
+      config,
+    };
   }
   const c = entry.flake.container;
   return {
     name: entry.app,
     engine: 'podman',
-    target: c.target_app_path,
+    target: c.target_app_path ?? null,
     host_app_path: c.host_app_path ?? null,
     config,
   };

@@ -8,7 +8,13 @@ import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
-import { assertAppName, type Flake, loadFlake, serializeFlake } from '../core/flake-file.js';
+import {
+  absoluteIncludes,
+  assertAppName,
+  type Flake,
+  loadFlake,
+  serializeFlake,
+} from '../core/flake-file.js';
 import { readFlakeFile } from '../core/flake-read.js';
 import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { type ImageRecord, resolveImage } from '../core/image-record.js';
@@ -57,7 +63,6 @@ function flakeFileOf(paths: PilotPaths, app: string): string {
   return join(paths.flakes, `${app}.yaml`);
 }
 
-/** Without --target: the --app path when the composed image has that file, else `/`. */
 /**
  * Without `--target`, the app runs the `--app` path inside the image, as flake-ctl
  * writes it (DESIGN, Flake files); a warning says so when the image lacks that file
@@ -74,6 +79,53 @@ export function defaultTarget(
   return {
     target: appPath,
     warning: `${appPath} is not a file in the image: the app runs it from the host files or include tars that provide it, or fails (give --target PATH, or --target / for the image's entrypoint)`,
+  };
+}
+
+/**
+ * The flake `register` writes: upstream's keys as flake-ctl writes them (the refs as
+ * given, `runas: root`, an include section even when empty) plus pilot's digests and
+ * host packages. Kept pure so that a unit test can hold every shape to flake-pilot
+ * 3.1.44's schema.
+ */
+export function registrationFlake(
+  options: Pick<
+    RegisterOptions,
+    | 'container'
+    | 'base'
+    | 'layers'
+    | 'includeTar'
+    | 'includePath'
+    | 'hostPackages'
+    | 'resume'
+    | 'attach'
+    | 'opts'
+    | 'checkHostDependencies'
+    | 'runas'
+  >,
+  target: string,
+  appPath: string,
+  digests: Record<string, string>,
+): Flake {
+  return {
+    include: { tar: [...options.includeTar], path: [...options.includePath] },
+    container: {
+      name: options.container,
+      target_app_path: target,
+      host_app_path: appPath,
+      ...(options.base ? { base_container: options.base } : {}),
+      layers: [...options.layers],
+      check_host_dependencies: options.checkHostDependencies ?? false,
+      digests,
+      host_packages: [...options.hostPackages],
+      host_files: 'skip_missing',
+      runtime: {
+        runas: options.runas ?? 'root',
+        resume: options.resume,
+        attach: options.attach,
+        podman: [...options.opts],
+      },
+    },
   };
 }
 
@@ -139,20 +191,28 @@ export function registerApp(
     where: (index) => `--opt ${index + 1}`,
     kept: options.resume || options.attach,
   });
-  for (const file of [...options.includeTar, ...options.includePath]) {
-    if (!isAbsolute(file) || !existsSync(file)) {
-      throw new PilotError(
-        'PILOT_USAGE',
-        `include ${quoteExcerpt(file)} must be an existing absolute host path`,
-      );
+  // A relative include is made absolute here, once (flake-pilot would resolve it against
+  // each caller's cwd at launch: whoever controls that directory would choose the files).
+  const { include, warnings: includeWarnings } = absoluteIncludes(
+    { tar: options.includeTar, path: options.includePath },
+    process.cwd(),
+  );
+  for (const file of [...include.tar, ...include.path]) {
+    if (!existsSync(file)) {
+      throw new PilotError('PILOT_USAGE', `include ${quoteExcerpt(file)} does not exist`, {
+        hint: 'name an existing host file or directory',
+      });
     }
   }
   // Each include tar is read now (a file that is no tar would fail every launch).
-  const includeNames = options.includeTar.map(checkIncludeTar);
+  const includeNames = include.tar.map(checkIncludeTar);
 
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
-    return registerLocked(paths, options, podman, launcher, app, appPath, includeNames);
+    const absolute = { ...options, includeTar: include.tar, includePath: include.path };
+    const result = registerLocked(paths, absolute, podman, launcher, app, appPath, includeNames);
+    result.warnings.unshift(...includeWarnings);
+    return result;
   } finally {
     lock.release();
   }
@@ -240,25 +300,7 @@ function registerLocked(
     );
   }
 
-  const flake: Flake = {
-    include: { tar: options.includeTar, path: options.includePath },
-    container: {
-      name: options.container,
-      target_app_path: target,
-      host_app_path: appPath,
-      ...(options.base ? { base_container: options.base } : {}),
-      layers: options.layers,
-      check_host_dependencies: options.checkHostDependencies ?? false,
-      digests,
-      host_packages: options.hostPackages,
-      runtime: {
-        runas: options.runas ?? 'root',
-        resume: options.resume,
-        attach: options.attach,
-        podman: options.opts,
-      },
-    },
-  };
+  const flake = registrationFlake(options, target, appPath, digests);
   // Refuses a /removed path with `..` now rather than at the first launch.
   const hostFiles = collectHostFiles(paths, flake, images);
   if (options.target !== undefined) {

@@ -21,9 +21,17 @@
  *   options pilot cannot honour are reported with file and line.
  * - Paths that pilot resolves on the host or in the image (target_app_path, host_app_path,
  *   include.tar, include.path) must be absolute: a relative one would depend on the
- *   caller's working directory.
+ *   caller's working directory. flake-pilot resolves a relative include.tar against the
+ *   caller's cwd at launch, which would let whoever controls that directory choose what
+ *   root's app contains; `register` (and `migrate`) make such paths absolute instead.
+ * - No target_app_path (a hand-written flake) runs the app's own name from the image's
+ *   PATH, as podman-pilot does (`targetOf` in runtime/launch-plan.ts).
+ * - A firecracker-pilot flake (`vm:` instead of `container:`) is of an engine this host
+ *   lacks: an error of its own code, so that `list` shows it and the launch says so.
  */
+import { posix } from 'node:path';
 import { stringify } from 'yaml';
+import { PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import {
   childPath,
@@ -56,11 +64,16 @@ export interface FlakeRuntime {
   podman: string[];
 }
 
+/** What a host path listed in `/removed` but missing on the host does to a launch. */
+export type HostFilesPolicy = 'skip_missing' | 'strict';
+export const HOST_FILES_POLICIES: readonly HostFilesPolicy[] = ['skip_missing', 'strict'];
+
 export interface Flake {
   include: { tar: string[]; path: string[] };
   container: {
     name: string;
-    target_app_path: string;
+    /** Absent: the app's own name, looked up in the image's PATH (targetOf). */
+    target_app_path?: string;
     host_app_path?: string;
     base_container?: string;
     layers: string[];
@@ -69,6 +82,12 @@ export interface Flake {
     digests: Record<string, string>;
     /** pilot extension: host packages (and their dependencies) whose files are provided like /removed ones. */
     host_packages: string[];
+    /**
+     * pilot extension: `skip_missing` (default) skips a `/removed` path missing on the host
+     * (KIWI lists logs, docs and package-database churn; flake-pilot copies with
+     * `--ignore-missing-args`); `strict` makes it fail the launch.
+     */
+    host_files: HostFilesPolicy;
     runtime: FlakeRuntime;
   };
 }
@@ -107,6 +126,7 @@ const SCHEMA: KeySchema = {
     check_host_dependencies: true,
     digests: '*',
     host_packages: true,
+    host_files: true,
     runtime: { runas: true, resume: true, attach: true, podman: true },
   },
 };
@@ -181,7 +201,13 @@ class Validator {
     if (value === '') this.fail(path, 'must not be empty');
     if (value.includes('\0')) this.fail(path, 'must not contain a NUL character');
     if (options.absolute && !value.startsWith('/')) {
-      this.fail(path, `expected an absolute path (starting with "/"), got ${quoteExcerpt(value)}`);
+      this.fail(
+        path,
+        `expected an absolute path (starting with "/"), got ${quoteExcerpt(value)}`,
+        path.startsWith('include.')
+          ? 'flake-pilot resolves a relative include against the caller\'s working directory at launch, so whoever controls that directory would choose what the app contains; pilot does not: write the absolute path ("pilot register" and "pilot migrate" make it absolute)'
+          : undefined,
+      );
     }
     return value;
   }
@@ -217,6 +243,19 @@ class Validator {
       if (options.allowEmptyItems && item === '') return '';
       return this.checkString(itemPath, item, options);
     });
+  }
+
+  oneOf<T extends string>(path: string, choices: readonly T[], fallback: T): T {
+    const value = this.get(path);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      this.fail(
+        path,
+        `expected one of ${choices.join(', ')}, got ${describe(value)}`,
+        `write e.g. "${path.slice(path.lastIndexOf('.') + 1)}: ${choices[choices.length - 1]}"`,
+      );
+    }
+    return value as T;
   }
 
   digests(path: string): Record<string, string> {
@@ -275,6 +314,17 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   check.mapping('container.runtime');
 
   const name = check.string('container.name');
+  if (name === undefined && check.get('container') === undefined && check.get('vm') !== undefined) {
+    const at = check.locate('vm');
+    throw new PilotError(
+      'PILOT_ENGINE_MISSING',
+      `${at.file}:${at.keyLine}: a firecracker-pilot flake ("vm:"): this host has no firecracker engine; pilot runs container flakes only`,
+      {
+        hint: 'run it on a host with firecracker-pilot, or register the app from a container image with "pilot register"',
+        exitCode: 127,
+      },
+    );
+  }
   if (name === undefined) {
     const at = check.locate('container');
     throw invalid(
@@ -310,14 +360,16 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
     },
     container: {
       name,
-      target_app_path: check.string('container.target_app_path', { absolute: true }) ?? '/',
       layers: check.list('container.layers'),
       check_host_dependencies: check.boolean('container.check_host_dependencies', false),
       digests: check.digests('container.digests'),
       host_packages: check.list('container.host_packages'),
+      host_files: check.oneOf('container.host_files', HOST_FILES_POLICIES, 'skip_missing'),
       runtime,
     },
   };
+  const target = check.string('container.target_app_path', { absolute: true });
+  if (target !== undefined) flake.container.target_app_path = target;
   const hostAppPath = check.string('container.host_app_path', { absolute: true });
   if (hostAppPath !== undefined) flake.container.host_app_path = hostAppPath;
   const base = check.string('container.base_container');
@@ -375,23 +427,48 @@ export function loadFlake(
 // Writing
 
 /**
- * YAML for `pilot register`, keys in flake-pilot's order. Upstream keys are always
- * written (except the optional host_app_path, base_container, runas and an empty
- * include, which EB 2.2.19 does not need); pilot's extension keys only when non-empty.
+ * `include.tar` / `include.path` entries made absolute against `base` (register: its own
+ * working directory; migrate: what it chooses), each change with a warning. flake-pilot
+ * would resolve a relative entry against the caller's working directory at every launch;
+ * pilot fixes it once, when root writes the flake.
+ */
+export function absoluteIncludes(
+  include: Flake['include'],
+  base: string,
+): { include: Flake['include']; warnings: string[] } {
+  const warnings: string[] = [];
+  const fix = (key: 'tar' | 'path') =>
+    include[key].map((entry) => {
+      if (entry.startsWith('/')) return entry;
+      const absolute = posix.resolve(base, entry);
+      warnings.push(
+        `include.${key} ${quoteExcerpt(entry)} is relative: written as ${quoteExcerpt(absolute)} (flake-pilot would look it up in each caller's working directory)`,
+      );
+      return absolute;
+    });
+  return { include: { tar: fix('tar'), path: fix('path') }, warnings };
+}
+
+/**
+ * YAML for `pilot register` (and `show`), keys in flake-pilot's order. Every flake register
+ * writes passes flake-pilot 3.1.44's schema (podman-pilot's and flake-ctl's readers):
+ * `include:` is always there (both require it), and so are `host_app_path`,
+ * `target_app_path`, `check_host_dependencies` and `runtime.runas`, which they require.
+ * pilot's extension keys (digests, host_packages, host_files) are written only when not
+ * the default; upstream ignores keys it does not know.
  */
 export function serializeFlake(flake: Flake): string {
   const { container, include } = flake;
-  const out: Mapping = {};
-  if (include.tar.length > 0 || include.path.length > 0) {
-    out.include = { tar: [...include.tar], path: [...include.path] };
-  }
-  const body: Mapping = { name: container.name, target_app_path: container.target_app_path };
+  const out: Mapping = { include: { tar: [...include.tar], path: [...include.path] } };
+  const body: Mapping = { name: container.name };
+  if (container.target_app_path !== undefined) body.target_app_path = container.target_app_path;
   if (container.host_app_path !== undefined) body.host_app_path = container.host_app_path;
   if (container.base_container !== undefined) body.base_container = container.base_container;
   body.layers = [...container.layers];
   body.check_host_dependencies = container.check_host_dependencies;
   if (Object.keys(container.digests).length > 0) body.digests = { ...container.digests };
   if (container.host_packages.length > 0) body.host_packages = [...container.host_packages];
+  if (container.host_files !== 'skip_missing') body.host_files = container.host_files;
   const runtime: Mapping = {};
   if (container.runtime.runas !== undefined) runtime.runas = container.runtime.runas;
   runtime.resume = container.runtime.resume;

@@ -10,7 +10,7 @@ import type { PilotPaths } from '../core/paths.js';
 import { stampOf } from './fast-plan.js';
 
 interface FlakeCache extends LoadedFlake {
-  version: 3;
+  version: 4;
   stamps: [string, string][];
   files: string[];
   targets: string[];
@@ -37,7 +37,7 @@ export async function loadFlakeCached(
   const cacheFile = join(paths.run, 'flakes', `${app}.json`);
   try {
     const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as FlakeCache;
-    if (cached.version === 3 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
+    if (cached.version === 4 && cached.stamps.every(([path, stamp]) => stampOf(path) === stamp)) {
       return cached;
     }
   } catch {
@@ -59,7 +59,7 @@ export async function loadFlakeCached(
   const loaded = loadFlake(paths.flakes, app);
   if ([...loaded.files, ...loaded.targets].every((file) => watched.includes(file))) {
     try {
-      writeJsonAtomic(cacheFile, { version: 3, stamps, ...loaded } satisfies FlakeCache);
+      writeJsonAtomic(cacheFile, { version: 4, stamps, ...loaded } satisfies FlakeCache);
     } catch {
       // A caller who cannot write the run dir parses the YAML each time.
     }

@@ -64,6 +64,8 @@ export interface HostRequirements {
   inImage: string[];
   /** `dpkg`, `rpm` or `none`. */
   database: string;
+  /** Copies of /systemfiles that do not count: only the base image's does, as upstream. */
+  ignored: string[];
 }
 
 export interface HostFileOptions {
@@ -143,6 +145,10 @@ function readImageFile(
   return readFileSync(entry.layer + path, 'utf8');
 }
 
+function imageHasFile(paths: PilotPaths, image: ImageRecord, path: string): boolean {
+  return new LayeredTree(treeLayers(paths, [...image.layers].reverse())).lookup(path) !== undefined;
+}
+
 /** Which packages the base image has itself, from its own dpkg status. */
 export function baseImagePackages(
   paths: PilotPaths,
@@ -188,13 +194,23 @@ export function collectHostRequirements(
     name,
     source: 'flake host_packages',
   }));
+  const ignored: string[] = [];
   if (images.base || flake.container.check_host_dependencies) {
+    // As flake-pilot: /systemfiles counts in the image the instance starts from (the base,
+    // else the one image); a delta's or layer's copy is never read (it would hide the
+    // base's in the composed root only after flake-pilot ran the base's).
+    const counted = images.base ?? images.top;
     for (const { image, ref } of namedImages(flake, images)) {
       const label = imageLabel(image, ref);
       const removed = readImageFile(paths, image, '/removed');
       if (removed !== undefined) {
         const source = `/removed of image ${label}`;
         for (const path of parseRemovedFile(removed, source)) add(path, source, 'removed');
+      }
+      if (image !== counted) {
+        if (imageHasFile(paths, image, '/systemfiles'))
+          ignored.push(`/systemfiles of image ${label}`);
+        continue;
       }
       const systemFiles = readImageFile(paths, image, '/systemfiles');
       if (systemFiles !== undefined) {
@@ -211,6 +227,7 @@ export function collectHostRequirements(
     missingPackages: [],
     inImage: [],
     database: 'none',
+    ignored,
   };
   if (requests.length > 0) {
     const db = options.database ?? openHostPackageDatabase(options.hostRoot);
@@ -263,7 +280,7 @@ export function collectHostFiles(
 // ---------------------------------------------------------------------------------------
 // The launcher's cached view
 
-const CACHE_VERSION = 2;
+const CACHE_VERSION = 3;
 
 /**
  * What the launcher keeps between launches, per flake + images. Images are immutable by
@@ -362,8 +379,17 @@ function isDirectoryOnHost(path: string): boolean {
 export interface ScannedHostFiles {
   /** What goes into the host layer, in precedence order (first wins). */
   files: HostFile[];
-  /** Required paths missing on the host, and `package NAME (…)` for packages not installed. */
+  /**
+   * Missing paths that fail the launch: include.path entries, and `package NAME (…)` for
+   * packages not installed.
+   */
   missing: string[];
+  /**
+   * `/removed` paths missing on the host (or unreadable to this caller), with their
+   * source: skipped, as flake-pilot's `--ignore-missing-args` does, unless the flake
+   * says `host_files: strict` (KIWI lists logs, docs and package-database churn there).
+   */
+  absent: string[];
   requirements: HostRequirements;
   /**
    * Every host path the answer depends on (listed files, walked include entries, the
@@ -410,6 +436,8 @@ export function scanAppHostFiles(
     dirty = true;
   }
   const { requirements } = entry;
+  for (const copy of requirements.ignored ?? [])
+    debugStep(`${copy} not read: only the base image's copy counts, as in flake-pilot`);
 
   const requests: HostFileRequest[] = [];
   const seen = new Set<string>();
@@ -455,6 +483,7 @@ export function scanAppHostFiles(
   }
   const files: HostFile[] = [];
   const missing: string[] = [];
+  const absent: string[] = [];
   scanned.forEach((file, i) => {
     const origin = requests[i]!.origin;
     // The host's /proc, /sys and /dev are the app's own already; a package's files
@@ -471,8 +500,10 @@ export function scanAppHostFiles(
       );
     }
     if (origin !== 'package') {
-      if (file.kind === 'missing')
-        missing.push(file.reason ? `${file.path} (${file.reason})` : file.path);
+      if (file.kind === 'missing') {
+        const shown = file.reason ? `${file.path} (${file.reason})` : file.path;
+        (origin === 'removed' ? absent : missing).push(shown);
+      }
       files.push(file);
       return;
     }
@@ -495,5 +526,5 @@ export function scanAppHostFiles(
   const watched = requests.map((r) => (hostRoot === '/' ? r.path : hostRoot + r.path));
   if (requirements.packages.length > 0 || requirements.missingPackages.length > 0)
     watched.push(...db.watched());
-  return { files, missing, requirements, watched };
+  return { files, missing, absent, requirements, watched };
 }

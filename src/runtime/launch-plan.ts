@@ -78,6 +78,8 @@ export interface PlanOverrides {
 
 export interface PlanInput {
   flake: Flake;
+  /** The app's name: what runs when the flake has no target_app_path (targetOf). */
+  app: string;
   images: PlanImages;
   caller: CallerContext;
   /** `--lowerdir-base`: lower dirs are given relative to it. */
@@ -217,10 +219,19 @@ export function mergedImageEnv(images: PlanImages): Map<string, string> {
 }
 
 /**
+ * The program the app runs: target_app_path, or without one the app's own name (the
+ * name it is called by), looked up in the image's PATH as podman-pilot's
+ * `--entrypoint NAME` does (DESIGN, Flake files).
+ */
+export function targetOf(flake: Flake, app: string): string {
+  return flake.container.target_app_path ?? app;
+}
+
+/**
  * The program and its arguments. An absolute target_app_path runs that file with
  * the caller's arguments; `/` runs the image's Entrypoint (caller arguments replace
  * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
- * arguments replace the rest).
+ * arguments replace the rest); a bare name is looked up in the app's PATH.
  */
 export interface CommandParts {
   program: string;
@@ -381,13 +392,9 @@ export function planLaunch(input: PlanInput): LaunchPlan {
 
   const isolation = isolationOptions(overrides.isolation, identity);
   if (overrides.ignoreMissingVolumes) isolation.push('--ignore-missing-volumes');
-  const command = commandParts(flake.container.target_app_path, images, overrides.entrypoint);
-  const resolved = resolveCommand(
-    flake.container.target_app_path,
-    images,
-    caller.args,
-    overrides.entrypoint,
-  );
+  const target = targetOf(flake, input.app);
+  const command = commandParts(target, images, overrides.entrypoint);
+  const resolved = resolveCommand(target, images, caller.args, overrides.entrypoint);
   return {
     lowerdirBase: input.storeDir,
     lowerdirs,

@@ -192,18 +192,30 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   debugStep(`images resolved: ${layers.length} layers`);
 
   // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
-  const { files, missing, watched } = scanAppHostFiles(paths, flake, images, tree);
-  if (missing.length > 0 && !caller.options.has('ignore_sync_error')) {
+  // A /removed path missing on the host is skipped (KIWI lists expected false positives:
+  // logs, docs, package-database churn) unless the flake says host_files: strict.
+  const { files, missing, absent, watched } = scanAppHostFiles(paths, flake, images, tree);
+  const strict = flake.container.host_files === 'strict';
+  const fatal = strict ? [...missing, ...absent] : missing;
+  if (fatal.length > 0 && !caller.options.has('ignore_sync_error')) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
-      `${missing.length} host file(s) that ${request.app} needs are missing:\n${shownList(missing)}`,
+      `${fatal.length} host file(s) that ${request.app} needs are missing${strict && absent.length > 0 ? ' (container.host_files: strict)' : ''}:\n${shownList(fatal)}`,
       {
-        hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error`,
+        hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error${strict && absent.length > 0 ? '; without host_files: strict, a missing /removed path is skipped' : ''}`,
         exitCode: 127,
       },
     );
   }
-  debugStep(`host files checked: ${files.length} listed, ${missing.length} missing`);
+  const skipped = fatal.length > 0 ? fatal.concat(strict ? [] : absent) : absent;
+  if (skipped.length > 0) {
+    const what = `${skipped.length} host file(s) missing on the host, skipped ("pilot check ${request.app}" says who lists each):\n${shownList(skipped)}`;
+    progress(what);
+    debugStep(what);
+  }
+  debugStep(
+    `host files checked: ${files.length} listed, ${skipped.length} missing and skipped${strict ? ' (strict)' : ''}`,
+  );
 
   const hide = HIDDEN_IMAGE_FILES.filter((p) => tree.lookup(p));
   const extraLowers: string[] = [];
@@ -331,6 +343,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   debugStep(`app runs as uid ${identity.uid} gid ${identity.gid}`);
   const plan = planLaunch({
     flake,
+    app: request.app,
     images,
     caller: {
       args: caller.appArgs,

@@ -12,6 +12,7 @@ function flake(podman: string[], runtime: Partial<Flake['container']['runtime']>
       check_host_dependencies: false,
       digests: {},
       host_packages: [],
+      host_files: 'skip_missing',
       runtime: { resume: false, attach: false, podman, ...runtime },
     },
   };
@@ -24,6 +25,33 @@ const noNetns = (command: string, args: string[]) =>
     : { code: 0, stderr: '' };
 
 describe('pilot show: effective settings', () => {
+  it.each([
+    [{ target_app_path: '/usr/bin/app' }, '/usr/bin/app'],
+    [{ target_app_path: '/' }, "the image's Entrypoint (or Cmd)"],
+    [{ target_app_path: undefined }, "the app's own name, looked up in the image's PATH"],
+  ])('names the program %j runs', (fields, program) => {
+    const f = flake([]);
+    const e = effectiveSettings(
+      { ...f, container: { ...f.container, ...fields } },
+      [],
+      {},
+      0,
+      noNetns,
+    );
+    expect(e.program).toContain(program);
+    expect(effectiveText(e)).toContain(`program: ${program}`);
+  });
+
+  it('shows what a missing /removed path does: skipped, or fatal with host_files: strict', () => {
+    const f = flake([]);
+    expect(effectiveSettings(f, [], {}, 0, noNetns).hostFiles).toMatch(/^skip_missing: .* skipped/);
+    const strict = { ...f, container: { ...f.container, host_files: 'strict' as const } };
+    const text = effectiveText(effectiveSettings(strict, [], {}, 0, noNetns));
+    expect(text).toMatch(
+      /^host files: strict: a \/removed path missing on the host fails the launch/m,
+    );
+  });
+
   it('describes identity, environment, mounts, isolation, no-ops and host support', () => {
     const e = effectiveSettings(
       flake([

@@ -27,6 +27,7 @@ function flake(container: Partial<Flake['container']> = {}): Flake {
       base_container: 'pilot/busybox-base',
       layers: ['a', 'b'],
       check_host_dependencies: false,
+      host_files: 'skip_missing',
       digests: {},
       host_packages: [],
       runtime: { resume: false, attach: false, podman: [] },

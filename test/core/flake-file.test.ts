@@ -39,11 +39,11 @@ const defaults: Flake = {
   include: { tar: [], path: [] },
   container: {
     name: 'busybox',
-    target_app_path: '/',
     layers: [],
     check_host_dependencies: false,
     digests: {},
     host_packages: [],
+    host_files: 'skip_missing',
     runtime: { resume: false, attach: false, podman: [] },
   },
 };
@@ -64,6 +64,7 @@ describe('upstream forms', () => {
         check_host_dependencies: false,
         digests: {},
         host_packages: [],
+        host_files: 'skip_missing',
         runtime: {
           runas: 'root',
           resume: true,
@@ -654,6 +655,7 @@ describe('serializeFlake', () => {
       check_host_dependencies: true,
       digests: { 'registry.example.com/aws-cli:2': `sha256:${'d'.repeat(64)}` },
       host_packages: ['ca-certificates'],
+      host_files: 'skip_missing',
       runtime: {
         runas: '0',
         resume: true,
@@ -700,7 +702,12 @@ describe('serializeFlake', () => {
       'podman',
     ]);
     const minimal = serializeFlake(defaults);
-    expect(minimal).not.toMatch(/include:|digests:|host_packages:|runas:|host_app_path:/);
+    expect(minimal).not.toMatch(/digests:|host_packages:|host_files:|runas:|host_app_path:/);
+    // flake-pilot 3.1.44 requires the include section, even empty.
+    expect(minimal).toMatch(/^include:\n {2}tar: \[\]\n {2}path: \[\]\n/m);
+    expect(
+      serializeFlake({ ...full, container: { ...full.container, host_files: 'strict' } }),
+    ).toMatch(/^ {2}host_files: strict$/m);
   });
 });
 

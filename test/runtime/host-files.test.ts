@@ -75,6 +75,7 @@ function flake(fields: Partial<Flake['container']> = {}, includePath: string[] =
       check_host_dependencies: false,
       digests: {},
       host_packages: [],
+      host_files: 'skip_missing',
       runtime: { resume: false, attach: false, podman: [] },
       ...fields,
     },
@@ -205,12 +206,46 @@ describe('host packages', () => {
   });
 });
 
+/** A base image as KIWI builds one: its own dpkg status, a /systemfiles. */
+function kiwiBase(systemfiles: string): ImageRecord {
+  return image({ 'usr/bin/sh': 'sh', 'var/lib/dpkg/status': statusOf(['libc6']), systemfiles });
+}
+
 describe('/systemfiles', () => {
-  it('resolves the packages its queries name, with a base', () => {
-    const delta = image({ 'usr/bin/app': 'app', systemfiles: '# host\ndpkg -L jq\n' });
-    const r = collectHostRequirements(paths, flake(), images(delta), options);
+  it("resolves the packages its queries name in the base image's copy", () => {
+    const kiwi = kiwiBase('# host\ndpkg -L jq\n');
+    const delta = image({ 'usr/bin/app': 'app' });
+    const r = collectHostRequirements(paths, flake(), images(delta, kiwi), options);
     expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
-    expect(r.packages[0]!.source).toMatch(/\/systemfiles of image test\/delta \([0-9c]+\):2/);
+    expect(r.packages[0]!.source).toMatch(/\/systemfiles of image test\/base \([0-9c]+\):2/);
+    expect(r.ignored).toEqual([]);
+  });
+
+  it("reads KIWI's shape (set -e, rpm --noghost -ql) as data", () => {
+    const kiwi = kiwiBase('set -e\nrpm --noghost -ql jq\n');
+    const r = collectHostRequirements(paths, flake(), images(image({}), kiwi), options);
+    expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
+    expect(r.packages[0]!.source).toMatch(/\/systemfiles of image test\/base \([0-9c]+\):2/);
+  });
+
+  it("counts the base image's copy only, as flake-pilot; a delta's is listed as ignored", () => {
+    const kiwi = kiwiBase('dpkg -L libjq1\n');
+    const delta = image({ systemfiles: 'dpkg -L jq\ntouch /tmp/pwned\n' });
+    const r = collectHostRequirements(paths, flake(), images(delta, kiwi), options);
+    expect(r.packages.map((p) => p.name)).toEqual(['libjq1']);
+    expect(r.ignored).toEqual([expect.stringMatching(/^\/systemfiles of image test\/delta /)]);
+  });
+
+  it('counts the one image without a base (check_host_dependencies)', () => {
+    const delta = image({ systemfiles: 'dpkg -L jq\n' });
+    const r = collectHostRequirements(
+      paths,
+      flake({ base_container: undefined, check_host_dependencies: true }),
+      images(delta, null),
+      options,
+    );
+    // No base image's dpkg status: the host provides libc6 too.
+    expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1', 'libc6']);
   });
 
   it('is ignored without a base or check_host_dependencies, as /removed is', () => {
@@ -228,9 +263,9 @@ describe('/systemfiles', () => {
   it('takes 200,000 queries (a list, not a spread of arguments) in linear time', async () => {
     await expectLinear(
       (n) => {
-        const delta = image({ systemfiles: 'dpkg -L jq\n'.repeat(n) });
+        const kiwi = kiwiBase('dpkg -L jq\n'.repeat(n));
         return () => {
-          const r = collectHostRequirements(paths, flake(), images(delta), options);
+          const r = collectHostRequirements(paths, flake(), images(image({}), kiwi), options);
           expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
         };
       },
@@ -240,16 +275,16 @@ describe('/systemfiles', () => {
   });
 
   it('is refused by its size before it is read, past 16 MiB', () => {
-    const delta = image({ systemfiles: `# ${'x'.repeat(16 * 1024 * 1024)}\n` });
-    expect(() => collectHostRequirements(paths, flake(), images(delta), options)).toThrow(
+    const kiwi = kiwiBase(`# ${'x'.repeat(16 * 1024 * 1024)}\n`);
+    expect(() => collectHostRequirements(paths, flake(), images(image({}), kiwi), options)).toThrow(
       /^\/systemfiles of image [0-9a-f]{12} has 16777219 bytes; pilot reads at most 16777216$/,
     );
   });
 
   it('refuses a line that is not a query, naming image, line and content', () => {
-    const delta = image({ systemfiles: 'rpm -ql jq\ntouch /tmp/pwned\n' });
-    expect(() => collectHostRequirements(paths, flake(), images(delta), options)).toThrow(
-      /\/systemfiles of image test\/delta \([0-9c]+\):2: "touch \/tmp\/pwned"/,
+    const kiwi = kiwiBase('rpm -ql jq\ntouch /tmp/pwned\n');
+    expect(() => collectHostRequirements(paths, flake(), images(image({}), kiwi), options)).toThrow(
+      /\/systemfiles of image test\/base \([0-9c]+\):2: "touch \/tmp\/pwned"/,
     );
   });
 });
@@ -266,7 +301,7 @@ describe('include.path and /removed', () => {
     expect(walkIncludePath('/etc/app/conf', host)).toEqual(['/etc/app/conf']);
   });
 
-  it('provides include paths at the same path, first; a missing one is missing', () => {
+  it('provides include paths at the same path, first; a missing one is missing, a missing /removed path absent', () => {
     const delta = image({ 'usr/bin/app': 'app', removed: '/usr/bin/jq\n/etc/app/conf\n/gone\n' });
     const r = scan(flake({}, ['/etc/app', '/etc/none']), images(delta));
     expect(r.files.map((f) => [f.path, f.target, f.kind])).toEqual([
@@ -279,7 +314,10 @@ describe('include.path and /removed', () => {
       ['/usr/bin/jq', '/usr/bin/jq', 'file'],
       ['/gone', '/gone', 'missing'],
     ]);
-    expect(r.missing).toEqual(['/etc/none', '/gone']);
+    // include.path is the flake's own demand: its absence fails the launch; a /removed
+    // path missing on the host is skipped unless host_files: strict (launch.ts).
+    expect(r.missing).toEqual(['/etc/none']);
+    expect(r.absent).toEqual(['/gone']);
     const sources = collectHostRequirements(
       paths,
       flake({}, ['/etc/app']),

@@ -37,6 +37,7 @@ function flake(target = '/usr/bin/app'): Flake {
       check_host_dependencies: false,
       digests: {},
       host_packages: [],
+      host_files: 'skip_missing',
       runtime: { resume: false, attach: false, podman: [] },
     },
   };
@@ -49,6 +50,7 @@ const delta = image(3, [30], { Env: ['PATH=/delta/bin:/base/bin'] });
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
   return {
     flake: flake(),
+    app: 'app',
     images: { top: delta, layers: [extra], base },
     caller: {
       args: ['a b', ''],
