@@ -118,7 +118,7 @@ describe.skipIf(skip !== '')('limits', () => {
       expectClearError(root.pilot(['rmi', long]), 2, tooLong);
     });
 
-    it('the launcher of a flake naming it says so (exit 125)', () => {
+    it('a flake naming it is refused where it is written; the launcher says so (exit 125)', () => {
       const file = archive('app.tar', 'localhost/test/app:1', [{ path: 'x', body: 'x' }]);
       root.ok(['load', file]);
       root.ok([
@@ -145,8 +145,8 @@ describe.skipIf(skip !== '')('limits', () => {
         125,
         tooLong,
       );
-      // A flake may name it, so remove --container finds that flake by the name.
-      root.ok(['remove', '--container', long]);
+      // Such a flake is refused as written (file:line), so it is removed by its app.
+      root.ok(['remove', '--app', '/usr/bin/longref']);
       expect(listDir(join(root.dir, 'usr/share/flakes'))).not.toContain('longref.yaml');
     });
   });
