@@ -273,7 +273,7 @@ export function buildProgram(): Command {
       const { link, note } = (await import('./commands/apps.js')).linkNote(paths, flake);
       if (options.json) return printJson({ ...flake, link, effective });
       process.stdout.write(
-        `# from ${files.join(', ')}\n${note}${serializeFlake(flake)}${effectiveText(effective)}`,
+        `# from ${files.join(', ')}\n${note}${serializeFlake(flake, { header: '' })}${effectiveText(effective)}`,
       );
     });
 

@@ -457,7 +457,7 @@ export function absoluteIncludes(
  * pilot's extension keys (digests, host_packages, host_files) are written only when not
  * the default; upstream ignores keys it does not know.
  */
-export function serializeFlake(flake: Flake): string {
+export function serializeFlake(flake: Flake, options: { header?: string } = {}): string {
   const { container, include } = flake;
   const out: Mapping = { include: { tar: [...include.tar], path: [...include.path] } };
   const body: Mapping = { name: container.name };
@@ -476,5 +476,6 @@ export function serializeFlake(flake: Flake): string {
   runtime.podman = [...container.runtime.podman];
   body.runtime = runtime;
   out.container = body;
-  return `# written by pilot register\n${stringify(out, { lineWidth: 0 })}`;
+  const header = options.header ?? '# written by pilot register\n';
+  return `${header}${stringify(out, { lineWidth: 0 })}`;
 }

@@ -674,6 +674,8 @@ describe('serializeFlake', () => {
     const parsed = flakeFromSources([src(text)]);
     expect(parsed.warnings).toEqual([]);
     expect(parsed.flake).toEqual(flake);
+    // show prints a merged flake without claiming register wrote it.
+    expect(serializeFlake(flake, { header: '' })).toBe(text.replace(/^# .*\n/, ''));
   });
 
   it('writes keys in flake-pilot order and omits empty extensions', () => {
