@@ -7,7 +7,7 @@
  * `--revert` puts back what the journal says. Both hold the migrate lock and, per app,
  * the registration lock that register and remove take.
  */
-import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
@@ -22,6 +22,12 @@ import { hostPath, type PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { appNames, linkKind } from './apps.js';
 import { flakePilotStorageConf, type ImportedImage, importImage } from './migrate-images.js';
+import {
+  absoluteIncludesText,
+  type IncludeRewrite,
+  missingInclude,
+  rewriteWarning,
+} from './migrate-includes.js';
 import {
   type Journal,
   type JournalEntry,
@@ -42,7 +48,8 @@ export type LineKind =
   | 'skipped'
   | 'failed'
   | 'refused'
-  | 'note';
+  | 'note'
+  | 'warning';
 
 export interface MigrateLine {
   kind: LineKind;
@@ -71,6 +78,11 @@ export interface MigrateOptions {
   launcher?: string;
   /** Each line as it happens (the CLI prints them as they come). */
   onLine?: (line: MigrateLine) => void;
+  /**
+   * The directory a relative include.tar/include.path of a flake-pilot flake is resolved
+   * against (the admin's working directory; migrate-includes.ts says why).
+   */
+  cwd?: string;
 }
 
 function newReport(paths: PilotPaths, revert: boolean, options: MigrateOptions) {
@@ -106,7 +118,12 @@ function shortId(id: string): string {
 
 interface Candidate {
   app: string;
+  /** The flake files as they are on disk. */
   sources: FlakeSource[];
+  /** The main file's text with its relative includes made absolute (else its text). */
+  mainText: string;
+  rewrites: IncludeRewrite[];
+  /** The flake as pilot reads it once those includes are absolute. */
   flake: Flake;
   appPath: string;
   link: string;
@@ -116,12 +133,20 @@ interface Candidate {
 function survey(
   paths: PilotPaths,
   app: string,
+  cwd: string | undefined,
 ): Candidate | { skip: 'already' | 'skipped'; why?: string } {
   let sources: FlakeSource[];
   let flake: Flake;
+  let mainText: string;
+  let rewrites: IncludeRewrite[];
   try {
     sources = readFlakeSources(paths.flakes, app);
-    flake = flakeFromSources(sources).flake;
+    const [main, ...dropIns] = sources;
+    // A flake-pilot flake may hold relative includes, which pilot's reader refuses: it is
+    // read as it will be written. One in a drop-in stays an error (migrate writes only
+    // the main file), and skips the app with the reader's message naming file:line.
+    ({ text: mainText, rewrites } = absoluteIncludesText(main!.file, main!.text, cwd));
+    flake = flakeFromSources([{ ...main!, text: mainText }, ...dropIns]).flake;
   } catch (error) {
     if (!isPilotError(error)) throw error;
     return { skip: 'skipped', why: `its flake does not read: ${error.message}` };
@@ -135,7 +160,17 @@ function survey(
   if (kind === 'foreign') {
     return { skip: 'skipped', why: `${link} is not a link to podman-pilot: not touched` };
   }
-  return { app, sources, flake, appPath, link };
+  return { app, sources, mainText, rewrites, flake, appPath, link };
+}
+
+/** Where migrate runs; undefined when it cannot be told (a deleted directory). */
+function adminCwd(options: MigrateOptions): string | undefined {
+  if (options.cwd !== undefined) return options.cwd;
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
 }
 
 function refsOf(flake: Flake): string[] {
@@ -152,7 +187,7 @@ export async function migrateHost(
   try {
     const candidates: Candidate[] = [];
     for (const app of appNames(paths)) {
-      const found = survey(paths, app);
+      const found = survey(paths, app, adminCwd(options));
       if ('skip' in found) {
         if (found.skip === 'already') report.already.push(app);
         else {
@@ -212,9 +247,9 @@ function migrateApp(
   const lock = options.dryRun ? undefined : appLock(paths, app);
   try {
     // Read again under the lock: a register or remove may have come in between.
-    const candidate = survey(paths, app);
+    const candidate = survey(paths, app, adminCwd(options));
     if ('skip' in candidate) return undefined;
-    const { sources, flake, link } = candidate;
+    const { sources, mainText, rewrites, flake, link } = candidate;
     const main = sources[0]!;
     if (main.target !== undefined) {
       throw new PilotError(
@@ -231,8 +266,11 @@ function migrateApp(
       }
       digests[ref] = image.id;
     }
-    const pinnedFlake = pinDigestsText(main.file, main.text, digests);
-    checkPinned(sources, pinnedFlake, flake, digests);
+    for (const rewrite of rewrites) {
+      if (!existsSync(rewrite.to)) throw missingInclude(main.file, rewrite);
+    }
+    const pinnedFlake = pinDigestsText(main.file, mainText, digests);
+    checkPinned([{ ...main, text: mainText }, ...sources.slice(1)], pinnedFlake, flake, digests);
     const previous = journal.entries.find((e) => e.app === app);
     const entry: JournalEntry = {
       app,
@@ -243,10 +281,16 @@ function migrateApp(
       link,
       target: options.launcher ?? '',
       images: digests,
+      ...(rewrites.length > 0
+        ? { includes: rewrites.map(({ key, from, to }) => ({ key, from, to })) }
+        : {}),
     };
     const pins = Object.entries(digests)
       .map(([ref, id]) => `${ref}=${shortId(id)}`)
       .join(', ');
+    for (const rewrite of rewrites) {
+      say('warning', app, rewriteWarning(main.file, rewrite, options.dryRun));
+    }
     if (options.dryRun) {
       say('pinned', app, `would pin ${app}: ${main.file} (container.digests: ${pins})`);
       say(
@@ -327,10 +371,13 @@ export function revertMigration(paths: PilotPaths, options: MigrateOptions): Mig
           }
           if (decision.flake) {
             if (!options.dryRun) writeFileAtomic(entry.flake, entry.previousFlake, entry.mode);
+            const relative = (entry.includes ?? []).map((i) => i.from);
+            const includes =
+              relative.length > 0 ? `, relative include(s) ${relative.join(', ')} again` : '';
             say(
               'restored',
               entry.app,
-              `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate)`,
+              `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate${includes})`,
             );
           }
           if (!options.dryRun) dropPlans(paths.run, entry.app);

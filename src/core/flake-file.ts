@@ -117,6 +117,10 @@ type KeySchema = { [key: string]: KeySchema | true | '*' };
 
 const SCHEMA: KeySchema = {
   include: { tar: true, path: true },
+  // flake-ctl (2.2.19 and 3.1.44) serializes its AppConfig whole: a container flake it
+  // writes ends in `vm: ~`. podman-pilot ignores the section; so does pilot (a flake with
+  // vm: and no container: is firecracker-pilot's, see validateFlake).
+  vm: '*',
   container: {
     name: true,
     target_app_path: true,
