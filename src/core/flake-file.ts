@@ -318,7 +318,9 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   check.mapping('container.runtime');
 
   const name = check.string('container.name');
-  if (name === undefined && check.get('container') === undefined && check.get('vm') !== undefined) {
+  // flake-ctl writes a firecracker flake with `container: ~` (its unused member).
+  const absent = (value: unknown) => value === undefined || value === null;
+  if (name === undefined && absent(check.get('container')) && !absent(check.get('vm'))) {
     const at = check.locate('vm');
     throw new PilotError(
       'PILOT_ENGINE_MISSING',
