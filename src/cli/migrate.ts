@@ -34,12 +34,13 @@ export function addMigrateCommand(program: Command, context: MigrateCliContext):
       const paths = context.pathsOf(command, { readOnly: dryRun });
       const onLine = options.json
         ? undefined
-        : (line: { kind: string; message: string }) => {
+        : (line: { kind: string; message: string; hint?: string }) => {
             const stream = ['failed', 'refused', 'warning'].includes(line.kind)
               ? 'stderr'
               : 'stdout';
             const prefix = line.kind === 'warning' ? 'pilot: warning: ' : 'pilot: ';
             process[stream].write(`${stream === 'stderr' ? prefix : ''}${line.message}\n`);
+            if (line.hint) process[stream].write(`  hint: ${line.hint}\n`);
           };
       const report = options.revert
         ? revertMigration(paths, { dryRun, onLine })

@@ -55,6 +55,8 @@ export interface MigrateLine {
   kind: LineKind;
   app: string | null;
   message: string;
+  /** What to do about a failure, when the error says. */
+  hint?: string;
 }
 
 export interface MigrateReport {
@@ -96,8 +98,8 @@ function newReport(paths: PilotPaths, revert: boolean, options: MigrateOptions) 
     journal: journalPath(paths),
     lines: [],
   };
-  const say = (kind: LineKind, app: string | null, message: string) => {
-    const line = { kind, app, message };
+  const say = (kind: LineKind, app: string | null, message: string, hint?: string) => {
+    const line: MigrateLine = { kind, app, message, ...(hint ? { hint } : {}) };
     report.lines.push(line);
     options.onLine?.(line);
   };
@@ -225,7 +227,12 @@ export async function migrateHost(
       } catch (error) {
         if (!isPilotError(error)) throw error;
         report.failed.push(app);
-        say('failed', app, `failed ${app}: ${error.message}; it stays a flake-pilot app`);
+        say(
+          'failed',
+          app,
+          `failed ${app}: ${error.message}; it stays a flake-pilot app`,
+          error.hint,
+        );
       }
     }
     return report;
