@@ -11,23 +11,12 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'nod
 import { join } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
-import {
-  type Flake,
-  type FlakeSource,
-  flakeFromSources,
-  readFlakeSources,
-} from '../core/flake-file.js';
 import { claimLock, type Lock } from '../core/lock.js';
-import { hostPath, type PilotPaths } from '../core/paths.js';
+import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { appNames, linkKind } from './apps.js';
 import { flakePilotStorageConf, type ImportedImage, importImage } from './migrate-images.js';
-import {
-  absoluteIncludesText,
-  type IncludeRewrite,
-  missingInclude,
-  rewriteWarning,
-} from './migrate-includes.js';
+import { missingInclude, rewriteWarning } from './migrate-includes.js';
 import {
   type Journal,
   type JournalEntry,
@@ -38,6 +27,7 @@ import {
   writeJournal,
 } from './migrate-journal.js';
 import { baseline, checkPinned, decideRevert, pinDigestsText } from './migrate-plan.js';
+import { adminCwd, type Candidate, refsOf, survey } from './migrate-survey.js';
 
 export type LineKind =
   | 'imported'
@@ -118,68 +108,6 @@ function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-interface Candidate {
-  app: string;
-  /** The flake files as they are on disk. */
-  sources: FlakeSource[];
-  /** The main file's text with its relative includes made absolute (else its text). */
-  mainText: string;
-  rewrites: IncludeRewrite[];
-  /** The flake as pilot reads it once those includes are absolute. */
-  flake: Flake;
-  appPath: string;
-  link: string;
-}
-
-/** One app as it is now: a candidate for migrate, or why not. */
-function survey(
-  paths: PilotPaths,
-  app: string,
-  cwd: string | undefined,
-): Candidate | { skip: 'already' | 'skipped'; why?: string } {
-  let sources: FlakeSource[];
-  let flake: Flake;
-  let mainText: string;
-  let rewrites: IncludeRewrite[];
-  try {
-    sources = readFlakeSources(paths.flakes, app);
-    const [main, ...dropIns] = sources;
-    // A flake-pilot flake may hold relative includes, which pilot's reader refuses: it is
-    // read as it will be written. One in a drop-in stays an error (migrate writes only
-    // the main file), and skips the app with the reader's message naming file:line.
-    ({ text: mainText, rewrites } = absoluteIncludesText(main!.file, main!.text, cwd));
-    flake = flakeFromSources([{ ...main!, text: mainText }, ...dropIns]).flake;
-  } catch (error) {
-    if (!isPilotError(error)) throw error;
-    return { skip: 'skipped', why: `its flake does not read: ${error.message}` };
-  }
-  const appPath = flake.container.host_app_path;
-  if (appPath === undefined) return { skip: 'skipped', why: 'its flake names no host_app_path' };
-  const link = hostPath(paths, appPath);
-  const kind = linkKind(link);
-  if (kind === 'pilot') return { skip: 'already' };
-  if (kind === 'missing') return { skip: 'skipped', why: `${link} does not exist` };
-  if (kind === 'foreign') {
-    return { skip: 'skipped', why: `${link} is not a link to podman-pilot: not touched` };
-  }
-  return { app, sources, mainText, rewrites, flake, appPath, link };
-}
-
-/** Where migrate runs; undefined when it cannot be told (a deleted directory). */
-function adminCwd(options: MigrateOptions): string | undefined {
-  if (options.cwd !== undefined) return options.cwd;
-  try {
-    return process.cwd();
-  } catch {
-    return undefined;
-  }
-}
-
-function refsOf(flake: Flake): string[] {
-  const c = flake.container;
-  return [...new Set([c.name, ...c.layers, ...(c.base_container ? [c.base_container] : [])])];
-}
-
 export async function migrateHost(
   paths: PilotPaths,
   options: MigrateOptions,
@@ -189,7 +117,7 @@ export async function migrateHost(
   try {
     const candidates: Candidate[] = [];
     for (const app of appNames(paths)) {
-      const found = survey(paths, app, adminCwd(options));
+      const found = survey(paths, app, adminCwd(options.cwd));
       if ('skip' in found) {
         if (found.skip === 'already') report.already.push(app);
         else {
@@ -254,7 +182,7 @@ function migrateApp(
   const lock = options.dryRun ? undefined : appLock(paths, app);
   try {
     // Read again under the lock: a register or remove may have come in between.
-    const candidate = survey(paths, app, adminCwd(options));
+    const candidate = survey(paths, app, adminCwd(options.cwd));
     if ('skip' in candidate) return undefined;
     const { sources, mainText, rewrites, flake, link } = candidate;
     const main = sources[0]!;
