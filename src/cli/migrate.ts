@@ -34,13 +34,21 @@ export function addMigrateCommand(program: Command, context: MigrateCliContext):
       const paths = context.pathsOf(command, { readOnly: dryRun });
       const onLine = options.json
         ? undefined
-        : (line: { kind: string; message: string }) => {
-            const stream = line.kind === 'failed' || line.kind === 'refused' ? 'stderr' : 'stdout';
-            process[stream].write(`${stream === 'stderr' ? 'pilot: ' : ''}${line.message}\n`);
+        : (line: { kind: string; message: string; hint?: string }) => {
+            const stream = ['failed', 'refused', 'warning'].includes(line.kind)
+              ? 'stderr'
+              : 'stdout';
+            const prefix = line.kind === 'warning' ? 'pilot: warning: ' : 'pilot: ';
+            process[stream].write(`${stream === 'stderr' ? prefix : ''}${line.message}\n`);
+            if (line.hint) process[stream].write(`  hint: ${line.hint}\n`);
           };
       const report = options.revert
         ? revertMigration(paths, { dryRun, onLine })
-        : await migrateHost(paths, { dryRun, onLine, launcher: context.appLinkTarget() });
+        : await migrateHost(paths, {
+            dryRun,
+            onLine,
+            launcher: context.appLinkTarget(),
+          });
       if (report.failed.length > 0) process.exitCode = 1;
       if (options.json) return context.printJson(report);
       process.stdout.write(`${migrateSummary(report)}\n`);

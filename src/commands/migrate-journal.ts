@@ -30,6 +30,8 @@ export interface JournalEntry {
   target: string;
   /** Image ref → id that migrate pinned. */
   images: Record<string, string>;
+  /** Relative include entries migrate made absolute in the flake (absent: none). */
+  includes?: { key: 'tar' | 'path'; from: string; to: string }[];
 }
 
 export interface Journal {
@@ -57,6 +59,20 @@ const STRING_FIELDS = [
   'target',
 ] as const;
 
+function validIncludes(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (i) =>
+        i !== null &&
+        typeof i === 'object' &&
+        (i.key === 'tar' || i.key === 'path') &&
+        typeof i.from === 'string' &&
+        typeof i.to === 'string',
+    )
+  );
+}
+
 /** Checks the shape of a parsed journal, so that --revert never acts on half a record. */
 export function parseJournal(file: string, text: string): Journal {
   let value: unknown;
@@ -79,6 +95,9 @@ export function parseJournal(file: string, text: string): Journal {
     if (!Number.isInteger(entry.mode)) throw damaged(file, `${where} has no "mode" number`);
     if (entry.images === null || typeof entry.images !== 'object') {
       throw damaged(file, `${where} has no "images" object`);
+    }
+    if (entry.includes !== undefined && !validIncludes(entry.includes)) {
+      throw damaged(file, `${where} has an "includes" list that is not {key, from, to} records`);
     }
   });
   return journal as Journal;

@@ -7,21 +7,16 @@
  * `--revert` puts back what the journal says. Both hold the migrate lock and, per app,
  * the registration lock that register and remove take.
  */
-import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
-import {
-  type Flake,
-  type FlakeSource,
-  flakeFromSources,
-  readFlakeSources,
-} from '../core/flake-file.js';
 import { claimLock, type Lock } from '../core/lock.js';
-import { hostPath, type PilotPaths } from '../core/paths.js';
+import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { appNames, linkKind } from './apps.js';
 import { flakePilotStorageConf, type ImportedImage, importImage } from './migrate-images.js';
+import { missingInclude, rewriteWarning } from './migrate-includes.js';
 import {
   type Journal,
   type JournalEntry,
@@ -32,6 +27,7 @@ import {
   writeJournal,
 } from './migrate-journal.js';
 import { baseline, checkPinned, decideRevert, pinDigestsText } from './migrate-plan.js';
+import { adminCwd, type Candidate, refsOf, survey } from './migrate-survey.js';
 
 export type LineKind =
   | 'imported'
@@ -42,12 +38,15 @@ export type LineKind =
   | 'skipped'
   | 'failed'
   | 'refused'
-  | 'note';
+  | 'note'
+  | 'warning';
 
 export interface MigrateLine {
   kind: LineKind;
   app: string | null;
   message: string;
+  /** What to do about a failure, when the error says. */
+  hint?: string;
 }
 
 export interface MigrateReport {
@@ -71,6 +70,11 @@ export interface MigrateOptions {
   launcher?: string;
   /** Each line as it happens (the CLI prints them as they come). */
   onLine?: (line: MigrateLine) => void;
+  /**
+   * The directory a relative include.tar/include.path of a flake-pilot flake is resolved
+   * against (the admin's working directory; migrate-includes.ts says why).
+   */
+  cwd?: string;
 }
 
 function newReport(paths: PilotPaths, revert: boolean, options: MigrateOptions) {
@@ -84,8 +88,8 @@ function newReport(paths: PilotPaths, revert: boolean, options: MigrateOptions) 
     journal: journalPath(paths),
     lines: [],
   };
-  const say = (kind: LineKind, app: string | null, message: string) => {
-    const line = { kind, app, message };
+  const say = (kind: LineKind, app: string | null, message: string, hint?: string) => {
+    const line: MigrateLine = { kind, app, message, ...(hint ? { hint } : {}) };
     report.lines.push(line);
     options.onLine?.(line);
   };
@@ -104,45 +108,6 @@ function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
-interface Candidate {
-  app: string;
-  sources: FlakeSource[];
-  flake: Flake;
-  appPath: string;
-  link: string;
-}
-
-/** One app as it is now: a candidate for migrate, or why not. */
-function survey(
-  paths: PilotPaths,
-  app: string,
-): Candidate | { skip: 'already' | 'skipped'; why?: string } {
-  let sources: FlakeSource[];
-  let flake: Flake;
-  try {
-    sources = readFlakeSources(paths.flakes, app);
-    flake = flakeFromSources(sources).flake;
-  } catch (error) {
-    if (!isPilotError(error)) throw error;
-    return { skip: 'skipped', why: `its flake does not read: ${error.message}` };
-  }
-  const appPath = flake.container.host_app_path;
-  if (appPath === undefined) return { skip: 'skipped', why: 'its flake names no host_app_path' };
-  const link = hostPath(paths, appPath);
-  const kind = linkKind(link);
-  if (kind === 'pilot') return { skip: 'already' };
-  if (kind === 'missing') return { skip: 'skipped', why: `${link} does not exist` };
-  if (kind === 'foreign') {
-    return { skip: 'skipped', why: `${link} is not a link to podman-pilot: not touched` };
-  }
-  return { app, sources, flake, appPath, link };
-}
-
-function refsOf(flake: Flake): string[] {
-  const c = flake.container;
-  return [...new Set([c.name, ...c.layers, ...(c.base_container ? [c.base_container] : [])])];
-}
-
 export async function migrateHost(
   paths: PilotPaths,
   options: MigrateOptions,
@@ -152,7 +117,7 @@ export async function migrateHost(
   try {
     const candidates: Candidate[] = [];
     for (const app of appNames(paths)) {
-      const found = survey(paths, app);
+      const found = survey(paths, app, adminCwd(options.cwd));
       if ('skip' in found) {
         if (found.skip === 'already') report.already.push(app);
         else {
@@ -190,7 +155,12 @@ export async function migrateHost(
       } catch (error) {
         if (!isPilotError(error)) throw error;
         report.failed.push(app);
-        say('failed', app, `failed ${app}: ${error.message}; it stays a flake-pilot app`);
+        say(
+          'failed',
+          app,
+          `failed ${app}: ${error.message}; it stays a flake-pilot app`,
+          error.hint,
+        );
       }
     }
     return report;
@@ -212,9 +182,9 @@ function migrateApp(
   const lock = options.dryRun ? undefined : appLock(paths, app);
   try {
     // Read again under the lock: a register or remove may have come in between.
-    const candidate = survey(paths, app);
+    const candidate = survey(paths, app, adminCwd(options.cwd));
     if ('skip' in candidate) return undefined;
-    const { sources, flake, link } = candidate;
+    const { sources, mainText, rewrites, flake, link } = candidate;
     const main = sources[0]!;
     if (main.target !== undefined) {
       throw new PilotError(
@@ -231,8 +201,11 @@ function migrateApp(
       }
       digests[ref] = image.id;
     }
-    const pinnedFlake = pinDigestsText(main.file, main.text, digests);
-    checkPinned(sources, pinnedFlake, flake, digests);
+    for (const rewrite of rewrites) {
+      if (!existsSync(rewrite.to)) throw missingInclude(main.file, rewrite);
+    }
+    const pinnedFlake = pinDigestsText(main.file, mainText, digests);
+    checkPinned([{ ...main, text: mainText }, ...sources.slice(1)], pinnedFlake, flake, digests);
     const previous = journal.entries.find((e) => e.app === app);
     const entry: JournalEntry = {
       app,
@@ -243,10 +216,16 @@ function migrateApp(
       link,
       target: options.launcher ?? '',
       images: digests,
+      ...(rewrites.length > 0
+        ? { includes: rewrites.map(({ key, from, to }) => ({ key, from, to })) }
+        : {}),
     };
     const pins = Object.entries(digests)
       .map(([ref, id]) => `${ref}=${shortId(id)}`)
       .join(', ');
+    for (const rewrite of rewrites) {
+      say('warning', app, rewriteWarning(main.file, rewrite, options.dryRun));
+    }
     if (options.dryRun) {
       say('pinned', app, `would pin ${app}: ${main.file} (container.digests: ${pins})`);
       say(
@@ -327,10 +306,13 @@ export function revertMigration(paths: PilotPaths, options: MigrateOptions): Mig
           }
           if (decision.flake) {
             if (!options.dryRun) writeFileAtomic(entry.flake, entry.previousFlake, entry.mode);
+            const relative = (entry.includes ?? []).map((i) => i.from);
+            const includes =
+              relative.length > 0 ? `, relative include(s) ${relative.join(', ')} again` : '';
             say(
               'restored',
               entry.app,
-              `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate)`,
+              `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate${includes})`,
             );
           }
           if (!options.dryRun) dropPlans(paths.run, entry.app);

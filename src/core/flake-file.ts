@@ -117,6 +117,10 @@ type KeySchema = { [key: string]: KeySchema | true | '*' };
 
 const SCHEMA: KeySchema = {
   include: { tar: true, path: true },
+  // flake-ctl (2.2.19 and 3.1.44) serializes its AppConfig whole: a container flake it
+  // writes ends in `vm: ~`. podman-pilot ignores the section; so does pilot (a flake with
+  // vm: and no container: is firecracker-pilot's, see validateFlake).
+  vm: '*',
   container: {
     name: true,
     target_app_path: true,
@@ -314,7 +318,9 @@ export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
   check.mapping('container.runtime');
 
   const name = check.string('container.name');
-  if (name === undefined && check.get('container') === undefined && check.get('vm') !== undefined) {
+  // flake-ctl writes a firecracker flake with `container: ~` (its unused member).
+  const absent = (value: unknown) => value === undefined || value === null;
+  if (name === undefined && absent(check.get('container')) && !absent(check.get('vm'))) {
     const at = check.locate('vm');
     throw new PilotError(
       'PILOT_ENGINE_MISSING',
