@@ -26,6 +26,7 @@ import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
 import { podmanCommand } from './cli/podman.js';
+import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { explainSystemError } from './core/system-error.js';
@@ -163,6 +164,8 @@ export function buildProgram(): Command {
         `removed ${result.images.length} image(s), ${result.layers.length} layer(s), ${result.hostLayers.length} host layer(s), ${result.plans.length} stale plan(s)${leftovers}, freed ${formatBytes(result.bytesFreed)}\n`,
       );
     });
+
+  defineVerify(program);
 
   program
     .command('register')

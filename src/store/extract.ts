@@ -63,8 +63,8 @@ export interface ExtractOptions {
   privileged?: boolean;
   /** Called with byte counts as the input is read (twice: once per pass). */
   onBytes?: (bytes: number) => void;
-  /** Runs after extraction, before the rename into place (write records here). */
-  beforeCommit?: (result: ExtractResult) => void;
+  /** Runs after extraction, before the rename into place (write records here); `staging` is the finished tree. */
+  beforeCommit?: (result: ExtractResult, staging: string) => void;
 }
 
 export interface ExtractResult {
@@ -182,7 +182,7 @@ export async function extractTarSafely(
       entries: checked.validator.names.length,
       original,
     };
-    options.beforeCommit?.(result);
+    options.beforeCommit?.(result, staging);
     try {
       commitRename(staging, dest);
     } catch (error) {

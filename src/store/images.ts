@@ -16,7 +16,7 @@ import {
 import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
-import { layerRecordPath, readLayerRecord } from './layers.js';
+import { layerManifestPath, layerRecordPath, readLayerRecord } from './layers.js';
 import { cleanStaleTemp, makeTempDir, withGcLock } from './temp.js';
 
 export interface ImageSummary {
@@ -218,11 +218,11 @@ export function deleteUnusedImages(
   const trash = makeTempDir(paths, 'gc');
   try {
     for (const entry of listDir(storeDirs.layers(paths))) {
-      const match = /^([a-f0-9]{64})(\.json)?$/.exec(entry);
+      const match = /^([a-f0-9]{64})(\.json|\.manifest)?$/.exec(entry);
       if (!match || keptLayers.has(match[1]!) || inUse.has(`layers/${match[1]}`)) continue;
       const diffId = `sha256:${match[1]}`;
       if (match[2]) {
-        // A record whose layer is gone (or never arrived: a load killed mid-way).
+        // A record or manifest whose layer is gone (or never arrived: a load killed mid-way).
         if (result.layers.includes(diffId)) continue; // went with its layer below
         try {
           lstatSync(join(storeDirs.layers(paths), match[1]!));
@@ -237,6 +237,7 @@ export function deleteUnusedImages(
       faultPoint(`rename ${join(storeDirs.layers(paths), entry)} to trash`);
       renameSync(join(storeDirs.layers(paths), entry), join(trash, entry));
       removeEntry(layerRecordPath(paths, diffId));
+      removeEntry(layerManifestPath(paths, diffId));
       removeTree(join(trash, entry));
       result.bytesFreed += size;
       result.layers.push(diffId);

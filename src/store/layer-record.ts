@@ -23,6 +23,15 @@ export interface StoredLayerRecord extends LayerRecord {
   original?: OriginalEntry[];
   /** The store format the layer was extracted or converted for (core/store-version.ts). */
   format?: number;
+  /** The archive (absolute path) the layer was loaded from, for `verify --repair`. */
+  source?: string;
+  /** The ref the layer was pulled as, when it came from `pilot pull`. */
+  pulled?: string;
+}
+
+/** `layers/<hex>.manifest`: every entry as extracted (layer-manifest.ts). */
+export function layerManifestPath(paths: PilotPaths, diffId: string): string {
+  return `${storeDirs.layer(paths, diffId)}.manifest`;
 }
 
 export function layerRecordPath(paths: PilotPaths, diffId: string): string {

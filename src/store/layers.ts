@@ -9,7 +9,7 @@
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { symlinkAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { symlinkAtomic, writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { layerAlias } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
@@ -18,9 +18,21 @@ import { STORE_FORMAT } from '../core/store-version.js';
 import { walkTree } from '../core/tree-walk.js';
 import type { BlobSource } from './archive-source.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
-import { layerRecordPath, readLayerRecord, type StoredLayerRecord } from './layer-record.js';
+import { serializeManifest } from './layer-manifest.js';
+import { scanTree } from './layer-manifest-scan.js';
+import {
+  layerManifestPath,
+  layerRecordPath,
+  readLayerRecord,
+  type StoredLayerRecord,
+} from './layer-record.js';
 
-export { layerRecordPath, readLayerRecord, type StoredLayerRecord } from './layer-record.js';
+export {
+  layerManifestPath,
+  layerRecordPath,
+  readLayerRecord,
+  type StoredLayerRecord,
+} from './layer-record.js';
 
 export function layerPresent(paths: PilotPaths, diffId: string): boolean {
   try {
@@ -96,6 +108,9 @@ export interface LayerToLoad {
   digest?: string | undefined;
   /** For messages: which archive and image. */
   label: string;
+  /** Where it came from, kept in the record so that `verify --repair` knows where to look. */
+  source?: string | undefined;
+  pulled?: string | undefined;
 }
 
 export interface EnsuredLayer {
@@ -135,7 +150,12 @@ export async function ensureLayer(
       expectedDigest: layer.digest,
       expectedDiffId: layer.diffId,
       onBytes,
-      beforeCommit: (extracted) => {
+      beforeCommit: (extracted, staging) => {
+        // The manifest before the record, both before the rename: a present layer has both.
+        writeFileAtomic(
+          layerManifestPath(paths, layer.diffId),
+          serializeManifest(scanTree(staging)),
+        );
         record = {
           diffId: layer.diffId,
           alias: layerAlias(layer.diffId),
@@ -145,6 +165,8 @@ export async function ensureLayer(
           extracted: new Date().toISOString(),
           original: extracted.original,
           format: STORE_FORMAT,
+          ...(layer.source !== undefined ? { source: layer.source } : {}),
+          ...(layer.pulled !== undefined ? { pulled: layer.pulled } : {}),
         };
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);
       },

@@ -7,7 +7,7 @@
 
 import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import { checkRefLength, type ImageRecord, readImageById } from '../core/image-record.js';
@@ -36,6 +36,8 @@ export interface LoadOptions {
   concurrency?: number;
   /** Bytes a compressed archive may take decompressed (default: what the store's disk can spare). */
   scratchLimit?: number | undefined;
+  /** The ref `pilot pull` fetched (its archive is a temp file; layer records name the ref). */
+  pulled?: string | undefined;
 }
 
 export interface LoadResult {
@@ -156,7 +158,15 @@ async function loadPlans(
         ensureLayer(
           paths,
           workDir,
-          { diffId: layer.diffId, blob: layer.blob, digest: layer.digest, label },
+          {
+            diffId: layer.diffId,
+            blob: layer.blob,
+            digest: layer.digest,
+            label,
+            ...(options.pulled !== undefined
+              ? { pulled: options.pulled }
+              : { source: resolve(source) }),
+          },
           report,
         ),
       );

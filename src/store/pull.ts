@@ -126,6 +126,7 @@ export async function pullImage(
       );
     }
     const results = await loadArchive(paths, archive, {
+      pulled: ref,
       onProgress: options.onProgress,
       onWarning: options.onWarning,
     });
