@@ -15,6 +15,7 @@ import { explainSystemError } from '../core/system-error.js';
 import { listPlans } from '../runtime/fast-plan.js';
 import { hostSupport } from '../runtime/host-support.js';
 import { checkAccessForOthers } from './doctor-access.js';
+import { checkStoreQuick } from './verify-quick.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -446,6 +447,7 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
     checkFreeSpace(paths.store),
     checkHardLinks(host, paths.store),
     checkPlans(paths.run),
+    checkStoreQuick(paths),
     ...checkIsolation(host),
   ];
 }
