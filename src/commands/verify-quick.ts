@@ -109,7 +109,7 @@ export function checkStoreQuick(paths: PilotPaths): DoctorCheck {
   const shown = problems.slice(0, 3).join('; ');
   const more = problems.length > 3 ? `; and ${problems.length - 3} more` : '';
   return {
-    check: 'store integrity (quick)',
+    check: 'store integrity',
     status: problems.length === 0 ? 'ok' : 'warn',
     required: false,
     detail:

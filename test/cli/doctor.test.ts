@@ -60,6 +60,7 @@ describe('pilot doctor on this machine', () => {
       'free space',
       'hard links',
       'cached plans',
+      'store integrity',
       'option --network none',
       'option --hostname',
       'option --cap-drop/--cap-add',

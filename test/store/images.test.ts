@@ -142,7 +142,9 @@ describe('collectGarbage', () => {
     ).toEqual([fresh.configDigest, pinned.configDigest].sort());
     const hex = (d: string) => d.slice(7);
     const layers = [base, fresh.layers[1]!, pinned.layers[0]!].map((l) => hex(l.diffId));
-    expect(storeEntries('layers')).toEqual(layers.flatMap((h) => [h, `${h}.json`]).sort());
+    expect(storeEntries('layers')).toEqual(
+      layers.flatMap((h) => [h, `${h}.json`, `${h}.manifest`]).sort(),
+    );
     expect(storeEntries('l')).toEqual(layers.map((h) => h.slice(0, 10)).sort());
     expect(storeEntries('blobs/sha256')).toEqual(
       [fresh.configDigest, fresh.manifestDigest, pinned.configDigest, pinned.manifestDigest]

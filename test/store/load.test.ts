@@ -50,7 +50,7 @@ function archive(name: string, data: Buffer): string {
 
 function layerDirs(): string[] {
   const dir = join(store.paths.store, 'layers');
-  return existsSync(dir) ? readdirSync(dir).filter((e) => !e.endsWith('.json')) : [];
+  return existsSync(dir) ? readdirSync(dir).filter((e) => /^[a-f0-9]{64}$/.test(e)) : [];
 }
 
 function imageRecords(): string[] {
