@@ -34,6 +34,7 @@ export function missingRequirements(): string[] {
     'setfattr',
     'mknod',
     'cc',
+    'strace',
   ]) {
     if (!has(tool)) missing.push(tool);
   }

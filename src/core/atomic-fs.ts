@@ -2,7 +2,8 @@
  * Writes that a crash cannot leave half done: stage in a sibling temp entry (named as
  * src/core/temp-entries.ts says, so no reader mistakes it for an entry and a dead
  * writer's leftover is found), then rename into place. Readers see the old state or
- * the new one.
+ * the new one. Each commit is durable before the function returns: data on disk before
+ * the rename, the directory synced after it (core/durable.ts).
  */
 import {
   closeSync,
@@ -14,6 +15,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsyncDir, syncTree } from './durable.js';
+import { errnoOf } from './errors.js';
 import { faultPoint } from './fault.js';
 import { makeDirs, setFileMode } from './modes.js';
 import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
@@ -34,8 +37,27 @@ export function commitRename(temp: string, path: string): void {
 }
 
 /**
- * Atomically replaces `path` with `data` (temp file in the same directory + fsync +
- * rename). The file gets `mode` whatever the umask (core/modes.ts), and so do the
+ * Publishes a staged tree (a layer, a host layer) at `path`, durably: one syncfs of its
+ * file system, the rename, an fsync of the parent. When another writer's copy is already
+ * in place (EEXIST, ENOTEMPTY: thrown, the temp removed), the parent is synced all the
+ * same: that writer may not have synced its rename yet, and this one's caller is about
+ * to commit records that name the tree.
+ */
+export function commitTree(temp: string, path: string): void {
+  syncTree(temp);
+  try {
+    commitRename(temp, path);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') fsyncDir(dirname(path));
+    throw error;
+  }
+  fsyncDir(dirname(path));
+}
+
+/**
+ * Atomically and durably replaces `path` with `data` (temp file in the same directory +
+ * fsync + rename + fsync of the directory). The file gets `mode` whatever the umask (core/modes.ts), and so do the
  * directories created for it (0755).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
@@ -55,18 +77,25 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   commitRename(temp, path);
+  fsyncDir(dir);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Atomically makes `path` a symlink to `target` (temp link in the same directory + rename). */
+/**
+ * Atomically and durably makes `path` a symlink to `target` (temp link in the same
+ * directory + rename + fsync of the directory: a link's target lives in its inode,
+ * which the directory's fsync writes along with the name).
+ */
 export function symlinkAtomic(target: string, path: string): void {
-  sweepBeforeWrite(dirname(path));
+  const dir = dirname(path);
+  sweepBeforeWrite(dir);
   const temp = tempSibling(path);
   symlinkSync(target, temp);
   commitRename(temp, path);
+  fsyncDir(dir);
 }
 
 /** Removes one entry readers list (a ref, a flake, a link): a commit step of its own. */

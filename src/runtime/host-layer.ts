@@ -19,7 +19,7 @@ import {
   statSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
-import { commitRename } from '../core/atomic-fs.js';
+import { commitTree } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { makeDirs } from '../core/modes.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
@@ -188,7 +188,7 @@ export async function ensureHostLayer(
     makeDirs(dir);
     sweepBeforeWrite(dir);
     const skipped = await buildHostLayer(staging, files, options);
-    commitRename(staging, path);
+    commitTree(staging, path);
     return { path, built: true, skipped };
   } catch (error) {
     removeTree(staging);

@@ -28,7 +28,7 @@ import {
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { commitRename } from '../core/atomic-fs.js';
+import { commitTree } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf } from '../core/errors.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
@@ -184,7 +184,7 @@ export async function extractTarSafely(
     };
     options.beforeCommit?.(result, staging);
     try {
-      commitRename(staging, dest);
+      commitTree(staging, dest);
     } catch (error) {
       const code = errnoOf(error);
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;

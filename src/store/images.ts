@@ -4,6 +4,7 @@
 import { lstatSync, readlinkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeEntry } from '../core/atomic-fs.js';
+import { fsyncDir } from '../core/durable.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { faultPoint } from '../core/fault.js';
 import {
@@ -201,6 +202,9 @@ export function deleteUnusedImages(
     removeEntry(path);
     result.images.push(image.id);
   }
+  // Deletes go in the reverse order of commits: no record may come back after a power
+  // cut to name blobs and layers that are gone for good.
+  if (result.images.length > 0) fsyncDir(storeDirs.images(paths));
 
   const keptBlobs = new Set(
     kept.flatMap((image) => [digestHex(image.id), digestHex(image.manifestDigest)]),
@@ -236,6 +240,9 @@ export function deleteUnusedImages(
       // Rename first: the layer vanishes in one step, and the slow delete happens in tmp/.
       faultPoint(`rename ${join(storeDirs.layers(paths), entry)} to trash`);
       renameSync(join(storeDirs.layers(paths), entry), join(trash, entry));
+      // The name is gone for good before any file below it is: else a half-deleted
+      // tree could come back as the layer after a power cut.
+      fsyncDir(storeDirs.layers(paths));
       removeEntry(layerRecordPath(paths, diffId));
       removeEntry(layerManifestPath(paths, diffId));
       removeTree(join(trash, entry));

@@ -9,6 +9,7 @@ import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { fsyncDir } from '../core/durable.js';
 import { errnoOf } from '../core/errors.js';
 import { checkRefLength, type ImageRecord, readImageById } from '../core/image-record.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
@@ -50,7 +51,12 @@ export interface LoadResult {
 function writeBlob(paths: PilotPaths, digest: string, data: Buffer): void {
   const path = join(storeDirs.blobs(paths), digestHex(digest));
   try {
-    if (lstatSync(path).size === data.length) return; // content-addressed: same name, same bytes
+    if (lstatSync(path).size === data.length) {
+      // Content-addressed: same name, same bytes. Its writer (maybe a concurrent load)
+      // may not have synced the name yet, and the record about to name it will be.
+      fsyncDir(storeDirs.blobs(paths));
+      return;
+    }
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT') throw error;
   }
@@ -234,6 +240,9 @@ function commitImage(
     loaded: new Date().toISOString(),
   };
   // The record goes in only now that every layer is in place; names only after it.
+  // A layer this load found in place (or lost a race for) may have been renamed by a
+  // writer that has not synced layers/ yet: sync it, so no record outlives its layers.
+  if (reusedLayers > 0) fsyncDir(storeDirs.layers(paths));
   writeJsonAtomic(join(storeDirs.images(paths), `${digestHex(image.id)}.json`), image);
   for (const name of plan.names) {
     writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${image.id}\n`);
