@@ -192,7 +192,8 @@ describe.skipIf(skip !== '')('everything at once', () => {
             const what = `round ${round}: pilot ${args.join(' ')}`;
             const clear = r.stderr.trim() !== '' && !/internal error|\n\s+at /.test(r.stderr);
             if (r.code === 0) count(`${label}: ok`);
-            else if (r.code === 1 && clear) count(`${label}: refused (exit 1)`);
+            else if (r.code === 1 && clear)
+              count(`${label}: refused (exit 1): ${r.stderr.trim().split('\n')[0]?.slice(0, 100)}`);
             else failures.push(`${what}: exit ${r.code} ${r.signal ?? ''}\n${r.stderr}`);
           }),
         );
