@@ -14,7 +14,7 @@ HELPER_HEADERS := $(wildcard pilot/exec/*.h)
 GENERATED := dist/man/pilot.1 dist/completion/pilot.bash dist/completion/_pilot
 SOURCES := $(shell find src pilot -name '*.ts' 2>/dev/null)
 
-.PHONY: all build check lint typecheck unit fuzz test integration bench demo examples install uninstall clean
+.PHONY: all build check lint typecheck unit fuzz test integration soak bench demo examples install uninstall clean
 
 all: build
 
@@ -62,6 +62,14 @@ examples:
 
 integration: build
 	npx vitest run --config integration/vitest.config.ts
+
+# integration/everything-at-once.test.ts with 100 rounds instead of CI's 8 (minutes):
+# outside CI, after changing how commands or launches share the store. SOAK_SEED replays.
+SOAK_ROUNDS ?= 100
+SOAK_SEED ?= 18
+soak: build
+	PILOT_SOAK_ROUNDS=$(SOAK_ROUNDS) PILOT_SOAK_SEED=$(SOAK_SEED) npx vitest run \
+		--config integration/vitest.config.ts integration/everything-at-once.test.ts
 
 # What CI runs: the whole gate.
 test: check integration

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
-import { removeTree } from '../core/temp-entries.js';
+import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
 import { walkTree } from '../core/tree-walk.js';
 import { listPlans } from './fast-plan.js';
 import { storeEntryOf } from './in-use.js';
@@ -110,8 +110,13 @@ export function collectLauncherCaches(
   }
   removeUnusedSessionFiles(paths.run, Math.max(options.minAgeMs ?? 0, SESSION_MIN_AGE_MS));
   // The host package resolution cache is keyed by the dpkg database; it refills itself.
+  // Entry by entry, not the dir: a launch may be writing its entry right now (a live
+  // writer's temp entry stays; a dead one's goes with gc's sweep of leftovers).
   if (options.requirements !== false) {
-    rmSync(join(paths.run, 'host-requirements'), { recursive: true, force: true });
+    const dir = join(paths.run, 'host-requirements');
+    for (const entry of listDir(dir)) {
+      if (tempEntryOwner(entry) === undefined) rmSync(join(dir, entry), { force: true });
+    }
   }
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
 }

@@ -339,9 +339,10 @@ function writeCache(file: string, entry: CacheEntry): void {
   try {
     writeJsonAtomic(file, entry);
   } catch (error) {
-    // A run dir we cannot write only costs the next launch the same work.
+    // A run dir we cannot write only costs the next launch the same work; so does the
+    // cache dir that a concurrent `pilot gc` removed between our mkdir and our write.
     const code = errnoOf(error);
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS' && code !== 'ENOSPC') throw error;
+    if (!['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOENT'].includes(code ?? '')) throw error;
   }
 }
 

@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { faultPoint } from '../core/fault.js';
 import { listDir } from '../core/list-dir.js';
 import { type Lock, waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE, writeFileMode } from '../core/modes.js';
@@ -158,6 +159,9 @@ export async function ensureInstance(
     chmodSync(dirs.state, 0o700);
     chmodSync(dirname(dirs.root), 0o700);
     // nosuid,nodev: the root is mounted in the host's namespace (DESIGN.md, Trust).
+    // A kill after the mount and before info.json leaves a mount without its key: the
+    // next call sees a key mismatch and mounts again over the same upper.
+    faultPoint(`mount ${dirs.root}`);
     const options = `nosuid,nodev,lowerdir=${lowerdirs.join(':')},upperdir=${dirs.upper},workdir=${dirs.work},index=off,metacopy=off`;
     const r = spawnSync('mount', ['-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
       cwd: paths.store,
@@ -183,6 +187,7 @@ export async function ensureInstance(
 export function enterInstance(dirs: InstanceDirs, call: Owner): () => void {
   makeDirs(dirs.pids);
   const file = join(dirs.pids, String(call.pid));
+  faultPoint(`record ${file}`);
   writeFileMode(file, `${call.start}\n`);
   return () => rmSync(file, { force: true });
 }

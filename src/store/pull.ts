@@ -133,11 +133,13 @@ export async function pullImage(
     // The archive's own names come first; REF (and --name) are added as the user wrote them.
     for (const result of results) {
       for (const name of names) {
+        // The archive's own name (podman save writes REF) is in place already.
+        if (result.names.includes(name)) continue;
         writeFileAtomic(
           join(storeDirs.refs(paths), encodeURIComponent(name)),
           `${result.image.id}\n`,
         );
-        if (!result.names.includes(name)) result.names.push(name);
+        result.names.push(name);
       }
     }
     return results;
