@@ -16,6 +16,7 @@ import {
 import { dirname } from 'node:path';
 import { faultPoint } from './fault.js';
 import { makeDirs, setFileMode } from './modes.js';
+import { withPath } from './system-error.js';
 import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 /**
@@ -51,7 +52,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
-    throw error;
+    // writeSync/fsyncSync name no path: a full disk must still say where.
+    throw withPath(error, path);
   }
   closeSync(fd);
   commitRename(temp, path);
