@@ -238,6 +238,25 @@ static bool linkable(const struct tree *t, int fd, const struct stat *st)
 	       !has_capabilities(fd);
 }
 
+/*
+ * Writes all of buf, or dies. A write that returns short (the disk filled up after a
+ * part) sets no errno: the next one says why, so a full disk reads as ENOSPC.
+ */
+static void write_all(int fd, const char *buf, size_t len, const char *rel)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die_errno("host layer: cannot copy", rel, errno);
+		if (w == 0)
+			die_errno("host layer: cannot copy", rel, ENOSPC);
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
 static void copy_file(const struct tree *t, int src, const struct stat *st, int parent,
 		      const char *name, const char *rel)
 {
@@ -254,8 +273,9 @@ static void copy_file(const struct tree *t, int src, const struct stat *st, int 
 			while ((r = read(src, buf, sizeof buf)) != 0) {
 				if (r < 0 && errno == EINTR)
 					continue;
-				if (r < 0 || write(dst, buf, (size_t)r) != r)
+				if (r < 0)
 					die_errno("host layer: cannot copy", rel, errno);
+				write_all(dst, buf, (size_t)r, rel);
 			}
 			break;
 		}

@@ -19,6 +19,7 @@ import { fsyncDir, syncTree } from './durable.js';
 import { errnoOf } from './errors.js';
 import { faultPoint } from './fault.js';
 import { makeDirs, setFileMode } from './modes.js';
+import { withPath } from './system-error.js';
 import { removeTree, sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 /**
@@ -73,7 +74,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } catch (error) {
     closeSync(fd);
     rmSync(temp, { force: true });
-    throw error;
+    // writeSync/fsyncSync name no path: a full disk must still say where.
+    throw withPath(error, path);
   }
   closeSync(fd);
   commitRename(temp, path);

@@ -17,6 +17,7 @@ import { errnoOf, PilotError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { makeDirs, setFileMode } from './modes.js';
 import { formatOwner, isOwnerAlive, type Owner, parseOwner } from './owner.js';
+import { withPath } from './system-error.js';
 import { sweepBeforeWrite, tempSibling } from './temp-entries.js';
 
 export interface Lock {
@@ -34,9 +35,13 @@ function tryClaim(path: string): boolean {
   try {
     setFileMode(fd, 0o644);
     writeSync(fd, `${formatOwner()}\n`);
-  } finally {
+  } catch (error) {
+    // A full disk: the half-written claim goes, and the error says where.
     closeSync(fd);
+    rmSync(temp, { force: true });
+    throw withPath(error, path);
   }
+  closeSync(fd);
   try {
     faultPoint(`claim ${path}`);
     linkSync(temp, path);

@@ -8,7 +8,7 @@
  *
  * Node built-ins only: the launcher loads this on every failed start.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 
@@ -105,14 +105,91 @@ export function explainSystemError(error: unknown): unknown {
       );
     case 'ENOSPC':
     case 'EDQUOT':
-      return fail(
-        'PILOT_RUNTIME',
-        `${path}: ${code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded'}`,
-        'free some space ("pilot gc" deletes what no image or app uses), then run the command again',
-      );
+      return diskFull(path, { code, cause: error });
     default:
       return error;
   }
+}
+
+const FULL_HINT =
+  'free some space ("pilot gc" deletes what no image or app uses), then run the command again';
+
+/** The mount point of the file system that holds `path` (the longest one above it). */
+function mountPointOf(path: string): string | undefined {
+  let best: string | undefined;
+  try {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      // field 5: the mount point, with space, tab, newline and backslash octal-escaped
+      const point = line
+        .split(' ')[4]
+        ?.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+          String.fromCharCode(Number.parseInt(octal, 8)),
+        );
+      if (point === undefined) continue;
+      const inside = point === '/' || path === point || path.startsWith(`${point}/`);
+      if (inside && (best === undefined || point.length >= best.length)) best = point;
+    }
+  } catch {
+    // no /proc: the message names the path alone
+  }
+  return best;
+}
+
+/** Bytes still free for this user on the file system holding `path`, when it can be told. */
+function freeBytes(path: string): number | undefined {
+  for (let dir = path; ; dir = dirname(dir)) {
+    try {
+      const stats = statfsSync(dir);
+      return stats.bavail * stats.bsize;
+    } catch {
+      if (dirname(dir) === dir) return undefined;
+    }
+  }
+}
+
+/**
+ * A full disk (ENOSPC) or quota (EDQUOT) met while writing `path`: says so, and where,
+ * i.e. the path and the file system it is on, with what is left there. A write that
+ * fails this way has already been undone by its writer (stage, then rename).
+ */
+export function diskFull(
+  path: string,
+  options: { code?: 'ENOSPC' | 'EDQUOT'; cause?: unknown; doing?: string } = {},
+): PilotError {
+  const { code = 'ENOSPC', cause, doing } = options;
+  const mount = mountPointOf(path);
+  const free = freeBytes(path);
+  const where = [
+    mount === undefined ? undefined : `file system ${mount}`,
+    free === undefined ? undefined : `${free} bytes free`,
+  ].filter((part) => part !== undefined);
+  const what = code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded';
+  return new PilotError(
+    'PILOT_DISK_FULL',
+    `${doing === undefined ? '' : `${doing}: `}${path}: ${what}${where.length > 0 ? ` (${where.join(', ')})` : ''}`,
+    { hint: FULL_HINT, cause },
+  );
+}
+
+/**
+ * The errno a tool's own message reports for a full disk or quota (GNU tar, cp, podman
+ * print strerror), or undefined.
+ */
+export function diskFullIn(text: string): 'ENOSPC' | 'EDQUOT' | undefined {
+  if (/no space left on device/i.test(text)) return 'ENOSPC';
+  if (/disk quota exceeded/i.test(text)) return 'EDQUOT';
+  return undefined;
+}
+
+/**
+ * `error` with `path` attached when it has none: writeSync, fsyncSync and stream writes
+ * report ENOSPC without the path, which the one error printer needs to say where.
+ */
+export function withPath(error: unknown, path: string): unknown {
+  if (error instanceof Error && errnoOf(error) !== undefined && !('path' in error)) {
+    (error as Error & { path?: string }).path = path;
+  }
+  return error;
 }
 
 /**

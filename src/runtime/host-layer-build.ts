@@ -8,11 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { type Stats, statSync } from 'node:fs';
-import { posix } from 'node:path';
+import { dirname, posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
 import { pathPresent } from '../core/fs-query.js';
 import { makeDir } from '../core/modes.js';
+import { diskFull, diskFullIn } from '../core/system-error.js';
 import type { HostFile } from './host-layer.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -137,6 +138,13 @@ export async function buildHostLayer(
       ?.toString()
       .trim()
       .replace(/^pilot: /, '');
+    const full = said === undefined ? undefined : diskFullIn(said);
+    if (full !== undefined) {
+      throw diskFull(dirname(staging), {
+        code: full,
+        doing: `cannot build the host layer (${said})`,
+      });
+    }
     throw new PilotError(
       'PILOT_HOST_LAYER',
       `cannot build the host layer: ${said || r.error?.message || `${options.helper} exited with ${r.status ?? r.signal}`}`,

@@ -32,6 +32,7 @@ import { commitTree } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf } from '../core/errors.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
+import { withPath } from '../core/system-error.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
@@ -91,7 +92,13 @@ function isPrivileged(): boolean {
 }
 
 async function spool(stream: Readable, file: string): Promise<void> {
-  await pipeline(stream, createWriteStream(file, { mode: 0o600 }));
+  try {
+    await pipeline(stream, createWriteStream(file, { mode: 0o600 }));
+  } catch (error) {
+    // A stream's write error names no path: a full disk must still say where.
+    const code = errnoOf(error);
+    throw code === 'ENOSPC' || code === 'EDQUOT' ? withPath(error, file) : error;
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { checkRefLength, normalizeRef } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { diskFull, diskFullIn } from '../core/system-error.js';
 import { removeTree } from '../core/temp-entries.js';
 import { type LoadResult, loadArchive } from './load.js';
 import { validRef } from './ref-names.js';
@@ -115,6 +116,15 @@ export async function pullImage(
         }
       }
       if (fetched) break;
+    }
+    // A fetcher that ran out of space writing the archive (podman save, skopeo copy): the
+    // disk is full, not the name wrong; nothing of it reached the store but tmp/, which goes.
+    const full = attempts.find((attempt) => diskFullIn(attempt.outcome) !== undefined);
+    if (!fetched && full !== undefined) {
+      throw diskFull(archive, {
+        code: diskFullIn(full.outcome),
+        doing: `cannot pull ${ref} (${full.command})`,
+      });
     }
     if (!fetched) {
       throw new PilotError(

@@ -3,11 +3,13 @@
  * cannot write xattrs); owners and modes are then made canonical (canonical.ts). It lists what it extracted, in
  * its own quoting, for the cross-check against what pass 1 validated.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PilotError } from '../../core/errors.js';
 import { escapeExcerpt } from '../../core/excerpt.js';
+import { diskFull, diskFullIn } from '../../core/system-error.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 import { invalid, splitEntryPath } from './entry-rules.js';
 
@@ -136,6 +138,10 @@ export async function extractPass(
         cause: error,
       },
     );
+  }
+  const full = code === 0 ? undefined : diskFullIn(stderr);
+  if (full !== undefined) {
+    throw diskFull(staging, { code: full, doing: `extracting ${label}` });
   }
   if (code !== 0) {
     throw new PilotError(

@@ -10,7 +10,8 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
-import { PilotError } from '../../core/errors.js';
+import { errnoOf, PilotError } from '../../core/errors.js';
+import { explainSystemError, withPath } from '../../core/system-error.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 import { EntryValidator, invalid, unsafe } from './entry-rules.js';
 
@@ -113,6 +114,11 @@ export async function validatePass(
       await new Promise<void>((resolve) => spool.once('close', () => resolve()));
     }
     if (failure !== undefined) throw failure;
+    // The private copy could not be written (a full disk): not the archive's fault.
+    const spoolErrno = errnoOf(spoolError);
+    if (spoolFile !== undefined && (spoolErrno === 'ENOSPC' || spoolErrno === 'EDQUOT')) {
+      throw explainSystemError(withPath(spoolError, spoolFile));
+    }
     throw invalid(label, `cannot read the archive: ${(error as Error).message}`, error);
   }
   parser.end();
