@@ -24,6 +24,7 @@ import {
 } from './archive-images.js';
 import { openArchive } from './archive-source.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
+import { markNewStore } from './store-format.js';
 import { beginLoad, cleanStaleTemp } from './temp.js';
 
 export interface LoadOptions {
@@ -92,6 +93,7 @@ function ensureStoreDirs(paths: PilotPaths): void {
     makeDirs(dir);
   }
   makeDirs(storeDirs.tmp(paths), PRIVATE_DIR_MODE);
+  markNewStore(paths);
 }
 
 export async function loadArchive(

@@ -62,3 +62,19 @@ export function upgradeStore(paths: PilotPaths): number {
   debugStep(`store brought to format ${STORE_FORMAT}: ${trees} trees canonicalised`);
   return trees;
 }
+
+/**
+ * A store made now is of the current format, and says so: without the file the next
+ * command would take it for an earlier pilot's and upgrade it (dropping every plan).
+ * A store that holds trees already is left to upgradeStore.
+ */
+export function markNewStore(paths: PilotPaths): void {
+  if (storeFormat(paths) !== 0) return;
+  const dirs = [
+    storeDirs.layers(paths),
+    join(paths.store, 'includes'),
+    storeDirs.hostLayers(paths),
+  ];
+  if (dirs.some((dir) => listDir(dir).length > 0)) return;
+  writeFileAtomic(storeFormatFile(paths), `${STORE_FORMAT}\n`, 0o644);
+}

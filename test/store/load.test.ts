@@ -14,9 +14,11 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listRefs, readImageById, resolveImage } from '../../src/core/image-record.js';
 import { processStartTime } from '../../src/core/owner.js';
+import { STORE_FORMAT, storeFormat } from '../../src/core/store-version.js';
 import { listImages } from '../../src/store/images.js';
 import { readLayerRecord } from '../../src/store/layers.js';
 import { loadArchive } from '../../src/store/load.js';
+import { upgradeStore } from '../../src/store/store-format.js';
 import { encodeTar } from '../../src/store/tar-write.js';
 import {
   bundleScript,
@@ -126,6 +128,20 @@ describe('loadArchive: archive kinds', () => {
     for (let i = 1; i < progress.length; i++) {
       expect(progress[i]![0]).toBeGreaterThanOrEqual(progress[i - 1]![0]);
     }
+  });
+
+  it('marks a store it creates with the current format (the next command must not upgrade it)', async () => {
+    const image = makeImage([simpleLayer('fmt')]);
+    await loadArchive(
+      store.paths,
+      archive('fmt.tar', tarOf(ociFiles([{ image, refName: 'f:1' }]))),
+    );
+    expect(storeFormat(store.paths)).toBe(STORE_FORMAT);
+    const plans = join(store.paths.run, 'plans');
+    mkdirSync(plans, { recursive: true });
+    writeFileSync(join(plans, 'kept'), 'x');
+    expect(upgradeStore(store.paths)).toBe(0);
+    expect(existsSync(join(plans, 'kept'))).toBe(true);
   });
 
   it('loads docker-archives: legacy layer.tar names, blobs/ names, plain and gzip layers', async () => {
