@@ -73,12 +73,13 @@ describe.skipIf(skip !== '')('durable commits', () => {
       traced([process.execPath, cli, 'load', join(root.dir, 'work/tool.tar'), '--quiet']).calls,
     );
     for (const commits of [base, tool]) {
-      // The store's format file (written by the first command after a store appears)
+      // The store's format file (written by the load that makes the store)
       // is a commit too; its order was checked with the rest.
       const kinds = commits
         .filter((c) => c.to !== '/var/lib/pilot/format')
         .map((c) => `${c.data} ${c.to.replace(/[a-f0-9]{10,}/g, 'X')}`);
       expect(kinds).toEqual([
+        'fsync /var/lib/pilot/layers/X.manifest',
         'fsync /var/lib/pilot/layers/X.json',
         'syncfs /var/lib/pilot/layers/X',
         'symlink /var/lib/pilot/l/X',

@@ -36,7 +36,7 @@ describe.skipIf(skip !== '')('limits', () => {
   let work: string;
   const store = () => join(root.dir, 'var/lib/pilot');
   const tmpEntries = () => listDir(join(store(), 'tmp'));
-  const layerDirs = () => listDir(join(store(), 'layers')).filter((n) => !n.endsWith('.json'));
+  const layerDirs = () => listDir(join(store(), 'layers')).filter((n) => /^[a-f0-9]{64}$/.test(n));
 
   function archive(name: string, ref: string, entries: Parameters<typeof makeLayer>[0]): string {
     const image = makeImage([makeLayer(entries)], { config: { Env: ['PATH=/bin:/usr/bin'] } });

@@ -124,9 +124,10 @@ function auditStore(audit: AccessAudit, paths: PilotPaths): void {
   }
   if (audit.need(storeDirs.layers(paths), 'rx', 'store directory')) {
     for (const name of namesIn(storeDirs.layers(paths))) {
-      if (name.startsWith('.')) continue;
+      // A launch reads a layer's tree and its record; its manifest is for pilot verify.
       const path = join(storeDirs.layers(paths), name);
-      audit.need(path, name.endsWith('.json') ? 'r' : 'rx', 'layer');
+      if (/^[a-f0-9]{64}$/.test(name)) audit.need(path, 'rx', 'layer');
+      else if (/^[a-f0-9]{64}\.json$/.test(name)) audit.need(path, 'r', 'layer');
     }
   }
   audit.need(storeDirs.aliases(paths), 'rx', 'store directory');
