@@ -3,7 +3,7 @@
  * integration suites that break things check it (fault-points, everything-at-once):
  * readers see whole entries only, whatever else is there is a temp entry or claim of a
  * dead process, and every image record names layers that are there, each with its
- * record. The same checks as test/cli/fault-points.test.ts, on real roots with mounts
+ * record. test/cli/fault-points.test.ts uses them too; on real roots with mounts
  * (a mount point is not walked: it is the kernel's, not the store's).
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';

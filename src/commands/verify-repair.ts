@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { commitRename, writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { commitTree, writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { type ImageRecord, layerAlias } from '../core/image-record.js';
@@ -39,6 +39,7 @@ import { serializeManifest } from '../store/layer-manifest.js';
 import { scanTree } from '../store/layer-manifest-scan.js';
 import {
   ensureLayerAlias,
+  extractedLayerRecord,
   layerManifestPath,
   layerRecordPath,
   measureTree,
@@ -226,17 +227,10 @@ async function reextractLayer(
     writeFileAtomic(layerManifestPath(paths, diffId), manifest);
     writeJsonAtomic(layerRecordPath(paths, diffId), {
       ...(kept && typeof kept === 'object' ? kept : {}),
-      diffId,
-      alias: layerAlias(diffId),
-      size: extracted.size,
-      tarSize: extracted.tarSize,
-      entries: extracted.entries,
-      extracted: new Date().toISOString(),
-      original: extracted.original,
-      format: STORE_FORMAT,
-      source,
-    } satisfies StoredLayerRecord);
-    commitRename(fresh, live);
+      ...extractedLayerRecord(diffId, extracted, { source }),
+    });
+    // Durable like a load's layer: its data on disk before the rename (atomic-fs.ts).
+    commitTree(fresh, live);
     ensureLayerAlias(paths, diffId);
     return source;
   }

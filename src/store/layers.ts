@@ -118,6 +118,29 @@ export interface EnsuredLayer {
   created: boolean;
 }
 
+/**
+ * What the store records of a layer it has just extracted (a load, or `verify --repair`
+ * extracting it again): sizes, when, the owners and modes it had, where it came from.
+ */
+export function extractedLayerRecord(
+  diffId: string,
+  extracted: ExtractResult,
+  origin: { source?: string | undefined; pulled?: string | undefined },
+): StoredLayerRecord {
+  return {
+    diffId,
+    alias: layerAlias(diffId),
+    size: extracted.size,
+    tarSize: extracted.tarSize,
+    entries: extracted.entries,
+    extracted: new Date().toISOString(),
+    original: extracted.original,
+    format: STORE_FORMAT,
+    ...(origin.source !== undefined ? { source: origin.source } : {}),
+    ...(origin.pulled !== undefined ? { pulled: origin.pulled } : {}),
+  };
+}
+
 /** Extracts a layer unless it is present already. Safe against concurrent loaders. */
 export async function ensureLayer(
   paths: PilotPaths,
@@ -156,18 +179,7 @@ export async function ensureLayer(
           layerManifestPath(paths, layer.diffId),
           serializeManifest(scanTree(staging)),
         );
-        record = {
-          diffId: layer.diffId,
-          alias: layerAlias(layer.diffId),
-          size: extracted.size,
-          tarSize: extracted.tarSize,
-          entries: extracted.entries,
-          extracted: new Date().toISOString(),
-          original: extracted.original,
-          format: STORE_FORMAT,
-          ...(layer.source !== undefined ? { source: layer.source } : {}),
-          ...(layer.pulled !== undefined ? { pulled: layer.pulled } : {}),
-        };
+        record = extractedLayerRecord(layer.diffId, extracted, layer);
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);
       },
     },
