@@ -12,10 +12,11 @@
  * Registering, removing, loading and pulling run pilot's own code (register.ts,
  * remove.ts, store/load.ts, store/pull.ts); only the mapping lives here.
  */
-import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { isPilotError, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
+import { readBounded } from '../core/fs-query.js';
 import { resolveImage } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { hostAccount } from '../runtime/host-accounts.js';
@@ -113,15 +114,11 @@ function readRegularFile(path: string, shown: string): string {
   // O_NOFOLLOW: image content is not trusted to point pilot at another file.
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const buffer = Buffer.alloc(MAX_INFO_BYTES + 1);
-    let size = 0;
-    for (let n = 1; n > 0 && size <= MAX_INFO_BYTES; size += n) {
-      n = readSync(fd, buffer, size, buffer.length - size, null);
-    }
-    if (size > MAX_INFO_BYTES) {
+    const data = readBounded(fd, MAX_INFO_BYTES);
+    if (data.length > MAX_INFO_BYTES) {
       throw new PilotError('PILOT_IMAGE_INVALID', `${shown} is larger than 1 MiB`);
     }
-    return buffer.subarray(0, size).toString('utf8');
+    return data.toString('utf8');
   } finally {
     closeSync(fd);
   }

@@ -25,7 +25,6 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
-  readSync,
   realpathSync,
   type Stats,
   statSync,
@@ -33,7 +32,7 @@ import {
 import { join } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
-import { pathOwner } from './fs-query.js';
+import { pathOwner, readBounded } from './fs-query.js';
 import { MAX_FLAKE_BYTES } from './yaml-limits.js';
 
 /** Linux's O_PATH (fs.constants lacks it): a handle that reads nothing and cannot block. */
@@ -225,19 +224,6 @@ function openChecked(file: string, checked: Checked): number {
     throw refused(file, 'was replaced while it was being read', 'run the command again');
   }
   return fd;
-}
-
-/** At most `limit` + 1 bytes of `fd`: one more than allowed tells that there are more. */
-function readBounded(fd: number, limit: number): Buffer {
-  const buffer = Buffer.alloc(limit + 1);
-  let length = 0;
-  for (;;) {
-    const n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (n === 0) break;
-    length += n;
-    if (length === buffer.length) break;
-  }
-  return buffer.subarray(0, length);
 }
 
 /**

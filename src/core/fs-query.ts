@@ -1,5 +1,5 @@
 /** Small questions about a path that several layers ask the same way. */
-import { lstatSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
 import { errnoOf } from './errors.js';
 
 /** Whether anything (a dangling symlink too) is at `path`. */
@@ -20,4 +20,28 @@ export function pathOwner(path: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The first `length` bytes of `file` (fewer when it is shorter): what it is by content. */
+export function readHead(file: string, length: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(length);
+    return head.subarray(0, readSync(fd, head, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** At most `limit` + 1 bytes of `fd`: one more than allowed tells that there are more. */
+export function readBounded(fd: number, limit: number): Buffer {
+  const buffer = Buffer.alloc(limit + 1);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (n === 0) break;
+    length += n;
+    if (length === buffer.length) break;
+  }
+  return buffer.subarray(0, length);
 }

@@ -5,10 +5,11 @@
  * tell whether a `--target` comes from it.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
+import { readHead } from '../core/fs-query.js';
 import { compressionOf } from '../store/extract/decompress.js';
 import { splitEntryPath } from '../store/extract/entry-rules.js';
 import { decodeTarEscapes } from '../store/extract/gnu-tar.js';
@@ -22,16 +23,6 @@ function refuse(file: string, why: string, hint: string): PilotError {
 
 const MAKE_ONE =
   'name a tar archive (plain, gzip, xz or zstd), e.g. one made with "tar -czf FILE.tar.gz -C DIR ."';
-
-function readHead(file: string, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(length);
-    return head.subarray(0, readSync(fd, head, 0, head.length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * The start of what the extractor would read: a tar header first, or nothing at all (an

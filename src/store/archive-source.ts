@@ -10,7 +10,6 @@ import {
   lstatSync,
   openSync,
   readlinkSync,
-  readSync,
   realpathSync,
   type Stats,
   statSync,
@@ -19,6 +18,7 @@ import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeExcerpt } from '../core/excerpt.js';
+import { readHead } from '../core/fs-query.js';
 import { decompressArchive } from './archive-scratch.js';
 import { compressionOf } from './extract/decompress.js';
 import { indexTarFile, looksLikeTar, resolveMember, type TarMember } from './tar-index.js';
@@ -77,17 +77,6 @@ export function unknownArchive(source: string, why: string): PilotError {
       hint: 'create one with "podman save --format oci-archive -o FILE IMAGE" or "docker save -o FILE IMAGE"',
     },
   );
-}
-
-function readHead(file: string, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    const n = readSync(fd, buffer, 0, length, 0);
-    return buffer.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface OpenOptions {
