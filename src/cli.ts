@@ -6,43 +6,31 @@
 import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Argument, Command, CommanderError, Help, Option } from 'commander';
+import { Argument, Command, CommanderError, Help } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import {
   appLinkTarget,
-  collect,
+  formatBytes,
   labelCommands,
   launcherPath,
-  loadSummary,
   pathsOf,
   printJson,
-  printRegistered,
   printTable,
-  printWarning,
-  shortId,
 } from './cli/common.js';
 import { buildFlakeCtlProgram } from './cli/flake-ctl.js';
+import { defineImages } from './cli/images.js';
 import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
 import { podmanCommand } from './cli/podman.js';
+import { definePull } from './cli/pull.js';
+import { defineRegister } from './cli/register.js';
 import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { explainSystemError } from './core/system-error.js';
 
 const VERSION = packageJson.version;
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 export function buildProgram(): Command {
   const program = new Command('pilot')
@@ -66,58 +54,8 @@ export function buildProgram(): Command {
 
   defineLoad(program);
 
-  program
-    .command('pull')
-    .description('fetch an image from podman storage or a registry (podman/skopeo)')
-    .summary('fetch an image via podman or skopeo')
-    .argument('<ref>', 'image reference')
-    .option('--json', 'print the result as JSON')
-    .option('-q, --quiet', 'print nothing on success')
-    .addHelpText('after', '\nExample:\n  pilot pull localhost/myapp:latest')
-    .action(async (ref: string, options, command: Command) => {
-      const { pullImage } = await import('./store/pull.js');
-      const { createProgress } = await import('./core/progress.js');
-      const progress = createProgress(
-        options.quiet || options.json ? false : undefined,
-        `pulling ${ref}`,
-      );
-      const results = await pullImage(pathsOf(command), ref, {
-        onProgress: progress.update,
-        onWarning: printWarning,
-      });
-      progress.done();
-      if (options.json) return printJson(results.map(loadSummary));
-      if (options.quiet) return;
-      for (const r of results)
-        process.stdout.write(`pulled ${r.names.join(', ')} ${shortId(r.image.id)}\n`);
-    });
-
-  program
-    .command('images')
-    .description('list images in the store')
-    .option('--json', 'print an array of objects')
-    .addHelpText('after', '\nExample:\n  pilot images --json')
-    .action(async (options, command: Command) => {
-      const paths = pathsOf(command);
-      const { listImages } = await import('./store/images.js');
-      const { loadApps, pinnedIds } = await import('./commands/apps.js');
-      const apps = loadApps(paths);
-      const usedBy = (id: string) =>
-        apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);
-      const images = listImages(paths, usedBy);
-      if (options.json) return printJson(images);
-      printTable(
-        ['NAME', 'ID', 'SIZE', 'LAYERS', 'SHARED', 'USED BY'],
-        images.map((i) => [
-          i.names.join(',') || '<none>',
-          shortId(i.id),
-          formatBytes(i.size),
-          String(i.layers),
-          formatBytes(i.sharedSize),
-          i.usedBy.join(','),
-        ]),
-      );
-    });
+  definePull(program);
+  defineImages(program);
 
   program
     .command('rmi')
@@ -167,59 +105,7 @@ export function buildProgram(): Command {
 
   defineVerify(program);
 
-  program
-    .command('register')
-    .description('register an app: write its flake and link --app to the launcher')
-    .summary('register an app and link it to the launcher')
-    .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
-    .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
-    .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
-    .option('--base <ref>', 'base image the delta stacks on')
-    .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
-    .option('--include-tar <file>', 'tar extracted over the app root (repeatable)', collect, [])
-    .option(
-      '--include-path <path>',
-      'host path shown at the same path inside (repeatable)',
-      collect,
-      [],
-    )
-    .option(
-      '--host-package <name>',
-      'host package whose files the app needs (repeatable)',
-      collect,
-      [],
-    )
-    .addOption(new Option('--resume', 'keep the instance between calls').conflicts('attach'))
-    .addOption(new Option('--attach', 'attach to the running instance').conflicts('resume'))
-    .option('--opt <option>', 'podman-style option, e.g. "-e NAME=VALUE" (repeatable)', collect, [])
-    .option('-f, --force', 'replace an existing registration or file at --app')
-    .option('--json', 'print the written flake as JSON')
-    .addHelpText(
-      'after',
-      '\nExample:\n  pilot register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/hello',
-    )
-    .action(async (options, command: Command) => {
-      const { registerApp } = await import('./commands/register.js');
-      const result = registerApp(
-        pathsOf(command),
-        {
-          container: options.container,
-          app: options.app,
-          target: options.target,
-          base: options.base,
-          layers: options.layer,
-          includeTar: options.includeTar,
-          includePath: options.includePath,
-          hostPackages: options.hostPackage,
-          resume: Boolean(options.resume),
-          attach: Boolean(options.attach),
-          opts: options.opt,
-          force: Boolean(options.force),
-        },
-        appLinkTarget(),
-      );
-      printRegistered(result, Boolean(options.json));
-    });
+  defineRegister(program);
 
   program
     .command('remove')

@@ -106,14 +106,14 @@ function loadCommand(): Command {
 
 function pullCommand(): Command {
   return new Command('pull')
-    .description('fetch an image from a registry or podman storage (podman/skopeo)')
+    .description('fetch an image from its registry (only what the store lacks) or podman storage')
     .summary('fetch an image (flake-ctl podman pull)')
     .requiredOption('--uri <ref>', 'image reference')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExample:\n  pilot podman pull --uri registry.example.com/team/app:1.0')
     .action(async (options, command: Command) => {
-      const { pullImage } = await import('../store/pull.js');
-      const results = await pullImage(pathsOf(command), options.uri, { onWarning: printWarning });
+      const { pullRef } = await import('../commands/pull.js');
+      const { results } = await pullRef(pathsOf(command), options.uri, { onWarning: printWarning });
       if (options.json) return printJson(results.map(loadSummary));
       for (const r of results) process.stdout.write(`pulled ${r.names.join(', ')}\n`);
     });

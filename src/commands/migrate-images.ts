@@ -94,7 +94,7 @@ export async function importImage(
     if (readRef(paths, ref) === id) return { ref, id, source: storage.name, imported: false };
     if (options.dryRun) return { ref, id, source: storage.name, imported: true };
     try {
-      const [result] = await pullImage(paths, ref, { tools: ['podman'], podmanEnv: storage.env });
+      const [result] = await pullImage(paths, ref, { podmanEnv: storage.env });
       return { ref, id: result!.image.id, source: storage.name, imported: true };
     } catch (error) {
       if (!isPilotError(error)) throw error;

@@ -12,6 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+// A type only (erased when bundled): the trust verdict the registry pull records.
+import type { TrustVerdict } from '../store/registry/trust-types.js';
 import { errnoOf, PilotError, type PilotErrorCode } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { listDir } from './list-dir.js';
@@ -39,6 +41,19 @@ export interface ImageRecord {
   size: number;
   /** ISO time of the (first) load. */
   loaded: string;
+  /** Where a registry pull fetched it from (absent for archives and podman storage). */
+  pulled?: PulledFrom;
+  /** What the trust policy said when it was pulled (absent: no policy was consulted). */
+  trust?: TrustVerdict;
+}
+
+export interface PulledFrom {
+  /** The reference as pulled, e.g. `registry.example.com/team/app:1.0`. */
+  ref: string;
+  /** Digest of the top-level manifest fetched (an index's, when the tag names one). */
+  digest: string;
+  /** ISO time of the pull. */
+  at: string;
 }
 
 export interface LayerRecord {
@@ -90,13 +105,22 @@ export function checkRefLength(ref: string, code: PilotErrorCode = 'PILOT_USAGE'
   }
 }
 
+/**
+ * Whether `ref` names its registry: its first part (before a "/") has a "." or ":" or
+ * is `localhost` (DESIGN.md). Only such a ref is ever fetched from a registry.
+ */
+export function isFullyQualified(ref: string): boolean {
+  const slash = ref.indexOf('/');
+  if (slash < 0) return false;
+  const firstPart = ref.slice(0, slash);
+  return /[.:]/.test(firstPart) || firstPart === 'localhost';
+}
+
 /** Candidate names tried for a short ref, in order, the way podman resolves short names. */
 export function refCandidates(ref: string): string[] {
   const normalized = normalizeRef(ref);
   const out = [normalized];
-  const firstPart = normalized.split('/')[0] ?? '';
-  const hasRegistry = normalized.includes('/') && /[.:]|^localhost$/.test(firstPart);
-  if (!hasRegistry) {
+  if (!isFullyQualified(normalized)) {
     out.push(`localhost/${normalized}`);
     out.push(
       normalized.includes('/') ? `docker.io/${normalized}` : `docker.io/library/${normalized}`,

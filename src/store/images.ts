@@ -10,6 +10,7 @@ import { faultPoint } from '../core/fault.js';
 import {
   type ImageRecord,
   listRefs,
+  type PulledFrom,
   readImageById,
   refCandidates,
   resolveImage,
@@ -18,6 +19,7 @@ import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
 import { layerManifestPath, layerRecordPath, readLayerRecord } from './layers.js';
+import type { TrustVerdict } from './registry/trust-types.js';
 import { cleanStaleTemp, makeTempDir, withGcLock } from './temp.js';
 
 export interface ImageSummary {
@@ -28,6 +30,10 @@ export interface ImageSummary {
   /** Bytes of this image's layers that another image uses too. */
   sharedSize: number;
   usedBy: string[];
+  /** The registry ref and manifest digest a pull fetched it by; null for archives and podman. */
+  pulled: PulledFrom | null;
+  /** The trust policy's verdict at its pull; null when none was consulted. */
+  trust: TrustVerdict | null;
 }
 
 /** Every image record in the store (records that cannot be read are skipped). */
@@ -85,6 +91,8 @@ export function listImages(paths: PilotPaths, usedBy?: (id: string) => string[])
         .filter((diffId) => (users.get(diffId) ?? 0) > 1)
         .reduce((sum, diffId) => sum + layerSize(paths, diffId, sizes), 0),
       usedBy: usedBy?.(image.id) ?? [],
+      pulled: image.pulled ?? null,
+      trust: image.trust ?? null,
     };
   });
   return summaries.sort(

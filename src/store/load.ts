@@ -49,7 +49,7 @@ export interface LoadResult {
   reusedLayers: number;
 }
 
-function writeBlob(paths: PilotPaths, digest: string, data: Buffer): void {
+export function writeBlob(paths: PilotPaths, digest: string, data: Buffer): void {
   const path = join(storeDirs.blobs(paths), digestHex(digest));
   try {
     if (lstatSync(path).size === data.length) {
@@ -65,7 +65,7 @@ function writeBlob(paths: PilotPaths, digest: string, data: Buffer): void {
 }
 
 /** Runs `tasks` with at most `limit` at a time, keyed so that equal keys run once. */
-class TaskPool {
+export class TaskPool {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}
@@ -82,7 +82,7 @@ class TaskPool {
   }
 }
 
-function ensureStoreDirs(paths: PilotPaths): void {
+export function ensureStoreDirs(paths: PilotPaths): void {
   for (const dir of [
     storeDirs.layers(paths),
     storeDirs.aliases(paths),
@@ -207,17 +207,31 @@ async function loadPlans(
   return results;
 }
 
-function commitImage(
+/** What a registry pull adds to the record: where from, and the trust policy's verdict. */
+export type RecordOrigin = Pick<ImageRecord, 'pulled' | 'trust'>;
+
+/**
+ * The end of every load and pull, once all layers are in place: config and manifest
+ * blobs, then the image record, then the names.
+ */
+export function commitImage(
   paths: PilotPaths,
   plan: ImagePlan,
   layers: EnsuredLayer[],
   newLayers: number,
   reusedLayers: number,
+  origin: RecordOrigin = {},
 ): LoadResult {
   const existing = readImageById(paths, plan.configDigest);
   if (existing) {
     // The same image again (maybe from another kind of archive): keep the record as first
-    // loaded, so its manifest digest stays stable; only the names are new.
+    // loaded, so its manifest digest stays stable; only the names are new, and a pull's
+    // origin and verdict replace the earlier ones (the record says what was last checked).
+    if (origin.pulled !== undefined || origin.trust !== undefined) {
+      const updated: ImageRecord = { ...existing, ...origin };
+      writeJsonAtomic(join(storeDirs.images(paths), `${digestHex(existing.id)}.json`), updated);
+      Object.assign(existing, origin);
+    }
     for (const name of plan.names) {
       writeFileAtomic(join(storeDirs.refs(paths), encodeURIComponent(name)), `${existing.id}\n`);
     }
@@ -240,6 +254,7 @@ function commitImage(
     config: plan.imageConfig,
     size: [...sizes.values()].reduce((sum, size) => sum + size, 0),
     loaded: new Date().toISOString(),
+    ...origin,
   };
   // The record goes in only now that every layer is in place; names only after it.
   // A layer this load found in place (or lost a race for) may have been renamed by a

@@ -1,6 +1,7 @@
 /**
- * `pilot pull`: fetch an image through podman's own storage or, failing that, skopeo
- * (registries), as an oci-archive in the store's tmp/, then load it like any archive.
+ * An image from podman's own storage (`podman save` as an oci-archive in the store's
+ * tmp/, then loaded like any archive): what `pilot pull` does for an image podman holds
+ * (src/commands/pull.ts decides when; registries are registry-pull.ts's).
  */
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -14,22 +15,15 @@ import { type LoadResult, loadArchive } from './load.js';
 import { validRef } from './ref-names.js';
 import { makeTempDir } from './temp.js';
 
-export type PullTool = 'podman' | 'skopeo';
-
 export interface PullOptions {
   /** A name to give the image besides REF itself. */
   name?: string | undefined;
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   onWarning?: ((message: string) => void) | undefined;
-  /** Which fetchers to try, in order (default: podman, then skopeo). */
-  tools?: PullTool[];
-  /** Commands to run (tests point them elsewhere). */
+  /** The command to run (tests point it elsewhere). */
   podman?: string;
   /** Extra environment of the podman calls (migrate: flake-pilot's CONTAINERS_STORAGE_CONF). */
   podmanEnv?: Record<string, string>;
-  skopeo?: string;
-  /** Limit for one skopeo copy (default 30 minutes). */
-  timeoutMs?: number;
 }
 
 interface Attempt {
@@ -62,62 +56,41 @@ export async function pullImage(
   checkRefLength(ref);
   if (options.name !== undefined) checkRefLength(options.name);
   const podman = options.podman ?? 'podman';
-  const skopeo = options.skopeo ?? 'skopeo';
-  const tools = options.tools ?? ['podman', 'skopeo'];
   const names = [normalizeRef(ref), ...(options.name ? [normalizeRef(options.name)] : [])];
   const attempts: Attempt[] = [];
   const workDir = makeTempDir(paths, 'pull');
   const archive = join(workDir, 'image.tar');
   try {
     let fetched = false;
-    for (const tool of tools) {
-      if (tool === 'podman') {
-        const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
-        try {
-          const env = options.podmanEnv;
-          const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
-          if (check.failed && check.exitCode === undefined) throw check;
-          if (check.exitCode !== 0) {
-            attempts.push({
-              command: exists.join(' '),
-              outcome: check.stderr.trim() || 'not in podman storage',
-            });
-            continue;
-          }
-          const save = [
-            podman,
-            '--runtime',
-            'runc',
-            'save',
-            '--format',
-            'oci-archive',
-            '-o',
-            archive,
-            ref,
-          ];
-          await execa(save[0]!, save.slice(1), { env });
-          fetched = true;
-        } catch (error) {
-          attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });
-        }
+    const env = options.podmanEnv;
+    const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
+    try {
+      const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
+      if (check.failed && check.exitCode === undefined) throw check;
+      if (check.exitCode !== 0) {
+        attempts.push({
+          command: exists.join(' '),
+          outcome: check.stderr.trim() || 'not in podman storage',
+        });
       } else {
-        const copy = [
-          skopeo,
-          'copy',
-          '--quiet',
-          `docker://${ref}`,
-          `oci-archive:${archive}:${normalizeRef(ref)}`,
+        const save = [
+          podman,
+          '--runtime',
+          'runc',
+          'save',
+          '--format',
+          'oci-archive',
+          '-o',
+          archive,
+          ref,
         ];
-        try {
-          await execa(copy[0]!, copy.slice(1), { timeout: options.timeoutMs ?? 30 * 60 * 1000 });
-          fetched = true;
-        } catch (error) {
-          attempts.push({ command: copy.join(' '), outcome: describeFailure(error) });
-        }
+        await execa(save[0]!, save.slice(1), { env });
+        fetched = true;
       }
-      if (fetched) break;
+    } catch (error) {
+      attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });
     }
-    // A fetcher that ran out of space writing the archive (podman save, skopeo copy): the
+    // podman save ran out of space writing the archive: the
     // disk is full, not the name wrong; nothing of it reached the store but tmp/, which goes.
     const full = attempts.find((attempt) => diskFullIn(attempt.outcome) !== undefined);
     if (!fetched && full !== undefined) {
@@ -131,7 +104,7 @@ export async function pullImage(
         'PILOT_PULL_FAILED',
         `cannot pull ${ref}; tried:\n${attempts.map((a) => `  ${a.command}: ${a.outcome}`).join('\n')}`,
         {
-          hint: 'check the name, that podman has the image ("podman images") or that the registry is reachable; or "pilot load" a saved archive',
+          hint: 'check the name and that podman has the image ("podman images"); name a registry image in full (registry.example.com/team/app:1.0), or "pilot load" a saved archive',
         },
       );
     }

@@ -56,6 +56,8 @@ describe('listImages', () => {
         layers: 2,
         sharedSize: baseSize,
         usedBy: ['/usr/bin/a'],
+        pulled: null,
+        trust: null,
       },
       {
         id: b.configDigest,
@@ -64,8 +66,19 @@ describe('listImages', () => {
         layers: 2,
         sharedSize: baseSize,
         usedBy: [],
+        pulled: null,
+        trust: null,
       },
-      { id: c.configDigest, names: ['c:1'], size: true, layers: 1, sharedSize: 0, usedBy: [] },
+      {
+        id: c.configDigest,
+        names: ['c:1'],
+        size: true,
+        layers: 1,
+        sharedSize: 0,
+        usedBy: [],
+        pulled: null,
+        trust: null,
+      },
     ]);
   });
 

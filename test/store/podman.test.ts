@@ -150,7 +150,7 @@ describe.skipIf(lacking.length > 0 && !inCi)('store with podman archives', () =>
     expect(result).toMatchObject({ newLayers: 0, reusedLayers: 2 });
     expect(result!.names).toContain(`${tag}-top:latest`);
     expect(resolveImage(paths, `${tag}-top:latest`).id).toBe(result!.image.id);
-    await expect(pullImage(paths, `${tag}-absent`, { tools: ['podman'] })).rejects.toMatchObject({
+    await expect(pullImage(paths, `${tag}-absent`)).rejects.toMatchObject({
       code: 'PILOT_PULL_FAILED',
       message: expect.stringContaining(`image exists ${tag}-absent`),
     });

@@ -1,0 +1,83 @@
+/**
+ * The `register` command: pulls what it names that the store lacks (--pull, and the
+ * registry options of pull), then registers (src/commands/register.ts).
+ */
+import { type Command, Option } from 'commander';
+import { appLinkTarget, collect, pathsOf, printRegistered } from './common.js';
+import { addRegistryOptions, registryOptions } from './pull.js';
+
+export function defineRegister(program: Command): void {
+  const register = program
+    .command('register')
+    .description('register an app: write its flake and link --app to the launcher')
+    .summary('register an app and link it to the launcher')
+    .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
+    .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
+    .option('--base <ref>', 'base image the delta stacks on')
+    .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
+    .option('--include-tar <file>', 'tar extracted over the app root (repeatable)', collect, [])
+    .option(
+      '--include-path <path>',
+      'host path shown at the same path inside (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--host-package <name>',
+      'host package whose files the app needs (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(new Option('--resume', 'keep the instance between calls').conflicts('attach'))
+    .addOption(new Option('--attach', 'attach to the running instance').conflicts('resume'))
+    .option('--opt <option>', 'podman-style option, e.g. "-e NAME=VALUE" (repeatable)', collect, [])
+    .option('-f, --force', 'replace an existing registration or file at --app')
+    .option('--json', 'print the written flake as JSON')
+    .option(
+      '--pull <policy>',
+      'missing: pull a fully qualified image the store lacks first (default); never: do not',
+      'missing',
+    );
+  addRegistryOptions(register)
+    .addHelpText(
+      'after',
+      '\nExample:\n  pilot register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/hello',
+    )
+    .action(async (options, command: Command) => {
+      const { pullMissingImages, parsePullPolicy } = await import('../commands/register-pull.js');
+      const { registerApp } = await import('../commands/register.js');
+      const { createProgress } = await import('../core/progress.js');
+      const paths = pathsOf(command);
+      const policy = parsePullPolicy(options.pull);
+      let progress = createProgress(false, '');
+      await pullMissingImages(paths, [options.container, options.base, ...options.layer], policy, {
+        ...registryOptions(options),
+        onPull: (ref) => {
+          progress.done();
+          progress = createProgress(options.json ? false : undefined, `pulling ${ref}`);
+          return progress.update;
+        },
+      });
+      progress.done();
+      const result = registerApp(
+        paths,
+        {
+          container: options.container,
+          app: options.app,
+          target: options.target,
+          base: options.base,
+          layers: options.layer,
+          includeTar: options.includeTar,
+          includePath: options.includePath,
+          hostPackages: options.hostPackage,
+          resume: Boolean(options.resume),
+          attach: Boolean(options.attach),
+          opts: options.opt,
+          force: Boolean(options.force),
+        },
+        appLinkTarget(),
+      );
+      printRegistered(result, Boolean(options.json));
+    });
+}

@@ -1,0 +1,477 @@
+/**
+ * One registry, one repository, one pull: finds the scheme (HTTPS; plain HTTP too when
+ * --tls-verify=false), answers the registry's challenge (Basic, or a Bearer token per
+ * scope, cached for the pull), and GETs manifests and blobs. Every blob is streamed
+ * through sha256 into a file and refused on the first byte past its size.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { errnoOf, PilotError } from '../../core/errors.js';
+import { escapeExcerpt } from '../../core/excerpt.js';
+import { withPath } from '../../core/system-error.js';
+import { type Credentials, findCredentials } from './auth-files.js';
+import { type Challenge, parseChallenges, pickChallenge } from './challenge.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
+import { apiHost, type RegistryReference } from './reference.js';
+import {
+  ConnectError,
+  type HttpResponse,
+  isCertificateError,
+  readBody,
+  Transport,
+} from './transport.js';
+
+export interface ClientOptions {
+  /** false: certificates are not checked and plain HTTP is tried (`--tls-verify=false`). */
+  tlsVerify?: boolean | undefined;
+  certDir?: string | undefined;
+  creds?: string | undefined;
+  authFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number | undefined;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  contentType: string | undefined;
+  digest: string;
+}
+
+export function sha256Of(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+function digestMismatch(what: string, registry: string, actual: string, expected: string) {
+  return new PilotError(
+    'PILOT_DIGEST_MISMATCH',
+    `${what} from ${registry} has the digest ${actual}, not ${expected}`,
+    {
+      hint: 'the registry (or something between) serves damaged or altered data; nothing was stored: pull again, and tell its operator if it persists',
+    },
+  );
+}
+
+export class RegistryClient {
+  readonly transport: Transport;
+  /** `https://host` or `http://host` once connected. */
+  private base: URL | undefined;
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, string>();
+  private credentials: Credentials | undefined | null = null;
+
+  constructor(
+    readonly reference: RegistryReference,
+    readonly options: ClientOptions = {},
+  ) {
+    this.transport = new Transport(
+      apiHost(reference.registry),
+      { verify: options.tlsVerify ?? true, certDir: options.certDir },
+      options.timeoutMs,
+    );
+  }
+
+  get registry(): string {
+    return this.reference.registry;
+  }
+
+  private login(): Credentials | undefined {
+    if (this.credentials === null) {
+      this.credentials = findCredentials(this.reference.registry, this.reference.repository, {
+        creds: this.options.creds,
+        authFile: this.options.authFile,
+        env: this.options.env,
+      });
+    }
+    return this.credentials;
+  }
+
+  /** Pings `/v2/`: which scheme answers, and what login it asks for. */
+  async connect(): Promise<void> {
+    const host = apiHost(this.reference.registry);
+    const schemes = this.transport.tls.verify ? ['https:'] : ['https:', 'http:'];
+    const failures: string[] = [];
+    for (const scheme of schemes) {
+      const url = new URL(`${scheme}//${host}/v2/`);
+      let response: HttpResponse;
+      try {
+        response = await this.transport.request(url);
+      } catch (error) {
+        if (!(error instanceof ConnectError)) throw error;
+        failures.push(
+          `${url.href}: ${error.original instanceof Error ? error.original.message : String(error.original)}`,
+        );
+        if (scheme === 'https:' && this.transport.tls.verify) throw this.connectFailure(url, error);
+        continue;
+      }
+      response.body.resume();
+      if (response.status === 200 || response.status === 401) {
+        this.base = new URL(`${scheme}//${host}`);
+        if (response.status === 401)
+          this.challenge = pickChallenge(parseChallenges(response.headers['www-authenticate']));
+        return;
+      }
+      throw new PilotError(
+        'PILOT_PULL_FAILED',
+        `${url.href} answered ${response.status}: ${this.reference.registry} is not a container registry (no /v2/ API)`,
+        { hint: 'check the registry name and port' },
+      );
+    }
+    throw new PilotError(
+      'PILOT_REGISTRY_UNREACHABLE',
+      `cannot reach the registry ${this.reference.registry}:\n  ${failures.join('\n  ')}`,
+      { hint: 'check that the registry runs and its name and port are right' },
+    );
+  }
+
+  private connectFailure(url: URL, error: ConnectError): PilotError {
+    const code = errnoOf(error.original);
+    const why = error.original instanceof Error ? error.original.message : String(error.original);
+    if (isCertificateError(error.original)) {
+      return new PilotError(
+        'PILOT_REGISTRY_TLS',
+        `cannot verify the TLS certificate of ${url.host} (${why})`,
+        {
+          hint: `give its CA with --cert-dir DIR (DIR/ca.crt; or put it in /etc/containers/certs.d/${url.host}/), or, for a registry you trust without a certificate, --tls-verify=false`,
+        },
+      );
+    }
+    if (
+      code === 'EPROTO' ||
+      code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+      /wrong version number|packet length too long/i.test(why)
+    ) {
+      return new PilotError(
+        'PILOT_REGISTRY_TLS',
+        `${url.host} does not answer TLS (${/wrong version number/i.test(why) ? 'its answer is not a TLS record' : why.split('\n')[0]}); it may be a plain-HTTP registry`,
+        {
+          hint: 'pull from a plain-HTTP registry with --tls-verify=false (HTTP is then tried after HTTPS), or give it a certificate',
+        },
+      );
+    }
+    return new PilotError(
+      'PILOT_REGISTRY_UNREACHABLE',
+      `cannot reach the registry at ${url.href}: ${why}`,
+      {
+        hint: 'check that the registry runs and its name and port are right',
+      },
+    );
+  }
+
+  private get scope(): string {
+    return `repository:${this.reference.repository}:pull`;
+  }
+
+  private async authorization(): Promise<string | undefined> {
+    const challenge = this.challenge;
+    if (!challenge) return undefined;
+    const login = this.login();
+    if (challenge.scheme === 'basic') {
+      return login
+        ? `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`
+        : undefined;
+    }
+    const scope = challenge.params.scope ?? this.scope;
+    let token = this.tokens.get(scope);
+    if (token === undefined) {
+      token = await this.fetchToken(challenge, scope, login);
+      this.tokens.set(scope, token);
+    }
+    return `Bearer ${token}`;
+  }
+
+  private async fetchToken(
+    challenge: Challenge,
+    scope: string,
+    login: Credentials | undefined,
+  ): Promise<string> {
+    let realm: URL;
+    try {
+      realm = new URL(challenge.params.realm ?? '');
+    } catch {
+      throw new PilotError(
+        'PILOT_REGISTRY_AUTH',
+        `${this.registry} asks for a token from ${JSON.stringify(escapeExcerpt(challenge.params.realm ?? ''))}, which is no URL`,
+        { hint: 'the registry is misconfigured; tell its operator' },
+      );
+    }
+    if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
+    realm.searchParams.set('scope', scope);
+    const basic = login
+      ? `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`
+      : undefined;
+    let response: HttpResponse;
+    try {
+      response = await this.transport.request(realm, { authorization: basic });
+    } catch (error) {
+      if (error instanceof ConnectError) throw this.connectFailure(realm, error);
+      throw error;
+    }
+    if (response.status === 401 || response.status === 403) {
+      response.body.resume();
+      throw this.authFailure(login);
+    }
+    const body = await readBody(response, 1024 * 1024, 'the token answer');
+    if (response.status !== 200) {
+      throw new PilotError(
+        'PILOT_REGISTRY_AUTH',
+        `the token service ${realm.origin} answered ${response.status}`,
+        {
+          hint: 'try again; if it persists, tell the registry operator',
+        },
+      );
+    }
+    let parsed: { token?: unknown; access_token?: unknown };
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      parsed = {};
+    }
+    const token = parsed?.token ?? parsed?.access_token;
+    if (typeof token !== 'string' || token === '') {
+      throw new PilotError(
+        'PILOT_REGISTRY_AUTH',
+        `the token service ${realm.origin} gave no token`,
+        {
+          hint: 'the registry is misconfigured; tell its operator',
+        },
+      );
+    }
+    return token;
+  }
+
+  private authFailure(login: Credentials | undefined): PilotError {
+    const what = `${this.registry}/${this.reference.repository}`;
+    if (login) {
+      return new PilotError(
+        'PILOT_REGISTRY_AUTH',
+        `${this.registry} refused the login of "${escapeExcerpt(login.username)}" (from ${login.origin}) for ${what}`,
+        {
+          hint: `check the user name and password (--creds USER:PASSWORD, or "podman login ${this.registry}" to update the auth file)`,
+        },
+      );
+    }
+    return new PilotError('PILOT_REGISTRY_AUTH', `${this.registry} wants a login to pull ${what}`, {
+      hint: `log in ("podman login ${this.registry}" writes an auth file pilot reads), or give --creds USER:PASSWORD or --authfile FILE`,
+    });
+  }
+
+  /** GET a path of the registry API, with the login it asks for (one retry after a 401). */
+  private async get(path: string, headers: Record<string, string> = {}): Promise<HttpResponse> {
+    if (!this.base) await this.connect();
+    const url = new URL(path, this.base);
+    for (let attempt = 0; ; attempt++) {
+      let response: HttpResponse;
+      try {
+        response = await this.transport.request(url, {
+          headers,
+          authorization: await this.authorization(),
+        });
+      } catch (error) {
+        if (error instanceof ConnectError) throw this.connectFailure(url, error);
+        throw error;
+      }
+      if (response.status !== 401) return response;
+      response.body.resume();
+      const challenge = pickChallenge(parseChallenges(response.headers['www-authenticate']));
+      const retry =
+        attempt === 0 &&
+        challenge !== undefined &&
+        // A new challenge (another scope, or none was known): answer it once.
+        (this.challenge === undefined ||
+          challenge.params.scope !== this.challenge.params.scope ||
+          challenge.scheme !== this.challenge.scheme);
+      if (!retry) throw this.authFailure(this.login());
+      this.challenge = challenge;
+    }
+  }
+
+  private async failure(response: HttpResponse, what: string): Promise<PilotError> {
+    let detail = '';
+    try {
+      const body = JSON.parse(
+        (await readBody(response, 64 * 1024, 'the error answer')).toString('utf8'),
+      );
+      const first = body?.errors?.[0];
+      if (first?.message)
+        detail = `: ${escapeExcerpt(String(first.code ?? ''))} ${escapeExcerpt(String(first.message))}`;
+    } catch {
+      // no JSON error document: the status says it
+    }
+    if (response.status === 404) {
+      return new PilotError('PILOT_IMAGE_UNKNOWN', `${this.registry} has no ${what}${detail}`, {
+        hint: 'check the name, tag or digest ("skopeo list-tags docker://REGISTRY/PATH" lists the tags)',
+      });
+    }
+    if (response.status === 403) {
+      const login = this.login();
+      return new PilotError(
+        'PILOT_REGISTRY_AUTH',
+        `${this.registry} denies ${login ? `"${escapeExcerpt(login.username)}"` : 'anonymous'} access to ${what}${detail}`,
+        { hint: 'log in as a user who may pull it (--creds USER:PASSWORD, --authfile FILE)' },
+      );
+    }
+    return new PilotError(
+      'PILOT_PULL_FAILED',
+      `${this.registry} answered ${response.status} for ${what}${detail}`,
+      {
+        hint: 'try again; if it persists, tell the registry operator',
+      },
+    );
+  }
+
+  private blobPath(digest: string): string {
+    return `/v2/${this.reference.repository}/blobs/${digest}`;
+  }
+
+  /** A manifest by tag or digest; `digest` is the sha256 of the bytes as fetched. */
+  async getManifest(tagOrDigest: string): Promise<FetchedManifest> {
+    const what = `manifest ${this.reference.repository}:${tagOrDigest}`.replace(
+      ':sha256:',
+      '@sha256:',
+    );
+    const response = await this.get(`/v2/${this.reference.repository}/manifests/${tagOrDigest}`, {
+      accept: MANIFEST_ACCEPT,
+    });
+    if (response.status !== 200) throw await this.failure(response, what);
+    const bytes = await readBody(response, MAX_MANIFEST_BYTES, `the ${what}`);
+    const digest = sha256Of(bytes);
+    if (tagOrDigest.startsWith('sha256:') && digest !== tagOrDigest) {
+      throw digestMismatch(`the ${what}`, this.registry, digest, tagOrDigest);
+    }
+    const header = response.headers['docker-content-digest'];
+    if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest) {
+      throw digestMismatch(
+        `the ${what}`,
+        this.registry,
+        digest,
+        `${header} (its Docker-Content-Digest)`,
+      );
+    }
+    return { bytes, contentType: response.headers['content-type'], digest };
+  }
+
+  /** A small blob (a config) in memory, verified. */
+  async getBlob(
+    descriptor: { digest: string; size: number },
+    limit: number,
+    what: string,
+  ): Promise<Buffer> {
+    const response = await this.get(this.blobPath(descriptor.digest));
+    if (response.status !== 200) throw await this.failure(response, `${what} ${descriptor.digest}`);
+    const bytes = await readBody(
+      response,
+      Math.min(limit, descriptor.size),
+      `the ${what} ${descriptor.digest}`,
+    );
+    const digest = sha256Of(bytes);
+    if (digest !== descriptor.digest)
+      throw digestMismatch(`the ${what}`, this.registry, digest, descriptor.digest);
+    return bytes;
+  }
+
+  /**
+   * Streams a blob into `file` (created, never reused) through sha256: refused on the
+   * first byte past `descriptor.size`, when it ends short, or when its digest differs.
+   */
+  async downloadBlob(
+    descriptor: { digest: string; size: number },
+    file: string,
+    what: string,
+    onBytes?: (bytes: number) => void,
+  ): Promise<void> {
+    const response = await this.get(this.blobPath(descriptor.digest));
+    if (response.status !== 200)
+      throw await this.failure(response, `${what} (blob ${descriptor.digest})`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const name = `${what} (blob ${descriptor.digest}) from ${this.registry}`;
+    const registry = this.registry;
+    try {
+      await pipeline(
+        response.body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            size += chunk.length;
+            if (size > descriptor.size) {
+              throw new PilotError(
+                'PILOT_DIGEST_MISMATCH',
+                `${name} is longer than the ${descriptor.size} bytes its manifest gives`,
+                {
+                  hint: 'the registry serves damaged or altered data; nothing was stored: tell its operator',
+                },
+              );
+            }
+            hash.update(chunk);
+            onBytes?.(chunk.length);
+            yield chunk;
+          }
+        },
+        createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+      );
+    } catch (error) {
+      if (error instanceof PilotError) throw error;
+      const code = errnoOf(error);
+      if (code === 'ENOSPC' || code === 'EDQUOT') throw withPath(error, file);
+      throw new PilotError(
+        'PILOT_REGISTRY_UNREACHABLE',
+        `the connection to ${registry} broke while fetching ${what} (blob ${descriptor.digest}) after ${size} of ${descriptor.size} bytes: ${(error as Error).message}`,
+        {
+          hint: 'pull again: what is complete stays in the store, only the rest is fetched',
+          cause: error,
+        },
+      );
+    }
+    if (size < descriptor.size) {
+      throw new PilotError(
+        'PILOT_DIGEST_MISMATCH',
+        `${name} ended after ${size} of the ${descriptor.size} bytes its manifest gives`,
+        {
+          hint: 'pull again; if it persists, the registry serves a truncated blob: tell its operator',
+        },
+      );
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    if (digest !== descriptor.digest)
+      throw digestMismatch(what, registry, digest, descriptor.digest);
+  }
+
+  /** For the trust policy: a URL (http, https, file) with this pull's TLS settings; undefined when absent. */
+  async fetchUrl(href: string): Promise<Buffer | undefined> {
+    const url = new URL(href);
+    if (url.protocol === 'file:') {
+      try {
+        const data = readFileSync(fileURLToPath(url));
+        if (data.length > MAX_MANIFEST_BYTES) {
+          throw new PilotError(
+            'PILOT_IMAGE_INVALID',
+            `${href} has ${data.length} bytes (at most ${MAX_MANIFEST_BYTES})`,
+          );
+        }
+        return data;
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') return undefined;
+        throw error;
+      }
+    }
+    let response: HttpResponse;
+    try {
+      response = await this.transport.request(url);
+    } catch (error) {
+      if (error instanceof ConnectError) throw this.connectFailure(url, error);
+      throw error;
+    }
+    if (response.status === 404) {
+      response.body.resume();
+      return undefined;
+    }
+    if (response.status !== 200) {
+      response.body.resume();
+      throw new PilotError('PILOT_PULL_FAILED', `${url.href} answered ${response.status}`, {
+        hint: 'check the lookaside URL of registries.d, and that its server runs',
+      });
+    }
+    return readBody(response, MAX_MANIFEST_BYTES, url.href);
+  }
+}
