@@ -35,6 +35,11 @@ export function missingRequirements(): string[] {
     'mknod',
     'cc',
     'strace',
+    // the registry suite: the distribution registry, htpasswd for its basic auth, a CA
+    'docker-registry',
+    'htpasswd',
+    'openssl',
+    'skopeo',
   ]) {
     if (!has(tool)) missing.push(tool);
   }

@@ -5,16 +5,16 @@
  * through sha256 into a file and refused on the first byte past its size.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { escapeExcerpt } from '../../core/excerpt.js';
-import { withPath } from '../../core/system-error.js';
 import { type Credentials, findCredentials } from './auth-files.js';
+import { digestMismatch, streamBlob } from './blob.js';
 import { type Challenge, parseChallenges, pickChallenge } from './challenge.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
 import { apiHost, type RegistryReference } from './reference.js';
+import { basicAuthorization, requestToken } from './token.js';
 import {
   ConnectError,
   type HttpResponse,
@@ -41,16 +41,6 @@ export interface FetchedManifest {
 
 export function sha256Of(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-function digestMismatch(what: string, registry: string, actual: string, expected: string) {
-  return new PilotError(
-    'PILOT_DIGEST_MISMATCH',
-    `${what} from ${registry} has the digest ${actual}, not ${expected}`,
-    {
-      hint: 'the registry (or something between) serves damaged or altered data; nothing was stored: pull again, and tell its operator if it persists',
-    },
-  );
 }
 
 export class RegistryClient {
@@ -168,9 +158,7 @@ export class RegistryClient {
     if (!challenge) return undefined;
     const login = this.login();
     if (challenge.scheme === 'basic') {
-      return login
-        ? `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`
-        : undefined;
+      return login ? basicAuthorization(login) : undefined;
     }
     const scope = challenge.params.scope ?? this.scope;
     let token = this.tokens.get(scope);
@@ -186,59 +174,9 @@ export class RegistryClient {
     scope: string,
     login: Credentials | undefined,
   ): Promise<string> {
-    let realm: URL;
-    try {
-      realm = new URL(challenge.params.realm ?? '');
-    } catch {
-      throw new PilotError(
-        'PILOT_REGISTRY_AUTH',
-        `${this.registry} asks for a token from ${JSON.stringify(escapeExcerpt(challenge.params.realm ?? ''))}, which is no URL`,
-        { hint: 'the registry is misconfigured; tell its operator' },
-      );
-    }
-    if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
-    realm.searchParams.set('scope', scope);
-    const basic = login
-      ? `Basic ${Buffer.from(`${login.username}:${login.password}`).toString('base64')}`
-      : undefined;
-    let response: HttpResponse;
-    try {
-      response = await this.transport.request(realm, { authorization: basic });
-    } catch (error) {
-      if (error instanceof ConnectError) throw this.connectFailure(realm, error);
-      throw error;
-    }
-    if (response.status === 401 || response.status === 403) {
-      response.body.resume();
-      throw this.authFailure(login);
-    }
-    const body = await readBody(response, 1024 * 1024, 'the token answer');
-    if (response.status !== 200) {
-      throw new PilotError(
-        'PILOT_REGISTRY_AUTH',
-        `the token service ${realm.origin} answered ${response.status}`,
-        {
-          hint: 'try again; if it persists, tell the registry operator',
-        },
-      );
-    }
-    let parsed: { token?: unknown; access_token?: unknown };
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      parsed = {};
-    }
-    const token = parsed?.token ?? parsed?.access_token;
-    if (typeof token !== 'string' || token === '') {
-      throw new PilotError(
-        'PILOT_REGISTRY_AUTH',
-        `the token service ${realm.origin} gave no token`,
-        {
-          hint: 'the registry is misconfigured; tell its operator',
-        },
-      );
-    }
-    return token;
+    const answer = await requestToken(this.transport, this.registry, challenge, scope, login);
+    if (answer.refused) throw this.authFailure(login);
+    return answer.token;
   }
 
   private authFailure(login: Credentials | undefined): PilotError {
@@ -384,57 +322,11 @@ export class RegistryClient {
     const response = await this.get(this.blobPath(descriptor.digest));
     if (response.status !== 200)
       throw await this.failure(response, `${what} (blob ${descriptor.digest})`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const name = `${what} (blob ${descriptor.digest}) from ${this.registry}`;
-    const registry = this.registry;
-    try {
-      await pipeline(
-        response.body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            size += chunk.length;
-            if (size > descriptor.size) {
-              throw new PilotError(
-                'PILOT_DIGEST_MISMATCH',
-                `${name} is longer than the ${descriptor.size} bytes its manifest gives`,
-                {
-                  hint: 'the registry serves damaged or altered data; nothing was stored: tell its operator',
-                },
-              );
-            }
-            hash.update(chunk);
-            onBytes?.(chunk.length);
-            yield chunk;
-          }
-        },
-        createWriteStream(file, { flags: 'wx', mode: 0o600 }),
-      );
-    } catch (error) {
-      if (error instanceof PilotError) throw error;
-      const code = errnoOf(error);
-      if (code === 'ENOSPC' || code === 'EDQUOT') throw withPath(error, file);
-      throw new PilotError(
-        'PILOT_REGISTRY_UNREACHABLE',
-        `the connection to ${registry} broke while fetching ${what} (blob ${descriptor.digest}) after ${size} of ${descriptor.size} bytes: ${(error as Error).message}`,
-        {
-          hint: 'pull again: what is complete stays in the store, only the rest is fetched',
-          cause: error,
-        },
-      );
-    }
-    if (size < descriptor.size) {
-      throw new PilotError(
-        'PILOT_DIGEST_MISMATCH',
-        `${name} ended after ${size} of the ${descriptor.size} bytes its manifest gives`,
-        {
-          hint: 'pull again; if it persists, the registry serves a truncated blob: tell its operator',
-        },
-      );
-    }
-    const digest = `sha256:${hash.digest('hex')}`;
-    if (digest !== descriptor.digest)
-      throw digestMismatch(what, registry, digest, descriptor.digest);
+    await streamBlob(response.body, descriptor, file, {
+      what,
+      registry: this.registry,
+      onBytes,
+    });
   }
 
   /** For the trust policy: a URL (http, https, file) with this pull's TLS settings; undefined when absent. */
