@@ -287,9 +287,9 @@ function checkTools(host: DoctorHost): DoctorCheck[] {
       false,
       fetchers.length > 0,
       fetchers.length > 0
-        ? `${fetchers.join(', ')} (for "pilot pull")`
-        : 'neither podman nor skopeo: "pilot pull" cannot fetch images ("pilot load" works)',
-      'install podman or skopeo to pull from registries',
+        ? `${fetchers.join(', ')} (for "pilot pull" of images in podman's storage; registries need neither)`
+        : 'neither podman nor skopeo: "pilot pull" fetches from registries only, not from podman\'s storage',
+      'install podman to pull images it holds (registries need neither)',
     ),
     check(
       'xz/zstd',

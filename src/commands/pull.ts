@@ -120,8 +120,10 @@ export async function pullRef(
         `${error.message.replace(/\n\s*/g, ' ')}; took the copy in podman's storage`,
       );
       return outcome;
-    } catch {
-      throw error;
+    } catch (podmanError) {
+      // Podman has it but could not hand it over (a full disk): that is the story.
+      if (isPilotError(podmanError) && podmanError.code === 'PILOT_PULL_FAILED') throw error;
+      throw podmanError;
     }
   }
 }
