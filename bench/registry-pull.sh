@@ -39,7 +39,7 @@ gzip -dc "$WORK/base/blobs/sha256/${layer#sha256:}" >"$WORK/base-layer.tar"
 # shellcheck source=../examples/lib/oci.sh
 . "$REPO/examples/lib/oci.sh"
 OCI_QUIET=1 oci_archive "$WORK/app.tar" localhost/bench/app:1 '{"Cmd":["/usr/bin/python3"]}' \
-  "$WORK/base-layer.tar" "$EX/layers/pyapp-delta"
+  "$WORK/base-layer.tar" "$EX/layers/pyapp-delta" >/dev/null
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 HOST=127.0.0.1:$PORT
