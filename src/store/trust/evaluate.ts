@@ -98,7 +98,7 @@ class Evaluation {
           if (error instanceof PilotError) throw error;
           throw new PilotError(
             'PILOT_TRUST_REJECTED',
-            `cannot read the signatures of ${referenceString(this.ref)} from ${url}: ${(error as Error).message ?? String(error)}`,
+            `cannot read the signatures of ${referenceString(this.ref)}, which rule ${this.rule.name} of ${this.config.policy.file} requires, from ${url}: ${(error as Error).message ?? String(error)}`,
             { hint: `check the lookaside URL in ${this.lookaside.source}`, cause: error },
           );
         }
