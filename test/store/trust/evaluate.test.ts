@@ -184,7 +184,8 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
   it('a tampered signature is rejected', async () => {
     const tampered = Buffer.from(image.signature);
     // The payload (and the signature over it) sit at the end of the message.
-    tampered[tampered.length - 40] ^= 0x01;
+    const at = tampered.length - 40;
+    tampered[at] = tampered[at]! ^ 0x01;
     fx.publish(REPO, image.digest, [tampered]);
     const error = await rejection(evaluateTrust(setup(scoped([signedBy()])), tagged()));
     expect(error.code).toBe('PILOT_TRUST_REJECTED');

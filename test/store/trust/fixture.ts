@@ -145,9 +145,9 @@ export class SigningFixture {
     const dir = join(this.lookaside, `${repository}@${digest.replace(':', '=')}`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    signatures.forEach((signature, index) =>
-      writeFileSync(join(dir, `signature-${index + 1}`), signature),
-    );
+    for (const [index, signature] of signatures.entries()) {
+      writeFileSync(join(dir, `signature-${index + 1}`), signature);
+    }
     return dir;
   }
 
