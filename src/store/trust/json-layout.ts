@@ -97,13 +97,23 @@ export function scanJsonLayout(text: string): JsonLayout {
   };
 }
 
-/** `path` as a reader of policy.json would write it: `transports.docker["host/repo"][0].type`. */
-export function describeJsonPath(path: JsonPath): string {
+/**
+ * `path` as a reader of policy.json would write it: `transports.docker["host/repo"][0].type`.
+ * Keys at the depths in `quoted` are always bracketed (a scope `h` reads as `["h"]`).
+ */
+export function describeJsonPath(path: JsonPath, quoted: readonly number[] = []): string {
   let out = '';
-  for (const step of path) {
-    if (typeof step === 'number') out += `[${step}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(step)) out += out === '' ? step : `.${step}`;
-    else out += `[${JSON.stringify(step)}]`;
+  for (const [depth, step] of path.entries()) {
+    if (typeof step === 'string' && quoted.includes(depth)) out += `[${JSON.stringify(step)}]`;
+    else out = appendStep(out, step);
   }
   return out === '' ? '(top level)' : out;
+}
+
+function appendStep(before: string, step: string | number): string {
+  let out = before;
+  if (typeof step === 'number') out += `[${step}]`;
+  else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(step)) out += out === '' ? step : `.${step}`;
+  else out += `[${JSON.stringify(step)}]`;
+  return out;
 }

@@ -51,6 +51,11 @@ const REMAP_PREFIX =
 
 type Json = unknown;
 
+/** A place in the policy; scopes (`transports.T[scope]`) are always quoted. */
+function describePolicyPath(path: JsonPath): string {
+  return describeJsonPath(path, path[0] === 'transports' ? [2] : []);
+}
+
 class PolicyReader {
   constructor(
     private readonly file: string,
@@ -67,7 +72,7 @@ class PolicyReader {
     const at = positionIn(this.text, offset ?? 0);
     throw new PilotError(
       'PILOT_POLICY_INVALID',
-      `${this.file}:${at.line}:${at.column}: ${describeJsonPath(path)}: ${what}`,
+      `${this.file}:${at.line}:${at.column}: ${describePolicyPath(path)}: ${what}`,
       { hint: POLICY_HINT },
     );
   }
@@ -250,7 +255,7 @@ export function parsePolicy(file: string, text: string): Policy {
     const at = positionIn(text, offset);
     throw new PilotError(
       'PILOT_POLICY_INVALID',
-      `${file}:${at.line}:${at.column}: ${describeJsonPath(path)}: the key is given twice`,
+      `${file}:${at.line}:${at.column}: ${describePolicyPath(path)}: the key is given twice`,
       { hint: POLICY_HINT },
     );
   }
