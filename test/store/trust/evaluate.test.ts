@@ -324,13 +324,15 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
 
   it('an armored key whose CRC-24 does not match is a policy error', async () => {
     const lines = readFileSync(trusted.armored, 'utf8').split('\n');
-    const body = lines.findIndex((line) => line === '') + 1;
+    const body = lines.indexOf('') + 1;
     // Swap two base64 characters of the body: still base64, different bytes.
     const line = lines[body]!;
     lines[body] = line[1]! + line[0]! + line.slice(2);
     const damaged = join(fx.dir, 'damaged.asc');
     writeFileSync(damaged, lines.join('\n'));
-    const error = await rejection(evaluateTrust(setup(scoped([signedBy({ keyPath: damaged })])), tagged()));
+    const error = await rejection(
+      evaluateTrust(setup(scoped([signedBy({ keyPath: damaged })])), tagged()),
+    );
     expect(error.code).toBe('PILOT_POLICY_INVALID');
     expect(error.message).toContain('fails its CRC-24 checksum');
   });
