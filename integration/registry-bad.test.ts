@@ -9,13 +9,14 @@
  * The server is integration/hostile-registry.ts (Debian's docker-registry checks what it
  * is given, so it cannot be made to lie). Budget: under 30 s (measured: see the note).
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { examples, skipReason } from './harness.js';
+import { cli, examples, skipReason } from './harness.js';
 import { type Fault, type HostileRegistry, startHostileRegistry } from './hostile-registry.js';
-import { okIn, pilotIn, snapshot, storeDamage } from './store-state.js';
+import { okIn, snapshot, storeDamage } from './store-state.js';
 
 const skip = skipReason();
 
@@ -37,26 +38,41 @@ describe.skipIf(skip !== '')('pull from a registry that lies', () => {
     }
   });
 
-  const pull = (ref = registry.ref) => pilotIn(root, ['pull', '--tls-verify=false', ref]);
+  /**
+   * `pilot pull` run asynchronously: the registry answers from this very process, so a
+   * synchronous spawn would stop it from answering.
+   */
+  const pull = (ref = registry.ref) =>
+    new Promise<{ status: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [cli, 'pull', '--tls-verify=false', ref],
+        { env: { ...process.env, PILOT_ROOT: root, NO_COLOR: '1' }, timeout: 60_000 },
+        (error, _stdout, stderr) => {
+          const code = (error as { code?: unknown } | null)?.code;
+          resolve({ status: error ? (typeof code === 'number' ? code : -1) : 0, stderr });
+        },
+      );
+    });
 
   const cases: { fault: Fault; says: RegExp; pin?: boolean }[] = [
     { fault: 'blob-digest', says: /digest/i },
-    { fault: 'blob-truncated', says: /(truncat|short|ended|closed|incomplete)/i },
+    { fault: 'blob-truncated', says: /broke .* after \d+ of \d+ bytes/ },
     { fault: 'blob-longer', says: /(size|longer|more than|bytes)/i },
     { fault: 'config-digest', says: /digest/i },
     { fault: 'redirect-loop', says: /redirect/i },
-    { fault: 'huge-manifest', says: /(too large|too big|limit|MiB)/i },
+    { fault: 'huge-manifest', says: /at most \d+ bytes/ },
     { fault: 'manifest-garbage', says: /(JSON|manifest)/i },
     { fault: 'manifest-digest', says: /digest/i, pin: true },
   ];
 
   for (const { fault, says, pin } of cases) {
-    it(`${fault}: fails clearly and leaves the root as it was`, () => {
+    it(`${fault}: fails clearly and leaves the root as it was`, async () => {
       registry.setFault(fault);
       const before = snapshot(root);
       const started = Date.now();
       const ref = pin ? `${registry.ref.replace(/:1$/, '')}@${registry.manifestDigest}` : undefined;
-      const r = pull(ref);
+      const r = await pull(ref);
       const took = Date.now() - started;
       expect(r.status, r.stderr).toBe(1);
       expect(r.stderr).toMatch(says);
@@ -67,10 +83,6 @@ describe.skipIf(skip !== '')('pull from a registry that lies', () => {
       expect(took).toBeLessThan(20_000);
       expect(snapshot(root)).toEqual(before);
       expect(storeDamage(root)).toEqual([]);
-      if (fault === 'huge-manifest') {
-        // Refused while streaming: the 50 MB body was never taken in whole.
-        expect(r.stderr).not.toMatch(/52428800|50 ?MB read/);
-      }
       if (fault === 'redirect-loop') {
         const hops = registry.requests.filter((line) => line.includes('/blobs/')).length;
         expect(hops).toBeGreaterThan(1);
@@ -79,9 +91,9 @@ describe.skipIf(skip !== '')('pull from a registry that lies', () => {
     });
   }
 
-  it('pulls the same image once the registry behaves, fetching each blob once', () => {
+  it('pulls the same image once the registry behaves, fetching each blob once', async () => {
     registry.setFault('none');
-    const r = pull();
+    const r = await pull();
     expect(r.status, r.stderr).toBe(0);
     const images = okIn(root, ['images']);
     expect(images).toContain(`${registry.host}/hostile/app`);
@@ -92,6 +104,6 @@ describe.skipIf(skip !== '')('pull from a registry that lies', () => {
       expect(asked.length, digest).toBe(1);
     }
     expect(storeDamage(root)).toEqual([]);
-    expect(pilotIn(root, ['verify']).status).toBe(0);
+    okIn(root, ['verify']);
   });
 });

@@ -22,7 +22,11 @@ if (missingTools.length > 0 && inCi && skip === '') {
 }
 
 const OCI_ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
-const insecure = ['--tls-verify=false'];
+// The host's own trust policy is the trust suite's business: these pulls accept anything.
+const policyDir = mkdtempSync(join(tmpdir(), 'pilot-registry-policy-'));
+const acceptPolicy = join(policyDir, 'policy.json');
+writeFileSync(acceptPolicy, '{"default": [{"type": "insecureAcceptAnything"}]}\n');
+const insecure = ['--tls-verify=false', '--signature-policy', acceptPolicy];
 
 interface ImageFacts {
   manifestDigest: string;
@@ -97,6 +101,7 @@ describe.skipIf(skip !== '' || missingTools.length > 0)('pull from a registry', 
     plain?.stop();
     for (const root of roots) root.cleanup();
     if (work) rmSync(work, { recursive: true, force: true });
+    rmSync(policyDir, { recursive: true, force: true });
   });
 
   it('pulls an app whose base is present: only its own layer, config and manifest', () => {
@@ -123,7 +128,7 @@ describe.skipIf(skip !== '' || missingTools.length > 0)('pull from a registry', 
     expect(pulled).toMatchObject({
       names: [plain.ref('pilot/app:1')],
       pulled: { ref: plain.ref('pilot/app:1'), digest: app.manifestDigest },
-      trust: null,
+      trust: { requirement: 'insecureAcceptAnything', rule: `default in ${acceptPolicy}` },
     });
     expect(root.ok(['images']).stdout).toMatch(/TRUST/);
     root.ok(['register', '--container', plain.ref('pilot/app:1'), '--app', '/usr/bin/hello']);

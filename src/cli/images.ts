@@ -3,7 +3,7 @@
  * policy said when they were pulled ("-" when no policy was consulted).
  */
 import type { Command } from 'commander';
-import type { TrustVerdict } from '../store/registry/trust-types.js';
+import type { TrustVerdict } from '../core/image-record.js';
 import { formatBytes, pathsOf, printJson, printTable, shortId } from './common.js';
 
 /** `signedBy (key ABCD…)`, `insecureAcceptAnything`, or `-`. */

@@ -33,7 +33,11 @@ export function addRegistryOptions(command: Command): Command {
     )
     .option(
       '--signature-policy <file>',
-      'trust policy to check the image against (default /etc/containers/policy.json)',
+      'trust policy to check the image against (default ~/.config/containers/policy.json, else /etc/containers/policy.json)',
+    )
+    .option(
+      '--registries.d <dir>',
+      'where signature lookaside URLs are configured (default ~/.config/containers/registries.d, else /etc/containers/registries.d)',
     );
 }
 
@@ -43,6 +47,8 @@ export interface RegistryFlags {
   creds?: string;
   authfile?: string;
   signaturePolicy?: string;
+  'registries.d'?: string;
+  registriesD?: string;
 }
 
 /** The registry part of the pull options, from the flags. */
@@ -53,6 +59,7 @@ export function registryOptions(flags: RegistryFlags): PullOptions {
     creds: flags.creds,
     authFile: flags.authfile,
     signaturePolicy: flags.signaturePolicy,
+    registriesDir: flags['registries.d'] ?? flags.registriesD,
     onWarning: printWarning,
   };
 }

@@ -8,6 +8,10 @@
  *  - `localhost/NAME`: podman's own storage first (podman names what it builds so),
  *    then a registry at localhost.
  *  - A short name: podman's storage only; no registry is guessed (DESIGN.md).
+ *
+ * A registry pull is checked against the containers trust policy (store/trust/) before
+ * any blob is fetched. A copy from podman's storage is not: podman applied the same
+ * policy when it pulled the image, and an image podman built was never signed.
  */
 import { isPilotError, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
@@ -18,6 +22,10 @@ import { refProblem } from '../store/ref-names.js';
 import type { RegistryPullOptions } from '../store/registry-pull.js';
 
 export interface PullOptions extends RegistryPullOptions {
+  /** `--signature-policy FILE`: the trust policy (default: the containers tools' own). */
+  signaturePolicy?: string | undefined;
+  /** `--registries.d DIR`: where the policy's signature lookaside URLs are configured. */
+  registriesDir?: string | undefined;
   onWarning?: ((message: string) => void) | undefined;
   /** The podman command (tests point it elsewhere). */
   podman?: string | undefined;
@@ -47,7 +55,17 @@ async function fromRegistry(
   options: PullOptions,
 ): Promise<PullOutcome> {
   const { pullFromRegistry } = await import('../store/registry-pull.js');
-  const result = await pullFromRegistry(paths, ref, options);
+  let trust = options.trust;
+  if (trust === undefined) {
+    // Read before the registry is asked: a broken or missing policy fails at once.
+    const { evaluateTrust, readTrustConfig } = await import('../store/trust/index.js');
+    const config = readTrustConfig({
+      signaturePolicy: options.signaturePolicy,
+      registriesDir: options.registriesDir,
+    });
+    trust = (request) => evaluateTrust(config, request);
+  }
+  const result = await pullFromRegistry(paths, ref, { ...options, trust });
   return {
     results: [result],
     from: 'registry',

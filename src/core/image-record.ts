@@ -12,8 +12,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-// A type only (erased when bundled): the trust verdict the registry pull records.
-import type { TrustVerdict } from '../store/registry/trust-types.js';
 import { errnoOf, PilotError, type PilotErrorCode } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
 import { listDir } from './list-dir.js';
@@ -45,6 +43,18 @@ export interface ImageRecord {
   pulled?: PulledFrom;
   /** What the trust policy said when it was pulled (absent: no policy was consulted). */
   trust?: TrustVerdict;
+}
+
+/** What the trust policy (src/store/trust/) said of a pulled image. */
+export interface TrustVerdict {
+  /** "insecureAcceptAnything", "signedBy", … as policy.json names it ("a+b" for several). */
+  requirement: string;
+  /** Where it came from, e.g. `transports.docker["127.0.0.1:5000/team"]` of FILE. */
+  rule: string;
+  /** Fingerprints of the keys that verified a signature. */
+  keys?: string[];
+  /** The signed docker-reference. */
+  identity?: string;
 }
 
 export interface PulledFrom {

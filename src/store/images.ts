@@ -7,6 +7,7 @@ import { removeEntry } from '../core/atomic-fs.js';
 import { fsyncDir } from '../core/durable.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { faultPoint } from '../core/fault.js';
+import type { TrustVerdict } from '../core/image-record.js';
 import {
   type ImageRecord,
   listRefs,
@@ -19,7 +20,6 @@ import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
 import { layerManifestPath, layerRecordPath, readLayerRecord } from './layers.js';
-import type { TrustVerdict } from './registry/trust-types.js';
 import { cleanStaleTemp, makeTempDir, withGcLock } from './temp.js';
 
 export interface ImageSummary {

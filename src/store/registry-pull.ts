@@ -35,14 +35,12 @@ import {
   parseManifest,
 } from './registry/manifest.js';
 import { formatReference, parseReference, type RegistryReference } from './registry/reference.js';
-import type { TrustRequest, TrustVerdict } from './registry/trust-types.js';
 import { beginLoad, cleanStaleTemp } from './temp.js';
+import type { TrustRequest, TrustVerdict } from './trust/types.js';
 
 export interface RegistryPullOptions extends ClientOptions {
   /** A name for the image besides the ref itself. */
   name?: string | undefined;
-  /** `--signature-policy FILE`, for the trust policy (passed through as given). */
-  signaturePolicy?: string | undefined;
   /**
    * The trust policy (src/store/trust/): called once the top-level manifest is fetched
    * and verified, before any blob is fetched or anything stored. A throw aborts the

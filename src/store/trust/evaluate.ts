@@ -261,7 +261,7 @@ export async function evaluateTrust(
   const signed = types.filter((type) => type !== 'insecureAcceptAnything');
   return {
     requirement: (signed.length > 0 ? signed : types).join('+'),
-    rule: rule.name,
+    rule: `${rule.name} in ${config.policy.file}`,
     ...(keys.length > 0 ? { keys } : {}),
     ...(identity !== undefined ? { identity } : {}),
   };

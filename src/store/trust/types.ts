@@ -1,8 +1,10 @@
 /**
- * What a pull hands the trust policy, and what it gets back when the image is accepted.
- * The pull side declares the same shapes (src/store/registry/trust-types.ts); one
- * re-exports the other once both are merged.
+ * What a pull hands the trust policy, and what it gets back when the image is accepted
+ * (the verdict is kept in the image record, so its shape lives with the record).
  */
+import type { TrustVerdict } from '../../core/image-record.js';
+
+export type { TrustVerdict };
 
 export interface TrustRequest {
   registry: string; // "127.0.0.1:5000", "docker.io"
@@ -13,11 +15,4 @@ export interface TrustRequest {
   manifestDigest: string; // "sha256:…" of those bytes
   /** GET a URL (http, https or file) with the pull's TLS settings; undefined on 404/ENOENT. */
   fetch(url: string): Promise<Buffer | undefined>;
-}
-
-export interface TrustVerdict {
-  requirement: string; // "insecureAcceptAnything" | "signedBy" | … as policy.json names it
-  rule: string; // where it came from, e.g. 'transports.docker["127.0.0.1:5000/team"]'
-  keys?: string[]; // fingerprints of the keys that verified a signature
-  identity?: string; // the signed docker-reference
 }

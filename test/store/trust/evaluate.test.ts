@@ -88,7 +88,10 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
         return undefined;
       },
     });
-    expect(verdict).toEqual({ requirement: 'insecureAcceptAnything', rule: 'default' });
+    expect(verdict).toEqual({
+      requirement: 'insecureAcceptAnything',
+      rule: `default in ${config.policy.file}`,
+    });
     expect(fetched).toEqual([]);
   });
 
@@ -106,10 +109,11 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
 
   it('signedBy accepts a signature by the trusted key from a file:// lookaside', async () => {
     fx.publish(REPO, image.digest, [image.signature]);
-    const verdict = await evaluateTrust(setup(scoped([signedBy()])), tagged());
+    const config = setup(scoped([signedBy()]));
+    const verdict = await evaluateTrust(config, tagged());
     expect(verdict).toEqual({
       requirement: 'signedBy',
-      rule: `transports.docker["${NAME}"]`,
+      rule: `transports.docker["${NAME}"] in ${config.policy.file}`,
       keys: [trusted.fingerprint],
       identity: `${NAME}:1.0`,
     });
