@@ -12,7 +12,9 @@
 #                   on the 2 MB busybox base and on the ~160 MB (unpacked) Debian python base
 #   podman run      podman run --rm of one image holding base + delta
 #   flake-pilot     flake-pilot's podman-pilot flow (bench/flake-pilot-flow.sh)
-# plus jq-app (host files from /removed) warm, first and through flake-pilot's flow.
+# plus jq-app (host files from /removed) warm, first and through flake-pilot's flow, and
+# the pull of an app whose base is present from a local registry: pilot pull, podman
+# pull, skopeo copy (bench/registry-pull.sh).
 # Then it compares store sizes: BENCH_APPS apps on the Debian base in pilot's store and
 # in podman's storage. It prints a table and writes bench/results.md (raw hyperfine JSON
 # goes to bench/out/, which git ignores).
@@ -43,7 +45,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "needs $1 (.ci/setup installs it)"; }
 
 [ "$(id -u)" = 0 ] || die "run as root (pilot's first launch, podman and the flake-pilot flow need it)"
-for t in hyperfine podman runc rsync jq setpriv node tar gzip sha256sum flock; do need "$t"; done
+for t in hyperfine podman runc rsync jq setpriv node tar gzip sha256sum flock docker-registry skopeo; do need "$t"; done
 for f in pilot.mjs pilot-launch.mjs pilot-exec; do [ -x "$REPO/dist/$f" ] || die "dist/$f is missing: run make build"; done
 
 # ---------------------------------------------------------------- images
@@ -314,6 +316,11 @@ BASE_B=$DEB_B
 DELTA_ONE=$((DELTA_SUM / NAPPS))
 say "base layer $BASE_B B, $NAPPS deltas $DELTA_SUM B; pilot store $PILOT_N B; podman $PMS_N B (full images), $PMD_N B (base + deltas)"
 
+# ---------------------------------------------------------------- registry pull
+log "pull of an app whose base is present: pilot pull, podman pull, skopeo copy (bench/registry-pull.sh)"
+PULL_MD=$WORK/pull.md
+BENCH_EXAMPLES=$EX "$HERE/registry-pull.sh" --markdown "$PULL_MD" | sed 's/^/    /'
+
 # ---------------------------------------------------------------- report
 T_TOTAL=$((SECONDS - T_START))
 MS='def ms: . * 1000 | if . < 10 then (. * 100 | round / 100) elif . < 100 then (. * 10 | round / 10) else round end;'
@@ -425,6 +432,8 @@ STORE=$(
   echo "Each app is a delta with a script and 256 KiB of its own data on \`debian-python-base\`."
   echo
   echo "$STORE"
+  echo
+  cat "$PULL_MD"
   echo
   echo "## How each row is measured"
   echo
