@@ -40,6 +40,9 @@ export function missingRequirements(): string[] {
     'htpasswd',
     'openssl',
     'skopeo',
+    // the trust suite: keys made and signatures checked
+    'gpg',
+    'gpgv',
   ]) {
     if (!has(tool)) missing.push(tool);
   }
