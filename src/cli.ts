@@ -25,7 +25,9 @@ import { buildFlakeCtlProgram } from './cli/flake-ctl.js';
 import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
+import { definePackage } from './cli/package.js';
 import { podmanCommand } from './cli/podman.js';
+import { defineUpdate } from './cli/update.js';
 import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
@@ -166,13 +168,19 @@ export function buildProgram(): Command {
     });
 
   defineVerify(program);
+  defineUpdate(program);
+  definePackage(program);
 
   program
     .command('register')
     .description('register an app: write its flake and link --app to the launcher')
     .summary('register an app and link it to the launcher')
-    .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
-    .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option('--container <ref>', 'the app image (a delta, or a full image without --base)')
+    .option('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option(
+      '--from-flake <file>',
+      'register from a flake file NAME.yaml as it is (pins, every field, drop-ins in NAME.d/ beside it): what an app package installs; its images must be in the store',
+    )
     .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
     .option('--base <ref>', 'base image the delta stacks on')
     .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
@@ -199,6 +207,16 @@ export function buildProgram(): Command {
       '\nExample:\n  pilot register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/hello',
     )
     .action(async (options, command: Command) => {
+      if (options.fromFlake !== undefined) {
+        const { registerWithFlake } = await import('./cli/register-flake.js');
+        return registerWithFlake(options, command);
+      }
+      for (const flag of ['container', 'app'] as const) {
+        if (options[flag] === undefined)
+          throw new PilotError('PILOT_USAGE', `required option --${flag} not given`, {
+            hint: 'or register from a flake file: pilot register --from-flake FILE',
+          });
+      }
       const { registerApp } = await import('./commands/register.js');
       const result = registerApp(
         pathsOf(command),
