@@ -25,7 +25,7 @@ import { buildFlakeCtlProgram } from './cli/flake-ctl.js';
 import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
-import { definePackage } from './cli/package.js';
+import { definePackage, packageVersionArgs } from './cli/package.js';
 import { podmanCommand } from './cli/podman.js';
 import { defineUpdate } from './cli/update.js';
 import { defineVerify } from './cli/verify.js';
@@ -466,7 +466,7 @@ export async function runCli(argv: string[], invokedAs = 'pilot'): Promise<numbe
   });
   const program = invokedAs === 'flake-ctl' ? buildFlakeCtlProgram(VERSION) : buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(packageVersionArgs(argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {

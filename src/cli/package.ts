@@ -8,6 +8,24 @@ import { PilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { pathsOf, printJson } from './common.js';
 
+/**
+ * commander takes `--version` anywhere on the line for the program's own (`pilot
+ * --version`), before a subcommand sees it: `pilot package APP --version V` is turned
+ * into the package command's hidden `--package-version V` first. Only the words after a
+ * `package` command word change, and none after `--`.
+ */
+export function packageVersionArgs(argv: readonly string[]): string[] {
+  const out = [...argv];
+  let i = 0;
+  while (i < out.length && out[i]!.startsWith('-')) i += out[i] === '--root' ? 2 : 1;
+  if (out[i] !== 'package') return out;
+  for (let j = i + 1; j < out.length && out[j] !== '--'; j++) {
+    if (out[j] === '--version') out[j] = '--package-version';
+    else if (out[j]!.startsWith('--version=')) out[j] = `--package-version=${out[j]!.slice(10)}`;
+  }
+  return out;
+}
+
 export function definePackage(program: Command): void {
   program
     .command('package')
@@ -23,6 +41,7 @@ export function definePackage(program: Command): void {
       '--version <version>',
       'package version (default: the image tag when it is a version, else 0.0.0+pilot.DATE)',
     )
+    .addOption(new Option('--package-version <version>').hideHelp())
     .option('--json', 'print what was built as JSON')
     .addHelpText(
       'after',
@@ -35,7 +54,7 @@ export function definePackage(program: Command): void {
           withImages?: boolean;
           format: string;
           output: string;
-          version?: string;
+          packageVersion?: string;
           json?: boolean;
         },
         command: Command,
@@ -49,7 +68,7 @@ export function definePackage(program: Command): void {
           {
             withImages: Boolean(options.withImages),
             outDir: options.output,
-            version: options.version,
+            version: options.packageVersion,
           },
           packageJson.version,
         );

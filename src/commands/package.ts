@@ -214,8 +214,9 @@ export async function buildAppPackage(
     } else {
       for (const { ref, image } of pinned) images.push({ ref, id: image.id });
     }
+    // Pulled by the full name the store knows (a short name is never pulled: DESIGN, Command line).
     const pulls: PinnedImage[] = pinned.map(({ ref, image }) => ({
-      ref,
+      ref: archiveName(paths, ref),
       id: image.id,
       manifestDigest: image.manifestDigest,
     }));
