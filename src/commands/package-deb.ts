@@ -78,7 +78,7 @@ export function debArchitecture(architecture: string | undefined, variant?: stri
   if (arch === undefined) {
     throw new PilotError(
       'PILOT_PACKAGE_FAILED',
-      `images of architecture "${architecture ?? '(none)'}" have no Debian architecture pilot knows`,
+      `images of architecture "${architecture ?? '(none)'}" has no Debian architecture pilot knows`,
       {
         hint: 'package without --with-images: the package is then for every architecture and pulls its images',
       },
