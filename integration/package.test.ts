@@ -14,7 +14,15 @@
  * registry tests cover (no registry is started here).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildArchive, repo, skipReason, TestRoot } from './harness.js';
@@ -223,5 +231,139 @@ describe.skipIf(skip !== '')('packages installed in a throwaway root', () => {
     expect(existsSync('/usr/bin/greet')).toBe(false);
     expect(existsSync('/usr/share/flakes/greet.yaml')).toBe(false);
     rmSync(join(root.dir, 'throwaway'), { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(skip !== '')('pilot package and register --from-flake: bad input', () => {
+  let root: TestRoot;
+  let out: string;
+
+  beforeAll(() => {
+    root = new TestRoot('package-bad');
+    out = join(root.dir, 'out');
+    mkdirSync(out);
+    root.load('busybox-base', 'hello-delta');
+    root.ok([
+      'register',
+      '--container',
+      'pilot/hello-delta',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/hello',
+    ]);
+  });
+  afterAll(() => root?.cleanup());
+
+  const fails = (args: string[], code: number, message: string, env?: NodeJS.ProcessEnv) => {
+    const r = root.pilot(args, env ? { env: root.env(env) } : {});
+    expect([r.code, r.stderr]).toEqual([code, expect.stringContaining(message)]);
+    return r;
+  };
+
+  it('exports images that keep their manifest digest and load elsewhere', () => {
+    const r = JSON.parse(
+      root.ok(['package', 'hello', '--with-images', '-o', out, '--json']).stdout,
+    );
+    expect(r).toMatchObject({ package: 'pilot-app-hello', architecture: 'amd64' });
+    expect(r.version).toMatch(/^0\.0\.0\+pilot\.\d{14}$/);
+    expect(r.images.map((i: { originalManifest: boolean }) => i.originalManifest)).toEqual([
+      true,
+      true,
+    ]);
+    const other = new TestRoot('package-load');
+    try {
+      const x = join(other.dir, 'x');
+      spawnSync('dpkg-deb', ['-x', r.file, x]);
+      for (const image of r.images) other.ok(['load', '--quiet', join(x, image.file)]);
+      other.ok(['register', '--from-flake', join(x, 'usr/share/pilot/apps/hello/hello.yaml')]);
+      expect(other.run('/usr/bin/hello', ['y']).stdout).toBe('hello from pilot\n[y]\n');
+      expect(readFileSync(join(other.dir, 'usr/share/flakes/hello.yaml'), 'utf8')).toBe(
+        readFileSync(join(root.dir, 'usr/share/flakes/hello.yaml'), 'utf8'),
+      );
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it('refuses what it cannot package, leaving nothing behind', () => {
+    fails(['package', 'nosuch', '-o', out], 1, 'no flake for app "nosuch"');
+    fails(['package', 'hello', '-o', join(out, 'missing')], 2, 'does not exist');
+    writeFileSync(join(root.dir, 'file'), '');
+    fails(['package', 'hello', '-o', join(root.dir, 'file')], 2, 'is not a directory');
+    fails(['package', 'hello', '-o', out, '--version', 'v1'], 2, 'is not a Debian version');
+    const empty = join(root.dir, 'empty-path');
+    mkdirSync(empty);
+    fails(['package', 'hello', '-o', out], 1, 'dpkg-deb is not installed', { PATH: empty });
+    writeFileSync(
+      join(root.dir, 'usr/share/flakes/loose.yaml'),
+      'include: {tar: [], path: []}\ncontainer:\n  name: pilot/hello-delta\n  host_app_path: /usr/bin/loose\n',
+    );
+    fails(['package', 'loose', '-o', out], 1, 'pins no image digest for "pilot/hello-delta"');
+    // An image whose archive is gone: the store keeps no layer tarballs.
+    const layer = join(root.dir, 'gone-layer');
+    mkdirSync(join(layer, 'usr/bin'), { recursive: true });
+    writeFileSync(join(layer, 'usr/bin/gone'), '#!/bin/sh\necho gone\n', { mode: 0o755 });
+    const archive = join(root.dir, 'gone.tar');
+    buildArchive(archive, 'localhost/test/gone:1.0', {}, [layer]);
+    root.ok(['load', '--quiet', archive]);
+    root.ok([
+      'register',
+      '--container',
+      'localhost/test/gone:1.0',
+      '--base',
+      'pilot/busybox-base',
+      '--app',
+      '/usr/bin/gone',
+    ]);
+    rmSync(archive);
+    const before = readdirSync(out);
+    fails(
+      ['package', 'gone', '--with-images', '-o', out],
+      1,
+      'is in no archive it was loaded from',
+    );
+    expect(readdirSync(out)).toEqual(before);
+    // Without images the package only names them: it builds.
+    expect(root.ok(['package', 'gone', '-o', out]).stdout).toMatch(/pilot-app-gone_1\.0_all\.deb/);
+  });
+
+  it('register --from-flake keeps every field, and refuses what it cannot register', () => {
+    const shipped = join(root.dir, 'shipped');
+    mkdirSync(join(shipped, 'hello.d'), { recursive: true });
+    const text = readFileSync(join(root.dir, 'usr/share/flakes/hello.yaml'), 'utf8');
+    writeFileSync(join(shipped, 'hello.yaml'), `# shipped\n${text}`);
+    writeFileSync(
+      join(shipped, 'hello.d/10-env.yaml'),
+      'container:\n  runtime:\n    podman: ["-e GREETING=hi"]\n',
+    );
+    fails(['register', '--from-flake', join(shipped, 'hello.yaml')], 1, 'already registered');
+    root.ok(['register', '--force', '--from-flake', join(shipped, 'hello.yaml')]);
+    expect(readFileSync(join(root.dir, 'usr/share/flakes/hello.yaml'), 'utf8')).toBe(
+      `# shipped\n${text}`,
+    );
+    expect(readdirSync(join(root.dir, 'usr/share/flakes/hello.d'))).toEqual(['10-env.yaml']);
+    expect(root.run('/usr/bin/hello', ['z']).stdout).toBe('hello from pilot\n[z]\n');
+    fails(
+      ['register', '--from-flake', join(shipped, 'hello.yaml'), '--app', '/usr/bin/x'],
+      2,
+      '--app cannot go with it',
+    );
+    fails(['register', '--from-flake', join(root.dir, 'file')], 2, 'is not a NAME.yaml flake file');
+    fails(['register'], 2, 'required option --container not given');
+    writeFileSync(
+      join(shipped, 'other.yaml'),
+      text
+        .replace(/sha256:[a-f0-9]{64}/, `sha256:${'0'.repeat(64)}`)
+        .replace('/usr/bin/hello', '/usr/bin/other'),
+    );
+    fails(['register', '--from-flake', join(shipped, 'other.yaml')], 1, 'is gone from the store');
+    expect(existsSync(join(root.dir, 'usr/bin/other'))).toBe(false);
+    writeFileSync(join(shipped, 'nolink.yaml'), text.replace(/ *host_app_path: .*\n/, ''));
+    fails(
+      ['register', '--from-flake', join(shipped, 'nolink.yaml')],
+      1,
+      'container.host_app_path is missing',
+    );
   });
 });
