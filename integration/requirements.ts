@@ -35,6 +35,9 @@ export function missingRequirements(): string[] {
     'mknod',
     'cc',
     'strace',
+    // integration/package.test.ts: builds .debs and installs them in a throwaway namespace.
+    'dpkg-deb',
+    'nsenter',
   ]) {
     if (!has(tool)) missing.push(tool);
   }

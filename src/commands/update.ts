@@ -2,7 +2,7 @@
  * `pilot update APP...|--all`: moves apps to what their tags name now (after a `load`
  * or `pull` of a newer image). Only `container.digests` of the main flake file changes,
  * text-edited as `migrate` pins (comments and layout kept), under the app's registration
- * lock, written by temp file + rename: a launch reads the old flake or the new one,
+ * lock, written by temp file + rename (never through a link, as migrate): a launch reads the old flake or the new one,
  * never a mix, and the link is never touched. Like `register --force`, it drops the
  * app's cached plans; a kept instance is remounted on the new images by its next call
  * (over the same upper dir), and calls in progress keep the view they started with.
@@ -67,9 +67,16 @@ function updateOne(paths: PilotPaths, app: string, dryRun: boolean): UpdateOutco
     // and host packages are acceptable (a path with ".." is refused now, not at launch).
     const moved: Flake = { ...flake, container: { ...flake.container, digests } };
     collectHostFiles(paths, moved, flakeImages(paths, moved));
+    if (main.target !== undefined) {
+      // As migrate: a link leads to a file someone else keeps (a package, a config tree).
+      throw new PilotError(
+        'PILOT_FLAKE_INVALID',
+        `${main.file} is a link to ${main.target}: pilot update never writes through a link`,
+        { hint: `change container.digests in ${main.target}, or register ${app} again` },
+      );
+    }
     if (!dryRun) {
-      // A linked flake file is changed where it leads; the link stays.
-      writeFileAtomic(main.target ?? main.file, text);
+      writeFileAtomic(main.file, text);
       // A plan made for the old pins is stale by its stamps; drop it anyway, as register does.
       dropPlans(paths.run, app);
     }
