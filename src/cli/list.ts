@@ -11,14 +11,19 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
     '--format <format>',
     "flake-ctl's output: table (with a headline), json (flake-ctl's keys: name, engine, target, host_app_path, config) or csv (those fields, no header line)",
   ).choices(['table', 'json', 'csv']);
-  const command = new Command('list').description('list registered apps');
+  const command = new Command('list').description(
+    flavour === 'pilot'
+      ? 'list registered apps; an app whose pinned image is not the one its tag names now (after "pilot load" or "pilot pull" of a newer one) is behind: the tables mark it "(behind)" after its name, the JSON outputs have "behind": true ("pilot update APP" moves it); the CSV stays flake-ctl\'s five fields'
+      : 'list registered apps',
+  );
+  if (flavour === 'pilot') command.summary('list registered apps');
   if (flavour === 'pilot') {
     command
       .addOption(new Option('--json', "print pilot's own array of objects").conflicts('format'))
       .addOption(format)
       .addHelpText(
         'after',
-        `\nAn app whose pinned image is not the one its tag names now (after "pilot load" or "pilot pull" of a newer one) is behind: the tables mark it "(behind)" after its name, the JSON outputs have "behind": true ("pilot update APP" moves it). The CSV stays flake-ctl's five fields.\n\nExamples:\n  pilot list --json\n  pilot list --format csv      # as flake-ctl list --format csv`,
+        '\nExamples:\n  pilot list --json\n  pilot list --format csv      # as flake-ctl list --format csv',
       );
   } else {
     command.addOption(format.default('table'));
