@@ -14,7 +14,7 @@ export function defineUpdate(program: Command): void {
       'move apps to the images their tags name now (after "pilot load" or "pilot pull" of a newer image): re-pins container, base and layers in the flake, atomically, and re-plans the app; nothing else ever re-pins an app ("pilot list" marks the apps that are behind)',
     )
     .summary('move apps to the images their tags name now')
-    .argument('[apps...]', 'app names or host paths')
+    .argument('[app...]', 'app names or host paths')
     .option('--all', 'every registered app')
     .option('-n, --dry-run', 'say what would move, change nothing')
     .option('--json', 'print one object per app')
