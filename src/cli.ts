@@ -11,6 +11,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import {
   appLinkTarget,
   collect,
+  formatBytes,
   labelCommands,
   launcherPath,
   loadSummary,
@@ -27,6 +28,7 @@ import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
 import { definePackage, packageVersionArgs } from './cli/package.js';
 import { podmanCommand } from './cli/podman.js';
+import { definePs } from './cli/ps.js';
 import { defineUpdate } from './cli/update.js';
 import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
@@ -35,16 +37,7 @@ import { explainSystemError } from './core/system-error.js';
 
 const VERSION = packageJson.version;
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 export function buildProgram(): Command {
   const program = new Command('pilot')
@@ -316,55 +309,7 @@ export function buildProgram(): Command {
       if (!result.ok) process.exitCode = 1;
     });
 
-  program
-    .command('ps')
-    .description('list kept instances (resume/attach, @NAME) and their state')
-    .summary('list kept instances and their state')
-    .option('--json', 'print an array of objects')
-    .addHelpText('after', '\nExample:\n  pilot ps --json')
-    .action(async (options, command: Command) => {
-      const { listInstances } = await import('./runtime/instances.js');
-      const { listPlans } = await import('./runtime/fast-plan.js');
-      const paths = pathsOf(command);
-      const instanceList = listInstances(paths);
-      const kept = new Set(instanceList.map((i) => i.app));
-      const instances = [
-        ...instanceList.map(({ app, name, state, since, size, pids }) => ({
-          app,
-          name,
-          state: state as string,
-          since,
-          size,
-          pids,
-        })),
-        // Cached plans of one-shot apps: what the warm path runs without Node (a kept
-        // instance's plan is part of its instance row).
-        ...listPlans(paths.run)
-          .filter((plan) => !kept.has(plan.app))
-          .map((plan) => ({
-            app: plan.app,
-            name: '',
-            state: plan.stale ? 'stale' : 'cached',
-            since: plan.since as string | null,
-            size: 0,
-            pids: [] as number[],
-            uid: plan.uid,
-            ...(plan.stale ? { staleBecause: plan.stale } : {}),
-          })),
-      ];
-      if (options.json) return printJson(instances);
-      printTable(
-        ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE', 'PIDS'],
-        instances.map((i) => [
-          i.app,
-          i.name === '' ? '-' : `@${i.name}`,
-          i.state,
-          i.since ?? '',
-          formatBytes(i.size),
-          i.pids.join(','),
-        ]),
-      );
-    });
+  definePs(program);
 
   program
     .command('stop')

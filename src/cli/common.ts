@@ -125,3 +125,15 @@ export function labelCommands(program: Command, prefix = program.name()): void {
     labelCommands(command, name);
   }
 }
+
+/** Sizes as people read them: decimal units (kB, MB), one decimal past bytes. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

@@ -79,7 +79,12 @@ export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
  */
 export function isBehind(paths: PilotPaths, entry: AppEntry): boolean {
   if (!entry.ok) return false;
-  return behindRefs(planAppUpdate(entry.flake, (ref) => taggedImageId(paths, ref))).length > 0;
+  try {
+    return behindRefs(planAppUpdate(entry.flake, (ref) => taggedImageId(paths, ref))).length > 0;
+  } catch {
+    // A store this caller cannot read (or a damaged name): the list still lists the app.
+    return false;
+  }
 }
 
 /** The mark the tables put after a behind app's name. */
