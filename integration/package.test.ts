@@ -10,8 +10,9 @@
  * `make deb`'s pilot, then an app package with images (v1), an upgrade to v2 while a loop
  * launches the app (it never fails with "command not found"/127), removal (link and flake
  * gone, images kept until gc), and a package without images installed over a store that
- * has them already: its postinst would pull the pinned REF@DIGEST otherwise, which the
- * registry tests cover (no registry is started here).
+ * has them already (its postinst would pull the pinned REF@DIGEST otherwise, which the
+ * registry tests cover: no registry is started here). The same app as an .rpm, installed,
+ * upgraded and removed with rpm (--nodeps: rpm's own database knows no pilot).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
@@ -108,6 +109,7 @@ describe.skipIf(skip !== '')('packages installed in a throwaway root', () => {
       );
       flakes.push(readFileSync(join(root.dir, 'usr/share/flakes/greet.yaml'), 'utf8'));
       root.ok(['package', 'greet', '--with-images', '-o', out]);
+      root.ok(['package', 'greet', '--with-images', '--format', 'rpm', '-o', out]);
     }
     root.ok(['package', 'greet', '-o', out, '--version', '3.0']);
 
@@ -210,6 +212,22 @@ describe.skipIf(skip !== '')('packages installed in a throwaway root', () => {
     for (const id of ids) expect(images).toContain(id);
   });
 
+  it("an .rpm of the app installs, upgrades and removes the same way (rpm, --nodeps: rpm's database has no pilot)", () => {
+    const rpm = (version: number) => join(out, `pilot-app-greet-${version}.0-1.x86_64.rpm`);
+    expect(spawnSync('rpm', ['-qpR', rpm(1)], { encoding: 'utf8' }).stdout).toMatch(
+      /^pilot >= \d/m,
+    );
+    ok(`rpm -i --nodeps ${rpm(1)}`);
+    expect(inside('/usr/bin/greet r').stdout).toBe('greet v1 r\n');
+    // RPM runs the new %post before the old %preun: the old one must not remove the app.
+    ok(`rpm -U --nodeps ${rpm(2)}`);
+    const r = inside('/usr/bin/greet s');
+    expect([r.stdout, r.code]).toEqual(['greet v2 s\n', 4]);
+    ok('rpm -e pilot-app-greet');
+    expect(inside('test -e /usr/bin/greet || test -e /usr/share/flakes/greet.yaml').code).toBe(1);
+    expect(ok('pilot images --json')).toContain(ids[1]);
+  });
+
   it('a package without images registers from images the store has', () => {
     ok(`dpkg -i ${join(out, 'pilot-app-greet_3.0_all.deb')}`);
     const r = inside('/usr/bin/greet d');
@@ -228,6 +246,7 @@ describe.skipIf(skip !== '')('packages installed in a throwaway root', () => {
     const after = hostPackages();
     expect([after.status, after.stdout]).toEqual([before.status, before.stdout]);
     expect(existsSync('/usr/share/pilot')).toBe(false);
+    expect(spawnSync('rpm', ['-q', 'pilot-app-greet'], { encoding: 'utf8' }).status).not.toBe(0);
     expect(existsSync('/usr/bin/greet')).toBe(false);
     expect(existsSync('/usr/share/flakes/greet.yaml')).toBe(false);
     rmSync(join(root.dir, 'throwaway'), { recursive: true, force: true });

@@ -4,7 +4,6 @@
  */
 import { type Command, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
-import { PilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { pathsOf, printJson } from './common.js';
 
@@ -30,12 +29,19 @@ export function definePackage(program: Command): void {
   program
     .command('package')
     .description(
-      `build a .deb that registers APP on the host that installs it: the flake as registered (pins included) and its drop-ins under /usr/share/pilot/apps/APP/, the include tars it names, and with --with-images the pinned images as oci-archives. Installing or upgrading loads the images (or pulls the pinned REF@DIGEST of each the store lacks) and registers the app from the shipped flake, replacing it by rename (never missing during an upgrade); removing removes the registration, images stay until "pilot gc". Depends: pilot (>= ${packageJson.version}).`,
+      `build a .deb (or .rpm) that registers APP on the host that installs it: the flake as registered (pins included) and its drop-ins under /usr/share/pilot/apps/APP/, the include tars it names, and with --with-images the pinned images as oci-archives. Installing or upgrading loads the images (or pulls the pinned REF@DIGEST of each the store lacks) and registers the app from the shipped flake, replacing it by rename (never missing during an upgrade); removing removes the registration, images stay until "pilot gc". Depends: pilot (>= ${packageJson.version}).`,
     )
     .summary('build a .deb that registers an app on install')
     .argument('<app>', 'app name or host path')
     .option('--with-images', 'ship the pinned images in the package (an arch-specific package)')
-    .addOption(new Option('--format <format>', 'package format').choices(['deb']).default('deb'))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'package format: deb (dpkg-deb) or rpm (rpmbuild; same content and scripts)',
+      )
+        .choices(['deb', 'rpm'])
+        .default('deb'),
+    )
     .option('-o, --output <dir>', 'directory to write the package to', '.')
     .option(
       '--version <version>',
@@ -52,21 +58,20 @@ export function definePackage(program: Command): void {
         app: string,
         options: {
           withImages?: boolean;
-          format: string;
+          format: 'deb' | 'rpm';
           output: string;
           packageVersion?: string;
           json?: boolean;
         },
         command: Command,
       ) => {
-        if (options.format !== 'deb')
-          throw new PilotError('PILOT_USAGE', `--format ${options.format}: only deb is built`);
         const { buildAppPackage } = await import('../commands/package.js');
         const result = await buildAppPackage(
           pathsOf(command),
           app,
           {
             withImages: Boolean(options.withImages),
+            format: options.format,
             outDir: options.output,
             version: options.packageVersion,
           },

@@ -142,7 +142,12 @@ export function pullRef(image: PinnedImage): string {
   return `${name.split('@')[0]}@${image.manifestDigest}`;
 }
 
-export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): string {
+/**
+ * What installing (or upgrading) does, as shell lines indented one tab: bring the pinned
+ * images into the store, then register from the shipped flake. Shared by the .deb's
+ * postinst and the .rpm's %post.
+ */
+export function configureLines(app: string, images: 'shipped' | PinnedImage[]): string[] {
   const dir = appDataDir(app);
   const fetch =
     images === 'shipped'
@@ -156,23 +161,34 @@ export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): 
           '\t# The pinned images, pulled by digest unless the store has them already.',
           ...images.map(
             (image) =>
-              `\thas_image ${shellQuote(image.id)} || pilot pull --quiet ${shellQuote(pullRef(image))}`,
+              `\tpilot images --json | grep -q ${shellQuote(`"id": "${image.id}"`)} || pilot pull --quiet ${shellQuote(pullRef(image))}`,
           ),
         ];
+  return [
+    ...fetch,
+    '\t# Replaces the flake and the link by rename: the app is never missing on an upgrade.',
+    `\tpilot register --force --from-flake ${shellQuote(`${dir}/${app}.yaml`)}`,
+  ];
+}
+
+/** What removing does: the registration goes, never failing the removal; images stay until gc. */
+export function removeLines(packageName: string, app: string, appPath: string): string[] {
+  return [
+    `\tif ! pilot remove --app ${shellQuote(appPath)}; then`,
+    `\t\techo ${shellQuote(`${packageName}: the registration of ${app} was not removed (see above); "pilot list" shows it`)} >&2`,
+    '\tfi',
+  ];
+}
+
+export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): string {
   return [
     '#!/bin/sh',
     `# postinst of ${debPackageName(app)}, written by pilot package`,
     'set -e',
     '',
-    'has_image() {',
-    '\tpilot images --json | grep -q "\\"id\\": \\"$1\\""',
-    '}',
-    '',
     'case "$1" in',
     'configure)',
-    ...fetch,
-    '\t# Replaces the flake and the link by rename: the app is never missing on an upgrade.',
-    `\tpilot register --force --from-flake ${shellQuote(`${dir}/${app}.yaml`)}`,
+    ...configureLines(app, images),
     '\t;;',
     'esac',
     'exit 0',
@@ -189,9 +205,7 @@ export function prermScript(app: string, appPath: string): string {
     'case "$1" in',
     'remove)',
     '\t# Not on upgrade: the new version registers over this one. The images stay until "pilot gc".',
-    `\tif ! pilot remove --app ${shellQuote(appPath)}; then`,
-    `\t\techo ${shellQuote(`${debPackageName(app)}: the registration of ${app} was not removed (see above); "pilot list" shows it`)} >&2`,
-    '\tfi',
+    ...removeLines(debPackageName(app), app, appPath),
     '\t;;',
     'esac',
     'exit 0',

@@ -15,6 +15,7 @@ import {
   constants,
   copyFileSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -41,10 +42,12 @@ import {
   prermScript,
 } from './package-deb.js';
 import { exportImage } from './package-images.js';
+import { runRpmbuild, specText } from './package-rpm.js';
 import { pinnedRefs } from './update-plan.js';
 
 export interface PackageOptions {
   withImages: boolean;
+  format: 'deb' | 'rpm';
   outDir: string;
   version?: string | undefined;
   now?: Date;
@@ -91,8 +94,8 @@ function archiveName(paths: PilotPaths, ref: string): string {
   return refCandidates(ref).find((candidate) => names.has(candidate)) ?? normalizeRef(ref);
 }
 
-function checkTools(outDir: string): void {
-  if (spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' }).error) {
+function checkTools(outDir: string, format: 'deb' | 'rpm'): void {
+  if (format === 'deb' && spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' }).error) {
     throw failed(
       'dpkg-deb is not installed: pilot package builds .deb files with it',
       'install it: apt-get install dpkg',
@@ -141,6 +144,100 @@ function treeSize(dir: string): number {
   return Number.parseInt(r.stdout, 10) || 0;
 }
 
+interface Built {
+  name: string;
+  version: string;
+  architecture: string;
+  pilotVersion: string;
+  app: string;
+  appPath: string;
+  scripts: 'shipped' | PinnedImage[];
+}
+
+function buildDeb(
+  stage: string,
+  root: string,
+  b: Built,
+  more: { outDir: string; withImages: boolean; images: string[] },
+): string {
+  const file = join(
+    more.outDir,
+    `${b.name}_${b.version.replace(/^\d+:/, '')}_${b.architecture}.deb`,
+  );
+  const debian = join(root, 'DEBIAN');
+  put(join(debian, 'postinst'), postinstScript(b.app, b.scripts), 0o755);
+  put(join(debian, 'prerm'), prermScript(b.app, b.appPath), 0o755);
+  const maintainer = process.env.DEBEMAIL
+    ? `${process.env.DEBFULLNAME ?? 'pilot package'} <${process.env.DEBEMAIL}>`
+    : `pilot package <root@${hostname()}>`;
+  put(
+    join(debian, 'control'),
+    controlText({
+      package: b.name,
+      version: b.version,
+      architecture: b.architecture,
+      pilotVersion: b.pilotVersion,
+      installedSizeKiB: treeSize(root),
+      maintainer,
+      app: b.app,
+      images: more.images,
+    }),
+  );
+  const temp = join(stage, 'out.deb');
+  // Images are tar archives of mostly compressed blobs: gzip spends far less time on them than xz.
+  const compression = more.withImages ? ['-Zgzip'] : [];
+  const r = spawnSync('dpkg-deb', ['--root-owner-group', ...compression, '--build', root, temp], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw failed(
+      `dpkg-deb --build failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+      "the message above is dpkg-deb's",
+    );
+  }
+  renameSync(temp, file);
+  return file;
+}
+
+/** Every file below `root` (absolute in the package) and the directories below the app's data dir. */
+function stagedEntries(root: string, dataDir: string): { files: string[]; dirs: string[] } {
+  const files: string[] = [];
+  const dirs: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (path === dataDir || path.startsWith(`${dataDir}/`)) dirs.push(path);
+        walk(path);
+      } else files.push(path);
+    }
+  };
+  walk('');
+  return { files, dirs };
+}
+
+function buildRpm(stage: string, root: string, b: Built, outDir: string): string {
+  const { files, dirs } = stagedEntries(root, appDataDir(b.app));
+  const built = runRpmbuild(
+    stage,
+    specText({
+      name: b.name,
+      version: b.version,
+      architecture: b.architecture,
+      pilotVersion: b.pilotVersion,
+      app: b.app,
+      appPath: b.appPath,
+      images: b.scripts,
+      files,
+      dirs,
+      stagedRoot: root,
+    }),
+  );
+  const file = join(outDir, basename(built));
+  renameSync(built, file);
+  return file;
+}
+
 export async function buildAppPackage(
   paths: PilotPaths,
   appArg: string,
@@ -160,7 +257,7 @@ export async function buildAppPackage(
   }
   const pinned = pinnedImages(paths, app, flake);
   const outDir = resolve(options.outDir);
-  checkTools(outDir);
+  checkTools(outDir, options.format);
   const version = packageVersion(flake.container.name, options.version, options.now ?? new Date());
   const arches = options.withImages
     ? [
@@ -179,7 +276,6 @@ export async function buildAppPackage(
     );
   }
   const architecture = arches[0]!;
-  const file = join(outDir, `${name}_${version.replace(/^\d+:/, '')}_${architecture}.deb`);
 
   const stage = mkdtempSync(join(outDir, '.pilot-package-'));
   try {
@@ -220,42 +316,25 @@ export async function buildAppPackage(
       id: image.id,
       manifestDigest: image.manifestDigest,
     }));
-    const debian = join(root, 'DEBIAN');
-    put(
-      join(debian, 'postinst'),
-      postinstScript(app, options.withImages ? 'shipped' : pulls),
-      0o755,
-    );
-    put(join(debian, 'prerm'), prermScript(app, appPath), 0o755);
-    const maintainer = process.env.DEBEMAIL
-      ? `${process.env.DEBFULLNAME ?? 'pilot package'} <${process.env.DEBEMAIL}>`
-      : `pilot package <root@${hostname()}>`;
-    put(
-      join(debian, 'control'),
-      controlText({
-        package: name,
-        version,
-        architecture,
-        pilotVersion,
-        installedSizeKiB: treeSize(root),
-        maintainer,
-        app,
-        images: pinned.map(({ ref, image }) => `${ref} ${image.id}`),
-      }),
-    );
-    const temp = join(stage, 'out.deb');
-    // Images are tar archives of mostly compressed blobs: gzip spends far less time on them than xz.
-    const compression = options.withImages ? ['-Zgzip'] : [];
-    const r = spawnSync('dpkg-deb', ['--root-owner-group', ...compression, '--build', root, temp], {
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) {
-      throw failed(
-        `dpkg-deb --build failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
-        "the message above is dpkg-deb's",
-      );
-    }
-    renameSync(temp, file);
+    const scripts = options.withImages ? ('shipped' as const) : pulls;
+    const file =
+      options.format === 'rpm'
+        ? buildRpm(
+            stage,
+            root,
+            { name, version, architecture, pilotVersion, app, appPath, scripts },
+            outDir,
+          )
+        : buildDeb(
+            stage,
+            root,
+            { name, version, architecture, pilotVersion, app, appPath, scripts },
+            {
+              outDir,
+              withImages: options.withImages,
+              images: pinned.map(({ ref, image }) => `${ref} ${image.id}`),
+            },
+          );
     return { file, package: name, version, architecture, size: statSync(file).size, images };
   } finally {
     rmSync(stage, { recursive: true, force: true });
