@@ -14,7 +14,7 @@ HELPER_HEADERS := $(wildcard pilot/exec/*.h)
 GENERATED := dist/man/pilot.1 dist/completion/pilot.bash dist/completion/_pilot
 SOURCES := $(shell find src pilot -name '*.ts' 2>/dev/null)
 
-.PHONY: all build check lint typecheck unit fuzz test integration soak bench demo examples install uninstall clean
+.PHONY: all build check lint typecheck unit fuzz test integration soak bench demo examples install uninstall deb clean
 
 all: build
 
@@ -112,6 +112,11 @@ endif
 ifeq ($(FLAKE_CTL_NAMES),1)
 	sh scripts/install-names.sh install $(NAMES_ARGS)
 endif
+
+# dist/pilot_VERSION_ARCH.deb: what `make install PREFIX=/usr` lays down, with the
+# dependencies declared and maintainer scripts (packaging/deb/) that keep the store.
+deb: build
+	sh scripts/build-deb.sh
 
 uninstall:
 	sh scripts/install-names.sh uninstall $(NAMES_ARGS)

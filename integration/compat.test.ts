@@ -175,6 +175,8 @@ describe.skipIf(skip !== '')('the flake-pilot corpus on a real host', () => {
       target: '/usr/bin/pilot-test',
       host_app_path: '/usr/bin/hello-eb',
       config: join(flakes(), 'hello-eb.yaml'),
+      // pilot's addition: not pinned yet, so not behind any tag.
+      behind: false,
     });
   });
 

@@ -108,9 +108,11 @@ describe.skipIf(skip !== '')('flake-ctl command level', () => {
       host_app_path: `/usr/bin/${name}`,
       config: join(flakes(), `${name}.yaml`),
     });
+    // pilot's --format json adds "behind" (upstream readers ignore unknown keys); run as
+    // flake-ctl the output stays flake-ctl's own (the installed flake-ctl below).
     expect(JSON.parse(root.ok(['list', '--format', 'json']).stdout)).toEqual([
-      record('hello', '/usr/bin/hello'),
-      record('layers', '/bin/cat'),
+      { ...record('hello', '/usr/bin/hello'), behind: false },
+      { ...record('layers', '/bin/cat'), behind: false },
     ]);
     expect(root.ok(['list', '--format', 'csv']).stdout).toBe(
       `hello,podman,/usr/bin/hello,/usr/bin/hello,${flakes()}/hello.yaml\nlayers,podman,/bin/cat,/usr/bin/layers,${flakes()}/layers.yaml\n`,
@@ -235,6 +237,13 @@ describe.skipIf(skip !== '')('flake-ctl command level', () => {
         `hello2,podman,/usr/bin/hello,/usr/bin/hello2,${flakes()}/hello2.yaml\n`,
       );
       expect(flakeCtl(['list']).stdout).toContain('hello2  podman  /usr/bin/hello');
+      expect(Object.keys(JSON.parse(flakeCtl(['list', '--format', 'json']).stdout)[0])).toEqual([
+        'name',
+        'engine',
+        'target',
+        'host_app_path',
+        'config',
+      ]);
       expect(flakeCtl(['podman', 'remove', '--app', '/usr/bin/hello2']).code).toBe(0);
     });
 

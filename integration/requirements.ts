@@ -43,6 +43,9 @@ export function missingRequirements(): string[] {
     // the trust suite: keys made and signatures checked
     'gpg',
     'gpgv',
+    // integration/package.test.ts: builds .debs and installs them in a throwaway namespace.
+    'dpkg-deb',
+    'nsenter',
   ]) {
     if (!has(tool)) missing.push(tool);
   }

@@ -10,6 +10,7 @@ import { Argument, Command, CommanderError, Help } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import {
   appLinkTarget,
+  collect,
   formatBytes,
   labelCommands,
   launcherPath,
@@ -22,9 +23,12 @@ import { defineImages } from './cli/images.js';
 import { listCommand } from './cli/list.js';
 import { defineLoad } from './cli/load.js';
 import { addMigrateCommand } from './cli/migrate.js';
+import { definePackage, packageVersionArgs } from './cli/package.js';
 import { podmanCommand } from './cli/podman.js';
+import { definePs } from './cli/ps.js';
 import { definePull } from './cli/pull.js';
 import { defineRegister } from './cli/register.js';
+import { defineUpdate } from './cli/update.js';
 import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
@@ -104,6 +108,8 @@ export function buildProgram(): Command {
     });
 
   defineVerify(program);
+  defineUpdate(program);
+  definePackage(program);
 
   defineRegister(program);
 
@@ -184,55 +190,7 @@ export function buildProgram(): Command {
       if (!result.ok) process.exitCode = 1;
     });
 
-  program
-    .command('ps')
-    .description('list kept instances (resume/attach, @NAME) and their state')
-    .summary('list kept instances and their state')
-    .option('--json', 'print an array of objects')
-    .addHelpText('after', '\nExample:\n  pilot ps --json')
-    .action(async (options, command: Command) => {
-      const { listInstances } = await import('./runtime/instances.js');
-      const { listPlans } = await import('./runtime/fast-plan.js');
-      const paths = pathsOf(command);
-      const instanceList = listInstances(paths);
-      const kept = new Set(instanceList.map((i) => i.app));
-      const instances = [
-        ...instanceList.map(({ app, name, state, since, size, pids }) => ({
-          app,
-          name,
-          state: state as string,
-          since,
-          size,
-          pids,
-        })),
-        // Cached plans of one-shot apps: what the warm path runs without Node (a kept
-        // instance's plan is part of its instance row).
-        ...listPlans(paths.run)
-          .filter((plan) => !kept.has(plan.app))
-          .map((plan) => ({
-            app: plan.app,
-            name: '',
-            state: plan.stale ? 'stale' : 'cached',
-            since: plan.since as string | null,
-            size: 0,
-            pids: [] as number[],
-            uid: plan.uid,
-            ...(plan.stale ? { staleBecause: plan.stale } : {}),
-          })),
-      ];
-      if (options.json) return printJson(instances);
-      printTable(
-        ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE', 'PIDS'],
-        instances.map((i) => [
-          i.app,
-          i.name === '' ? '-' : `@${i.name}`,
-          i.state,
-          i.since ?? '',
-          formatBytes(i.size),
-          i.pids.join(','),
-        ]),
-      );
-    });
+  definePs(program);
 
   program
     .command('stop')
@@ -334,7 +292,7 @@ export async function runCli(argv: string[], invokedAs = 'pilot'): Promise<numbe
   });
   const program = invokedAs === 'flake-ctl' ? buildFlakeCtlProgram(VERSION) : buildProgram();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(packageVersionArgs(argv), { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -126,6 +126,7 @@ export function labelCommands(program: Command, prefix = program.name()): void {
   }
 }
 
+/** Sizes as people read them: decimal units (kB, MB), one decimal past bytes. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let value = bytes;

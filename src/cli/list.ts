@@ -11,7 +11,12 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
     '--format <format>',
     "flake-ctl's output: table (with a headline), json (flake-ctl's keys: name, engine, target, host_app_path, config) or csv (those fields, no header line)",
   ).choices(['table', 'json', 'csv']);
-  const command = new Command('list').description('list registered apps');
+  const command = new Command('list').description(
+    flavour === 'pilot'
+      ? 'list registered apps; an app whose pinned image is not the one its tag names now (after "pilot load" or "pilot pull" of a newer one) is behind: the tables mark it "(behind)" after its name, the JSON outputs have "behind": true ("pilot update APP" moves it); the CSV stays flake-ctl\'s five fields'
+      : 'list registered apps',
+  );
+  if (flavour === 'pilot') command.summary('list registered apps');
   if (flavour === 'pilot') {
     command
       .addOption(new Option('--json', "print pilot's own array of objects").conflicts('format'))
@@ -39,10 +44,19 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
       );
     }
     const records = apps.map((entry) => list.flakeRecord(paths.flakes, entry));
+    // Run as flake-ctl, its output stays upstream's to the byte; pilot's own adds "behind".
+    if (flavour === 'pilot') {
+      apps.forEach((entry, i) => {
+        records[i]!.behind = list.isBehind(paths, entry);
+      });
+    }
     if (options.format === 'json') return printJson(records);
     if (options.format === 'csv') return printText(list.csvText(list.flakeRows(records)));
     process.stdout.write(`Flake applications registered in ${paths.flakes}\n\n`);
     if (records.length === 0) return printText('No application(s) registered\n');
-    printTable(list.FLAKE_COLUMNS, list.tableCells(list.flakeRows(records)), true);
+    const rows = list.flakeRows(
+      records.map((r) => (r.behind ? { ...r, name: `${r.name}${list.BEHIND_MARK}` } : r)),
+    );
+    printTable(list.FLAKE_COLUMNS, list.tableCells(rows), true);
   });
 }

@@ -3,6 +3,7 @@
  * registry options of pull), then registers (src/commands/register.ts).
  */
 import { type Command, Option } from 'commander';
+import { PilotError } from '../core/errors.js';
 import { appLinkTarget, collect, pathsOf, printRegistered } from './common.js';
 import { addRegistryOptions, registryOptions } from './pull.js';
 
@@ -11,8 +12,12 @@ export function defineRegister(program: Command): void {
     .command('register')
     .description('register an app: write its flake and link --app to the launcher')
     .summary('register an app and link it to the launcher')
-    .requiredOption('--container <ref>', 'the app image (a delta, or a full image without --base)')
-    .requiredOption('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option('--container <ref>', 'the app image (a delta, or a full image without --base)')
+    .option('--app <path>', 'host path of the app command, e.g. /usr/bin/hello')
+    .option(
+      '--from-flake <file>',
+      'register from a flake file NAME.yaml as it is (pins, every field, drop-ins in NAME.d/ beside it): what an app package installs; its images must be in the store',
+    )
     .option('--target <path>', 'program inside the image ("/" = the image entrypoint)')
     .option('--base <ref>', 'base image the delta stacks on')
     .option('--layer <ref>', 'extra layer image between base and delta (repeatable)', collect, [])
@@ -45,6 +50,16 @@ export function defineRegister(program: Command): void {
       '\nExample:\n  pilot register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/hello',
     )
     .action(async (options, command: Command) => {
+      if (options.fromFlake !== undefined) {
+        const { registerWithFlake } = await import('./register-flake.js');
+        return registerWithFlake(options, command);
+      }
+      for (const flag of ['container', 'app'] as const) {
+        if (options[flag] === undefined)
+          throw new PilotError('PILOT_USAGE', `required option --${flag} not given`, {
+            hint: 'or register from a flake file: pilot register --from-flake FILE',
+          });
+      }
       const { pullMissingImages, parsePullPolicy } = await import('../commands/register-pull.js');
       const { registerApp } = await import('../commands/register.js');
       const { createProgress } = await import('../core/progress.js');

@@ -7,8 +7,10 @@
 import { join } from 'node:path';
 import { isPilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
+import { taggedImageId } from '../core/image-record.js';
 import type { PilotPaths } from '../core/paths.js';
 import { type AppEntry, appLinkKind } from './apps.js';
+import { behindRefs, planAppUpdate } from './update-plan.js';
 
 export const LIST_FORMATS = ['table', 'json', 'csv'] as const;
 export type ListFormat = (typeof LIST_FORMATS)[number];
@@ -16,6 +18,8 @@ export type ListFormat = (typeof LIST_FORMATS)[number];
 /** flake-ctl's FlakeInfo: `null` where the flake could not be read. */
 export interface FlakeRecord {
   name: string;
+  /** pilot's addition (upstream readers ignore unknown keys): a pin is behind its tag. */
+  behind?: boolean;
   engine: string | null;
   target: string | null;
   host_app_path: string | null;
@@ -50,6 +54,7 @@ export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
   }
   const c = entry.flake.container;
   const link = appLinkKind(paths, c.host_app_path);
+  const behind = isBehind(paths, entry);
   return {
     app: entry.app,
     ok: true as const,
@@ -64,8 +69,26 @@ export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
     attach: c.runtime.attach,
     files: entry.files,
     warnings: entry.warnings,
+    behind,
   };
 }
+
+/**
+ * Whether a pin of the app is behind its tag: the tag names another image now ("pilot
+ * update APP" moves the app there). A tag that names no image is not "behind".
+ */
+export function isBehind(paths: PilotPaths, entry: AppEntry): boolean {
+  if (!entry.ok) return false;
+  try {
+    return behindRefs(planAppUpdate(entry.flake, (ref) => taggedImageId(paths, ref))).length > 0;
+  } catch {
+    // A store this caller cannot read (or a damaged name): the list still lists the app.
+    return false;
+  }
+}
+
+/** The mark the tables put after a behind app's name. */
+export const BEHIND_MARK = ' (behind)';
 
 export type PilotListEntry = ReturnType<typeof pilotListEntry>;
 
@@ -74,7 +97,7 @@ export function pilotListRows(entries: PilotListEntry[]): string[][] {
   return entries.map((e) =>
     e.ok
       ? [
-          e.app,
+          `${e.app}${e.behind ? BEHIND_MARK : ''}`,
           `${e.host_app_path ?? ''}${e.link === 'flake-pilot' ? ' (flake-pilot)' : ''}`,
           e.container,
           e.base_container ?? '',

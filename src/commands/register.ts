@@ -223,7 +223,7 @@ export function registerApp(
  * registration killed between writing the flake and the link is not: the same
  * `register` again completes it without --force.
  */
-function registrationComplete(paths: PilotPaths, app: string): boolean {
+export function registrationComplete(paths: PilotPaths, app: string): boolean {
   try {
     const appPath = loadFlake(paths.flakes, app).flake.container.host_app_path;
     // flake-pilot's link (to podman-pilot) makes a whole registration too: flake-ctl's.
@@ -234,7 +234,7 @@ function registrationComplete(paths: PilotPaths, app: string): boolean {
 }
 
 /** The flake `--force` replaces, to put back if the link cannot be made (a FIFO has none). */
-function previousFlake(paths: PilotPaths, file: string): string | undefined {
+export function previousFlake(paths: PilotPaths, file: string): string | undefined {
   try {
     return readFlakeFile(file, pathOwner(paths.flakes)).text;
   } catch {

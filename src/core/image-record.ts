@@ -167,6 +167,12 @@ export function readRef(paths: PilotPaths, ref: string): string | undefined {
   return undefined;
 }
 
+/** The image id `ref` names now, when its record is there too (a dangling name names nothing). */
+export function taggedImageId(paths: PilotPaths, ref: string): string | undefined {
+  const id = readRef(paths, ref);
+  return id !== undefined && readImageById(paths, id) !== undefined ? id : undefined;
+}
+
 /** All names (refs) with the image id each points at. */
 export function listRefs(paths: PilotPaths): Map<string, string> {
   const refs = new Map<string, string>();

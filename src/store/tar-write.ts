@@ -108,3 +108,28 @@ export function encodeTarEntry(spec: TarEntrySpec): Buffer {
 export function encodeTar(specs: TarEntrySpec[]): Buffer {
   return Buffer.concat([...specs.map(encodeTarEntry), Buffer.alloc(BLOCK * 2)]);
 }
+
+/** The header block of a regular file of `size` bytes (root-owned, 0644): a streamed body follows, padded to a block. */
+export function tarFileHeader(path: string, size: number, mtime = new Date(0)): Buffer {
+  if (Buffer.byteLength(path) > 99) throw new Error(`tar member name too long: ${path}`);
+  return encodeHeader({
+    path,
+    type: 'File',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size,
+    mtime,
+    uname: '',
+    gname: '',
+  });
+}
+
+/** Zero bytes that pad a member of `size` bytes to a whole block. */
+export function tarPadding(size: number): Buffer {
+  const rest = size % BLOCK;
+  return Buffer.alloc(rest === 0 ? 0 : BLOCK - rest);
+}
+
+/** The two zero blocks that end an archive. */
+export const TAR_END = Buffer.alloc(BLOCK * 2);

@@ -101,7 +101,7 @@ describe("flake-ctl's list records", () => {
 describe("pilot's own list records (list --json)", () => {
   const paths = resolvePaths({ root: '/tmp/pilot-none' });
 
-  it('keeps the keys pilot list --json always had, and adds the link kind', () => {
+  it('keeps the keys pilot list --json always had, and adds the link kind and behind', () => {
     const entry = pilotListEntry(paths, ok('hello'));
     expect(Object.keys(entry)).toEqual([
       'app',
@@ -117,7 +117,10 @@ describe("pilot's own list records (list --json)", () => {
       'attach',
       'files',
       'warnings',
+      'behind',
     ]);
+    // No store: no tag names another image, so not behind.
+    expect(entry).toMatchObject({ behind: false });
     // No link at /tmp/pilot-none/usr/bin/hello: missing, so not linked.
     expect(entry).toMatchObject({
       app: 'hello',

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readImageById, resolveImage } from '../../src/core/image-record.js';
 import { listImages } from '../../src/store/images.js';
-import type { TrustRequest } from '../../src/store/trust/types.js';
 import { pullFromRegistry } from '../../src/store/registry-pull.js';
+import type { TrustRequest } from '../../src/store/trust/types.js';
 import {
   makeImage,
   simpleLayer,
