@@ -10,7 +10,6 @@ import { Argument, Command, CommanderError, Help } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import {
   appLinkTarget,
-  collect,
   formatBytes,
   labelCommands,
   launcherPath,
