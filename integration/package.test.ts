@@ -9,10 +9,12 @@
  *
  * `make deb`'s pilot, then an app package with images (v1), an upgrade to v2 while a loop
  * launches the app (it never fails with "command not found"/127), removal (link and flake
- * gone, images kept until gc), and a package without images installed over a store that
- * has them already (its postinst would pull the pinned REF@DIGEST otherwise, which the
- * registry tests cover: no registry is started here). The same app as an .rpm, installed,
- * upgraded and removed with rpm (--nodeps: rpm's own database knows no pilot).
+ * gone, images kept until gc), a package without images installed over a store that
+ * has them already, and one whose image the store lacks: its postinst pulls the pinned
+ * REF@DIGEST from a docker-registry (TLS, its CA in the throwaway root's
+ * /etc/containers/certs.d, as a site would configure a host), fetching only that image's
+ * blobs. The same app as an .rpm, installed, upgraded and removed with rpm (--nodeps:
+ * rpm's own database knows no pilot).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
@@ -26,7 +28,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, repo, skipReason, TestRoot } from './harness.js';
+import { buildArchive, examples, repo, skipReason, TestRoot } from './harness.js';
+import { RegistryServer } from './registry-server.js';
 
 const skip = skipReason();
 const hostPackages = () => spawnSync('dpkg', ['-l', 'pilot*'], { encoding: 'utf8' });
@@ -237,6 +240,57 @@ describe.skipIf(skip !== '')('packages installed in a throwaway root', () => {
     const images = ok('pilot images --json');
     for (const id of ids) expect(images).not.toContain(id);
   });
+
+  it('a package without images pulls what the store lacks from the registry, by digest', async () => {
+    const server = await RegistryServer.start({ tls: true });
+    try {
+      const ref = server.ref('test/greet:5.0');
+      const baseRef = server.ref('pilot/busybox-base:1');
+      server.push(`oci-archive:${greetImage(join(root.dir, 'work'), 5, 5)}`, 'test/greet:5.0');
+      server.push(`oci-archive:${join(examples, 'busybox-base.tar')}`, 'pilot/busybox-base:1');
+      // A build root pulls both and packages the app without images.
+      const build = new TestRoot('package-build');
+      try {
+        const tls = ['--cert-dir', server.certDir!];
+        build.ok(['pull', '--quiet', ...tls, baseRef]);
+        build.ok(['pull', '--quiet', ...tls, ref]);
+        build.ok([
+          'register',
+          '--container',
+          ref,
+          '--base',
+          baseRef,
+          '--app',
+          '/usr/bin/greet5',
+          '--target',
+          '/usr/bin/greet',
+        ]);
+        build.ok(['package', 'greet5', '-o', out, '--version', '5.0']);
+      } finally {
+        build.cleanup();
+      }
+      // The host knows the site's CA; its store has the base (same id) but not greet 5.
+      ok(
+        `mkdir -p /etc/containers/certs.d/${server.host} && cp ${server.certDir}/ca.crt /etc/containers/certs.d/${server.host}/`,
+      );
+      const mark = server.mark();
+      ok(`dpkg -i ${join(out, 'pilot-app-greet5_5.0_all.deb')}`);
+      const r = inside('/usr/bin/greet5 p');
+      expect([r.stdout, r.code]).toEqual(['greet v5 p\n', 5]);
+      const fetched = server.blobsFetched(mark);
+      // greet's config and its one layer; the base was in the store already.
+      expect(fetched).toHaveLength(2);
+      expect(server.manifestsFetched(mark)).toEqual([
+        expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      ]);
+      ok('dpkg -r pilot-app-greet5');
+      expect(inside('test -e /usr/bin/greet5').code).toBe(1);
+    } finally {
+      // Whatever failed above, pilot itself must stay removable for the last test.
+      inside('dpkg -r pilot-app-greet5');
+      server.stop();
+    }
+  }, 60_000);
 
   it('removing pilot keeps the store; nothing reached the test machine', () => {
     ok('dpkg -r pilot');
