@@ -31,6 +31,7 @@ import { type ImageRecord, listRefs, normalizeRef, refCandidates } from '../core
 import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { flakeImages } from '../runtime/launch.js';
+import { measureTree } from '../store/layers.js';
 import {
   appDataDir,
   controlText,
@@ -139,9 +140,9 @@ function put(path: string, text: string | undefined, mode = 0o644, from?: string
   chmodSync(path, mode);
 }
 
+/** Installed-Size: KiB of the tree's apparent size, as dpkg-gencontrol counts it. */
 function treeSize(dir: string): number {
-  const r = spawnSync('du', ['-sk', '--apparent-size', dir], { encoding: 'utf8' });
-  return Number.parseInt(r.stdout, 10) || 0;
+  return Math.ceil(measureTree(dir) / 1024);
 }
 
 interface Built {

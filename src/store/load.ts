@@ -82,7 +82,7 @@ export class TaskPool {
   }
 }
 
-export function ensureStoreDirs(paths: PilotPaths): void {
+function ensureStoreDirs(paths: PilotPaths): void {
   for (const dir of [
     storeDirs.layers(paths),
     storeDirs.aliases(paths),
@@ -96,6 +96,20 @@ export function ensureStoreDirs(paths: PilotPaths): void {
   markNewStore(paths);
 }
 
+/**
+ * What a load or pull does before it writes: the store's directories (a new store gets
+ * its format), stale temp entries swept, and a work dir of its own in tmp/ that gc sees.
+ */
+export async function openStoreWrite(paths: PilotPaths): Promise<string> {
+  ensureStoreDirs(paths);
+  try {
+    cleanStaleTemp(paths);
+  } catch {
+    // Housekeeping only; gc retries.
+  }
+  return beginLoad(paths);
+}
+
 export async function loadArchive(
   paths: PilotPaths,
   source: string,
@@ -106,13 +120,7 @@ export async function loadArchive(
     checkGivenName(options.name);
     checkRefLength(options.name);
   }
-  ensureStoreDirs(paths);
-  try {
-    cleanStaleTemp(paths);
-  } catch {
-    // Housekeeping only; gc retries.
-  }
-  const workDir = await beginLoad(paths);
+  const workDir = await openStoreWrite(paths);
   try {
     const files = await openArchive(source, workDir, {
       scratchLimit: options.scratchLimit,

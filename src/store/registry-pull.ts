@@ -19,7 +19,7 @@ import type { ImagePlan } from './archive-images.js';
 import { diffIdsOf, parseJson, type RawConfig } from './archive-metadata.js';
 import { pickImageConfig } from './image-config.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
-import { commitImage, ensureStoreDirs, type LoadResult, TaskPool } from './load.js';
+import { commitImage, type LoadResult, openStoreWrite, TaskPool } from './load.js';
 import { checkGivenName } from './ref-names.js';
 import {
   type ClientOptions,
@@ -35,7 +35,6 @@ import {
   parseManifest,
 } from './registry/manifest.js';
 import { formatReference, parseReference, type RegistryReference } from './registry/reference.js';
-import { beginLoad, cleanStaleTemp } from './temp.js';
 import type { TrustRequest, TrustVerdict } from './trust/types.js';
 
 export interface RegistryPullOptions extends ClientOptions {
@@ -167,13 +166,7 @@ export async function pullFromRegistry(
         fetch: (url) => client.fetchUrl(url),
       })
     : undefined;
-  ensureStoreDirs(paths);
-  try {
-    cleanStaleTemp(paths);
-  } catch {
-    // Housekeeping only; gc retries.
-  }
-  const workDir = await beginLoad(paths);
+  const workDir = await openStoreWrite(paths);
   try {
     const { manifest, document } = await imageManifest(client, reference, top);
     const config = await fetchConfig(paths, client, reference, document.config);
