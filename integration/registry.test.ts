@@ -221,6 +221,22 @@ describe.skipIf(skip !== '' || missingTools.length > 0)('pull from a registry', 
     const short = root.pilot(['register', '--container', 'pilot/app:1', '--app', '/usr/bin/hello']);
     expect(short.code).toBe(1);
     expect(short.stderr).toMatch(/is not in the store/);
+    // A registration refused anyway (a file in the way) asks the registry nothing.
+    const inTheWay = join(root.dir, 'usr/bin/busy');
+    mkdirSync(join(root.dir, 'usr/bin'), { recursive: true });
+    writeFileSync(inTheWay, 'a real tool\n');
+    const refusedMark = plain.mark();
+    const refused = root.pilot([
+      'register',
+      '--container',
+      plain.ref('pilot/app:1'),
+      '--app',
+      '/usr/bin/busy',
+      ...insecure,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/exists and is not a pilot app link/);
+    expect(plain.requests(refusedMark)).toEqual([]);
     const mark = plain.mark();
     root.ok([
       'register',

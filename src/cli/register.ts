@@ -61,10 +61,26 @@ export function defineRegister(program: Command): void {
           });
       }
       const { pullMissingImages, parsePullPolicy } = await import('../commands/register-pull.js');
-      const { registerApp } = await import('../commands/register.js');
+      const { checkRegistration, registerApp } = await import('../commands/register.js');
       const { createProgress } = await import('../core/progress.js');
       const paths = pathsOf(command);
       const policy = parsePullPolicy(options.pull);
+      const request = {
+        container: options.container,
+        app: options.app,
+        target: options.target,
+        base: options.base,
+        layers: options.layer,
+        includeTar: options.includeTar,
+        includePath: options.includePath,
+        hostPackages: options.hostPackage,
+        resume: Boolean(options.resume),
+        attach: Boolean(options.attach),
+        opts: options.opt,
+        force: Boolean(options.force),
+      };
+      // A registration that would be refused anyway fetches nothing.
+      checkRegistration(paths, request);
       let progress = createProgress(false, '');
       await pullMissingImages(paths, [options.container, options.base, ...options.layer], policy, {
         ...registryOptions(options),
@@ -75,24 +91,7 @@ export function defineRegister(program: Command): void {
         },
       });
       progress.done();
-      const result = registerApp(
-        paths,
-        {
-          container: options.container,
-          app: options.app,
-          target: options.target,
-          base: options.base,
-          layers: options.layer,
-          includeTar: options.includeTar,
-          includePath: options.includePath,
-          hostPackages: options.hostPackage,
-          resume: Boolean(options.resume),
-          attach: Boolean(options.attach),
-          opts: options.opt,
-          force: Boolean(options.force),
-        },
-        appLinkTarget(),
-      );
+      const result = registerApp(paths, request, appLinkTarget());
       printRegistered(result, Boolean(options.json));
     });
 }

@@ -129,11 +129,17 @@ export function registrationFlake(
   };
 }
 
-export function registerApp(
-  paths: PilotPaths,
-  options: RegisterOptions,
-  launcher: string,
-): RegisterResult {
+interface PreparedRegistration {
+  app: string;
+  appPath: string;
+  podman: PodmanOptions;
+  include: { tar: string[]; path: string[] };
+  includeWarnings: string[];
+  includeNames: Set<string>[];
+}
+
+/** Everything about the arguments that can be checked before anything is looked up. */
+function prepareRegistration(options: RegisterOptions): PreparedRegistration {
   if (!isAbsolute(options.app)) {
     throw new PilotError(
       'PILOT_USAGE',
@@ -206,7 +212,26 @@ export function registerApp(
   }
   // Each include tar is read now (a file that is no tar would fail every launch).
   const includeNames = include.tar.map(checkIncludeTar);
+  return { app, appPath, podman, include, includeWarnings, includeNames };
+}
 
+/**
+ * What `register` would refuse before it needs the images: bad arguments, an app that is
+ * registered already, a path in the way. The CLI asks this before it pulls a missing
+ * image, so that a refused registration fetches nothing.
+ */
+export function checkRegistration(paths: PilotPaths, options: RegisterOptions): void {
+  const { app, appPath } = prepareRegistration(options);
+  checkAppSlot(paths, options, app, appPath);
+}
+
+export function registerApp(
+  paths: PilotPaths,
+  options: RegisterOptions,
+  launcher: string,
+): RegisterResult {
+  const { app, appPath, podman, include, includeWarnings, includeNames } =
+    prepareRegistration(options);
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
     const absolute = { ...options, includeTar: include.tar, includePath: include.path };
@@ -242,15 +267,13 @@ export function previousFlake(paths: PilotPaths, file: string): string | undefin
   }
 }
 
-function registerLocked(
+/** An app registered already (without --force) or a path in the way is refused. */
+function checkAppSlot(
   paths: PilotPaths,
   options: RegisterOptions,
-  podman: PodmanOptions,
-  launcher: string,
   app: string,
   appPath: string,
-  includeNames: Set<string>[],
-): RegisterResult {
+): void {
   const flakeFile = flakeFileOf(paths, app);
   const link = hostPath(paths, appPath);
   if (existsSync(flakeFile) && !options.force && registrationComplete(paths, app)) {
@@ -276,6 +299,20 @@ function registerLocked(
       hint: 'remove it, choose another --app path, or pass --force to replace it',
     });
   }
+}
+
+function registerLocked(
+  paths: PilotPaths,
+  options: RegisterOptions,
+  podman: PodmanOptions,
+  launcher: string,
+  app: string,
+  appPath: string,
+  includeNames: Set<string>[],
+): RegisterResult {
+  checkAppSlot(paths, options, app, appPath);
+  const flakeFile = flakeFileOf(paths, app);
+  const link = hostPath(paths, appPath);
 
   const digests: Record<string, string> = {};
   const pin = (ref: string): ImageRecord => {
