@@ -46,6 +46,9 @@ export function missingRequirements(): string[] {
     // integration/package.test.ts: builds .debs and installs them in a throwaway namespace.
     'dpkg-deb',
     'nsenter',
+    // … and the same app as an .rpm (Debian's rpm package: rpm and rpmbuild)
+    'rpm',
+    'rpmbuild',
   ]) {
     if (!has(tool)) missing.push(tool);
   }
