@@ -264,6 +264,10 @@ int stub_main(int argc, char **argv, const char *app)
 	if (!buf)
 		fall_back(argv, why, plan_path);
 
+	/* Every word ends in a NUL: a last word without one was cut short, and the end of
+	 * the file is never the end of a record (docs/plan.md). */
+	if (size == 0 || buf[size - 1] != '\0')
+		fall_back(argv, "truncated plan", plan_path);
 	struct words words = { 0 };
 	split_words(buf, size, &words);
 	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0)

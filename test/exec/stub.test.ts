@@ -238,6 +238,10 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(declined()).toBe(`${prefix} truncated plan: envdep\n`);
     writePlan([...basic(), ['opt']]);
     expect(declined()).toBe(`${prefix} truncated plan: opt\n`);
+    // Cut short inside its last word: "program /bin/pr" is no program /bin/pr.
+    writePlan(basic());
+    fs.truncateSync(plan, fs.statSync(plan).size - 1);
+    expect(declined()).toBe(`${prefix} truncated plan: ${plan}\n`);
     writePlan([['homebind', 'sometimes'], ...basic()]);
     expect(declined()).toBe(`${prefix} unknown homebind: sometimes\n`);
     writePlan(basic().filter(([key]) => key !== 'program'));
