@@ -38,6 +38,8 @@
 #include "stub.h"
 #include "util.h"
 
+extern char **environ;
+
 static bool trace, required;
 
 /* Runs the Node launcher in our place; it does everything the slow, sure way. With
@@ -223,11 +225,22 @@ static void record_call(char **argv, const char *dir)
 	close(fd);
 }
 
-/* PILOT_FASTPATH=dry-run: the words after "pilot-exec", each NUL-terminated. */
+static void print_word(const char *word)
+{
+	fwrite(word, 1, strlen(word) + 1, stdout);
+}
+
+/* PILOT_FASTPATH=dry-run: what the Node launcher would write to pilot-exec's --argv-fd,
+ * each word NUL-terminated: "--environ" and each entry of the environment the app's is
+ * built from (ours), then the words after "pilot-exec". */
 static _Noreturn void print_line(const struct words *line)
 {
+	for (char **e = environ; *e; e++) {
+		print_word("--environ");
+		print_word(*e);
+	}
 	for (size_t k = 1; k < line->n; k++)
-		fwrite(line->v[k], 1, strlen(line->v[k]) + 1, stdout);
+		print_word(line->v[k]);
 	if (fflush(stdout) != 0)
 		die_errno("cannot write the command line", NULL, errno);
 	exit(0);
@@ -283,6 +296,8 @@ int stub_main(int argc, char **argv, const char *app)
 			fall_back(argv, "instance argument", argv[i]);
 	if (!build_line(argc, argv, &plan, &line, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
+	/* Nothing may see this variable if the launcher once set it for us. */
+	unsetenv("PILOT_LAUNCH_AS");
 	if (dry_run) {
 		if (trace)
 			fprintf(stderr, "pilot: fast path taken (dry run)\n");
@@ -290,8 +305,6 @@ int stub_main(int argc, char **argv, const char *app)
 	}
 	if (plan.pidfile_dir)
 		record_call(argv, plan.pidfile_dir);
-	/* Nothing may see this variable if the launcher once set it for us. */
-	unsetenv("PILOT_LAUNCH_AS");
 	if (trace)
 		fprintf(stderr, "pilot: fast path taken\n");
 	return exec_main((int)line.n, line.v);

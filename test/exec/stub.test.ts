@@ -101,7 +101,14 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(r.status).toBe(0);
     const out = r.stdout.toString();
     expect(out.endsWith('\0')).toBe(true);
-    return out.slice(0, -1).split('\0');
+    return withoutEnviron(out.slice(0, -1).split('\0'));
+  }
+
+  /** The command line after the environment's `--environ K=V` words. */
+  function withoutEnviron(words: string[]): string[] {
+    let k = 0;
+    while (words[k] === '--environ') k += 2;
+    return words.slice(k);
   }
 
   function declined(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}, args = ['a']) {
@@ -123,6 +130,25 @@ describe('pilot-exec as the warm-path stub', () => {
       ...['--mnt', '/m', '--try-rbind', home, home, '--rbind-cwd', outside],
       ...[...late, '--', '/bin/prog', '--fixed', 'x y', ''],
     ]);
+  });
+
+  it("dry-run prints the caller's environment first, as --environ words (the Node path's)", () => {
+    writePlan(basic());
+    const r = call([], { mode: 'dry-run', env: { ODD: 'a\nb=c', PILOT_LAUNCH_AS: '/x' } });
+    const words = r.stdout.toString().slice(0, -1).split('\0');
+    const environ = words.slice(0, words.indexOf('--mnt'));
+    const pairs = environ.filter((_, k) => k % 2 === 1);
+    expect(environ.filter((_, k) => k % 2 === 0).every((w) => w === '--environ')).toBe(true);
+    // PILOT_LAUNCH_AS is the launcher's, never the app's (main.ts drops it too).
+    expect(pairs.sort()).toEqual(
+      [
+        `HOME=${home}`,
+        'ODD=a\nb=c',
+        'PATH=/usr/bin:/bin',
+        'PILOT_FASTPATH=dry-run',
+        `PILOT_ROOT=${root}`,
+      ].sort(),
+    );
   });
 
   it('binds the cwd unless it is under HOME, a cover prefix or "/", or workdir is set', () => {
@@ -158,7 +184,7 @@ describe('pilot-exec as the warm-path stub', () => {
       );
       expect(r.stderr.toString()).toBe('');
       expect(r.status).toBe(0);
-      return r.stdout.toString().slice(0, -1).split('\0');
+      return withoutEnviron(r.stdout.toString().slice(0, -1).split('\0'));
     };
     writePlan([['cover', outside], ...basic()]);
     for (const dir of [
