@@ -33,12 +33,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "exec.h"
 #include "plan.h"
 #include "stub.h"
 #include "util.h"
-
-extern char **environ;
 
 static bool trace, required;
 
@@ -231,13 +230,15 @@ static void print_word(const char *word)
 }
 
 /* PILOT_FASTPATH=dry-run: what the Node launcher would write to pilot-exec's --argv-fd,
- * each word NUL-terminated: "--environ" and each entry of the environment the app's is
- * built from (ours), then the words after "pilot-exec". */
+ * each word NUL-terminated: "--environ" and each entry of the caller's environment (ours,
+ * as env.c takes it), then the words after "pilot-exec". */
 static _Noreturn void print_line(const struct words *line)
 {
-	for (char **e = environ; *e; e++) {
+	struct words env = { 0 };
+	caller_environ(&env);
+	for (size_t k = 0; k < env.n; k++) {
 		print_word("--environ");
-		print_word(*e);
+		print_word(env.v[k]);
 	}
 	for (size_t k = 1; k < line->n; k++)
 		print_word(line->v[k]);

@@ -134,7 +134,10 @@ describe('pilot-exec as the warm-path stub', () => {
 
   it("dry-run prints the caller's environment first, as --environ words (the Node path's)", () => {
     writePlan(basic());
-    const r = call([], { mode: 'dry-run', env: { ODD: 'a\nb=c', PILOT_LAUNCH_AS: '/x' } });
+    // "ODD=2=x" is a second ODD and "=empty" has no name: only the first ODD is the
+    // caller's (getenv's, and the Node launcher's: src/runtime/caller-bytes.ts).
+    const env = { ODD: 'a\nb=c', 'ODD=2': 'x', '': 'empty', PILOT_LAUNCH_AS: '/x' };
+    const r = call([], { mode: 'dry-run', env });
     const words = r.stdout.toString().slice(0, -1).split('\0');
     const environ = words.slice(0, words.indexOf('--mnt'));
     const pairs = environ.filter((_, k) => k % 2 === 1);
