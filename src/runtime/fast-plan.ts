@@ -35,7 +35,7 @@ const RECORD_WORDS: Readonly<Record<string, number>> = {
  * A plan's records (keyword first), read as docs/plan.md says and plan.c does: the magic
  * words, then whole records. Anything else is why the stub would decline the plan: a last
  * word without its NUL (cut short), an unknown keyword, a record the file ends inside (the
- * end of the file is never the end of a record), no `program`.
+ * end of the file is never the end of a record), an unknown homebind, no `program`.
  */
 export function readPlanRecords(data: Buffer): { records: string[][] } | { invalid: string } {
   if (data.length === 0 || data[data.length - 1] !== 0) return { invalid: 'truncated plan' };
@@ -51,6 +51,9 @@ export function readPlanRecords(data: Buffer): { records: string[][] } | { inval
     }
     const end = i + 1 + RECORD_WORDS[keyword]!;
     if (end > words.length) return { invalid: `truncated plan: ${keyword}` };
+    if (keyword === 'homebind' && words[i + 1] !== 'caller' && words[i + 1] !== 'no') {
+      return { invalid: `unknown homebind: ${words[i + 1]}` };
+    }
     records.push(words.slice(i, end));
     i = end;
   }

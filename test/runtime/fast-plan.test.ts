@@ -249,6 +249,9 @@ describe('listPlans', () => {
     expect(staleOf(joinNul(['pilot-plan', '2', 'passenv', 'X', 'program', '/bin/x']))).toBe(
       because('unknown plan record: passenv'),
     );
+    expect(staleOf(joinNul(['pilot-plan', '2', 'homebind', 'maybe', 'program', '/x']))).toBe(
+      because('unknown homebind: maybe'),
+    );
     expect(staleOf(joinNul(['pilot-plan', '2', 'opt', '--mnt']))).toBe(
       because('plan has no program'),
     );
