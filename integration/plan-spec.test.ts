@@ -1,7 +1,11 @@
 /**
  * docs/plan.md, checked: for the same caller, the stub builds from a plan exactly the
- * command line the Node launcher gives pilot-exec (`helperArgv()`). Each case plans with
- * the Node launcher (no plan yet), then asks the stub, both in dry-run mode.
+ * command line the Node launcher gives pilot-exec (`helperArgv()`), and passes it the same
+ * environment (the dry run prints both). Each case plans with the Node launcher (no plan
+ * yet), then asks the stub, both in dry-run mode: root and an unprivileged caller, the cwd
+ * in HOME, below it, elsewhere, in an image-owned dir, deleted; XDG_RUNTIME_DIR unset,
+ * absolute, relative; flake options with binds (volume, tmpfs), a fixed workdir, an
+ * Entrypoint, another identity (--user, runas), a kept instance.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -62,8 +66,9 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
     options: { uid?: number; cwd?: string; env?: NodeJS.ProcessEnv; deleted?: boolean },
   ) => {
     const env = root.env({ PILOT_FASTPATH: 'dry-run', PILOT_FASTPATH_TRACE: '1', ...options.env });
-    // A caller's plans live in its own run dir: $XDG_RUNTIME_DIR/pilot, else ~/.cache/pilot/run.
-    delete env.XDG_RUNTIME_DIR;
+    // A caller's plans live in its own run dir: $XDG_RUNTIME_DIR/pilot (when absolute), else
+    // ~/.cache/pilot/run; this process's own XDG_RUNTIME_DIR is root's.
+    if (options.env?.XDG_RUNTIME_DIR === undefined) delete env.XDG_RUNTIME_DIR;
     const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
     // A deleted cwd: a shell makes it, enters it, removes it and execs the app.
     const r = options.deleted
@@ -78,6 +83,7 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
         )
       : spawnSync(root.link(app), args, { cwd: options.cwd ?? '/', env, ...ids });
     expect(r.status, r.stderr.toString()).toBe(0);
+    // pilot-exec's words as the Node path would pipe them: the environment, then argv.
     return {
       words: r.stdout.toString('latin1').split('\0'),
       stub: /fast path taken/.test(r.stderr.toString()),
@@ -96,6 +102,14 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
     return homes.get(uid)!;
   };
 
+  /** An absolute XDG_RUNTIME_DIR of the caller's own, as /run/user/UID is. */
+  const xdgOf = (uid: number) => {
+    const dir = join(work, `xdg-${uid}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chownSync(dir, uid, uid);
+    return dir;
+  };
+
   const apps = ['pilot-test', 'restricted', 'as-nobody', 'workdir', 'entry', 'runas', 'kept'];
   const callers: [string, number | undefined][] = [
     ['root', undefined],
@@ -105,7 +119,7 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
     for (const [who, uid] of callers) {
       // --user 65534 is only the caller's own for nobody; root runs the kept instance.
       if (app === 'kept' && uid !== undefined) continue;
-      it(`${app}, ${who}: in HOME, below it, elsewhere, in /usr, deleted, with and without args`, () => {
+      it(`${app}, ${who}: in HOME, below it, elsewhere, in /usr, deleted, with and without args, XDG_RUNTIME_DIR unset, absolute, relative`, () => {
         const home = homeOf(uid ?? 0);
         const elsewhere = mkdtempSync(join(work, 'cwd-'));
         if (uid !== undefined) chownSync(elsewhere, uid, uid);
@@ -116,18 +130,28 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
         cwds.push(
           ...[join(home, 'gone'), join(elsewhere, 'gone')].map((cwd) => ({ cwd, deleted: true })),
         );
-        for (const { cwd, deleted } of cwds) {
-          for (const args of [[], ['args', 'a b', '']]) {
-            const env = { HOME: home, LC_ALL: 'C', LANG: 'C' };
-            const options = { uid, cwd, env, deleted };
-            rmSync(join(root.dir, 'run/pilot/plans'), { recursive: true, force: true });
-            rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
-            const node = dryRun(`/usr/bin/${app}`, args, options);
-            const stub = dryRun(`/usr/bin/${app}`, args, options);
-            expect(node.stub, 'the first call plans with Node').toBe(false);
-            expect(stub.stub, `the stub takes the plan (${app}, cwd ${cwd})`).toBe(true);
-            expect(stub.words).toEqual(node.words);
+        // XDG_RUNTIME_DIR unset everywhere; absolute and relative in HOME and elsewhere.
+        type Call = { cwd: string; deleted?: boolean; args: string[]; xdg: NodeJS.ProcessEnv };
+        const calls: Call[] = cwds.flatMap(({ cwd, deleted }) =>
+          [[], ['args', 'a b', '']].map((args) => ({ cwd, deleted, args, xdg: {} })),
+        );
+        const xdg = xdgOf(uid ?? 0);
+        for (const XDG_RUNTIME_DIR of [xdg, 'relative/xdg']) {
+          for (const cwd of [home, elsewhere]) {
+            calls.push({ cwd, args: ['x'], xdg: { XDG_RUNTIME_DIR } });
           }
+        }
+        for (const { cwd, deleted, args, xdg: xdgEnv } of calls) {
+          const env = { HOME: home, LC_ALL: 'C', LANG: 'C', ...xdgEnv };
+          const options = { uid, cwd, env, deleted };
+          rmSync(join(root.dir, 'run/pilot/plans'), { recursive: true, force: true });
+          rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
+          rmSync(join(xdg, 'pilot'), { recursive: true, force: true });
+          const node = dryRun(`/usr/bin/${app}`, args, options);
+          const stub = dryRun(`/usr/bin/${app}`, args, options);
+          expect(node.stub, 'the first call plans with Node').toBe(false);
+          expect(stub.stub, `the stub takes the plan (${app}, cwd ${cwd})`).toBe(true);
+          expect(stub.words).toEqual(node.words);
         }
       });
     }

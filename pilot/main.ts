@@ -8,13 +8,12 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { joinNul } from '../src/core/bytes.js';
 import { debugStep, isDebug } from '../src/core/debug.js';
 import { formatError, isPilotError } from '../src/core/errors.js';
 import { explainSystemError } from '../src/core/system-error.js';
 import { callerBytes } from '../src/runtime/caller-bytes.js';
 import { prepareLaunch } from '../src/runtime/launch.js';
-import { runHelper } from '../src/runtime/run.js';
+import { helperWords, runHelper } from '../src/runtime/run.js';
 
 function helperPath(): string {
   return process.env.PILOT_EXEC ?? join(dirname(fileURLToPath(import.meta.url)), 'pilot-exec');
@@ -47,8 +46,8 @@ async function main(): Promise<number> {
       );
     }
     if (process.env.PILOT_FASTPATH === 'dry-run') {
-      // docs/plan.md: print the words the helper would get (the plan is written), run nothing.
-      process.stdout.write(joinNul(prepared.argv));
+      // docs/plan.md: print the words the helper would read (the plan is written), run nothing.
+      process.stdout.write(helperWords(prepared.argv, caller.env));
       await prepared.finish();
       return 0;
     }

@@ -1,8 +1,9 @@
 /*
  * The app's environment, built right before execve in the order of docs/plan.md
  * ("Environment"), later steps winning:
- *  1. the caller's: our own environment plus the --environ words (the Node launcher
- *     starts us with an empty one and passes the caller's bytes as words);
+ *  1. the caller's: our own environment (caller_environ()) plus the --environ words
+ *     (the Node launcher starts us with an empty one and passes the caller's bytes as
+ *     words);
  *  2. minus the loader's variables, unless the flake passes or sets them: they would
  *     make the image's own dynamic loader load or audit host libraries;
  *  3. the image's Env, except the caller's session variables (HOME, TERM, LANG...):
@@ -107,11 +108,19 @@ static void pass_env(struct words *env, const struct words *caller, const char *
 	}
 }
 
+void caller_environ(struct words *out)
+{
+	for (char **e = environ; *e; e++) {
+		size_t len = name_len(*e);
+		if (len > 0 && (*e)[len] == '=' && !find(out, *e, len))
+			push_word(out, *e);
+	}
+}
+
 void apply_env(const struct opts *o)
 {
 	struct words env = { 0 }, caller = { 0 };
-	for (char **e = environ; *e; e++)
-		push_word(&env, *e);
+	caller_environ(&env);
 	for (size_t i = 0; i < o->nenviron; i++)
 		put(&env, o->environ_words[i]);
 	for (size_t i = 0; i < env.n; i++)

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "exec.h"
 #include "plan.h"
 #include "stub.h"
@@ -223,11 +224,24 @@ static void record_call(char **argv, const char *dir)
 	close(fd);
 }
 
-/* PILOT_FASTPATH=dry-run: the words after "pilot-exec", each NUL-terminated. */
+static void print_word(const char *word)
+{
+	fwrite(word, 1, strlen(word) + 1, stdout);
+}
+
+/* PILOT_FASTPATH=dry-run: what the Node launcher would write to pilot-exec's --argv-fd,
+ * each word NUL-terminated: "--environ" and each entry of the caller's environment (ours,
+ * as env.c takes it), then the words after "pilot-exec". */
 static _Noreturn void print_line(const struct words *line)
 {
+	struct words env = { 0 };
+	caller_environ(&env);
+	for (size_t k = 0; k < env.n; k++) {
+		print_word("--environ");
+		print_word(env.v[k]);
+	}
 	for (size_t k = 1; k < line->n; k++)
-		fwrite(line->v[k], 1, strlen(line->v[k]) + 1, stdout);
+		print_word(line->v[k]);
 	if (fflush(stdout) != 0)
 		die_errno("cannot write the command line", NULL, errno);
 	exit(0);
@@ -264,6 +278,10 @@ int stub_main(int argc, char **argv, const char *app)
 	if (!buf)
 		fall_back(argv, why, plan_path);
 
+	/* Every word ends in a NUL: a last word without one was cut short, and the end of
+	 * the file is never the end of a record (docs/plan.md). */
+	if (size == 0 || buf[size - 1] != '\0')
+		fall_back(argv, "truncated plan", plan_path);
 	struct words words = { 0 };
 	split_words(buf, size, &words);
 	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0)
@@ -279,6 +297,8 @@ int stub_main(int argc, char **argv, const char *app)
 			fall_back(argv, "instance argument", argv[i]);
 	if (!build_line(argc, argv, &plan, &line, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
+	/* Nothing may see this variable if the launcher once set it for us. */
+	unsetenv("PILOT_LAUNCH_AS");
 	if (dry_run) {
 		if (trace)
 			fprintf(stderr, "pilot: fast path taken (dry run)\n");
@@ -286,8 +306,6 @@ int stub_main(int argc, char **argv, const char *app)
 	}
 	if (plan.pidfile_dir)
 		record_call(argv, plan.pidfile_dir);
-	/* Nothing may see this variable if the launcher once set it for us. */
-	unsetenv("PILOT_LAUNCH_AS");
 	if (trace)
 		fprintf(stderr, "pilot: fast path taken\n");
 	return exec_main((int)line.n, line.v);

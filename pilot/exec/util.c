@@ -147,16 +147,15 @@ static enum read_failure close_failing(int fd, enum read_failure failure)
 }
 
 /*
- * Reads PATH whole into *text, NUL-terminated, *size bytes before the NUL. With an
- * OWNER (not ANY_OWNER) the file must be one that only root or OWNER could have
- * written: not a symlink (O_NOFOLLOW), owned by one of them, not writable by group or
- * others. End of file before the size fstat(2) gave is READ_SHRANK: a read(2) of 0 is
+ * Reads PATH whole into *text, NUL-terminated, *size bytes before the NUL. The file
+ * must be one that only root or OWNER could have written: not a symlink (O_NOFOLLOW),
+ * owned by one of them, not writable by group or others (the stub's plan: its only
+ * reader since the exec step's --plan mode gave way to --argv-fd). End of file before the size fstat(2) gave is READ_SHRANK: a read(2) of 0 is
  * never taken for EINTR, whatever errno holds from before.
  */
 enum read_failure read_whole_file(const char *path, uid_t owner, char **text, size_t *size)
 {
-	bool check_owner = owner != ANY_OWNER;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (check_owner ? O_NOFOLLOW : 0));
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return READ_CANNOT_OPEN;
 	struct stat st;
@@ -164,7 +163,7 @@ enum read_failure read_whole_file(const char *path, uid_t owner, char **text, si
 		return close_failing(fd, READ_CANNOT_STAT);
 	if (!S_ISREG(st.st_mode) || st.st_size > READ_MAX_SIZE)
 		return close_failing(fd, READ_NOT_REGULAR);
-	if (check_owner && ((st.st_uid != 0 && st.st_uid != owner) || (st.st_mode & 022)))
+	if ((st.st_uid != 0 && st.st_uid != owner) || (st.st_mode & 022))
 		return close_failing(fd, READ_NOT_TRUSTED);
 	size_t len = (size_t)st.st_size;
 	char *buf = xcalloc(len + 1, 1);

@@ -31,8 +31,6 @@ void split_words(char *text, size_t size, struct words *out);
 
 /* The files pilot-exec reads whole are plans: small. */
 #define READ_MAX_SIZE (1 << 20)
-/* read_whole_file(): no owner to check (the exec step's --plan, named by its caller). */
-#define ANY_OWNER ((uid_t)-1)
 
 /* Why read_whole_file() failed; errno is kept where a system call failed. */
 enum read_failure {

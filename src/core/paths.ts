@@ -58,17 +58,23 @@ export function resolvePaths(options: PathOptions = {}): PilotPaths {
     };
   }
   const home = env.HOME ?? homedir();
-  const dataHome = env.XDG_DATA_HOME || join(home, '.local/share');
-  const runtimeDir = env.XDG_RUNTIME_DIR
-    ? join(env.XDG_RUNTIME_DIR, 'pilot')
-    : join(home, '.cache/pilot/run');
   return {
     root: '',
-    store: join(dataHome, 'pilot'),
-    flakes: join(env.XDG_CONFIG_HOME || join(home, '.config'), 'flakes'),
-    run: runtimeDir,
+    store: join(xdgDir(env.XDG_DATA_HOME) ?? join(home, '.local/share'), 'pilot'),
+    flakes: join(xdgDir(env.XDG_CONFIG_HOME) ?? join(home, '.config'), 'flakes'),
+    // The stub looks for this caller's plans by the same rule (callerRunDir, docs/plan.md).
+    run: callerRunDir(env, '') ?? join(home, '.cache/pilot/run'),
     system: false,
   };
+}
+
+/**
+ * An XDG base directory variable's value, or undefined when it is unset, empty or
+ * relative: the XDG Base Directory spec has a relative one ignored (it would name
+ * another directory from every working directory).
+ */
+function xdgDir(value: string | undefined): string | undefined {
+  return value?.startsWith('/') ? value : undefined;
 }
 
 /** Characters that overlayfs mount options cannot carry in a path (comma and backslash split or
@@ -153,9 +159,9 @@ export function fnv1a64(text: string): string {
  * neither (then it keeps no state). pilot/exec/stub.c finds plans by the same rule.
  */
 export function callerRunDir(env: NodeJS.ProcessEnv, root: string): string | undefined {
-  const xdg = env.XDG_RUNTIME_DIR;
+  const xdg = xdgDir(env.XDG_RUNTIME_DIR);
   const home = env.HOME;
-  const base = xdg?.startsWith('/')
+  const base = xdg
     ? join(xdg, 'pilot')
     : home?.startsWith('/')
       ? join(home, '.cache/pilot/run')

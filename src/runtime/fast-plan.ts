@@ -31,8 +31,36 @@ const RECORD_WORDS: Readonly<Record<string, number>> = {
   default: 1,
 };
 
-function recordWords(keyword: string): number {
-  return Object.hasOwn(RECORD_WORDS, keyword) ? RECORD_WORDS[keyword]! : 1;
+/**
+ * A plan's records (keyword first), read as docs/plan.md says and plan.c does: the magic
+ * words, then whole records. Anything else is why the stub would decline the plan: a last
+ * word without its NUL (cut short), an unknown keyword, a record the file ends inside (the
+ * end of the file is never the end of a record), an unknown homebind, no `program`.
+ */
+export function readPlanRecords(data: Buffer): { records: string[][] } | { invalid: string } {
+  if (data.length === 0 || data[data.length - 1] !== 0) return { invalid: 'truncated plan' };
+  const words = splitNul(data);
+  if (words[0] !== PLAN_MAGIC[0] || words[1] !== PLAN_MAGIC[1]) {
+    return { invalid: 'unknown plan format' };
+  }
+  const records: string[][] = [];
+  for (let i = 2; i < words.length; ) {
+    const keyword = words[i]!;
+    if (!Object.hasOwn(RECORD_WORDS, keyword)) {
+      return { invalid: `unknown plan record: ${keyword}` };
+    }
+    const end = i + 1 + RECORD_WORDS[keyword]!;
+    if (end > words.length) return { invalid: `truncated plan: ${keyword}` };
+    if (keyword === 'homebind' && words[i + 1] !== 'caller' && words[i + 1] !== 'no') {
+      return { invalid: `unknown homebind: ${words[i + 1]}` };
+    }
+    records.push(words.slice(i, end));
+    i = end;
+  }
+  if (!records.some(([keyword]) => keyword === 'program')) {
+    return { invalid: 'plan has no program' };
+  }
+  return { records };
 }
 
 /** `dev:ino:size:mtime_ns` of lstat(path), or `-` when it does not exist (as stub.c computes it). */
@@ -142,31 +170,29 @@ export function listPlans(run: string): CachedPlan[] {
     const match = /^(.+)\.u(\d+)\.plan$/.exec(entry);
     if (!match) continue;
     const file = join(dir, entry);
-    let words: string[];
+    let read: ReturnType<typeof readPlanRecords>;
     let since: string;
     try {
-      words = splitNul(readFileSync(file));
+      read = readPlanRecords(readFileSync(file));
       since = statSync(file).mtime.toISOString();
     } catch {
       continue;
     }
-    let stale: string | undefined;
+    // A plan the stub would decline is stale whatever its stamps say.
+    let stale = 'invalid' in read ? `the plan itself (${read.invalid})` : undefined;
     const lowers: string[] = [];
     const sessionFiles: string[] = [];
     const sessionDir = `${join(run, 'session')}/`;
-    // Each record is its keyword and RECORD_WORDS of it more (docs/plan.md): a reader
-    // that skips a record by the wrong count reads values as keywords from there on.
-    for (let i = 2; i < words.length; i += 1 + recordWords(words[i]!)) {
-      if (words[i] === 'stamp' || words[i] === 'mountdev') {
-        const now = words[i] === 'stamp' ? stampOf(words[i + 1]!) : mountDevOf(words[i + 1]!);
-        if (stale === undefined && now !== words[i + 2]) stale = words[i + 1];
-      } else if (words[i] === 'opt' && words[i + 1] === '--lowerdir' && words[i + 2] === 'opt') {
-        lowers.push(...(words[i + 3] ?? '').split(':'));
-      } else if (
-        (words[i] === 'opt' || words[i] === 'late') &&
-        words[i + 1]?.startsWith(sessionDir)
-      ) {
-        sessionFiles.push(words[i + 1]!);
+    const records = 'records' in read ? read.records : [];
+    for (let k = 0; k < records.length; k++) {
+      const [keyword, first = '', second] = records[k]!;
+      if (keyword === 'stamp' || keyword === 'mountdev') {
+        const now = keyword === 'stamp' ? stampOf(first) : mountDevOf(first);
+        if (stale === undefined && now !== second) stale = first;
+      } else if (keyword === 'opt' && first === '--lowerdir' && records[k + 1]?.[0] === 'opt') {
+        lowers.push(...records[k + 1]![1]!.split(':'));
+      } else if ((keyword === 'opt' || keyword === 'late') && first.startsWith(sessionDir)) {
+        sessionFiles.push(first);
       }
     }
     plans.push({ app: match[1]!, uid: Number(match[2]), file, stale, since, lowers, sessionFiles });

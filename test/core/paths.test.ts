@@ -21,6 +21,25 @@ describe('resolvePaths', () => {
     expect(paths.run).toBe('/srv/pilot/root/run/pilot');
   });
 
+  it("ignores a relative or empty XDG_* dir, as the XDG spec and the stub do (caller's own store)", () => {
+    const home = '/home/u';
+    for (const xdg of ['rel', '', undefined]) {
+      const env = { HOME: home, XDG_RUNTIME_DIR: xdg, XDG_DATA_HOME: xdg, XDG_CONFIG_HOME: xdg };
+      expect(resolvePaths({ env, uid: 1000 })).toEqual({
+        root: '',
+        store: '/home/u/.local/share/pilot',
+        flakes: '/home/u/.config/flakes',
+        run: '/home/u/.cache/pilot/run',
+        system: false,
+      });
+    }
+    const env = { HOME: home, XDG_RUNTIME_DIR: '/run/user/1000', XDG_DATA_HOME: '/d' };
+    expect(resolvePaths({ env, uid: 1000 })).toMatchObject({
+      store: '/d/pilot',
+      run: '/run/user/1000/pilot',
+    });
+  });
+
   it('takes an empty PILOT_ROOT as unset, as the stub does', () => {
     expect(resolvePaths({ env: { PILOT_ROOT: '' }, uid: 0 }).store).toBe('/var/lib/pilot');
   });

@@ -101,7 +101,14 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(r.status).toBe(0);
     const out = r.stdout.toString();
     expect(out.endsWith('\0')).toBe(true);
-    return out.slice(0, -1).split('\0');
+    return withoutEnviron(out.slice(0, -1).split('\0'));
+  }
+
+  /** The command line after the environment's `--environ K=V` words. */
+  function withoutEnviron(words: string[]): string[] {
+    let k = 0;
+    while (words[k] === '--environ') k += 2;
+    return words.slice(k);
   }
 
   function declined(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}, args = ['a']) {
@@ -123,6 +130,28 @@ describe('pilot-exec as the warm-path stub', () => {
       ...['--mnt', '/m', '--try-rbind', home, home, '--rbind-cwd', outside],
       ...[...late, '--', '/bin/prog', '--fixed', 'x y', ''],
     ]);
+  });
+
+  it("dry-run prints the caller's environment first, as --environ words (the Node path's)", () => {
+    writePlan(basic());
+    // "ODD=2=x" is a second ODD and "=empty" has no name: only the first ODD is the
+    // caller's (getenv's, and the Node launcher's: src/runtime/caller-bytes.ts).
+    const env = { ODD: 'a\nb=c', 'ODD=2': 'x', '': 'empty', PILOT_LAUNCH_AS: '/x' };
+    const r = call([], { mode: 'dry-run', env });
+    const words = r.stdout.toString().slice(0, -1).split('\0');
+    const environ = words.slice(0, words.indexOf('--mnt'));
+    const pairs = environ.filter((_, k) => k % 2 === 1);
+    expect(environ.filter((_, k) => k % 2 === 0).every((w) => w === '--environ')).toBe(true);
+    // PILOT_LAUNCH_AS is the launcher's, never the app's (main.ts drops it too).
+    expect(pairs.sort()).toEqual(
+      [
+        `HOME=${home}`,
+        'ODD=a\nb=c',
+        'PATH=/usr/bin:/bin',
+        'PILOT_FASTPATH=dry-run',
+        `PILOT_ROOT=${root}`,
+      ].sort(),
+    );
   });
 
   it('binds the cwd unless it is under HOME, a cover prefix or "/", or workdir is set', () => {
@@ -158,7 +187,7 @@ describe('pilot-exec as the warm-path stub', () => {
       );
       expect(r.stderr.toString()).toBe('');
       expect(r.status).toBe(0);
-      return r.stdout.toString().slice(0, -1).split('\0');
+      return withoutEnviron(r.stdout.toString().slice(0, -1).split('\0'));
     };
     writePlan([['cover', outside], ...basic()]);
     for (const dir of [
@@ -238,6 +267,10 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(declined()).toBe(`${prefix} truncated plan: envdep\n`);
     writePlan([...basic(), ['opt']]);
     expect(declined()).toBe(`${prefix} truncated plan: opt\n`);
+    // Cut short inside its last word: "program /bin/pr" is no program /bin/pr.
+    writePlan(basic());
+    fs.truncateSync(plan, fs.statSync(plan).size - 1);
+    expect(declined()).toBe(`${prefix} truncated plan: ${plan}\n`);
     writePlan([['homebind', 'sometimes'], ...basic()]);
     expect(declined()).toBe(`${prefix} unknown homebind: sometimes\n`);
     writePlan(basic().filter(([key]) => key !== 'program'));

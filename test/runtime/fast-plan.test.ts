@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeBytes, splitNul } from '../../src/core/bytes.js';
+import { decodeBytes, joinNul, splitNul } from '../../src/core/bytes.js';
 import {
   dropPlans,
   fastPlanWords,
@@ -19,6 +19,7 @@ import {
   mountDevOf,
   PLAN_MAGIC,
   planFile,
+  readPlanRecords,
   stampOf,
   writeFastPlan,
 } from '../../src/runtime/fast-plan.js';
@@ -224,6 +225,42 @@ describe('listPlans', () => {
     mkdirSync(join(work, 'gone'));
     writeFastPlan(run, 'tool', 0, words);
     expect(listPlans(run)[0]!.stale).toBe(join(work, 'gone'));
+  });
+
+  it('calls a plan stale that the stub would decline: cut short, unknown, no program', () => {
+    const run = join(work, 'invalid');
+    const input = join(work, 'invalid.yaml');
+    writeFileSync(input, 'a');
+    const good = joinNul(fastPlanWords(plan, { stamped: [input] }));
+    const staleOf = (bytes: Buffer) => {
+      writeFastPlan(run, 'tool', 0, ['x']);
+      writeFileSync(planFile(run, 'tool', 0), bytes);
+      return listPlans(run)[0]!.stale;
+    };
+    expect(staleOf(good)).toBeUndefined();
+    const because = (why: string) => `the plan itself (${why})`;
+    // Cut inside its last word, or inside a stamp record that is all there is.
+    expect(staleOf(good.subarray(0, -1))).toBe(because('truncated plan'));
+    const cut = joinNul(['pilot-plan', '2', 'program', '/bin/x', 'stamp', input]);
+    expect(staleOf(cut)).toBe(because('truncated plan: stamp'));
+    expect(staleOf(joinNul(['pilot-plan', '1', 'program', '/bin/x']))).toBe(
+      because('unknown plan format'),
+    );
+    expect(staleOf(joinNul(['pilot-plan', '2', 'passenv', 'X', 'program', '/bin/x']))).toBe(
+      because('unknown plan record: passenv'),
+    );
+    expect(staleOf(joinNul(['pilot-plan', '2', 'homebind', 'maybe', 'program', '/x']))).toBe(
+      because('unknown homebind: maybe'),
+    );
+    expect(staleOf(joinNul(['pilot-plan', '2', 'opt', '--mnt']))).toBe(
+      because('plan has no program'),
+    );
+    expect(readPlanRecords(joinNul(['pilot-plan', '2', 'program', '/x', 'fixed', '']))).toEqual({
+      records: [
+        ['program', '/x'],
+        ['fixed', ''],
+      ],
+    });
   });
 
   it('skips files that are not plans', () => {
