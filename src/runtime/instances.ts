@@ -26,6 +26,7 @@ import { mountPoints } from '../core/mountinfo.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
+import { treeSize } from '../core/tree-size.js';
 
 export interface InstanceInfo {
   key: string;
@@ -192,11 +193,6 @@ export interface InstanceStatus {
   pids: number[];
 }
 
-function treeSize(dir: string): number {
-  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
-  return r.status === 0 ? Number.parseInt(r.stdout, 10) || 0 : 0;
-}
-
 function splitId(id: string): { app: string; name: string } {
   const at = id.indexOf('@');
   return at < 0 ? { app: id, name: '' } : { app: id.slice(0, at), name: id.slice(at + 1) };
@@ -220,7 +216,7 @@ export function listInstances(paths: PilotPaths): InstanceStatus[] {
       id,
       state: pids.length > 0 ? 'running' : isMounted ? 'idle' : 'stopped',
       since,
-      size: existsSync(dirs.upper) ? treeSize(dirs.upper) : 0,
+      size: treeSize(dirs.upper),
       pids,
     };
   });
