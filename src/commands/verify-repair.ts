@@ -38,6 +38,7 @@ import { extractTarSafely } from '../store/extract.js';
 import { pickImageConfig } from '../store/image-config.js';
 import { serializeManifest } from '../store/layer-manifest.js';
 import { scanTree } from '../store/layer-manifest-scan.js';
+import { opaqueDirsOfTree } from '../store/layer-record.js';
 import {
   ensureLayerAlias,
   extractedLayerRecord,
@@ -270,6 +271,7 @@ export async function repairStore(
           diffId: layer.diffId,
           alias: layerAlias(layer.diffId),
           size: treeSize(storeDirs.layer(paths, layer.diffId)),
+          opaqueDirs: opaqueDirsOfTree(storeDirs.layer(paths, layer.diffId)),
           format: STORE_FORMAT,
         };
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);

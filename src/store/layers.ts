@@ -23,6 +23,7 @@ import { scanTree } from './layer-manifest-scan.js';
 import {
   layerManifestPath,
   layerRecordPath,
+  opaqueDirsOfTree,
   readLayerRecord,
   type StoredLayerRecord,
 } from './layer-record.js';
@@ -74,6 +75,7 @@ export function repairLayerIndex(paths: PilotPaths, diffId: string): StoredLayer
       diffId,
       alias: layerAlias(diffId),
       size: treeSize(storeDirs.layer(paths, diffId)),
+      opaqueDirs: opaqueDirsOfTree(storeDirs.layer(paths, diffId)),
     };
     writeJsonAtomic(layerRecordPath(paths, diffId), record);
   }
@@ -116,6 +118,7 @@ export function extractedLayerRecord(
     entries: extracted.entries,
     extracted: new Date().toISOString(),
     original: extracted.original,
+    opaqueDirs: extracted.opaqueDirs,
     format: STORE_FORMAT,
     ...(origin.source !== undefined ? { source: origin.source } : {}),
     ...(origin.pulled !== undefined ? { pulled: origin.pulled } : {}),
