@@ -46,6 +46,10 @@ export interface DoctorHost {
   run(command: string, args: string[]): CommandResult;
   /** Absolute path of an executable in PATH, or undefined. */
   which(command: string): string | undefined;
+  /** The device of the file system holding `path`, or undefined when it cannot be told. */
+  deviceOf(path: string): number | undefined;
+  /** Bytes free for this user on the file system holding `path` (throws as statfs does). */
+  freeBytes(path: string): number;
 }
 
 export interface DoctorOptions {
@@ -93,6 +97,17 @@ export function systemHost(env: NodeJS.ProcessEnv = process.env): DoctorHost {
     run: (command, args) => {
       const r = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
       return { code: r.error ? null : r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    },
+    deviceOf: (path) => {
+      try {
+        return statSync(path).dev;
+      } catch {
+        return undefined;
+      }
+    },
+    freeBytes: (path) => {
+      const stats = statfsSync(path);
+      return stats.bavail * stats.bsize;
     },
     which: (command) =>
       (env.PATH ?? '')
@@ -368,11 +383,10 @@ function checkDirectory(name: string, dir: string, what: string): DoctorCheck {
   );
 }
 
-function checkFreeSpace(store: string): DoctorCheck {
+function checkFreeSpace(host: DoctorHost, store: string): DoctorCheck {
   const existing = existingAncestor(store);
   try {
-    const stats = statfsSync(existing);
-    const free = stats.bavail * stats.bsize;
+    const free = host.freeBytes(existing);
     const good = free >= MIN_FREE_BYTES;
     return check(
       'free space',
@@ -394,12 +408,9 @@ function checkFreeSpace(store: string): DoctorCheck {
 
 function checkHardLinks(host: DoctorHost, store: string): DoctorCheck {
   const existing = existingAncestor(store);
-  let sameDevice = false;
-  try {
-    sameDevice = statSync(existing).dev === statSync('/usr').dev;
-  } catch {
-    // treated as a different file system
-  }
+  // Unknown is treated as a different file system.
+  const device = host.deviceOf(existing);
+  const sameDevice = device !== undefined && device === host.deviceOf('/usr');
   const protectedLinks = sysctl(host, 'fs.protected_hardlinks');
   if (protectedLinks === 1 && host.uid !== 0) {
     // The kernel refuses an unprivileged hard link to root's files; the launcher binds them.
@@ -444,7 +455,7 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
       options.launcher,
       options.helper ?? join(dirname(options.launcher), 'pilot-exec'),
     ),
-    checkFreeSpace(paths.store),
+    checkFreeSpace(host, paths.store),
     checkHardLinks(host, paths.store),
     checkPlans(paths.run),
     checkStoreQuick(paths),
@@ -454,7 +465,7 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
 
 /** The flake settings this host can honour (host-support.ts), for the caller running doctor. */
 function checkIsolation(host: DoctorHost): DoctorCheck[] {
-  return hostSupport(host.uid, (command, args) => host.run(command, args)).map((s) =>
+  return hostSupport(host.uid, (command, args) => host.run(command, args), host.readText).map((s) =>
     check(
       `option ${s.setting}`,
       false,

@@ -30,8 +30,8 @@ import { type Flake, flakeFromSources, readFlakeSources } from '../core/flake-fi
 import { type ImageRecord, listRefs, normalizeRef, refCandidates } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { treeSize } from '../core/tree-size.js';
 import { flakeImages } from '../runtime/launch.js';
-import { measureTree } from '../store/layers.js';
 import {
   appDataDir,
   controlText,
@@ -140,11 +140,6 @@ function put(path: string, text: string | undefined, mode = 0o644, from?: string
   chmodSync(path, mode);
 }
 
-/** Installed-Size: KiB of the tree's apparent size, as dpkg-gencontrol counts it. */
-function treeSize(dir: string): number {
-  return Math.ceil(measureTree(dir) / 1024);
-}
-
 interface Built {
   name: string;
   version: string;
@@ -178,7 +173,8 @@ function buildDeb(
       version: b.version,
       architecture: b.architecture,
       pilotVersion: b.pilotVersion,
-      installedSizeKiB: treeSize(root),
+      // Installed-Size: KiB of the tree's apparent size, as dpkg-gencontrol counts it.
+      installedSizeKiB: Math.ceil(treeSize(root) / 1024),
       maintainer,
       app: b.app,
       images: more.images,

@@ -31,18 +31,19 @@ import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT } from '../core/store-version.js';
 import { removeTree } from '../core/temp-entries.js';
+import { treeSize } from '../core/tree-size.js';
 import { readImagePlans } from '../store/archive-images.js';
 import { type ArchiveFiles, openArchive } from '../store/archive-source.js';
 import { extractTarSafely } from '../store/extract.js';
 import { pickImageConfig } from '../store/image-config.js';
 import { serializeManifest } from '../store/layer-manifest.js';
 import { scanTree } from '../store/layer-manifest-scan.js';
+import { opaqueDirsOfTree } from '../store/layer-record.js';
 import {
   ensureLayerAlias,
   extractedLayerRecord,
   layerManifestPath,
   layerRecordPath,
-  measureTree,
   readLayerRecord,
   type StoredLayerRecord,
 } from '../store/layers.js';
@@ -120,7 +121,7 @@ function layerSize(paths: PilotPaths, diffId: string): number {
   const size = readLayerRecordSafely(paths, diffId)?.size;
   if (typeof size === 'number') return size;
   try {
-    return measureTree(storeDirs.layer(paths, diffId));
+    return treeSize(storeDirs.layer(paths, diffId));
   } catch {
     return 0; // missing: its repair or a new load brings it back
   }
@@ -269,7 +270,8 @@ export async function repairStore(
         const record: StoredLayerRecord = {
           diffId: layer.diffId,
           alias: layerAlias(layer.diffId),
-          size: measureTree(storeDirs.layer(paths, layer.diffId)),
+          size: treeSize(storeDirs.layer(paths, layer.diffId)),
+          opaqueDirs: opaqueDirsOfTree(storeDirs.layer(paths, layer.diffId)),
           format: STORE_FORMAT,
         };
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);

@@ -70,6 +70,11 @@ export interface LayerRecord {
   diffId: string;
   alias: string;
   size: number;
+  /**
+   * Directories the layer marks opaque (absolute in-image paths): the merged view shows
+   * nothing of lower layers below them. Absent in records of an earlier pilot's.
+   */
+  opaqueDirs?: string[];
 }
 
 export const ALIAS_LENGTH = 10;

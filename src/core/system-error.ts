@@ -8,9 +8,10 @@
  *
  * Node built-ins only: the launcher loads this on every failed start.
  */
-import { accessSync, constants, readFileSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
+import { readMountinfo } from './mountinfo.js';
 
 const WHERE_HINT =
   'check --root / PILOT_ROOT: pilot keeps its store, flakes and run state in directories below it';
@@ -118,14 +119,7 @@ const FULL_HINT =
 function mountPointOf(path: string): string | undefined {
   let best: string | undefined;
   try {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      // field 5: the mount point, with space, tab, newline and backslash octal-escaped
-      const point = line
-        .split(' ')[4]
-        ?.replace(/\\([0-7]{3})/g, (_, octal: string) =>
-          String.fromCharCode(Number.parseInt(octal, 8)),
-        );
-      if (point === undefined) continue;
+    for (const { mountPoint: point } of readMountinfo()) {
       const inside = point === '/' || path === point || path.startsWith(`${point}/`);
       if (inside && (best === undefined || point.length >= best.length)) best = point;
     }

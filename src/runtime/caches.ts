@@ -4,11 +4,10 @@
  */
 import { lstatSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { errnoOf } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
 import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
-import { walkTree } from '../core/tree-walk.js';
+import { treeSize } from '../core/tree-size.js';
 import { listPlans } from './fast-plan.js';
 import { storeEntryOf } from './in-use.js';
 
@@ -51,23 +50,6 @@ function isYoungerThan(path: string, ms: number): boolean {
   }
 }
 
-/** Bytes that deleting the tree frees: hard links to host files free nothing. */
-function freedBytes(dir: string): number {
-  let total = 0;
-  try {
-    // tree-walk.ts: a host layer holds host paths below the store's own directory.
-    walkTree(dir, {
-      enter: ({ stat }) => {
-        if (stat.isDirectory() || stat.nlink === 1) total += stat.blocks * 512;
-        return true;
-      },
-    });
-  } catch (error) {
-    if (errnoOf(error) !== 'ENOENT') throw error;
-  }
-  return total;
-}
-
 /**
  * Deletes host layers nothing uses (they are rebuilt on the next launch that
  * needs them) and stale plans; the caller holds the gc lock. Hard links cost no
@@ -103,7 +85,7 @@ export function collectLauncherCaches(
       if (!/^[a-f0-9]{64}$/.test(entry) || used.has(`${kind}/${entry}`)) continue;
       const path = join(dir, entry);
       if (options.minAgeMs !== undefined && isYoungerThan(path, options.minAgeMs)) continue;
-      bytesFreed += freedBytes(path);
+      bytesFreed += treeSize(path, 'freed');
       removeTree(path);
       removed.push(`${kind}/${entry}`);
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
+import { fileIdentity } from '../core/file-identity.js';
 import { listDir } from '../core/list-dir.js';
 import { makeDirs } from '../core/modes.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
@@ -63,14 +64,9 @@ export function readPlanRecords(data: Buffer): { records: string[][] } | { inval
   return { records };
 }
 
-/** `dev:ino:size:mtime_ns` of lstat(path), or `-` when it does not exist (as stub.c computes it). */
+/** A plan's stamp of `path`: its identity (core/file-identity.ts), as stub.c computes it. */
 export function stampOf(path: string): string {
-  try {
-    const s = lstatSync(path, { bigint: true });
-    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
-  } catch {
-    return '-';
-  }
+  return fileIdentity(path);
 }
 
 /**

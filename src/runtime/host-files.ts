@@ -21,9 +21,10 @@ import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import type { Flake } from '../core/flake-file.js';
-import type { ImageRecord, LayerRecord } from '../core/image-record.js';
-import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import type { ImageRecord } from '../core/image-record.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { parseRemovedFile } from '../core/removed-file.js';
+import { layerOpaqueDirs } from '../store/layer-record.js';
 import { type HostFile, isSpecialHostPath, scanHostFiles } from './host-layer.js';
 import {
   DpkgIndex,
@@ -74,23 +75,11 @@ export interface HostFileOptions {
   database?: PackageDatabase;
 }
 
-function readLayerRecord(paths: PilotPaths, diffId: string): LayerRecord | undefined {
-  try {
-    return JSON.parse(
-      readFileSync(join(storeDirs.layers(paths), `${digestHex(diffId)}.json`), 'utf8'),
-    ) as LayerRecord;
-  } catch {
-    return undefined;
-  }
-}
-
 export function treeLayers(paths: PilotPaths, diffIds: readonly string[]): TreeLayer[] {
-  return diffIds.map((diffId) => {
-    const record = readLayerRecord(paths, diffId) as
-      | (LayerRecord & { opaqueDirs?: string[] })
-      | undefined;
-    return { dir: storeDirs.layer(paths, diffId), opaqueDirs: record?.opaqueDirs ?? [] };
-  });
+  return diffIds.map((diffId) => ({
+    dir: storeDirs.layer(paths, diffId),
+    opaqueDirs: layerOpaqueDirs(paths, diffId),
+  }));
 }
 
 /** Every image of the app, bottom first: base, layers, then the delta. */

@@ -7,7 +7,7 @@
  * `/removed` holds, can make it create, change or link anything outside the layer.
  */
 import { spawnSync } from 'node:child_process';
-import { type Stats, statSync } from 'node:fs';
+import { type BigIntStats, statSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
@@ -62,10 +62,10 @@ export function hostLayerOperations(files: readonly HostFile[], options: BuildOp
   const dirs = new Set<string>(['/']);
   /** In-layer paths of symlinks and files: nothing may be placed below them. */
   const leaves = new Map<string, Leaf>();
-  const ensureDir = (dir: string, reference?: Stats): void => {
+  const ensureDir = (dir: string, reference?: BigIntStats): void => {
     if (dirs.has(dir)) return;
     ensureDir(posix.dirname(dir));
-    let mode = reference?.mode;
+    let mode = reference === undefined ? undefined : Number(reference.mode);
     if (mode === undefined) {
       const imageEntry = options.tree.lookup(dir);
       if (imageEntry?.stat.isDirectory()) mode = imageEntry.stat.mode;

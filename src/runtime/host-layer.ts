@@ -3,24 +3,25 @@
  * at their canonical path inside the image, as hard links (same file system) or
  * copies of single files (never whole trees). It is an overlay lower dir on top
  * of the image layers, cached under the store by a key over the images and every
- * listed host file's identity (dev/ino/size/mtime): a package upgrade replaces
+ * listed host file's identity (core/file-identity.ts) and mode: a package upgrade replaces
  * inodes, so the key changes and the layer is rebuilt.
  */
 
 import { createHash } from 'node:crypto';
 import {
   accessSync,
+  type BigIntStats,
   constants,
   existsSync,
   lstatSync,
   readlinkSync,
   realpathSync,
-  type Stats,
   statSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { commitTree } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { identityOfStats } from '../core/file-identity.js';
 import { makeDirs } from '../core/modes.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { type BuildOptions, buildHostLayer, type SkippedHostFile } from './host-layer-build.js';
@@ -34,7 +35,7 @@ export interface HostFile {
   /** Where it goes inside the image (parents resolved against the image's layout). */
   target: string;
   kind: HostFileKind;
-  stat?: Stats;
+  stat?: BigIntStats;
   linkTarget?: string;
   /** `missing`: not there, or there but the caller cannot read it (`unreadable`). */
   reason?: 'unreadable';
@@ -51,7 +52,7 @@ export function isSpecialHostPath(path: string): boolean {
   return SPECIAL_DIRS.some((dir) => path === dir || path.startsWith(`${dir}/`));
 }
 
-function kindOf(stat: Stats): HostFileKind {
+function kindOf(stat: BigIntStats): HostFileKind {
   if (stat.isSymbolicLink()) return 'symlink';
   if (stat.isDirectory()) return 'dir';
   if (stat.isFile()) return 'file';
@@ -94,12 +95,12 @@ export function scanHostFiles(
     try {
       const dir = realDir(path.slice(0, Math.max(1, path.lastIndexOf('/'))), hostRoot, realDirs);
       if (dir.special) return { path, target, kind: 'other', special: true };
-      const stat = lstatSync(onHost(path));
+      const stat = lstatSync(onHost(path), { bigint: true });
       const file: HostFile = { path, target, kind: kindOf(stat), stat };
       if (file.kind === 'symlink') file.linkTarget = readlinkSync(onHost(path));
       if (file.kind === 'file' && uid !== 0 && !canRead(onHost(path)))
         return { path, target, kind: 'missing', reason: 'unreadable' };
-      file.public = dir.open && (file.kind !== 'file' || (stat.mode & 0o004) !== 0);
+      file.public = dir.open && (file.kind !== 'file' || (stat.mode & 0o004n) !== 0n);
       return file;
     } catch (error) {
       const code = errnoOf(error);
@@ -164,7 +165,7 @@ export function hostLayerKey(
   for (const file of files) {
     const s = file.stat;
     hash.update(
-      `${file.path}\0${file.target}\0${file.kind}\0${s ? `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.mode}:${s.uid}:${s.gid}` : ''}\0${file.linkTarget ?? ''}\0`,
+      `${file.path}\0${file.target}\0${file.kind}\0${s ? `${identityOfStats(s)}:${s.mode}:${s.uid}:${s.gid}` : ''}\0${file.linkTarget ?? ''}\0`,
     );
   }
   return hash.digest('hex');

@@ -13,10 +13,11 @@
  * Everything here is pure text processing except the two database adapters at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, type Stats, statSync } from 'node:fs';
+import { type BigIntStats, readFileSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
+import { identityOfStats } from '../core/file-identity.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
@@ -361,18 +362,14 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
 // ---------------------------------------------------------------------------------------
 // The host's database
 
-function statOrUndefined(path: string): Stats | undefined {
+function statOrUndefined(path: string): BigIntStats | undefined {
   try {
-    return statSync(path);
+    return statSync(path, { bigint: true });
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
-}
-
-function identity(stat: Stats | undefined): string {
-  return stat ? `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}` : '-';
 }
 
 /**
@@ -387,7 +384,7 @@ export class DpkgDatabase implements PackageDatabase {
   constructor(private readonly dir: string) {}
 
   fingerprint(): string {
-    return `dpkg:${identity(statOrUndefined(`${this.dir}/status`))}`;
+    return `dpkg:${identityOfStats(statOrUndefined(`${this.dir}/status`))}`;
   }
 
   watched(): string[] {
@@ -459,7 +456,7 @@ export class RpmDatabase implements PackageDatabase {
   ) {}
 
   fingerprint(): string {
-    return `rpm:${this.dbFiles.map((f) => identity(statOrUndefined(f))).join(',')}`;
+    return `rpm:${this.dbFiles.map((f) => identityOfStats(statOrUndefined(f))).join(',')}`;
   }
 
   watched(): string[] {

@@ -29,8 +29,23 @@ function probe(run: Runner, args: string[]): string | undefined {
   return r.code === null ? 'unshare(1) is not installed' : r.stderr.trim() || `exit ${r.code}`;
 }
 
-/** What each supported setting needs, probed for a caller with `uid`. */
-export function hostSupport(uid: number, run: Runner = systemRunner): Support[] {
+function readSystemText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What each supported setting needs, probed for a caller with `uid`; `run` and
+ * `readText` are the host's (tests present another one).
+ */
+export function hostSupport(
+  uid: number,
+  run: Runner = systemRunner,
+  readText: (path: string) => string | undefined = readSystemText,
+): Support[] {
   // An unprivileged caller's app gets its namespaces inside a user namespace of its own.
   const asCaller = uid === 0 ? [] : ['--user', '--map-root-user'];
   const result: Support[] = [];
@@ -42,12 +57,7 @@ export function hostSupport(uid: number, run: Runner = systemRunner): Support[] 
     'a network namespace with only loopback',
   );
   add('--hostname', probe(run, [...asCaller, '--uts', 'true']), 'a UTS namespace of its own');
-  let lastCap: string | undefined;
-  try {
-    lastCap = readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim();
-  } catch {
-    lastCap = undefined;
-  }
+  const lastCap = readText('/proc/sys/kernel/cap_last_cap')?.trim();
   add(
     '--cap-drop/--cap-add',
     lastCap === undefined ? 'no /proc/sys/kernel/cap_last_cap' : undefined,

@@ -21,6 +21,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { errnoOf } from '../core/errors.js';
+import { parseMountLine, unescapeMountField } from '../core/mountinfo.js';
 
 export interface StoreUsage {
   /** Store-relative dirs in use: `layers/<hex>`, `host/<key>`, `includes/<hex>`. */
@@ -31,13 +32,6 @@ export interface StoreUsage {
 
 const KINDS = new Set(['layers', 'host', 'includes']);
 
-/** mountinfo's octal escapes (`\040` for a space, `\054` for a comma, …) decoded. */
-export function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) =>
-    String.fromCharCode(Number.parseInt(oct, 8)),
-  );
-}
-
 /**
  * Every path an overlay line of mountinfo names: its source and the dirs of its
  * options (`lowerdir=a:b::c`, `lowerdir+=a`, `upperdir=u`, `workdir=w`). The kernel
@@ -45,12 +39,10 @@ export function unescapeMountField(field: string): string {
  * so the separators are split first and each path decoded after.
  */
 export function overlayPaths(line: string): string[] {
-  const dash = line.indexOf(' - ');
-  if (dash < 0) return [];
-  const [fstype, source, options] = line.slice(dash + 3).split(' ');
-  if (fstype !== 'overlay' || options === undefined) return [];
-  const found = [unescapeMountField(source ?? '')];
-  for (const option of options.split(',')) {
+  const entry = parseMountLine(line);
+  if (entry?.fstype !== 'overlay' || entry.superOptions === '') return [];
+  const found = [entry.source];
+  for (const option of entry.superOptions.split(',')) {
     const match = /^(lowerdir\+?|datadir\+|upperdir|workdir)=(.*)$/.exec(option);
     if (!match) continue;
     const dirs = match[1] === 'lowerdir' ? match[2]!.split(':') : [match[2]!];

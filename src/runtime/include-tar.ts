@@ -5,19 +5,20 @@
  * below the host layer: "extracted over the composed root" without copying the root.
  *
  * Hashing a large tar on every launch would cost more than the launch, so a small index
- * per tar path maps the file's identity (dev/ino/size/mtime/ctime) to its digest: a warm
- * launch pays a stat and a read. A changed tar gets a new digest and a new directory.
+ * per tar path maps the file's identity (core/file-identity.ts, the same the plan stamps)
+ * to its digest: a warm launch pays a stat and a read. A changed tar gets a new digest and a new directory.
  *
  * Where the store is not writable (an unprivileged caller of a system app whose tar root
  * has not extracted yet), the caller's own run dir holds the extraction instead.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, type Stats, statSync } from 'node:fs';
+import { type BigIntStats, createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
+import { identityOfStats } from '../core/file-identity.js';
 import type { Flake } from '../core/flake-file.js';
 import { makeDirs } from '../core/modes.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
@@ -45,10 +46,6 @@ function places(paths: PilotPaths): Place[] {
     },
     { dir: runDir, tmp: join(runDir, '.tmp'), lower: (hex) => join(runDir, hex) },
   ];
-}
-
-function identityOf(stat: Stats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
 }
 
 function indexFile(place: Place, tar: string): string {
@@ -85,9 +82,9 @@ function notWritable(error: unknown): boolean {
 
 /** Makes sure one include tar is extracted; returns its lower dir. */
 export async function ensureIncludeTar(paths: PilotPaths, tar: string): Promise<string> {
-  let stat: Stats;
+  let stat: BigIntStats;
   try {
-    stat = statSync(tar);
+    stat = statSync(tar, { bigint: true });
   } catch (error) {
     throw new PilotError(
       'PILOT_HOST_FILES_MISSING',
@@ -95,7 +92,7 @@ export async function ensureIncludeTar(paths: PilotPaths, tar: string): Promise<
       { hint: 'restore the file, or register the app again without it', exitCode: 127 },
     );
   }
-  const identity = identityOf(stat);
+  const identity = identityOfStats(stat);
   const candidates = places(paths);
   for (const place of candidates) {
     const index = readIndex(place, tar);

@@ -6,7 +6,7 @@
  *
  *   <store>/instances/<id>/upper, work     persistent state of the instance
  *   <run>/instances/<id>/root              the mounted root (gone after a reboot)
- *   <run>/instances/<id>/lock              O_EXCL claim while (un)mounting
+ *   <run>/instances/<id>/lock              claim (core/lock.ts) while (un)mounting
  *   <run>/instances/<id>/pids/<pid>        the app process of each call (start time inside)
  *   <run>/instances/<id>/info.json         what is mounted (key) and since when
  *
@@ -22,10 +22,11 @@ import { faultPoint } from '../core/fault.js';
 import { listDir } from '../core/list-dir.js';
 import { type Lock, waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE, writeFileMode } from '../core/modes.js';
+import { mountPoints } from '../core/mountinfo.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
-import { unescapeMountField } from './in-use.js';
+import { treeSize } from '../core/tree-size.js';
 
 export interface InstanceInfo {
   key: string;
@@ -64,16 +65,6 @@ export function instanceDirs(paths: PilotPaths, id: string): InstanceDirs {
     pids: join(runtime, 'pids'),
     info: join(runtime, 'info.json'),
   };
-}
-
-/** Mount points of the host namespace, decoded from /proc/self/mountinfo. */
-export function mountPoints(): Set<string> {
-  const points = new Set<string>();
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const field = line.split(' ')[4];
-    if (field) points.add(unescapeMountField(field));
-  }
-  return points;
 }
 
 function readInfo(dirs: InstanceDirs): InstanceInfo | undefined {
@@ -202,11 +193,6 @@ export interface InstanceStatus {
   pids: number[];
 }
 
-function treeSize(dir: string): number {
-  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
-  return r.status === 0 ? Number.parseInt(r.stdout, 10) || 0 : 0;
-}
-
 function splitId(id: string): { app: string; name: string } {
   const at = id.indexOf('@');
   return at < 0 ? { app: id, name: '' } : { app: id.slice(0, at), name: id.slice(at + 1) };
@@ -230,7 +216,7 @@ export function listInstances(paths: PilotPaths): InstanceStatus[] {
       id,
       state: pids.length > 0 ? 'running' : isMounted ? 'idle' : 'stopped',
       since,
-      size: existsSync(dirs.upper) ? treeSize(dirs.upper) : 0,
+      size: treeSize(dirs.upper),
       pids,
     };
   });

@@ -82,6 +82,11 @@ export interface ExtractResult {
   entries: number;
   /** Owners and modes the image had where the store keeps canonical ones (extract/canonical.ts). */
   original: OriginalEntry[];
+  /**
+   * Directories the layer marks opaque (`.wh..wh..opq`), as absolute in-image paths,
+   * sorted; empty where whiteouts are kept as files (include.tar).
+   */
+  opaqueDirs: string[];
 }
 
 /** Bigger reads than Node's 64 KiB default: fewer trips through the stream machinery. */
@@ -188,6 +193,10 @@ export async function extractTarSafely(
       tarSize: checked.tarSize,
       entries: checked.validator.names.length,
       original,
+      opaqueDirs:
+        (options.whiteouts ?? 'overlay') === 'overlay'
+          ? [...new Set(checked.validator.opaqueDirs.map((dir) => `/${dir}`))].sort()
+          : [],
     };
     options.beforeCommit?.(result, staging);
     try {

@@ -4,10 +4,12 @@
  * without loading the extractor.
  */
 import { readFileSync } from 'node:fs';
-import { errnoOf } from '../core/errors.js';
+import { debugStep } from '../core/debug.js';
+import { errnoOf, PilotError } from '../core/errors.js';
 import type { LayerRecord } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import type { OriginalEntry } from './extract/canonical.js';
+import { readOverlayXattrs } from './layer-manifest-scan.js';
 
 /** What pilot writes in `layers/<hex>.json`: the core record plus how it was made. */
 export interface StoredLayerRecord extends LayerRecord {
@@ -45,5 +47,45 @@ export function readLayerRecord(paths: PilotPaths, diffId: string): StoredLayerR
     if (errnoOf(error) === 'ENOENT') return undefined;
     if (error instanceof SyntaxError) return undefined;
     throw error;
+  }
+}
+
+/** An overlay xattr that makes a directory opaque (`y`; `x` only marks whiteouts inside). */
+const OPAQUE_XATTR = /^(trusted|user)\.overlay\.opaque=0x79$/;
+
+/**
+ * The directories of an extracted tree that carry an opaque xattr, as absolute in-image
+ * paths, sorted: for a record written without the list (an earlier pilot's, or one
+ * rebuilt from the tree). One getfattr run over the tree (Node has no xattr call).
+ */
+export function opaqueDirsOfTree(dir: string): string[] {
+  const found: string[] = [];
+  for (const [path, xattrs] of readOverlayXattrs(dir)) {
+    if (xattrs.split(';').some((xattr) => OPAQUE_XATTR.test(xattr))) {
+      found.push(path === '.' ? '/' : `/${path}`);
+    }
+  }
+  return found.sort();
+}
+
+/**
+ * The opaque directories of a layer: from its record, which lists them since extraction
+ * found them; a record without the list (the store format conversion adds it, but a
+ * caller who may not convert the store can meet one) is completed from the tree. Where
+ * the tree cannot be read either, none: placement then looks through them, as the kernel
+ * would not, and the debug log says so.
+ */
+export function layerOpaqueDirs(
+  paths: PilotPaths,
+  diffId: string,
+  record: LayerRecord | undefined = readLayerRecord(paths, diffId),
+): string[] {
+  if (Array.isArray(record?.opaqueDirs)) return record.opaqueDirs;
+  try {
+    return opaqueDirsOfTree(storeDirs.layer(paths, diffId));
+  } catch (error) {
+    if (!(error instanceof PilotError)) throw error;
+    debugStep(`opaque dirs of layer ${diffId} unknown: ${error.message}`);
+    return [];
   }
 }

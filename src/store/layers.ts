@@ -15,7 +15,7 @@ import { layerAlias } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT } from '../core/store-version.js';
-import { walkTree } from '../core/tree-walk.js';
+import { treeSize } from '../core/tree-size.js';
 import type { BlobSource } from './archive-source.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
 import { serializeManifest } from './layer-manifest.js';
@@ -23,6 +23,7 @@ import { scanTree } from './layer-manifest-scan.js';
 import {
   layerManifestPath,
   layerRecordPath,
+  opaqueDirsOfTree,
   readLayerRecord,
   type StoredLayerRecord,
 } from './layer-record.js';
@@ -41,25 +42,6 @@ export function layerPresent(paths: PilotPaths, diffId: string): boolean {
     if (errnoOf(error) === 'ENOENT') return false;
     throw error;
   }
-}
-
-/** Apparent size of a tree (file sizes + symlink lengths), hard links counted once. */
-export function measureTree(dir: string): number {
-  const seen = new Set<string>();
-  let total = 0;
-  walkTree(dir, {
-    enter: ({ stat }) => {
-      if (!stat.isFile() && !stat.isSymbolicLink()) return true;
-      const key = `${stat.dev}:${stat.ino}`;
-      if (stat.nlink > 1) {
-        if (seen.has(key)) return false;
-        seen.add(key);
-      }
-      total += stat.size;
-      return false;
-    },
-  });
-  return total;
 }
 
 /** Creates or repairs `l/<alias>` → `../layers/<hex>` (symlink to a temp name + rename). */
@@ -92,7 +74,8 @@ export function repairLayerIndex(paths: PilotPaths, diffId: string): StoredLayer
     record = {
       diffId,
       alias: layerAlias(diffId),
-      size: measureTree(storeDirs.layer(paths, diffId)),
+      size: treeSize(storeDirs.layer(paths, diffId)),
+      opaqueDirs: opaqueDirsOfTree(storeDirs.layer(paths, diffId)),
     };
     writeJsonAtomic(layerRecordPath(paths, diffId), record);
   }
@@ -135,6 +118,7 @@ export function extractedLayerRecord(
     entries: extracted.entries,
     extracted: new Date().toISOString(),
     original: extracted.original,
+    opaqueDirs: extracted.opaqueDirs,
     format: STORE_FORMAT,
     ...(origin.source !== undefined ? { source: origin.source } : {}),
     ...(origin.pulled !== undefined ? { pulled: origin.pulled } : {}),

@@ -128,6 +128,8 @@ describe('doctor: apps for other users', () => {
       exists: () => false,
       which: () => undefined,
       run: () => ({ code: 0, stdout: '', stderr: '' }),
+      deviceOf: () => undefined,
+      freeBytes: () => 0,
     };
     const check = runDoctor({ paths: paths(), launcher, helper, host }).find(
       (c) => c.check === 'apps for other users',

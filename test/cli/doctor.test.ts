@@ -120,6 +120,7 @@ function fakeHost(
     '/proc/filesystems': 'nodev\tsysfs\nnodev\toverlay\n\text4\n',
     '/proc/sys/user/max_user_namespaces': '1000\n',
     '/proc/sys/fs/protected_hardlinks': '1\n',
+    '/proc/sys/kernel/cap_last_cap': '40\n',
     ...change.files,
   };
   const tools = new Set(['unshare', 'podman', 'dpkg', 'xz', 'zstd']);
@@ -129,6 +130,9 @@ function fakeHost(
     readText: (path) => files[path],
     exists: (path) => path === '/proc/self/ns/mnt',
     which: (command) => (tools.has(command) ? `/usr/bin/${command}` : undefined),
+    // Everything on one file system with room to spare: no answer comes from this machine.
+    deviceOf: () => 1,
+    freeBytes: () => 50e9,
     run: (_command, args): CommandResult =>
       args[0] === '--version'
         ? { code: 0, stdout: 'unshare from util-linux 2.38.1\n', stderr: '' }
@@ -145,6 +149,30 @@ describe('runDoctor', () => {
     host,
   });
   const find = (checks: DoctorCheck[], name: string) => checks.find((c) => c.check === name)!;
+
+  it('asks the host, not this machine, about capabilities, free space and file systems', () => {
+    const full = runDoctor(options(fakeHost()));
+    expect(find(full, 'option --cap-drop/--cap-add')).toMatchObject({ status: 'ok' });
+    expect(find(full, 'free space').detail).toMatch(/^50\.0 GB free in /);
+    expect(find(full, 'hard links').detail).toContain('share a file system');
+    const bare = runDoctor(
+      options(
+        fakeHost({
+          readText: (path) => (path === '/proc/filesystems' ? 'nodev\toverlay\n' : undefined),
+          deviceOf: (path) => (path === '/usr' ? 2 : 1),
+          freeBytes: () => 1e8,
+        }),
+      ),
+    );
+    expect(find(bare, 'option --cap-drop/--cap-add')).toMatchObject({
+      status: 'warn',
+      detail: 'not supported: no /proc/sys/kernel/cap_last_cap',
+    });
+    expect(find(bare, 'free space')).toMatchObject({ status: 'warn' });
+    expect(find(bare, 'free space').detail).toMatch(/^0\.1 GB free in /);
+    expect(find(bare, 'hard links')).toMatchObject({ status: 'warn' });
+    expect(find(bare, 'hard links').detail).toContain('different file systems');
+  });
 
   it('passes a complete host', () => {
     const checks = runDoctor(options(fakeHost()));

@@ -70,9 +70,17 @@ describe('progress of pilot load', () => {
     ]);
   });
 
-  it.skipIf(!hasScript)('uses no colour with NO_COLOR (or without)', () => {
-    for (const env of [{ NO_COLOR: '1' }, {}]) {
+  it.skipIf(!hasScript)('never colours, even on a terminal that asks for colour', () => {
+    // pilot writes no colour at all (so NO_COLOR holds by construction): environments
+    // that colour libraries obey must not bring any in either.
+    for (const env of [
+      { NO_COLOR: '1' },
+      { FORCE_COLOR: '3', CLICOLOR_FORCE: '1', TERM: 'xterm-256color', COLORTERM: 'truecolor' },
+    ]) {
       const r = onTerminal(['load', archive], env);
+      expect(r.code).toBe(0);
+      // On a terminal indeed: the progress was drawn, where colour would have shown.
+      expect(r.stdout).toContain(REDRAW);
       // the only escape pilot writes is the line erase of the redraw
       expect(r.stdout.replaceAll(REDRAW, '')).not.toContain('\x1b');
     }

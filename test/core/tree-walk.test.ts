@@ -19,9 +19,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SHORT_PATH, withShortPath } from '../../src/core/long-path.js';
 import { removeTree } from '../../src/core/temp-entries.js';
+import { treeSize } from '../../src/core/tree-size.js';
 import { removeTreeByWalk, walkTree } from '../../src/core/tree-walk.js';
 import { canonicaliseTree } from '../../src/store/extract/canonical.js';
-import { measureTree } from '../../src/store/layers.js';
 
 let dir: string;
 let outside: string;
@@ -109,7 +109,7 @@ describe('trees deeper than PATH_MAX', () => {
     const original = canonicaliseTree(join(dir, 'tree'), undefined);
     expect(original.map(([rel]) => rel.split('/').at(-1))).toEqual(['file']);
     expect(withShortPath(join(deepest, 'file'), (at) => lstatSync(at).mode & 0o7777)).toBe(0o755);
-    expect(measureTree(join(dir, 'tree'))).toBe(
+    expect(treeSize(join(dir, 'tree'))).toBe(
       'deep\n'.length + 'odd\n'.length + Buffer.byteLength(outside),
     );
   });

@@ -340,6 +340,8 @@ describe('extractTarSafely writes what the archive says', () => {
     expect(getfattr(join(out, 'opt/d'), 'user.overlay.opaque')).toBe('y');
     if (isRoot) expect(getfattr(join(out, 'opt/d'), 'trusted.overlay.opaque')).toBe('y');
     expect(getfattr(join(out, 'opt'), 'user.overlay.opaque')).toBeUndefined();
+    // for the layer record: host-file placement must not look through it
+    expect(result.opaqueDirs).toEqual(['/opt/d']);
     // the conversion does not touch the directory's time
     expect(statSync(join(out, 'etc')).mtime.toISOString()).toBe('2020-01-02T03:04:05.000Z');
   });

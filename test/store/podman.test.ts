@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerAlias, resolveImage } from '../../src/core/image-record.js';
 import { type PilotPaths, resolvePaths } from '../../src/core/paths.js';
 import { listImages } from '../../src/store/images.js';
+import { readLayerRecord } from '../../src/store/layer-record.js';
 import { loadArchive } from '../../src/store/load.js';
 import { pullImage } from '../../src/store/pull.js';
 import { getfattr } from './helpers.js';
@@ -123,6 +124,8 @@ describe.skipIf(lacking.length > 0 && !inCi)('store with podman archives', () =>
     expect(lstatSync(join(topDir, 'etc/gone')).rdev).toBe(0);
     expect(getfattr(join(topDir, 'opt/d'), 'trusted.overlay.opaque')).toBe('y');
     expect(getfattr(join(topDir, 'opt/d'), 'user.overlay.opaque')).toBe('y');
+    expect(readLayerRecord(paths, upper!)?.opaqueDirs).toEqual(['/opt/d']);
+    expect(readLayerRecord(paths, lower!)?.opaqueDirs).toEqual([]);
 
     const mnt = join(dir, 'mnt');
     mkdirSync(mnt, { recursive: true });
