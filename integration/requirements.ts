@@ -46,6 +46,9 @@ export function missingRequirements(): string[] {
     // integration/package.test.ts: builds .debs and installs them in a throwaway namespace.
     'dpkg-deb',
     'nsenter',
+    // integration/host-rpm.test.ts: real rpm packages in a real rpm database (Debian's rpm).
+    'rpm',
+    'rpmbuild',
   ]) {
     if (!has(tool)) missing.push(tool);
   }

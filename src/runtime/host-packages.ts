@@ -5,9 +5,11 @@
  * flake-pilot ran `/systemfiles` from the container as a script, as root, on the host.
  * Here it is data: only the package queries below are understood, anything else is
  * refused with the image, line and content. The packages are then resolved with what
- * they depend on (Depends and Pre-Depends, recursively, installed ones only) from the
- * host's own database: dpkg's status file and `info/<pkg>.list` files, or rpm's
- * queries where there is no dpkg. Packages the base image already has (its own dpkg
+ * they depend on (Depends and Pre-Depends, recursively, installed ones only; a
+ * `/systemfiles` query names its package only, as `rpm -ql` lists it) from the host's
+ * own database: dpkg's status file and `info/<pkg>.list` files, or rpm's queries where
+ * there is no dpkg (`PILOT_HOST_ROOT` and `PILOT_HOST_PACKAGES` choose another root and
+ * database: core/host-root.ts). Packages the base image already has (its own dpkg
  * status) are left to the image, together with what they pull in.
  *
  * Everything here is pure text processing except the two database adapters at the end.
@@ -17,6 +19,7 @@ import { readFileSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
+import type { PackageManagerChoice } from '../core/host-root.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
@@ -199,6 +202,11 @@ export interface PackageRequest {
   name: string;
   /** Who asks: `flake host_packages`, `/systemfiles of image x:3`. */
   source: string;
+  /**
+   * false: this package's own files only (a `/systemfiles` query: `rpm -ql PKG` lists
+   * PKG's files, nothing it requires). Default true (`host_packages`).
+   */
+  dependencies?: boolean;
 }
 
 export interface ResolvedPackage {
@@ -219,6 +227,8 @@ export interface PackageResolution {
 
 /**
  * The requested packages and everything they depend on, breadth first, each once.
+ * A request with `dependencies: false` brings its own package only (a package that
+ * another request depends on is still provided once, with its dependencies).
  * A dependency group is left to the image when the image has any alternative of it;
  * otherwise the first alternative installed on the host is taken. A group the host
  * cannot satisfy is skipped: dpkg installed the package anyway, so nothing of it is
@@ -231,12 +241,15 @@ export function resolvePackages(
 ): PackageResolution {
   const resolution: PackageResolution = { packages: [], missing: [], inImage: [] };
   const seen = new Set<string>();
+  /** Packages whose dependencies are queued: one named by /systemfiles first may be needed whole later. */
+  const expanded = new Set<string>();
   const leftToImage = new Set<string>();
   const queue: ResolvedPackage[] = [];
   const visit = (entry: ResolvedPackage) => {
-    if (seen.has(entry.pkg.id)) return;
+    if (!seen.has(entry.pkg.id)) resolution.packages.push(entry);
     seen.add(entry.pkg.id);
-    resolution.packages.push(entry);
+    if (entry.request.dependencies === false || expanded.has(entry.pkg.id)) return;
+    expanded.add(entry.pkg.id);
     queue.push(entry);
   };
   const noteImage = (name: string) => {
@@ -353,7 +366,9 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
           },
         );
       }
-      for (const name of names) requests.push({ name, source: `${source}:${index + 1}` });
+      // As upstream's `rpm -ql PKG`: the package's own files, not what it requires.
+      for (const name of names)
+        requests.push({ name, source: `${source}:${index + 1}`, dependencies: false });
     });
   return requests;
 }
@@ -446,17 +461,41 @@ function runRpm(args: string[]): { status: number | null; stdout: string } {
 /**
  * rpm, through its own queries (its database is not a text file): one query lists
  * what every installed package provides and requires; file lists are asked per package.
+ * Every query names the database (`--dbpath`, inside `--root` for a host root other
+ * than /): rpm's own default differs between distributions (Debian's is `~/.rpmdb`).
  */
 export class RpmDatabase implements PackageDatabase {
   readonly kind = 'rpm';
   private tables:
     | { names: Set<string>; provides: Map<string, string>; requires: Map<string, string[]> }
     | undefined;
+  private readonly where: string[];
 
   constructor(
     private readonly dbFiles: readonly string[],
     private readonly run: RunTool = runRpm,
-  ) {}
+    location: { root?: string; dbpath?: string } = {},
+  ) {
+    this.where = [
+      ...(location.root && location.root !== '/' ? ['--root', location.root] : []),
+      ...(location.dbpath ? ['--dbpath', location.dbpath] : []),
+    ];
+  }
+
+  private query(args: string[]): { status: number | null; stdout: string } {
+    const out = this.run([...this.where, ...args]);
+    if (out.status === null) {
+      throw new PilotError(
+        'PILOT_HOST_FILES_MISSING',
+        'rpm is not installed, so the host packages this app needs cannot be listed',
+        {
+          hint: 'install rpm, or set PILOT_HOST_PACKAGES=dpkg (or none) to read another database',
+          exitCode: 127,
+        },
+      );
+    }
+    return out;
+  }
 
   fingerprint(): string {
     return `rpm:${this.dbFiles.map((f) => identity(statOrUndefined(f))).join(',')}`;
@@ -471,10 +510,10 @@ export class RpmDatabase implements PackageDatabase {
     const names = new Set<string>();
     const provides = new Map<string, string>();
     const requires = new Map<string, string[]>();
-    const out = this.run([
+    const out = this.query([
       '-qa',
       '--qf',
-      '[P\t%{NAME}\t%{PROVIDENAME}\n][R\t%{NAME}\t%{REQUIRENAME}\n]',
+      '[P\t%{=NAME}\t%{PROVIDENAME}\n][R\t%{=NAME}\t%{REQUIRENAME}\n]',
     ]);
     for (const line of out.stdout.split('\n')) {
       const [kind, name, capability] = line.split('\t');
@@ -493,7 +532,7 @@ export class RpmDatabase implements PackageDatabase {
     const provider = provides.get(name);
     if (provider) return { id: provider, name: provider };
     if (name.startsWith('/')) {
-      const owner = this.run(['-qf', '--qf', '%{NAME}\n', name]);
+      const owner = this.query(['-qf', '--qf', '%{NAME}\n', name]);
       const first = owner.stdout.split('\n')[0]?.trim();
       if (owner.status === 0 && first && names.has(first)) return { id: first, name: first };
     }
@@ -505,7 +544,7 @@ export class RpmDatabase implements PackageDatabase {
   }
 
   files(pkg: HostPackage): string[] {
-    const out = this.run(['-ql', '--noghost', pkg.name]);
+    const out = this.query(['-ql', '--noghost', pkg.name]);
     if (out.status !== 0) return [];
     return out.stdout.split('\n').flatMap((line) => normalizeListedPath(line) ?? []);
   }
@@ -532,24 +571,44 @@ export class NoDatabase implements PackageDatabase {
   }
 }
 
-const RPM_DB_FILES = [
-  'usr/lib/sysimage/rpm/rpmdb.sqlite',
-  'usr/lib/sysimage/rpm/rpmdb.sqlite-wal',
-  'var/lib/rpm/rpmdb.sqlite',
-  'var/lib/rpm/rpmdb.sqlite-wal',
-  'var/lib/rpm/Packages',
-  'var/lib/rpm/Packages.db',
-  'usr/lib/sysimage/rpm/Packages.db',
-];
+/** Where rpm databases live (SUSE and Fedora: the first; older and Debian-made roots: the second). */
+const RPM_DB_DIRS = ['/usr/lib/sysimage/rpm', '/var/lib/rpm'];
+/** The files of one, by backend: sqlite (with its write-ahead log), ndb, bdb. */
+const RPM_DB_FILES = ['rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages.db', 'Packages'];
 
-/** dpkg when the host has `/var/lib/dpkg/status`, else rpm when it has an rpm database. */
-export function openHostPackageDatabase(hostRoot = '/'): PackageDatabase {
+/** The rpm database inside `hostRoot`: its dir (as rpm's --dbpath) and files, if it has one. */
+function findRpmDatabase(hostRoot: string): { dbpath: string; files: string[] } | undefined {
+  for (const dbpath of RPM_DB_DIRS) {
+    const files = RPM_DB_FILES.map((f) => posix.join(hostRoot, dbpath, f));
+    if (files.some((f) => statOrUndefined(f))) return { dbpath, files };
+  }
+  return undefined;
+}
+
+/**
+ * The package database of the host root (core/host-root.ts): `auto` takes dpkg when the
+ * root has `var/lib/dpkg/status`, else rpm when it has an rpm database, else none; `dpkg`
+ * and `rpm` take that one (a root without it has nothing installed).
+ */
+export function openHostPackageDatabase(
+  hostRoot = '/',
+  choice: PackageManagerChoice = 'auto',
+): PackageDatabase {
   const dpkgDir = posix.join(hostRoot, 'var/lib/dpkg');
-  if (statOrUndefined(`${dpkgDir}/status`)) return new DpkgDatabase(dpkgDir);
-  const rpmFiles = RPM_DB_FILES.map((f) => posix.join(hostRoot, f));
-  if (hostRoot === '/' && rpmFiles.some((f) => statOrUndefined(f)))
-    return new RpmDatabase(rpmFiles);
-  return new NoDatabase(`${dpkgDir}/status`);
+  const none = new NoDatabase(`${dpkgDir}/status`);
+  if (choice === 'none') return none;
+  if (choice !== 'rpm' && statOrUndefined(`${dpkgDir}/status`)) return new DpkgDatabase(dpkgDir);
+  if (choice === 'dpkg') return none;
+  const rpm = findRpmDatabase(hostRoot);
+  if (rpm) return new RpmDatabase(rpm.files, runRpm, { root: hostRoot, dbpath: rpm.dbpath });
+  if (choice === 'rpm') {
+    // An rpm database may appear later: watch where it would be.
+    const files = RPM_DB_DIRS.flatMap((dir) =>
+      RPM_DB_FILES.map((f) => posix.join(hostRoot, dir, f)),
+    );
+    return new RpmDatabase(files, runRpm, { root: hostRoot, dbpath: RPM_DB_DIRS[0] });
+  }
+  return none;
 }
 
 /** How to install a package on this host, for hints. */
