@@ -26,11 +26,10 @@ import type { ImageRecord, LayerRecord } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { parseRemovedFile } from '../core/removed-file.js';
 import { type HostFile, isSpecialHostPath, scanHostFiles } from './host-layer.js';
+import { installHint, openHostPackageDatabase } from './host-package-db.js';
 import {
   DpkgIndex,
   describePackage,
-  installHint,
-  openHostPackageDatabase,
   type PackageDatabase,
   type PackageRequest,
   parseDpkgStatus,

@@ -5,13 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PilotError } from '../../src/core/errors.js';
 import {
   DpkgDatabase,
+  openHostPackageDatabase,
+  RpmDatabase,
+} from '../../src/runtime/host-package-db.js';
+import {
   DpkgIndex,
   normalizeListedPath,
-  openHostPackageDatabase,
   parseDependencyField,
   parseDpkgStatus,
   parseSystemFiles,
-  RpmDatabase,
   resolvePackages,
 } from '../../src/runtime/host-packages.js';
 
