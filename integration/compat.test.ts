@@ -83,10 +83,14 @@ describe.skipIf(skip !== '')('the flake-pilot corpus on a real host', () => {
       root.ok(['load', `${tar}.xz`, '--quiet']);
     };
     // KIWI's base: its /systemfiles is the script flake-pilot runs as root; pilot reads it
-    // as data (this host has no rpm: jq arrives only through that reading).
+    // as data (this host has no rpm: jq arrives only through that reading; each line
+    // brings its package only, as rpm -ql lists it, so jq's libraries are named too).
     xz('kiwi-base.x86_64-15.6', 'compat/kiwi-base:15.6', [
       join(examples, 'layers/busybox-base'),
-      dir('kiwi-base', { systemfiles: 'set -e\nrpm --noghost -ql jq\n' }),
+      dir('kiwi-base', {
+        systemfiles:
+          'set -e\nrpm --noghost -ql jq\nrpm --noghost -ql libjq1\nrpm --noghost -ql libonig5\nrpm --noghost -ql libc6\n',
+      }),
     ]);
     // KIWI's delta (delta_root): /removed lists what its build removed for the host to
     // provide, one file the host has and one it lacks, with and without the leading /.

@@ -49,7 +49,10 @@ describe.skipIf(skip !== '')('host integration', () => {
       root.ok(['load', join(work, `${name}.tar`), '--quiet']);
     };
     image('pwn', { systemfiles: `# looks harmless\ndpkg -L jq\ntouch ${pwned}\n` });
-    image('sysfiles', { systemfiles: '# the host provides jq\ndpkg -L jq\n' });
+    image('sysfiles', {
+      // Each query brings its package only (as dpkg -L lists it): jq's libraries too.
+      systemfiles: '# the host provides jq\ndpkg -L jq\ndpkg -L libjq1 libonig5 libc6\n',
+    });
     image('missing', { removed: '/usr/bin/jq\n/nonexistent/pilot-check-file\n' });
   });
   afterAll(() => {

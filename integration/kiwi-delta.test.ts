@@ -66,10 +66,14 @@ describe.skipIf(skip !== '')('KIWI delta images and flake-pilot flakes', () => {
       root.ok(['load', join(work, `${name}.tar`), '--quiet']);
     };
     // The base as KIWI writes it: /systemfiles is a script flake-pilot runs as root. This
-    // host has no rpm: jq can only arrive if pilot reads the line as data.
+    // host has no rpm: jq can only arrive if pilot reads the lines as data. Each line
+    // brings its package only (as rpm -ql lists it), so KIWI names jq's libraries too.
     image('kiwi-base', [
       join(examples, 'layers/busybox-base'),
-      dir('kiwi-base', { systemfiles: 'set -e\nrpm --noghost -ql jq\n' }),
+      dir('kiwi-base', {
+        systemfiles:
+          'set -e\nrpm --noghost -ql jq\nrpm --noghost -ql libjq1\nrpm --noghost -ql libonig5\nrpm --noghost -ql libc6\n',
+      }),
     ]);
     image('kiwi-delta', [
       dir('kiwi-delta', {

@@ -46,7 +46,7 @@ export function missingRequirements(): string[] {
     // integration/package.test.ts: builds .debs and installs them in a throwaway namespace.
     'dpkg-deb',
     'nsenter',
-    // … and the same app as an .rpm (Debian's rpm package: rpm and rpmbuild)
+    // integration/host-rpm.test.ts: real rpm packages in a real rpm database (Debian's rpm).
     'rpm',
     'rpmbuild',
   ]) {

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "mount.h"
 #include "util.h"
 
@@ -37,6 +38,21 @@ int sys_mount_setattr(int fd, unsigned flags, uint64_t attrs)
 {
 	struct pe_mount_attr attr = { .attr_set = attrs };
 	return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
+}
+
+int sys_fsopen(const char *fs, unsigned flags)
+{
+	return (int)syscall(SYS_fsopen, fs, flags);
+}
+
+int sys_fsconfig(int fd, unsigned cmd, const char *key, const char *value)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
+}
+
+int sys_fsmount(int fd, unsigned flags, unsigned attrs)
+{
+	return (int)syscall(SYS_fsmount, fd, flags, attrs);
 }
 
 /* The copied mount tree still shares propagation with the host: make it private
@@ -85,10 +101,83 @@ void mount_scratch(const struct opts *o, const struct layout *l)
 	if (!o->upper && !o->root) {
 		make_dir(l->upper);
 		make_dir(l->work);
+		/* An unprivileged overlay keeps its opaque marks in user.overlay.* xattrs of
+		 * this upper; tmpfs has user.* xattrs since Linux 6.6. Without them the kernel
+		 * mounts anyway and refuses only what needs a mark: the app cannot create a
+		 * directory again where it removed one of the image's (EIO). */
+		if (o->userns && !has_user_xattrs(o, l->work))
+			debug("per-call upper without user.* xattrs: a directory of the image that "
+			      "the app removes cannot be created again in this call");
 	}
 	if (l->use_probe)
 		make_dir(l->probe);
 	debug("tmpfs on %s", o->mnt);
+}
+
+/* The lower dirs of one overlay, top first: with probe, the upper dir is the topmost. */
+static size_t split_lowers(const struct opts *o, const struct layout *l, bool probe, char **out,
+			   size_t max, char *buf, size_t size)
+{
+	if ((size_t)snprintf(buf, size, "%s", o->lowerdir) >= size)
+		die_errno("--lowerdir too long", o->lowerdir, ENAMETOOLONG);
+	size_t n = 0;
+	if (probe)
+		out[n++] = (char *)l->upper;
+	for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (n == max)
+			die("overlay: more than %zu lower dirs (overlayfs stacks at most 500)", max - 1);
+		out[n++] = d;
+	}
+	return n;
+}
+
+static void set_overlay(int fs, const char *key, const char *value, const char *target)
+{
+	unsigned cmd = value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG;
+	if (sys_fsconfig(fs, cmd, key, value) < 0) {
+		int err = errno;
+		debug("overlay option %s%s%s refused", key, value ? "=" : "", value ? value : "");
+		die_errno("cannot mount overlay", target, err);
+	}
+}
+
+/*
+ * The overlay through the new mount API, one `lowerdir+` per layer: for a list of lower
+ * dirs that does not fit in mount(2)'s one page (kernel.h: Linux 6.8).
+ */
+static void mount_overlay_by_parts(const struct opts *o, const struct layout *l, bool probe,
+				   const char *target)
+{
+	static char buf[1 << 16];
+	static char *lowers[502];
+	size_t n = split_lowers(o, l, probe, lowers, sizeof lowers / sizeof *lowers, buf, sizeof buf);
+	int fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		die_errno("cannot mount overlay", target, errno);
+	for (size_t i = 0; i < n; i++)
+		set_overlay(fs, "lowerdir+", lowers[i], target);
+	if (!probe) {
+		set_overlay(fs, "upperdir", l->upper, target);
+		set_overlay(fs, "workdir", l->work, target);
+		set_overlay(fs, "index", "off", target);
+	}
+	set_overlay(fs, "metacopy", "off", target);
+	if (probe || o->userns)
+		set_overlay(fs, "userxattr", NULL, target);
+	if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL) < 0)
+		die_errno("cannot mount overlay", target, errno);
+	int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, probe ? MOUNT_ATTR_RDONLY : 0);
+	if (mnt < 0)
+		die_errno("cannot mount overlay", target, errno);
+	close(fs);
+	int to = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (to < 0)
+		die_errno("cannot open", target, errno);
+	if (sys_move_mount(mnt, to) < 0)
+		die_errno("cannot mount overlay", target, errno);
+	close(mnt);
+	close(to);
+	debug("overlay on %s (%zu lower dirs, lowerdir+)", target, n);
 }
 
 /*
@@ -110,7 +199,7 @@ void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 	 * redirect_dir is left alone: "off" conflicts with userxattr (EINVAL), and the
 	 * default (follow) never creates redirects. userxattr: an unprivileged overlay
 	 * cannot use trusted.overlay.* xattrs, it reads and writes user.overlay.*. */
-	static char data[8192];
+	static char data[1 << 16];
 	int len;
 	if (probe)
 		len = snprintf(data, sizeof data, "lowerdir=%s:%s,metacopy=off,userxattr", l->upper,
@@ -119,11 +208,19 @@ void mount_overlay(const struct opts *o, const struct layout *l, bool probe)
 		len = snprintf(data, sizeof data,
 			       "lowerdir=%s,upperdir=%s,workdir=%s,index=off,metacopy=off%s",
 			       o->lowerdir, l->upper, l->work, o->userns ? ",userxattr" : "");
-	/* mount(2) copies at most one page of options. */
-	if (len < 0 || len >= 4096)
-		die("overlay options too long (%d bytes, the kernel takes < 4096): use "
-		    "--lowerdir-base with short names", len);
 	const char *target = probe ? l->probe : l->root;
+	/* mount(2) copies at most one page of options; past that, lowerdir+ where the
+	 * kernel has it (kernel.h), else the list does not fit on this kernel. */
+	if (len < 0 || len >= 4096) {
+		if (has_lowerdir_append(o)) {
+			mount_overlay_by_parts(o, l, probe, target);
+			return;
+		}
+		die("the app's layers do not fit in one overlay mount on this kernel (%d bytes of "
+		    "options, mount(2) takes < 4096, and overlayfs has no lowerdir+ before Linux "
+		    "6.8): squash some layers of the image",
+		    len);
+	}
 	if (mount("pilot", target, "overlay", probe ? MS_RDONLY : 0, data) < 0) {
 		int err = errno;
 		debug("overlay options: %s", data);

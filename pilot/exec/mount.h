@@ -53,6 +53,13 @@
 #define MOUNT_ATTR_NODEV 0x04
 #define MOUNT_ATTR_NOEXEC 0x08
 #endif
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x01
+#define FSMOUNT_CLOEXEC 0x01
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#endif
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x1000U
 #endif
@@ -66,6 +73,11 @@ int sys_open_tree(int dirfd, const char *path, unsigned flags);
 int sys_move_mount(int from_fd, int to_fd);
 /* Sets ATTRS (MOUNT_ATTR_*) on the mount FD names; with AT_RECURSIVE in FLAGS on its submounts too. */
 int sys_mount_setattr(int fd, unsigned flags, uint64_t attrs);
+/* The new mount API: a file system context, its settings (VALUE NULL for a flag or a
+ * command), the detached mount made from it. */
+int sys_fsopen(const char *fs, unsigned flags);
+int sys_fsconfig(int fd, unsigned cmd, const char *key, const char *value);
+int sys_fsmount(int fd, unsigned flags, unsigned attrs);
 
 /* Where things live: on the --mnt tmpfs, or given by the caller. */
 struct layout {

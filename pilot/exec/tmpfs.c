@@ -15,13 +15,6 @@
 #include "tmpfs.h"
 #include "util.h"
 
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 0x01
-#define FSMOUNT_CLOEXEC 0x01
-#define FSCONFIG_SET_STRING 1
-#define FSCONFIG_CMD_CREATE 6
-#endif
-
 static bool all_digits(const char *s, size_t len, size_t max_len)
 {
 	if (len == 0 || len > max_len)
@@ -87,21 +80,6 @@ uint64_t check_tmpfs_options(const char *dst, const char *options)
 			p++;
 	}
 	return attrs;
-}
-
-static int sys_fsopen(const char *fs, unsigned flags)
-{
-	return (int)syscall(SYS_fsopen, fs, flags);
-}
-
-static int sys_fsconfig(int fd, unsigned cmd, const char *key, const char *value)
-{
-	return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
-}
-
-static int sys_fsmount(int fd, unsigned flags, unsigned attrs)
-{
-	return (int)syscall(SYS_fsmount, fd, flags, attrs);
 }
 
 int make_tmpfs(const struct bind *b)

@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 
 import { isPilotError, PilotError } from '../core/errors.js';
 import { type Flake, type HostFilesPolicy, loadFlake } from '../core/flake-file.js';
+import { hostSettings, onHost } from '../core/host-root.js';
 import type { PilotPaths } from '../core/paths.js';
 import {
   collectHostRequirements,
@@ -76,8 +77,13 @@ export function checkApp(
   const { flake } = loadFlake(paths.flakes, app);
   const link = appLinkKind(paths, flake.container.host_app_path);
   const images = imagesOf(paths, flake, link);
-  const requirements = collectHostRequirements(paths, flake, images, options);
-  const hostRoot = options.hostRoot ?? '';
+  const host = hostSettings();
+  const hostRoot = options.hostRoot ?? host.root;
+  const requirements = collectHostRequirements(paths, flake, images, {
+    packages: host.packages,
+    ...options,
+    hostRoot,
+  });
   const files: CheckedFile[] = [
     ...flake.include.tar.map((tar) => ({
       path: tar,
@@ -88,7 +94,7 @@ export function checkApp(
     })),
     ...requirements.files.map((request) => ({
       ...request,
-      present: presentOnHost(hostRoot + request.path),
+      present: presentOnHost(onHost(hostRoot, request.path)),
       required: request.origin !== 'package',
     })),
   ];

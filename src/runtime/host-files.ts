@@ -21,16 +21,16 @@ import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import type { Flake } from '../core/flake-file.js';
+import { hostSettings, type PackageManagerChoice } from '../core/host-root.js';
 import type { ImageRecord } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { parseRemovedFile } from '../core/removed-file.js';
 import { layerOpaqueDirs } from '../store/layer-record.js';
 import { type HostFile, isSpecialHostPath, scanHostFiles } from './host-layer.js';
+import { installHint, openHostPackageDatabase } from './host-package-db.js';
 import {
   DpkgIndex,
   describePackage,
-  installHint,
-  openHostPackageDatabase,
   type PackageDatabase,
   type PackageRequest,
   parseDpkgStatus,
@@ -70,10 +70,26 @@ export interface HostRequirements {
 }
 
 export interface HostFileOptions {
-  /** Tests: a fake host. */
+  /** The host root and package database (core/host-root.ts); by default PILOT_HOST_ROOT and PILOT_HOST_PACKAGES. */
   hostRoot?: string;
+  packages?: PackageManagerChoice;
+  /** Tests: a fake database. */
   database?: PackageDatabase;
 }
+
+/** The options with the host root and package manager filled in from the environment. */
+function withHost(options: HostFileOptions): HostFileOptions & HostSettingsPart {
+  if (options.hostRoot !== undefined && options.packages !== undefined)
+    return options as HostFileOptions & HostSettingsPart;
+  const settings = hostSettings();
+  return {
+    ...options,
+    hostRoot: options.hostRoot ?? settings.root,
+    packages: options.packages ?? settings.packages,
+  };
+}
+
+type HostSettingsPart = { hostRoot: string; packages: PackageManagerChoice };
 
 export function treeLayers(paths: PilotPaths, diffIds: readonly string[]): TreeLayer[] {
   return diffIds.map((diffId) => ({
@@ -219,7 +235,8 @@ export function collectHostRequirements(
     ignored,
   };
   if (requests.length > 0) {
-    const db = options.database ?? openHostPackageDatabase(options.hostRoot);
+    const { hostRoot, packages } = withHost(options);
+    const db = options.database ?? openHostPackageDatabase(hostRoot, packages);
     requirements.database = db.kind;
     const resolution = resolvePackages(db, requests, baseImagePackages(paths, images));
     for (const entry of resolution.packages) {
@@ -269,7 +286,7 @@ export function collectHostFiles(
 // ---------------------------------------------------------------------------------------
 // The launcher's cached view
 
-const CACHE_VERSION = 3;
+const CACHE_VERSION = 4;
 
 /**
  * What the launcher keeps between launches, per flake + images. Images are immutable by
@@ -406,17 +423,18 @@ export function scanAppHostFiles(
   tree: LayeredTree,
   options: HostFileOptions = {},
 ): ScannedHostFiles {
-  const hostRoot = options.hostRoot ?? '/';
-  const db = options.database ?? openHostPackageDatabase(hostRoot);
+  const { hostRoot, packages } = withHost(options);
+  const db = options.database ?? openHostPackageDatabase(hostRoot, packages);
   const fingerprint = db.fingerprint();
-  const file = cacheFile(paths, flake, images, hostRoot);
+  const file = cacheFile(paths, flake, images, `${packages}:${hostRoot}`);
   let entry = readCache(file, fingerprint);
   let dirty = false;
   if (entry) {
     debugStep(`host requirements cached: ${entry.requirements.files.length} path(s)`);
   } else {
     const requirements = collectHostRequirements(paths, flake, images, {
-      ...options,
+      hostRoot,
+      packages,
       database: db,
     });
     debugStep(

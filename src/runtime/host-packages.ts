@@ -5,17 +5,17 @@
  * flake-pilot ran `/systemfiles` from the container as a script, as root, on the host.
  * Here it is data: only the package queries below are understood, anything else is
  * refused with the image, line and content. The packages are then resolved with what
- * they depend on (Depends and Pre-Depends, recursively, installed ones only) from the
- * host's own database: dpkg's status file and `info/<pkg>.list` files, or rpm's
- * queries where there is no dpkg. Packages the base image already has (its own dpkg
+ * they depend on (Depends and Pre-Depends, recursively, installed ones only; a
+ * `/systemfiles` query names its package only, as `rpm -ql` lists it) from the host's
+ * own database: dpkg's status file and `info/<pkg>.list` files, or rpm's queries where
+ * there is no dpkg (`PILOT_HOST_ROOT` and `PILOT_HOST_PACKAGES` choose another root and
+ * database: core/host-root.ts). Packages the base image already has (its own dpkg
  * status) are left to the image, together with what they pull in.
  *
- * Everything here is pure text processing except the two database adapters at the end.
+ * Everything here is pure text processing; the databases themselves are read by
+ * host-package-db.ts.
  */
-import { execFileSync } from 'node:child_process';
-import { type BigIntStats, readFileSync, statSync } from 'node:fs';
-import { posix } from 'node:path';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { identityOfStats } from '../core/file-identity.js';
 
@@ -166,7 +166,7 @@ export class DpkgIndex {
   }
 }
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+export function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
@@ -200,6 +200,11 @@ export interface PackageRequest {
   name: string;
   /** Who asks: `flake host_packages`, `/systemfiles of image x:3`. */
   source: string;
+  /**
+   * false: this package's own files only (a `/systemfiles` query: `rpm -ql PKG` lists
+   * PKG's files, nothing it requires). Default true (`host_packages`).
+   */
+  dependencies?: boolean;
 }
 
 export interface ResolvedPackage {
@@ -220,6 +225,8 @@ export interface PackageResolution {
 
 /**
  * The requested packages and everything they depend on, breadth first, each once.
+ * A request with `dependencies: false` brings its own package only (a package that
+ * another request depends on is still provided once, with its dependencies).
  * A dependency group is left to the image when the image has any alternative of it;
  * otherwise the first alternative installed on the host is taken. A group the host
  * cannot satisfy is skipped: dpkg installed the package anyway, so nothing of it is
@@ -232,12 +239,15 @@ export function resolvePackages(
 ): PackageResolution {
   const resolution: PackageResolution = { packages: [], missing: [], inImage: [] };
   const seen = new Set<string>();
+  /** Packages whose dependencies are queued: one named by /systemfiles first may be needed whole later. */
+  const expanded = new Set<string>();
   const leftToImage = new Set<string>();
   const queue: ResolvedPackage[] = [];
   const visit = (entry: ResolvedPackage) => {
-    if (seen.has(entry.pkg.id)) return;
+    if (!seen.has(entry.pkg.id)) resolution.packages.push(entry);
     seen.add(entry.pkg.id);
-    resolution.packages.push(entry);
+    if (entry.request.dependencies === false || expanded.has(entry.pkg.id)) return;
+    expanded.add(entry.pkg.id);
     queue.push(entry);
   };
   const noteImage = (name: string) => {
@@ -354,205 +364,9 @@ export function parseSystemFiles(text: string, source: string): PackageRequest[]
           },
         );
       }
-      for (const name of names) requests.push({ name, source: `${source}:${index + 1}` });
+      // As upstream's `rpm -ql PKG`: the package's own files, not what it requires.
+      for (const name of names)
+        requests.push({ name, source: `${source}:${index + 1}`, dependencies: false });
     });
   return requests;
-}
-
-// ---------------------------------------------------------------------------------------
-// The host's database
-
-function statOrUndefined(path: string): BigIntStats | undefined {
-  try {
-    return statSync(path, { bigint: true });
-  } catch (error) {
-    const code = errnoOf(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-}
-
-/**
- * dpkg: `status` is rewritten (a new inode) by every install, upgrade and removal, after
- * the `.list` files; its identity stands for the whole database. Parsed only on demand,
- * so that a launch with a cached resolution pays one stat.
- */
-export class DpkgDatabase implements PackageDatabase {
-  readonly kind = 'dpkg';
-  private index: DpkgIndex | undefined;
-
-  constructor(private readonly dir: string) {}
-
-  fingerprint(): string {
-    return `dpkg:${identityOfStats(statOrUndefined(`${this.dir}/status`))}`;
-  }
-
-  watched(): string[] {
-    return [`${this.dir}/status`];
-  }
-
-  private load(): DpkgIndex {
-    this.index ??= new DpkgIndex(parseDpkgStatus(readFileSync(`${this.dir}/status`, 'utf8')));
-    return this.index;
-  }
-
-  find(name: string): (HostPackage & { pkg: DpkgPackage }) | undefined {
-    const pkg = this.load().find(name);
-    return pkg ? { id: `${pkg.name}:${pkg.arch}`, name: pkg.name, pkg } : undefined;
-  }
-
-  dependencies(pkg: HostPackage): string[][] {
-    return (pkg as HostPackage & { pkg: DpkgPackage }).pkg.depends;
-  }
-
-  files(pkg: HostPackage): string[] {
-    const { arch } = (pkg as HostPackage & { pkg: DpkgPackage }).pkg;
-    // Multi-Arch: same packages keep `<pkg>:<arch>.list`, the others `<pkg>.list`.
-    const candidates = [`${pkg.name}:${arch}.list`, `${pkg.name}.list`];
-    for (const name of arch ? candidates : candidates.slice(1)) {
-      let text: string;
-      try {
-        text = readFileSync(posix.join(this.dir, 'info', name), 'utf8');
-      } catch (error) {
-        if (errnoOf(error) === 'ENOENT') continue;
-        throw error;
-      }
-      return text.split('\n').flatMap((line) => normalizeListedPath(line) ?? []);
-    }
-    return [];
-  }
-}
-
-export type RunTool = (args: string[]) => { status: number | null; stdout: string };
-
-function runRpm(args: string[]): { status: number | null; stdout: string } {
-  try {
-    const stdout = execFileSync('rpm', args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    return { status: 0, stdout };
-  } catch (error) {
-    const e = error as { status?: number | null; stdout?: string };
-    if (errnoOf(error) === 'ENOENT') return { status: null, stdout: '' };
-    return { status: e.status ?? 1, stdout: e.stdout ?? '' };
-  }
-}
-
-/**
- * rpm, through its own queries (its database is not a text file): one query lists
- * what every installed package provides and requires; file lists are asked per package.
- */
-export class RpmDatabase implements PackageDatabase {
-  readonly kind = 'rpm';
-  private tables:
-    | { names: Set<string>; provides: Map<string, string>; requires: Map<string, string[]> }
-    | undefined;
-
-  constructor(
-    private readonly dbFiles: readonly string[],
-    private readonly run: RunTool = runRpm,
-  ) {}
-
-  fingerprint(): string {
-    return `rpm:${this.dbFiles.map((f) => identityOfStats(statOrUndefined(f))).join(',')}`;
-  }
-
-  watched(): string[] {
-    return [...this.dbFiles];
-  }
-
-  private load() {
-    if (this.tables) return this.tables;
-    const names = new Set<string>();
-    const provides = new Map<string, string>();
-    const requires = new Map<string, string[]>();
-    const out = this.run([
-      '-qa',
-      '--qf',
-      '[P\t%{NAME}\t%{PROVIDENAME}\n][R\t%{NAME}\t%{REQUIRENAME}\n]',
-    ]);
-    for (const line of out.stdout.split('\n')) {
-      const [kind, name, capability] = line.split('\t');
-      if (!name || !capability) continue;
-      names.add(name);
-      if (kind === 'P' && !provides.has(capability)) provides.set(capability, name);
-      if (kind === 'R' && !capability.startsWith('rpmlib(')) push(requires, name, capability);
-    }
-    this.tables = { names, provides, requires };
-    return this.tables;
-  }
-
-  find(name: string): HostPackage | undefined {
-    const { names, provides } = this.load();
-    if (names.has(name)) return { id: name, name };
-    const provider = provides.get(name);
-    if (provider) return { id: provider, name: provider };
-    if (name.startsWith('/')) {
-      const owner = this.run(['-qf', '--qf', '%{NAME}\n', name]);
-      const first = owner.stdout.split('\n')[0]?.trim();
-      if (owner.status === 0 && first && names.has(first)) return { id: first, name: first };
-    }
-    return undefined;
-  }
-
-  dependencies(pkg: HostPackage): string[][] {
-    return (this.load().requires.get(pkg.name) ?? []).map((capability) => [capability]);
-  }
-
-  files(pkg: HostPackage): string[] {
-    const out = this.run(['-ql', '--noghost', pkg.name]);
-    if (out.status !== 0) return [];
-    return out.stdout.split('\n').flatMap((line) => normalizeListedPath(line) ?? []);
-  }
-}
-
-/** A host without a package database: nothing is installed (until dpkg's status appears). */
-export class NoDatabase implements PackageDatabase {
-  readonly kind = 'none';
-  constructor(private readonly statusFile = '/var/lib/dpkg/status') {}
-  fingerprint(): string {
-    return 'none';
-  }
-  watched(): string[] {
-    return [this.statusFile];
-  }
-  find(): undefined {
-    return undefined;
-  }
-  dependencies(): string[][] {
-    return [];
-  }
-  files(): string[] {
-    return [];
-  }
-}
-
-const RPM_DB_FILES = [
-  'usr/lib/sysimage/rpm/rpmdb.sqlite',
-  'usr/lib/sysimage/rpm/rpmdb.sqlite-wal',
-  'var/lib/rpm/rpmdb.sqlite',
-  'var/lib/rpm/rpmdb.sqlite-wal',
-  'var/lib/rpm/Packages',
-  'var/lib/rpm/Packages.db',
-  'usr/lib/sysimage/rpm/Packages.db',
-];
-
-/** dpkg when the host has `/var/lib/dpkg/status`, else rpm when it has an rpm database. */
-export function openHostPackageDatabase(hostRoot = '/'): PackageDatabase {
-  const dpkgDir = posix.join(hostRoot, 'var/lib/dpkg');
-  if (statOrUndefined(`${dpkgDir}/status`)) return new DpkgDatabase(dpkgDir);
-  const rpmFiles = RPM_DB_FILES.map((f) => posix.join(hostRoot, f));
-  if (hostRoot === '/' && rpmFiles.some((f) => statOrUndefined(f)))
-    return new RpmDatabase(rpmFiles);
-  return new NoDatabase(`${dpkgDir}/status`);
-}
-
-/** How to install a package on this host, for hints. */
-export function installHint(kind: string, names: readonly string[]): string {
-  const list = names.join(' ');
-  if (kind === 'rpm')
-    return `install it on the host ("dnf install ${list}" or "zypper install ${list}")`;
-  return `install it on the host ("apt-get install ${list}")`;
 }

@@ -27,6 +27,7 @@ import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
 import { treeSize } from '../core/tree-size.js';
+import { MAX_LOWERDIR_BYTES } from './launch-plan.js';
 
 export interface InstanceInfo {
   key: string;
@@ -154,6 +155,14 @@ export async function ensureInstance(
     // next call sees a key mismatch and mounts again over the same upper.
     faultPoint(`mount ${dirs.root}`);
     const options = `nosuid,nodev,lowerdir=${lowerdirs.join(':')},upperdir=${dirs.upper},workdir=${dirs.work},index=off,metacopy=off`;
+    // mount(8) hands the options to mount(2), which takes one page of them.
+    if (lowerdirs.join(':').length > MAX_LOWERDIR_BYTES) {
+      throw new PilotError(
+        'PILOT_RUNTIME',
+        `the app's ${lowerdirs.length} layers do not fit in one overlay mount of a kept instance`,
+        { hint: 'squash some layers of the image', exitCode: 125 },
+      );
+    }
     const r = spawnSync('mount', ['-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
       cwd: paths.store,
       encoding: 'utf8',

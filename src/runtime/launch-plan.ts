@@ -150,8 +150,10 @@ export interface LaunchPlan {
   args: string[];
 }
 
-/** overlayfs' mount data is one page; leave room for upperdir/workdir and options. */
+/** overlayfs' mount data is one page (mount(2)); leave room for upperdir/workdir and options. */
 export const MAX_LOWERDIR_BYTES = 3500;
+/** overlayfs' OVL_MAX_STACK: lower dirs of one mount, by any API. */
+export const MAX_OVERLAY_LAYERS = 500;
 
 /** The caller's cwd is shown by a bind unless the image owns that part of the tree. */
 const IMAGE_OWNED_PREFIXES = [
@@ -327,10 +329,12 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     ...input.extraLowers,
     ...stackLayers(images).map((layer) => `l/${layerAlias(layer)}`),
   ];
-  if (lowerdirs.join(':').length > MAX_LOWERDIR_BYTES) {
+  // A list longer than mount(2)'s one page is pilot-exec's to mount (lowerdir+ where the
+  // kernel has it, docs/design.md "Kernel features"); the stack depth is overlayfs' own.
+  if (lowerdirs.length > MAX_OVERLAY_LAYERS) {
     throw new PilotError(
       'PILOT_RUNTIME',
-      `the app's ${lowerdirs.length} layers do not fit in one overlay mount`,
+      `the app's ${lowerdirs.length} layers do not fit in one overlay mount (overlayfs stacks at most ${MAX_OVERLAY_LAYERS})`,
       { hint: 'squash some layers of the image', exitCode: 125 },
     );
   }

@@ -13,6 +13,7 @@ import { PilotError } from '../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { Flake } from '../core/flake-file.js';
 import { pathOwner, pathPresent } from '../core/fs-query.js';
+import { HOST_SETTING_VARIABLES, hostSettings, onHost } from '../core/host-root.js';
 import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
 import { waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
@@ -194,7 +195,11 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
   // A /removed path missing on the host is skipped (KIWI lists expected false positives:
   // logs, docs, package-database churn) unless the flake says host_files: strict.
-  const { files, missing, absent, watched } = scanAppHostFiles(paths, flake, images, tree);
+  const host = hostSettings(request.env);
+  const { files, missing, absent, watched } = scanAppHostFiles(paths, flake, images, tree, {
+    hostRoot: host.root,
+    packages: host.packages,
+  });
   const strict = flake.container.host_files === 'strict';
   const fatal = strict ? [...missing, ...absent] : missing;
   if (fatal.length > 0 && !caller.options.has('ignore_sync_error')) {
@@ -238,6 +243,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
         tree,
         helper: request.helper ?? 'pilot-exec',
         public: publicOnly,
+        hostRoot: host.root,
       });
       layerPath = built.path;
       if (announce) process.stderr.write('\r\x1b[K');
@@ -262,7 +268,8 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       extraLowers.push(`host/${key}`);
     } else {
       for (const file of present) {
-        if (file.kind === 'file') hostBinds.push({ source: file.path, target: file.target });
+        if (file.kind === 'file')
+          hostBinds.push({ source: onHost(host.root, file.path), target: file.target });
       }
     }
     debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
@@ -337,6 +344,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     run: paths.run,
     ignoreMissingVolumes: caller.options.has('ignore_missing_volume_path'),
   });
+  // The host root and package database (core/host-root.ts) chose the host files: a
+  // call with other values must not take this plan.
+  for (const name of HOST_SETTING_VARIABLES) envdeps.set(name, request.env[name]);
   if (identity.note) debugStep(identity.note);
   for (const noop of options.noops)
     debugStep(`option ${noop.option} changes nothing: ${noop.reason}`);
@@ -378,7 +388,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...watched,
       ...flake.include.tar,
       ...flake.include.path,
-      ...(flake.container.host_packages.length > 0 ? ['/var/lib/dpkg/status'] : []),
+      ...(flake.container.host_packages.length > 0
+        ? [onHost(host.root, '/var/lib/dpkg/status')]
+        : []),
       ...(request.helper ? [request.helper] : []),
       ...(fastInstance?.stamped ?? []),
       ...optionFiles,

@@ -51,7 +51,11 @@ describe('/systemfiles under random input', () => {
         const requests = parseSystemFiles(lines.map((l) => l.text).join('\n'), SOURCE);
         expect(requests).toEqual(
           lines.flatMap((line, index) =>
-            line.names.map((name) => ({ name, source: `${SOURCE}:${index + 1}` })),
+            line.names.map((name) => ({
+              name,
+              source: `${SOURCE}:${index + 1}`,
+              dependencies: false,
+            })),
           ),
         );
       }),

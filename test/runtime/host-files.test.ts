@@ -212,11 +212,11 @@ function kiwiBase(systemfiles: string): ImageRecord {
 }
 
 describe('/systemfiles', () => {
-  it("resolves the packages its queries name in the base image's copy", () => {
+  it("resolves the packages its queries name in the base image's copy, each alone (rpm -ql lists no dependency)", () => {
     const kiwi = kiwiBase('# host\ndpkg -L jq\n');
     const delta = image({ 'usr/bin/app': 'app' });
     const r = collectHostRequirements(paths, flake(), images(delta, kiwi), options);
-    expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
+    expect(r.packages.map((p) => p.name)).toEqual(['jq']);
     expect(r.packages[0]!.source).toMatch(/\/systemfiles of image test\/base \([0-9c]+\):2/);
     expect(r.ignored).toEqual([]);
   });
@@ -224,7 +224,7 @@ describe('/systemfiles', () => {
   it("reads KIWI's shape (set -e, rpm --noghost -ql) as data", () => {
     const kiwi = kiwiBase('set -e\nrpm --noghost -ql jq\n');
     const r = collectHostRequirements(paths, flake(), images(image({}), kiwi), options);
-    expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
+    expect(r.packages.map((p) => p.name)).toEqual(['jq']);
     expect(r.packages[0]!.source).toMatch(/\/systemfiles of image test\/base \([0-9c]+\):2/);
   });
 
@@ -244,8 +244,15 @@ describe('/systemfiles', () => {
       images(delta, null),
       options,
     );
-    // No base image's dpkg status: the host provides libc6 too.
-    expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1', 'libc6']);
+    expect(r.packages.map((p) => p.name)).toEqual(['jq']);
+    // host_packages bring their dependencies; with no base image's dpkg status, libc6 too.
+    const withDeps = collectHostRequirements(
+      paths,
+      flake({ base_container: undefined, check_host_dependencies: true, host_packages: ['jq'] }),
+      images(delta, null),
+      options,
+    );
+    expect(withDeps.packages.map((p) => p.name)).toEqual(['jq', 'libjq1', 'libc6']);
   });
 
   it('is ignored without a base or check_host_dependencies, as /removed is', () => {
@@ -266,7 +273,7 @@ describe('/systemfiles', () => {
         const kiwi = kiwiBase('dpkg -L jq\n'.repeat(n));
         return () => {
           const r = collectHostRequirements(paths, flake(), images(image({}), kiwi), options);
-          expect(r.packages.map((p) => p.name)).toEqual(['jq', 'libjq1']);
+          expect(r.packages.map((p) => p.name)).toEqual(['jq']);
         };
       },
       25_000,

@@ -5,13 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PilotError } from '../../src/core/errors.js';
 import {
   DpkgDatabase,
+  openHostPackageDatabase,
+  RpmDatabase,
+} from '../../src/runtime/host-package-db.js';
+import {
   DpkgIndex,
   normalizeListedPath,
-  openHostPackageDatabase,
   parseDependencyField,
   parseDpkgStatus,
   parseSystemFiles,
-  RpmDatabase,
   resolvePackages,
 } from '../../src/runtime/host-packages.js';
 
@@ -238,6 +240,21 @@ describe('resolvePackages', () => {
     expect(onig.via).toEqual(['jq', 'libjq1']);
     expect(onig.request.source).toBe('flake host_packages');
   });
+
+  it('brings a /systemfiles package alone, and whole once a host package needs it', () => {
+    const systemfiles = { name: 'libjq1', source: '/systemfiles:1', dependencies: false };
+    const alone = resolvePackages(db, [systemfiles]);
+    expect(alone.packages.map((p) => p.pkg.name)).toEqual(['libjq1']);
+    const both = resolvePackages(db, [systemfiles, { name: 'jq', source: 'flake host_packages' }]);
+    expect(both.packages.map((p) => p.pkg.name)).toEqual([
+      'libjq1',
+      'jq',
+      'libc6',
+      'libonig5',
+      'libgcc-s1',
+      'gcc-12-base',
+    ]);
+  });
 });
 
 describe('parseSystemFiles', () => {
@@ -259,7 +276,7 @@ describe('parseSystemFiles', () => {
 
   it('names the line a request comes from', () => {
     expect(parseSystemFiles('# x\nrpm -ql jq\n', '/systemfiles of image a')).toEqual([
-      { name: 'jq', source: '/systemfiles of image a:2' },
+      { name: 'jq', source: '/systemfiles of image a:2', dependencies: false },
     ]);
   });
 
@@ -331,6 +348,17 @@ describe('DpkgDatabase', () => {
     expect(openHostPackageDatabase(join(work, 'nothing')).kind).toBe('none');
   });
 
+  it('gives way to the database PILOT_HOST_PACKAGES names', () => {
+    expect(openHostPackageDatabase(root, 'dpkg').kind).toBe('dpkg');
+    expect(openHostPackageDatabase(root, 'none').kind).toBe('none');
+    // rpm on a root without an rpm database: nothing installed, and its files watched.
+    const rpm = openHostPackageDatabase(root, 'rpm');
+    expect(rpm.kind).toBe('rpm');
+    expect(rpm.watched()).toContain(join(root, 'usr/lib/sysimage/rpm/rpmdb.sqlite'));
+    expect(rpm.watched()).toContain(join(root, 'var/lib/rpm/Packages'));
+    expect(openHostPackageDatabase(join(work, 'nothing'), 'dpkg').kind).toBe('none');
+  });
+
   it('reads <pkg>.list and <pkg>:<arch>.list without /.', () => {
     const db = new DpkgDatabase(dpkg);
     expect(db.files(db.find('jq')!)).toEqual([
@@ -357,44 +385,21 @@ describe('DpkgDatabase', () => {
   });
 });
 
+// RpmDatabase's queries are run against a real rpm database in integration/host-rpm.test.ts.
 describe('RpmDatabase', () => {
-  const calls: string[][] = [];
-  const run = (args: string[]) => {
-    calls.push(args);
-    if (args[0] === '-qa') {
-      return {
-        status: 0,
-        stdout: [
-          'P\tjq\tjq',
-          'P\tjq\tjq(x86-64)',
-          'R\tjq\tlibjq.so.1()(64bit)',
-          'R\tjq\trpmlib(CompressedFileNames)',
-          'R\tjq\t/bin/sh',
-          'P\tjq-libs\tlibjq.so.1()(64bit)',
-          'P\tjq-libs\tjq-libs',
-          'P\tbash\tbash',
-          '',
-        ].join('\n'),
-      };
-    }
-    if (args[0] === '-qf') return { status: 0, stdout: 'bash\n' };
-    if (args[0] === '-ql' && args[2] === 'jq')
-      return { status: 0, stdout: '/usr/bin/jq\n/usr/share/doc/jq\n' };
-    return { status: 1, stdout: '' };
-  };
-  const db = new RpmDatabase(['/nonexistent/rpmdb.sqlite'], run);
-
-  it('resolves names, provided capabilities and files through one rpm -qa', () => {
-    const jq = db.find('jq')!;
-    expect(jq.name).toBe('jq');
-    expect(db.dependencies(jq)).toEqual([['libjq.so.1()(64bit)'], ['/bin/sh']]);
-    expect(db.find('libjq.so.1()(64bit)')?.name).toBe('jq-libs');
-    expect(db.find('/bin/sh')?.name).toBe('bash');
-    expect(db.find('nope')).toBeUndefined();
-    expect(db.files(jq)).toEqual(['/usr/bin/jq', '/usr/share/doc/jq']);
-    const r = resolvePackages(db, [{ name: 'jq', source: 'test' }]);
-    expect(r.packages.map((p) => p.pkg.name)).toEqual(['jq', 'jq-libs', 'bash']);
-    expect(calls.filter((c) => c[0] === '-qa')).toHaveLength(1);
-    expect(calls.find((c) => c[0] === '-ql')).toEqual(['-ql', '--noghost', 'jq']);
+  it('names the database in every query, and says so when rpm is not installed', () => {
+    const calls: string[][] = [];
+    const db = new RpmDatabase(
+      [],
+      (args) => {
+        calls.push(args);
+        return { status: null, stdout: '' };
+      },
+      { root: '/srv/host', dbpath: '/var/lib/rpm' },
+    );
+    expect(() => db.find('jq')).toThrow(
+      /^rpm is not installed, so the host packages this app needs cannot be listed$/,
+    );
+    expect(calls[0]!.slice(0, 4)).toEqual(['--root', '/srv/host', '--dbpath', '/var/lib/rpm']);
   });
 });

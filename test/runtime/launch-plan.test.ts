@@ -221,12 +221,19 @@ describe('planLaunch', () => {
     expect(plan.binds.some((b) => b.kind === 'rbind-cwd')).toBe(false);
   });
 
-  it('refuses more layers than one overlay mount holds', () => {
-    const many = image(
-      7,
-      Array.from({ length: 300 }, (_, i) => 1000 + i),
+  it('refuses more layers than overlayfs stacks; a list past one page is for the helper', () => {
+    const layers = (n: number) =>
+      image(
+        7,
+        Array.from({ length: n }, (_, i) => 1000 + i),
+      );
+    expect(() => planLaunch(input({ images: { top: layers(500), layers: [] } }))).toThrow(
+      /501 layers do not fit in one overlay mount \(overlayfs stacks at most 500\)/,
     );
-    expect(() => planLaunch(input({ images: { top: many, layers: [] } }))).toThrow(/do not fit/);
+    // 400 short names are more than mount(2)'s page: pilot-exec mounts them by parts.
+    const plan = planLaunch(input({ images: { top: layers(400), layers: [] } }));
+    expect(plan.lowerdirs).toHaveLength(401); // and the input's extra lower
+    expect(plan.lowerdirs.join(':').length).toBeGreaterThan(4096);
   });
 
   it('turns a plan into the helper command line', () => {
