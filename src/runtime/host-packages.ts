@@ -17,7 +17,6 @@
  */
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
-import { identityOfStats } from '../core/file-identity.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
