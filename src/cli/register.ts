@@ -80,7 +80,7 @@ export function defineRegister(program: Command): void {
         force: Boolean(options.force),
       };
       // A registration that would be refused anyway fetches nothing.
-      checkRegistration(paths, request);
+      const prepared = checkRegistration(paths, request);
       let progress = createProgress(false, '');
       await pullMissingImages(paths, [options.container, options.base, ...options.layer], policy, {
         ...registryOptions(options),
@@ -91,7 +91,7 @@ export function defineRegister(program: Command): void {
         },
       });
       progress.done();
-      const result = registerApp(paths, request, appLinkTarget());
+      const result = registerApp(paths, request, appLinkTarget(), prepared);
       printRegistered(result, Boolean(options.json));
     });
 }

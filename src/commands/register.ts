@@ -129,7 +129,8 @@ export function registrationFlake(
   };
 }
 
-interface PreparedRegistration {
+/** The arguments as checked, with include tars read: what registerApp goes on from. */
+export interface PreparedRegistration {
   app: string;
   appPath: string;
   podman: PodmanOptions;
@@ -218,20 +219,26 @@ function prepareRegistration(options: RegisterOptions): PreparedRegistration {
 /**
  * What `register` would refuse before it needs the images: bad arguments, an app that is
  * registered already, a path in the way. The CLI asks this before it pulls a missing
- * image, so that a refused registration fetches nothing.
+ * image, so that a refused registration fetches nothing, and hands the result on to
+ * registerApp. The slot is checked again there, under the app's lock.
  */
-export function checkRegistration(paths: PilotPaths, options: RegisterOptions): void {
-  const { app, appPath } = prepareRegistration(options);
-  checkAppSlot(paths, options, app, appPath);
+export function checkRegistration(
+  paths: PilotPaths,
+  options: RegisterOptions,
+): PreparedRegistration {
+  const prepared = prepareRegistration(options);
+  checkAppSlot(paths, options, prepared.app, prepared.appPath);
+  return prepared;
 }
 
+/** `prepared`: what checkRegistration gave for the same options (include tars read once). */
 export function registerApp(
   paths: PilotPaths,
   options: RegisterOptions,
   launcher: string,
+  prepared: PreparedRegistration = prepareRegistration(options),
 ): RegisterResult {
-  const { app, appPath, podman, include, includeWarnings, includeNames } =
-    prepareRegistration(options);
+  const { app, appPath, podman, include, includeWarnings, includeNames } = prepared;
   const lock = claimLock(join(paths.flakes, `.${app}.lock`), `registration of ${app}`);
   try {
     const absolute = { ...options, includeTar: include.tar, includePath: include.path };

@@ -57,21 +57,21 @@ export async function pullImage(
   if (options.name !== undefined) checkRefLength(options.name);
   const podman = options.podman ?? 'podman';
   const names = [normalizeRef(ref), ...(options.name ? [normalizeRef(options.name)] : [])];
-  const attempts: Attempt[] = [];
   const workDir = makeTempDir(paths, 'pull');
   const archive = join(workDir, 'image.tar');
   try {
-    let fetched = false;
     const env = options.podmanEnv;
     const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
+    // Why podman could not hand the image over; undefined once it has saved it.
+    let failure: Attempt | undefined;
     try {
       const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
       if (check.failed && check.exitCode === undefined) throw check;
       if (check.exitCode !== 0) {
-        attempts.push({
+        failure = {
           command: exists.join(' '),
           outcome: check.stderr.trim() || 'not in podman storage',
-        });
+        };
       } else {
         const save = [
           podman,
@@ -85,24 +85,20 @@ export async function pullImage(
           ref,
         ];
         await execa(save[0]!, save.slice(1), { env });
-        fetched = true;
       }
     } catch (error) {
-      attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });
+      failure = { command: exists.join(' '), outcome: describeFailure(error) };
     }
-    // podman save ran out of space writing the archive: the
-    // disk is full, not the name wrong; nothing of it reached the store but tmp/, which goes.
-    const full = attempts.find((attempt) => diskFullIn(attempt.outcome) !== undefined);
-    if (!fetched && full !== undefined) {
-      throw diskFull(archive, {
-        code: diskFullIn(full.outcome),
-        doing: `cannot pull ${ref} (${full.command})`,
-      });
-    }
-    if (!fetched) {
+    if (failure !== undefined) {
+      // podman save ran out of space writing the archive: the disk is full, not the name
+      // wrong; nothing of it reached the store but tmp/, which goes.
+      const code = diskFullIn(failure.outcome);
+      if (code !== undefined) {
+        throw diskFull(archive, { code, doing: `cannot pull ${ref} (${failure.command})` });
+      }
       throw new PilotError(
         'PILOT_PULL_FAILED',
-        `cannot pull ${ref}; tried:\n${attempts.map((a) => `  ${a.command}: ${a.outcome}`).join('\n')}`,
+        `cannot pull ${ref}; tried:\n  ${failure.command}: ${failure.outcome}`,
         {
           hint: 'check the name and that podman has the image ("podman images"); name a registry image in full (registry.example.com/team/app:1.0), or "pilot load" a saved archive',
         },

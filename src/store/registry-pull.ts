@@ -61,10 +61,6 @@ export interface RegistryPullResult extends LoadResult {
 /** Nested indexes are followed this deep. */
 const MAX_INDEX_DEPTH = 2;
 
-function describe(reference: RegistryReference): string {
-  return formatReference(reference);
-}
-
 /** The image manifest for this host: the top one, or the one an index leads to. */
 async function imageManifest(
   client: RegistryClient,
@@ -73,7 +69,7 @@ async function imageManifest(
 ): Promise<{ manifest: FetchedManifest; document: Extract<ManifestDocument, { kind: 'image' }> }> {
   let manifest = top;
   for (let depth = 0; ; depth++) {
-    const where = `${describe(reference)} (manifest ${manifest.digest})`;
+    const where = `${formatReference(reference)} (manifest ${manifest.digest})`;
     const document = parseManifest(manifest.bytes, manifest.contentType, where);
     if (document.kind === 'image') return { manifest, document };
     if (depth >= MAX_INDEX_DEPTH) {
@@ -81,7 +77,7 @@ async function imageManifest(
         hint: 'push the image again with podman, skopeo or docker',
       });
     }
-    const chosen = choosePlatform(document.manifests, describe(reference));
+    const chosen = choosePlatform(document.manifests, formatReference(reference));
     debugStep(`index ${manifest.digest}: chose ${chosen.digest}`);
     manifest = await client.getManifest(chosen.digest);
   }
@@ -111,7 +107,7 @@ async function fetchConfig(
   reference: RegistryReference,
   config: Descriptor,
 ): Promise<ConfigInfo> {
-  const where = `${describe(reference)}: image config ${config.digest}`;
+  const where = `${formatReference(reference)}: image config ${config.digest}`;
   if (config.size > MAX_MANIFEST_BYTES) {
     throw new PilotError(
       'PILOT_IMAGE_INVALID',
@@ -123,11 +119,15 @@ async function fetchConfig(
   const bytes =
     storedBlob(paths, config.digest) ??
     (await client.getBlob(config, MAX_MANIFEST_BYTES, 'the image config'));
-  const raw = parseJson<RawConfig>(describe(reference), `image config ${config.digest}`, bytes);
+  const raw = parseJson<RawConfig>(
+    formatReference(reference),
+    `image config ${config.digest}`,
+    bytes,
+  );
   return {
     bytes,
     digest: config.digest,
-    diffIds: diffIdsOf(describe(reference), config.digest, raw),
+    diffIds: diffIdsOf(formatReference(reference), config.digest, raw),
     imageConfig: pickImageConfig(where, raw.config),
   };
 }
@@ -148,7 +148,7 @@ export async function pullFromRegistry(
     names.push(normalizeRef(options.name));
   }
   for (const name of names) checkRefLength(name);
-  const shown = describe(reference);
+  const shown = formatReference(reference);
   const client = new RegistryClient(reference, options);
 
   // The registry is asked, and the trust policy heard, before the store is touched: a
