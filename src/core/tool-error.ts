@@ -59,6 +59,8 @@ export interface ToolErrorOptions {
   /** The code of a tool that ran and failed (default PILOT_TOOL_FAILED). */
   code?: PilotErrorCode | undefined;
   hint?: string | undefined;
+  /** What pilot exits with (default: 1; the launcher's own failures are 125). */
+  exitCode?: number | undefined;
 }
 
 export interface ToolOptions extends ToolErrorOptions {
@@ -71,8 +73,11 @@ export interface ToolOptions extends ToolErrorOptions {
   /** Milliseconds; the tool is killed after it (default: none). */
   timeout?: number | undefined;
   cwd?: string | undefined;
-  /** Exit statuses that answer a question rather than fail (`podman image exists`: 1). */
-  okExitCodes?: readonly number[] | undefined;
+  /**
+   * Exit statuses that answer a question rather than fail (`podman image exists`: 1);
+   * 'any' for a probe that reports whatever status it got.
+   */
+  okExitCodes?: readonly number[] | 'any' | undefined;
   /** Bytes of stdout (or of any other pipe) past which the tool is stopped. */
   maxBuffer?: number | undefined;
   /** Pipes past stderr (gpgv's --status-fd 3): each is read as stdout is. */
@@ -86,6 +91,8 @@ export class ToolError extends PilotError {
   readonly status: number | undefined;
   readonly signal: string | undefined;
   readonly timedOut: boolean;
+  /** Stopped for writing more than maxBuffer. */
+  readonly overflowed: boolean;
   readonly missing: boolean;
   readonly stderr: string;
 
@@ -93,14 +100,19 @@ export class ToolError extends PilotError {
     code: PilotErrorCode,
     message: string,
     outcome: ToolOutcome,
-    options: { hint?: string | undefined },
+    options: { hint?: string | undefined; exitCode?: number | undefined },
   ) {
-    super(code, message, { hint: options.hint, cause: outcome.spawnError });
+    super(code, message, {
+      hint: options.hint,
+      cause: outcome.spawnError,
+      ...(options.exitCode === undefined ? {} : { exitCode: options.exitCode }),
+    });
     this.name = 'ToolError';
     this.argv = outcome.argv;
     this.status = outcome.exitCode ?? undefined;
     this.signal = outcome.signal ?? undefined;
     this.timedOut = outcome.timedOut === true;
+    this.overflowed = outcome.overflowed === true;
     this.missing = errnoOf(outcome.spawnError) === 'ENOENT';
     this.stderr = textOf(outcome.stderr);
   }
@@ -170,6 +182,11 @@ function howItEnded(outcome: ToolOutcome): string {
   return `exited with status ${outcome.exitCode}`;
 }
 
+/** Whether `status` is one the caller allowed. */
+export function allowedExit(status: number, ok: ToolOptions['okExitCodes']): boolean {
+  return ok === 'any' || (ok ?? [0]).includes(status);
+}
+
 /** The PilotError for a tool that could not run or failed. */
 export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}): ToolError {
   const prefix = outcome.purpose ? `${outcome.purpose}: ` : '';
@@ -177,7 +194,10 @@ export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}):
   const errno = errnoOf(outcome.spawnError);
   if (outcome.spawnError !== undefined && errno === 'ENOENT') {
     const { message, hint } = notInstalled(program);
-    return new ToolError('PILOT_TOOL_MISSING', `${prefix}${message}`, outcome, { hint });
+    return new ToolError('PILOT_TOOL_MISSING', `${prefix}${message}`, outcome, {
+      hint,
+      exitCode: options.exitCode,
+    });
   }
   if (outcome.spawnError !== undefined && !outcome.timedOut && !outcome.overflowed) {
     const why =
@@ -188,7 +208,7 @@ export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}):
       options.code ?? 'PILOT_TOOL_FAILED',
       `${prefix}cannot run ${commandLine([program])}: ${why}`,
       outcome,
-      { hint: options.hint },
+      options,
     );
   }
   const tail = stderrTail(outcome.stderr);
@@ -202,6 +222,6 @@ export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}):
     options.code ?? 'PILOT_TOOL_FAILED',
     `${prefix}\`${commandLine(outcome.argv)}\` ${howItEnded(outcome)}${said}`,
     outcome,
-    { hint: options.hint },
+    options,
   );
 }

@@ -7,7 +7,7 @@
  * Only modules the launcher loads use it; everything else uses tool.ts.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { type ToolError, type ToolOptions, toolError } from './tool-error.js';
+import { allowedExit, type ToolError, type ToolOptions, toolError } from './tool-error.js';
 
 /** What a tool's stderr is kept of while it runs: its end, which says why it failed. */
 const STDERR_KEPT = 64 * 1024;
@@ -45,8 +45,7 @@ export function runToolLight<E extends 'utf8' | 'buffer' = 'utf8'>(
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   const errno = (r.error as NodeJS.ErrnoException | undefined)?.code;
-  const ok = options.okExitCodes ?? [0];
-  if (r.error !== undefined || r.status === null || !ok.includes(r.status)) {
+  if (r.error !== undefined || r.status === null || !allowedExit(r.status, options.okExitCodes)) {
     throw toolError(
       {
         argv,
@@ -107,8 +106,8 @@ export function startToolLight(
       spawnError = error;
     });
     child.on('close', (code, signal) => {
-      const ok = options.okExitCodes ?? [0];
-      if (spawnError === undefined && code !== null && ok.includes(code)) return resolve();
+      if (spawnError === undefined && code !== null && allowedExit(code, options.okExitCodes))
+        return resolve();
       const failure: ToolError = toolError(
         {
           argv,

@@ -8,7 +8,7 @@
  * fails the same way.
  */
 import { execa, execaSync } from 'execa';
-import { type ToolOptions, toolError } from './tool-error.js';
+import { allowedExit, type ToolOptions, toolError } from './tool-error.js';
 
 export type { ToolOptions } from './tool-error.js';
 
@@ -62,8 +62,7 @@ function settle<E extends Encoding>(
   result: ExecaOutcome,
 ): ToolResult<OutputOf<E>> {
   const stderr = bytesOrText(result.stderr);
-  const ok = options.okExitCodes ?? [0];
-  if (result.exitCode === undefined || !ok.includes(result.exitCode)) {
+  if (result.exitCode === undefined || !allowedExit(result.exitCode, options.okExitCodes)) {
     throw toolError(
       {
         argv,

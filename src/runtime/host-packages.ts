@@ -12,11 +12,11 @@
  *
  * Everything here is pure text processing except the two database adapters at the end.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
+import { runToolLight } from '../core/tool-light.js';
 
 // ---------------------------------------------------------------------------------------
 // dpkg status
@@ -428,19 +428,17 @@ export class DpkgDatabase implements PackageDatabase {
 
 export type RunTool = (args: string[]) => { status: number | null; stdout: string };
 
+/**
+ * One rpm query. Its exit status is an answer (a file no package owns, a package not
+ * installed); an rpm that is missing or dies is a ToolError that names it.
+ */
 function runRpm(args: string[]): { status: number | null; stdout: string } {
-  try {
-    const stdout = execFileSync('rpm', args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    return { status: 0, stdout };
-  } catch (error) {
-    const e = error as { status?: number | null; stdout?: string };
-    if (errnoOf(error) === 'ENOENT') return { status: null, stdout: '' };
-    return { status: e.status ?? 1, stdout: e.stdout ?? '' };
-  }
+  const r = runToolLight(['rpm', ...args], {
+    purpose: "cannot query the host's rpm database",
+    maxBuffer: 256 * 1024 * 1024,
+    okExitCodes: 'any',
+  });
+  return { status: r.exitCode, stdout: r.stdout };
 }
 
 /**

@@ -4,13 +4,14 @@
  * (src/commands/pull.ts decides when; registries are registry-pull.ts's).
  */
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { checkRefLength, normalizeRef } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { diskFull, diskFullIn } from '../core/system-error.js';
 import { removeTree } from '../core/temp-entries.js';
+import { runTool } from '../core/tool.js';
+import { stderrTail, ToolError } from '../core/tool-error.js';
 import { type LoadResult, loadArchive } from './load.js';
 import { validRef } from './ref-names.js';
 import { makeTempDir } from './temp.js';
@@ -31,16 +32,10 @@ interface Attempt {
   outcome: string;
 }
 
-function describeFailure(error: unknown): string {
-  const failure = error as {
-    code?: string;
-    stderr?: string;
-    shortMessage?: string;
-    message?: string;
-  };
-  if (failure.code === 'ENOENT') return 'not installed';
-  const stderr = failure.stderr?.trim();
-  return stderr || failure.shortMessage || failure.message || String(error);
+/** What a podman call that failed says in the list of attempts. */
+function describeFailure(error: ToolError): string {
+  if (error.missing) return 'not installed';
+  return stderrTail(error.stderr) || error.message;
 }
 
 export async function pullImage(
@@ -64,31 +59,34 @@ export async function pullImage(
     let fetched = false;
     const env = options.podmanEnv;
     const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
+    const save = [
+      podman,
+      '--runtime',
+      'runc',
+      'save',
+      '--format',
+      'oci-archive',
+      '-o',
+      archive,
+      ref,
+    ];
+    let command = exists;
     try {
-      const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
-      if (check.failed && check.exitCode === undefined) throw check;
+      // Exit status 1: podman does not have it (not a failure of podman).
+      const check = await runTool(exists, { env, okExitCodes: [0, 1] });
       if (check.exitCode !== 0) {
         attempts.push({
           command: exists.join(' '),
           outcome: check.stderr.trim() || 'not in podman storage',
         });
       } else {
-        const save = [
-          podman,
-          '--runtime',
-          'runc',
-          'save',
-          '--format',
-          'oci-archive',
-          '-o',
-          archive,
-          ref,
-        ];
-        await execa(save[0]!, save.slice(1), { env });
+        command = save;
+        await runTool(save, { env });
         fetched = true;
       }
     } catch (error) {
-      attempts.push({ command: exists.join(' '), outcome: describeFailure(error) });
+      if (!(error instanceof ToolError)) throw error;
+      attempts.push({ command: command.join(' '), outcome: describeFailure(error) });
     }
     // podman save ran out of space writing the archive: the
     // disk is full, not the name wrong; nothing of it reached the store but tmp/, which goes.
