@@ -22,6 +22,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   mknod: 'coreutils',
   getent: 'libc-bin',
   getfattr: 'attr',
+  setfattr: 'attr',
   rpm: 'rpm',
   rpmbuild: 'rpm',
   'dpkg-query': 'dpkg',
@@ -59,6 +60,8 @@ export interface ToolErrorOptions {
   /** The code of a tool that ran and failed (default PILOT_TOOL_FAILED). */
   code?: PilotErrorCode | undefined;
   hint?: string | undefined;
+  /** Rewrites the tool's stderr before its tail is quoted (drops a name meaningless here). */
+  stderrFilter?: ((stderr: string) => string) | undefined;
   /** What pilot exits with (default: 1; the launcher's own failures are 125). */
   exitCode?: number | undefined;
 }
@@ -211,7 +214,8 @@ export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}):
       options,
     );
   }
-  const tail = stderrTail(outcome.stderr);
+  const stderr = textOf(outcome.stderr);
+  const tail = stderrTail(options.stderrFilter ? options.stderrFilter(stderr) : stderr);
   const said =
     tail === ''
       ? ''
