@@ -71,13 +71,20 @@ export function errnoOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Formats an error the way every pilot command prints it: `pilot: message` + `hint: ...`. */
+/**
+ * Formats an error the way every pilot command and the launcher print it:
+ * `pilot: message`, `  hint: ...`, and `  code: PILOT_...`, the stable code scripts match
+ * on. Anything that is no PilotError is a bug of pilot's: its stack is printed, mapped to
+ * the source files when the bundle's source map is there (internal-stack.ts, loaded only
+ * here, so that no start-up pays for it).
+ */
 export function formatError(error: unknown, program = 'pilot'): string {
   if (isPilotError(error)) {
     const lines = [`${program}: ${error.message}`];
     if (error.hint) lines.push(`  hint: ${error.hint}`);
+    lines.push(`  code: ${error.code}`);
     return lines.join('\n');
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  return `${program}: internal error: ${message}`;
+  return `${program}: internal error: ${message}\n  code: PILOT_INTERNAL`;
 }
