@@ -1,3 +1,5 @@
+import { mapStack } from './internal-stack.js';
+
 /**
  * One error type for everything a user can act on. `code` is stable (tests and
  * scripts match on it), `message` names the file, line or entry, `hint` says what
@@ -85,6 +87,6 @@ export function formatError(error: unknown, program = 'pilot'): string {
     lines.push(`  code: ${error.code}`);
     return lines.join('\n');
   }
-  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message = error instanceof Error ? mapStack(error.stack ?? error.message) : String(error);
   return `${program}: internal error: ${message}\n  code: PILOT_INTERNAL`;
 }
