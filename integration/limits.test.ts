@@ -172,7 +172,7 @@ describe.skipIf(skip !== '')('limits', () => {
       [
         'zstd',
         () => execFileSync('zstd', ['-q', '-c'], { input: tar }),
-        /cannot read the archive: zstd -d failed \(exit 1\)/,
+        /^pilot: cannot decompress .*: `zstd -d -c -q` exited with status 1: \w/,
       ],
     ])('%s: one clear message, exit 1, and nothing left after gc', (kind, compress, message) => {
       const before = layerDirs();
