@@ -6,6 +6,7 @@
  * program says so and names the Debian package that has it, so that a missing zstd never
  * reads as a corrupt archive.
  */
+import { existsSync } from 'node:fs';
 import { errnoOf, PilotError, type PilotErrorCode } from './errors.js';
 import { escapeExcerpt, escapeName } from './excerpt.js';
 
@@ -45,6 +46,8 @@ export interface ToolOutcome {
   purpose?: string | undefined;
   /** The error of spawning it (ENOENT: not installed), when it never ran. */
   spawnError?: unknown;
+  /** Its working directory: a missing one fails the spawn with ENOENT too. */
+  cwd?: string | undefined;
   exitCode?: number | null | undefined;
   signal?: string | null | undefined;
   timedOut?: boolean | undefined;
@@ -116,7 +119,7 @@ export class ToolError extends PilotError {
     this.signal = outcome.signal ?? undefined;
     this.timedOut = outcome.timedOut === true;
     this.overflowed = outcome.overflowed === true;
-    this.missing = errnoOf(outcome.spawnError) === 'ENOENT';
+    this.missing = code === 'PILOT_TOOL_MISSING';
     this.stderr = textOf(outcome.stderr);
   }
 }
@@ -195,6 +198,16 @@ export function toolError(outcome: ToolOutcome, options: ToolErrorOptions = {}):
   const prefix = outcome.purpose ? `${outcome.purpose}: ` : '';
   const program = outcome.argv[0] ?? '';
   const errno = errnoOf(outcome.spawnError);
+  if (outcome.spawnError !== undefined && errno === 'ENOENT' && outcome.cwd !== undefined) {
+    if (!existsSync(outcome.cwd)) {
+      return new ToolError(
+        options.code ?? 'PILOT_TOOL_FAILED',
+        `${prefix}cannot run ${commandLine([program])}: its working directory ${escapeExcerpt(outcome.cwd, COMMAND_CHARS)} does not exist`,
+        outcome,
+        options,
+      );
+    }
+  }
   if (outcome.spawnError !== undefined && errno === 'ENOENT') {
     const { message, hint } = notInstalled(program);
     return new ToolError('PILOT_TOOL_MISSING', `${prefix}${message}`, outcome, {

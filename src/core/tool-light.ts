@@ -50,6 +50,7 @@ export function runToolLight<E extends 'utf8' | 'buffer' = 'utf8'>(
       {
         argv,
         purpose: options.purpose,
+        cwd: options.cwd,
         spawnError:
           r.error !== undefined && errno !== 'ETIMEDOUT' && errno !== 'ENOBUFS'
             ? r.error
@@ -112,6 +113,7 @@ export function startToolLight(
         {
           argv,
           purpose: options.purpose,
+          cwd: options.cwd,
           spawnError,
           exitCode: spawnError === undefined ? code : undefined,
           signal,

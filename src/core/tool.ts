@@ -67,6 +67,7 @@ function settle<E extends Encoding>(
       {
         argv,
         purpose: options.purpose,
+        cwd: options.cwd,
         // execa reports a spawn failure (ENOENT, EACCES) as a result with no exit status.
         spawnError:
           result.exitCode === undefined && !result.signal && !result.timedOut && !result.isMaxBuffer

@@ -48,6 +48,12 @@ describe.each(runners)('%s', (_name, run) => {
     );
   });
 
+  it('tells a missing working directory from a missing tool', async () => {
+    const error = await failure(run(['true'], { cwd: `${dir}/gone` }));
+    expect(error.missing).toBe(false);
+    expect(error.message).toBe(`cannot run true: its working directory ${dir}/gone does not exist`);
+  });
+
   it('gives the command, its exit status and the tail of its stderr', async () => {
     const script = 'for i in 1 2 3 4 5 6 7 8 9; do echo "line $i" >&2; done; exit 3';
     const error = await failure(run(['sh', '-c', script], { purpose: 'cannot test' }));
