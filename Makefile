@@ -113,8 +113,9 @@ endif
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MAN1DIR) \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 dist/pilot.mjs dist/pilot-launch.mjs dist/pilot-exec $(DESTDIR)$(LIBEXECDIR)/
+	install -m 644 dist/pilot.mjs.map dist/pilot-launch.mjs.map $(DESTDIR)$(LIBEXECDIR)/
 	install -d $(DESTDIR)$(LIBEXECDIR)/chunks
-	install -m 644 dist/chunks/*.mjs $(DESTDIR)$(LIBEXECDIR)/chunks/
+	install -m 644 dist/chunks/*.mjs dist/chunks/*.mjs.map $(DESTDIR)$(LIBEXECDIR)/chunks/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(BINDIR)/pilot
 	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
 	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot
@@ -132,6 +133,7 @@ uninstall:
 	sh scripts/install-names.sh uninstall $(NAMES_ARGS)
 	rm -f $(DESTDIR)$(BINDIR)/pilot
 	rm -f $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs \
+		$(DESTDIR)$(LIBEXECDIR)/pilot.mjs.map $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs.map \
 		$(DESTDIR)$(LIBEXECDIR)/pilot-exec
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/chunks
 	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true

@@ -16,12 +16,13 @@ import { type Result, skipReason, TestRoot } from './harness.js';
 
 const skip = skipReason();
 
-/** One message (and its hint), no stack, no internal error. */
+/** One message (and its hint), its code, no stack, no internal error. */
 function expectClearError(r: Result, code: number, mentions: RegExp): void {
   expect(r.code, r.stderr).toBe(code);
   expect(r.stderr).not.toContain('internal error');
   expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.stderr.trim().split('\n').length, r.stderr).toBeLessThanOrEqual(2);
+  expect(r.stderr.trim().split('\n').length, r.stderr).toBeLessThanOrEqual(3);
+  expect(r.stderr).toMatch(/\n {2}code: PILOT_[A-Z_]+\n$/);
   expect(r.stderr).toMatch(mentions);
 }
 
@@ -171,7 +172,7 @@ describe.skipIf(skip !== '')('limits', () => {
       [
         'zstd',
         () => execFileSync('zstd', ['-q', '-c'], { input: tar }),
-        /cannot read the archive: zstd -d failed \(exit 1\)/,
+        /^pilot: cannot decompress .*: `zstd -d -c -q` exited with status 1: \w/,
       ],
     ])('%s: one clear message, exit 1, and nothing left after gc', (kind, compress, message) => {
       const before = layerDirs();

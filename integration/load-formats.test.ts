@@ -142,7 +142,7 @@ describe.skipIf(skip !== '')('pilot load: what KIWI and flake-ctl users have', (
       /^loaded localhost\/pilot\/hello-delta:latest \w{12} from .*b-good\.tar\.zst/,
     );
     expect(r.stderr).toContain(
-      `pilot: cannot decompress ${join(mixed, 'a-cut.tar.xz')} (xz): xz -d failed`,
+      `pilot: cannot decompress ${join(mixed, 'a-cut.tar.xz')}: \`xz -d -c -q\` exited with status 1: `,
     );
     expect(r.stderr).toContain(
       `pilot: 1 of 2 sources failed to load: ${join(mixed, 'a-cut.tar.xz')}; 1 loaded`,

@@ -107,7 +107,14 @@ describe.skipIf(skip !== '')('pilot update', () => {
     expect(r.stderr).toContain(
       'pilot: cannot update three: "localhost/test/three" no longer names any image in the store',
     );
+    expect(r.stderr).toContain('\n  code: PILOT_IMAGE_UNKNOWN\n');
     expect(r.stdout).toMatch(/^one is up to date$/m);
+    // --json carries the code scripts match on.
+    const json = root.pilot(['update', '--all', '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toContainEqual(
+      expect.objectContaining({ app: 'three', status: 'tag-gone', code: 'PILOT_IMAGE_UNKNOWN' }),
+    );
     // The app still runs what it pins.
     expect(root.run('/usr/bin/three').stdout).toBe('three v1 \n');
     const usage = root.pilot(['update']);

@@ -7,7 +7,6 @@ import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Argument, Command, CommanderError, Help } from 'commander';
-import packageJson from '../package.json' with { type: 'json' };
 import {
   appLinkTarget,
   formatBytes,
@@ -32,8 +31,7 @@ import { defineVerify } from './cli/verify.js';
 import { formatError, isPilotError, PilotError } from './core/errors.js';
 import { escapeName } from './core/excerpt.js';
 import { explainSystemError } from './core/system-error.js';
-
-const VERSION = packageJson.version;
+import { VERSION } from './core/version.js';
 
 export function buildProgram(): Command {
   const program = new Command('pilot')

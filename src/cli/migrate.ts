@@ -34,13 +34,14 @@ export function addMigrateCommand(program: Command, context: MigrateCliContext):
       const paths = context.pathsOf(command, { readOnly: dryRun });
       const onLine = options.json
         ? undefined
-        : (line: { kind: string; message: string; hint?: string }) => {
+        : (line: { kind: string; message: string; hint?: string; code?: string }) => {
             const stream = ['failed', 'refused', 'warning'].includes(line.kind)
               ? 'stderr'
               : 'stdout';
             const prefix = line.kind === 'warning' ? 'pilot: warning: ' : 'pilot: ';
             process[stream].write(`${stream === 'stderr' ? prefix : ''}${line.message}\n`);
             if (line.hint) process[stream].write(`  hint: ${line.hint}\n`);
+            if (line.code) process[stream].write(`  code: ${line.code}\n`);
           };
       const report = options.revert
         ? revertMigration(paths, { dryRun, onLine })

@@ -3,8 +3,8 @@
  * builds the package).
  */
 import { type Command, Option } from 'commander';
-import packageJson from '../../package.json' with { type: 'json' };
 import { escapeName } from '../core/excerpt.js';
+import { VERSION } from '../core/version.js';
 import { pathsOf, printJson } from './common.js';
 
 /**
@@ -29,7 +29,7 @@ export function definePackage(program: Command): void {
   program
     .command('package')
     .description(
-      `build a .deb (or .rpm) that registers APP on the host that installs it: the flake as registered (pins included) and its drop-ins under /usr/share/pilot/apps/APP/, the include tars it names, and with --with-images the pinned images as oci-archives. Installing or upgrading loads the images (or pulls the pinned REF@DIGEST of each the store lacks) and registers the app from the shipped flake, replacing it by rename (never missing during an upgrade); removing removes the registration, images stay until "pilot gc". Depends: pilot (>= ${packageJson.version}).`,
+      `build a .deb (or .rpm) that registers APP on the host that installs it: the flake as registered (pins included) and its drop-ins under /usr/share/pilot/apps/APP/, the include tars it names, and with --with-images the pinned images as oci-archives. Installing or upgrading loads the images (or pulls the pinned REF@DIGEST of each the store lacks) and registers the app from the shipped flake, replacing it by rename (never missing during an upgrade); removing removes the registration, images stay until "pilot gc". Depends: pilot (>= ${VERSION}).`,
     )
     .summary('build a .deb that registers an app on install')
     .argument('<app>', 'app name or host path')
@@ -75,7 +75,7 @@ export function definePackage(program: Command): void {
             outDir: options.output,
             version: options.packageVersion,
           },
-          packageJson.version,
+          VERSION,
         );
         if (options.json) return printJson(result);
         process.stdout.write(

@@ -43,7 +43,7 @@ export function defineUpdate(program: Command): void {
               process.stdout.write(`${verb} ${app}: ${escapeName(move)}\n`);
           } else {
             process.stderr.write(
-              `pilot: cannot update ${app}: ${o.error}\n${o.hint ? `  hint: ${o.hint}\n` : ''}`,
+              `pilot: cannot update ${app}: ${o.error}\n${o.hint ? `  hint: ${o.hint}\n` : ''}${o.code ? `  code: ${o.code}\n` : ''}`,
             );
           }
         }

@@ -5,13 +5,14 @@
  * `fail`; the rest is `warn`.
  */
 
-import { spawnSync } from 'node:child_process';
 import { accessSync, constants, lstatSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
 import { explainSystemError } from '../core/system-error.js';
+import { runToolSync } from '../core/tool.js';
+import { ToolError } from '../core/tool-error.js';
 import { listPlans } from '../runtime/fast-plan.js';
 import { hostSupport } from '../runtime/host-support.js';
 import { checkAccessForOthers } from './doctor-access.js';
@@ -95,8 +96,14 @@ export function systemHost(env: NodeJS.ProcessEnv = process.env): DoctorHost {
       }
     },
     run: (command, args) => {
-      const r = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
-      return { code: r.error ? null : r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+      // A probe: any exit status is its answer; one that did not run or end answers null.
+      try {
+        const r = runToolSync([command, ...args], { timeout: 10_000, okExitCodes: 'any' });
+        return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+      } catch (error) {
+        if (error instanceof ToolError) return { code: null, stdout: '', stderr: error.stderr };
+        throw error;
+      }
     },
     deviceOf: (path) => {
       try {

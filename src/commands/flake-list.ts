@@ -50,6 +50,7 @@ export function pilotListEntry(paths: PilotPaths, entry: AppEntry) {
       app: entry.app,
       ok: false as const,
       error: isPilotError(entry.error) ? entry.error.message : String(entry.error),
+      code: isPilotError(entry.error) ? entry.error.code : ('PILOT_INTERNAL' as const),
     };
   }
   const c = entry.flake.container;

@@ -7,11 +7,12 @@
  * (store/pull.ts), podman only: migrate never fetches from a registry.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { execa } from 'execa';
 import { parse } from 'yaml';
 import { isPilotError, PilotError } from '../core/errors.js';
 import { readRef, resolveImage } from '../core/image-record.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
+import { runTool } from '../core/tool.js';
+import { ToolError } from '../core/tool-error.js';
 import { pullImage } from '../store/pull.js';
 
 export interface ImportedImage {
@@ -61,16 +62,21 @@ function storages(storageConf: string | undefined): Storage[] {
 
 /** The image id podman has under `ref` in one storage (config digest), or undefined. */
 async function podmanImageId(ref: string, storage: Storage): Promise<string | undefined> {
-  const r = await execa(
-    'podman',
-    ['--runtime', 'runc', 'image', 'inspect', '--format', '{{.Id}}', ref],
-    { reject: false, env: storage.env },
-  );
-  if (r.failed && r.exitCode === undefined) {
-    throw new PilotError('PILOT_PULL_FAILED', `cannot run podman: ${r.shortMessage}`, {
+  // Any exit status but a run that did not happen: a podman without the image exits 125.
+  const r = await runTool(
+    ['podman', '--runtime', 'runc', 'image', 'inspect', '--format', '{{.Id}}', ref],
+    {
+      purpose: `cannot look up ${ref} in ${storage.name}`,
+      env: storage.env,
+      okExitCodes: 'any',
+      code: 'PILOT_PULL_FAILED',
+    },
+  ).catch((error: unknown) => {
+    if (!(error instanceof ToolError) || !error.missing) throw error;
+    throw new PilotError('PILOT_TOOL_MISSING', error.message, {
       hint: 'pilot migrate reads flake-pilot\'s images from podman: install podman, or "pilot load" each image and run "pilot migrate" again',
     });
-  }
+  });
   const id = r.exitCode === 0 ? r.stdout.trim() : '';
   return /^[a-f0-9]{64}$/.test(id) ? `sha256:${id}` : undefined;
 }

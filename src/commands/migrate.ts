@@ -10,7 +10,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
-import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
+import { errnoOf, isPilotError, PilotError, type PilotErrorCode } from '../core/errors.js';
 import { claimLock, type Lock } from '../core/lock.js';
 import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
@@ -47,6 +47,8 @@ export interface MigrateLine {
   message: string;
   /** What to do about a failure, when the error says. */
   hint?: string;
+  /** The failure's code (a PilotError's), for scripts. */
+  code?: PilotErrorCode;
 }
 
 export interface MigrateReport {
@@ -88,8 +90,20 @@ function newReport(paths: PilotPaths, revert: boolean, options: MigrateOptions) 
     journal: journalPath(paths),
     lines: [],
   };
-  const say = (kind: LineKind, app: string | null, message: string, hint?: string) => {
-    const line: MigrateLine = { kind, app, message, ...(hint ? { hint } : {}) };
+  const say = (
+    kind: LineKind,
+    app: string | null,
+    message: string,
+    hint?: string,
+    code?: PilotErrorCode,
+  ) => {
+    const line: MigrateLine = {
+      kind,
+      app,
+      message,
+      ...(hint ? { hint } : {}),
+      ...(code ? { code } : {}),
+    };
     report.lines.push(line);
     options.onLine?.(line);
   };
@@ -160,6 +174,7 @@ export async function migrateHost(
           app,
           `failed ${app}: ${error.message}; it stays a flake-pilot app`,
           error.hint,
+          error.code,
         );
       }
     }

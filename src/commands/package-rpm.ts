@@ -5,10 +5,10 @@
  * operation): %post registers on every install and upgrade, %preun removes the
  * registration only when the last instance goes (`$1` = 0).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PilotError } from '../core/errors.js';
+import { runToolSync } from '../core/tool.js';
 import { configureLines, type PinnedImage, removeLines } from './package-deb.js';
 
 const RPM_ARCHES: Record<string, string> = {
@@ -102,22 +102,15 @@ export function specText(f: SpecFields): string {
 
 /** Builds the .rpm of `spec` in `work`; returns its path. */
 export function runRpmbuild(work: string, spec: string): string {
-  if (spawnSync('rpmbuild', ['--version'], { stdio: 'ignore' }).error) {
-    throw new PilotError(
-      'PILOT_PACKAGE_FAILED',
-      'rpmbuild is not installed: pilot package --format rpm builds with it',
-      {
-        hint: 'install it: apt-get install rpm (Debian), dnf install rpm-build',
-      },
-    );
-  }
+  // Before the spec is written: a missing rpmbuild is said first.
+  runToolSync(['rpmbuild', '--version'], { purpose: 'cannot build an .rpm package' });
   const specFile = join(work, 'app.spec');
   writeFileSync(specFile, spec);
   const out = join(work, 'rpms');
   mkdirSync(out);
-  const r = spawnSync(
-    'rpmbuild',
+  runToolSync(
     [
+      'rpmbuild',
       '-bb',
       '--quiet',
       '--define',
@@ -132,17 +125,12 @@ export function runRpmbuild(work: string, spec: string): string {
       '__os_install_post %{nil}',
       specFile,
     ],
-    { encoding: 'utf8' },
+    {
+      purpose: 'cannot build the .rpm package',
+      code: 'PILOT_PACKAGE_FAILED',
+      hint: "the message above ends with rpmbuild's",
+    },
   );
-  if (r.status !== 0) {
-    throw new PilotError(
-      'PILOT_PACKAGE_FAILED',
-      `rpmbuild failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
-      {
-        hint: "the message above is rpmbuild's",
-      },
-    );
-  }
   const arch = readdirSync(out)[0];
   const built = arch === undefined ? undefined : readdirSync(join(out, arch))[0];
   if (arch === undefined || built === undefined) {

@@ -8,7 +8,6 @@
  * Everything is staged in a private directory beside the output and the .deb is renamed
  * into place: a failure leaves no package and no stage.
  */
-import { spawnSync } from 'node:child_process';
 import {
   accessSync,
   chmodSync,
@@ -30,6 +29,7 @@ import { type Flake, flakeFromSources, readFlakeSources } from '../core/flake-fi
 import { type ImageRecord, listRefs, normalizeRef, refCandidates } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
+import { runToolSync } from '../core/tool.js';
 import { treeSize } from '../core/tree-size.js';
 import { flakeImages } from '../runtime/launch.js';
 import {
@@ -96,11 +96,9 @@ function archiveName(paths: PilotPaths, ref: string): string {
 }
 
 function checkTools(outDir: string, format: 'deb' | 'rpm'): void {
-  if (format === 'deb' && spawnSync('dpkg-deb', ['--version'], { stdio: 'ignore' }).error) {
-    throw failed(
-      'dpkg-deb is not installed: pilot package builds .deb files with it',
-      'install it: apt-get install dpkg',
-    );
+  // Before anything is staged: a missing dpkg-deb is said first, not after the copying.
+  if (format === 'deb') {
+    runToolSync(['dpkg-deb', '--version'], { purpose: 'cannot build a .deb package' });
   }
   try {
     if (!statSync(outDir).isDirectory())
@@ -183,15 +181,11 @@ function buildDeb(
   const temp = join(stage, 'out.deb');
   // Images are tar archives of mostly compressed blobs: gzip spends far less time on them than xz.
   const compression = more.withImages ? ['-Zgzip'] : [];
-  const r = spawnSync('dpkg-deb', ['--root-owner-group', ...compression, '--build', root, temp], {
-    encoding: 'utf8',
+  runToolSync(['dpkg-deb', '--root-owner-group', ...compression, '--build', root, temp], {
+    purpose: `cannot build ${escapeName(file)}`,
+    code: 'PILOT_PACKAGE_FAILED',
+    hint: "the message above ends with dpkg-deb's",
   });
-  if (r.status !== 0) {
-    throw failed(
-      `dpkg-deb --build failed (exit ${r.status ?? r.signal}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
-      "the message above is dpkg-deb's",
-    );
-  }
   renameSync(temp, file);
   return file;
 }

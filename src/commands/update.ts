@@ -9,7 +9,7 @@
  */
 import { basename } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
-import { isPilotError, PilotError } from '../core/errors.js';
+import { isPilotError, PilotError, type PilotErrorCode } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { type Flake, flakeFromSources, readFlakeSources } from '../core/flake-file.js';
 import { taggedImageId } from '../core/image-record.js';
@@ -30,6 +30,8 @@ export interface UpdateOutcome {
   /** Why the app was not updated (tag-gone, failed). */
   error?: string;
   hint?: string;
+  /** The code of that error (DESIGN: scripts match on it). */
+  code?: PilotErrorCode;
 }
 
 /** Where one app's pins stand against the store's tags now. */
@@ -44,6 +46,7 @@ function tagGone(app: string, plan: AppUpdatePlan): UpdateOutcome {
     status: 'tag-gone',
     moves: describeMoves(plan),
     error: `${gone.map((ref) => `"${escapeName(ref)}"`).join(', ')} no longer names any image in the store`,
+    code: 'PILOT_IMAGE_UNKNOWN',
     hint: `load or pull the image under that name again ("pilot load ARCHIVE", "pilot pull REF"), or register ${app} again with other images`,
   };
 }
@@ -103,7 +106,14 @@ export function updateApps(
       return updateOne(paths, app, options.dryRun);
     } catch (error) {
       if (!isPilotError(error)) throw error;
-      return { app, status: 'failed', moves: [], error: error.message, hint: error.hint };
+      return {
+        app,
+        status: 'failed',
+        moves: [],
+        error: error.message,
+        hint: error.hint,
+        code: error.code,
+      };
     }
   });
 }

@@ -8,10 +8,10 @@
  *
  * Node built-ins only: the launcher writes its plan through writeFileAtomic.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
 import { errnoOf, PilotError } from './errors.js';
 import { explainSystemError } from './system-error.js';
+import { runToolLight } from './tool-light.js';
 
 /**
  * Makes the entries of `dir` (names added, renamed or removed in it) durable. A file
@@ -51,19 +51,14 @@ const SYNC_ERRORS: ReadonlyArray<[string, string]> = [
  * Linux 5.8): a tree whose data did not reach the disk is never published.
  */
 export function syncTree(dir: string): void {
-  const r = spawnSync('sync', ['-f', dir], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
+  // A status of its own is a write error of the file system, told below in its terms.
+  const r = runToolLight(['sync', '-f', dir], {
+    purpose: `cannot write ${dir} to disk`,
+    env: { LC_ALL: 'C' },
+    okExitCodes: 'any',
   });
-  if (r.error) {
-    throw new PilotError('PILOT_RUNTIME', `cannot run sync to flush ${dir}: ${r.error.message}`, {
-      hint: 'install coreutils (sync -f makes a new layer durable before it is published)',
-      cause: r.error,
-    });
-  }
-  if (r.status === 0) return;
-  const said = (r.stderr ?? '').trim().replace(/^sync: /, '');
+  if (r.exitCode === 0) return;
+  const said = r.stderr.trim().replace(/^sync: /, '');
   const known = SYNC_ERRORS.find(([text]) => said.endsWith(text));
   if (known) {
     const error = Object.assign(new Error(said), { code: known[1], path: dir, syscall: 'syncfs' });
@@ -72,7 +67,7 @@ export function syncTree(dir: string): void {
   }
   throw new PilotError(
     'PILOT_RUNTIME',
-    `cannot write ${dir} to disk: ${said || `sync exited with ${r.status ?? r.signal}`}`,
+    `cannot write ${dir} to disk: ${said || `sync exited with ${r.exitCode}`}`,
     {
       hint: 'the file system reported a write error: check it (dmesg), then run the command again',
     },

@@ -1,3 +1,5 @@
+import { mapStack } from './internal-stack.js';
+
 /**
  * One error type for everything a user can act on. `code` is stable (tests and
  * scripts match on it), `message` names the file, line or entry, `hint` says what
@@ -31,6 +33,8 @@ export type PilotErrorCode =
   | 'PILOT_PACKAGE_FAILED'
   | 'PILOT_NEEDS_PRIVILEGE'
   | 'PILOT_RUNTIME'
+  | 'PILOT_TOOL_MISSING'
+  | 'PILOT_TOOL_FAILED'
   | 'PILOT_DISK_FULL'
   | 'PILOT_BUSY'
   | 'PILOT_MIGRATE_JOURNAL'
@@ -69,13 +73,20 @@ export function errnoOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** Formats an error the way every pilot command prints it: `pilot: message` + `hint: ...`. */
+/**
+ * Formats an error the way every pilot command and the launcher print it:
+ * `pilot: message`, `  hint: ...`, and `  code: PILOT_...`, the stable code scripts match
+ * on. Anything that is no PilotError is a bug of pilot's: its stack is printed, mapped to
+ * the source files when the bundle's source map is there (internal-stack.ts, loaded only
+ * here, so that no start-up pays for it).
+ */
 export function formatError(error: unknown, program = 'pilot'): string {
   if (isPilotError(error)) {
     const lines = [`${program}: ${error.message}`];
     if (error.hint) lines.push(`  hint: ${error.hint}`);
+    lines.push(`  code: ${error.code}`);
     return lines.join('\n');
   }
-  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  return `${program}: internal error: ${message}`;
+  const message = error instanceof Error ? mapStack(error.stack ?? error.message) : String(error);
+  return `${program}: internal error: ${message}\n  code: PILOT_INTERNAL`;
 }

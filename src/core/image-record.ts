@@ -145,13 +145,22 @@ export function refCandidates(ref: string): string[] {
 }
 
 export function readImageById(paths: PilotPaths, id: string): ImageRecord | undefined {
+  const file = join(storeDirs.images(paths), `${digestHex(id)}.json`);
+  let text: string;
   try {
-    return JSON.parse(
-      readFileSync(join(storeDirs.images(paths), `${digestHex(id)}.json`), 'utf8'),
-    ) as ImageRecord;
+    text = readFileSync(file, 'utf8');
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    return JSON.parse(text) as ImageRecord;
+  } catch (error) {
+    // Records are written whole (atomic rename): this one was damaged after that.
+    throw new PilotError('PILOT_IMAGE_INVALID', `image record ${file} is not valid JSON`, {
+      hint: 'run "pilot verify" (it names what is damaged), then load or pull the image again',
+      cause: error,
+    });
   }
 }
 

@@ -132,9 +132,19 @@ export const storeDirs = {
   instances: (p: PilotPaths) => join(p.store, 'instances'),
 };
 
+/**
+ * The hex of a `sha256:` digest. Image data is checked when it is loaded, so a bad one
+ * here comes from a damaged store record (a ref file, an image record): said as that.
+ */
 export function digestHex(digest: string): string {
   const hex = digest.startsWith('sha256:') ? digest.slice(7) : digest;
-  if (!/^[a-f0-9]{64}$/.test(hex)) throw new Error(`not a sha256 digest: ${digest}`);
+  if (!/^[a-f0-9]{64}$/.test(hex)) {
+    throw new PilotError(
+      'PILOT_IMAGE_INVALID',
+      `the store names ${quoteExcerpt(digest)} where a sha256 digest belongs: a damaged record`,
+      { hint: 'run "pilot verify" (it names what is damaged), then load or pull the image again' },
+    );
+  }
   return hex;
 }
 

@@ -3,9 +3,10 @@
  * the name service (`getent`, which knows LDAP and sssd users), so that any caller's
  * account resolves. Only the plan step reads these; the fast path stamps the files.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { ToolError } from '../core/tool-error.js';
+import { runToolLight } from '../core/tool-light.js';
 import { type Account, type GroupEntry, parseGroup, parsePasswd } from './identity.js';
 
 export const HOST_ACCOUNT_FILES = ['/etc/passwd', '/etc/group'];
@@ -18,9 +19,21 @@ function readOr(file: string): string {
   }
 }
 
+/**
+ * What the name service says, or '' when it knows nothing: an unknown key (getent exits
+ * 2), or no getent or id at all (a minimal host), leaves the files' answer standing.
+ */
+function askNameService(argv: string[]): string {
+  try {
+    return runToolLight(argv, { timeout: 10_000 }).stdout;
+  } catch (error) {
+    if (error instanceof ToolError) return '';
+    throw error;
+  }
+}
+
 function getent(database: string, key: string): string {
-  const r = spawnSync('getent', [database, key], { encoding: 'utf8', timeout: 10_000 });
-  return r.status === 0 ? r.stdout : '';
+  return askNameService(['getent', database, key]);
 }
 
 export function hostAccount(nameOrUid: string): Account | undefined {
@@ -58,7 +71,10 @@ export function hostGroupsOf(account: Account): number[] {
   const listed = parseGroup(readOr('/etc/group'))
     .filter((g) => g.members.includes(account.name))
     .map((g) => g.gid);
-  const r = spawnSync('id', ['-G', account.name], { encoding: 'utf8', timeout: 10_000 });
-  const viaNss = r.status === 0 ? r.stdout.trim().split(/\s+/).filter(Boolean).map(Number) : [];
+  const viaNss = askNameService(['id', '-G', account.name])
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
   return [...new Set([account.gid, ...listed, ...viaNss])];
 }

@@ -6,7 +6,6 @@
  * permissions (DESIGN.md, Trust). Nothing the list says, whatever the image's
  * `/removed` holds, can make it create, change or link anything outside the layer.
  */
-import { spawnSync } from 'node:child_process';
 import { type BigIntStats, statSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import { joinNul, splitNul } from '../core/bytes.js';
@@ -14,6 +13,8 @@ import { PilotError } from '../core/errors.js';
 import { pathPresent } from '../core/fs-query.js';
 import { makeDir } from '../core/modes.js';
 import { diskFull, diskFullIn } from '../core/system-error.js';
+import { ToolError } from '../core/tool-error.js';
+import { type LightToolResult, runToolLight } from '../core/tool-light.js';
 import type { HostFile } from './host-layer.js';
 import type { LayeredTree } from './image-tree.js';
 
@@ -132,13 +133,19 @@ export async function buildHostLayer(
   const args = ['--build-tree', staging];
   if (options.public) args.push('--public');
   if (hostRoot !== '/') args.push('--host-root', hostRoot);
-  const r = spawnSync(options.helper, args, { input: joinNul(ops), maxBuffer: 64 << 20 });
-  if (r.error || r.status !== 0) {
-    const said = r.stderr
-      ?.toString()
-      .trim()
-      .replace(/^pilot: /, '');
-    const full = said === undefined ? undefined : diskFullIn(said);
+  let r: LightToolResult<Buffer>;
+  try {
+    r = runToolLight([options.helper, ...args], {
+      purpose: 'cannot build the host layer',
+      input: joinNul(ops),
+      encoding: 'buffer',
+      maxBuffer: 64 << 20,
+    });
+  } catch (error) {
+    // The helper is pilot's own: its stderr is a message written for the user, said as is.
+    if (!(error instanceof ToolError) || error.status === undefined) throw error;
+    const said = error.stderr.trim().replace(/^pilot: /, '');
+    const full = diskFullIn(said);
     if (full !== undefined) {
       throw diskFull(dirname(staging), {
         code: full,
@@ -147,9 +154,10 @@ export async function buildHostLayer(
     }
     throw new PilotError(
       'PILOT_HOST_LAYER',
-      `cannot build the host layer: ${said || r.error?.message || `${options.helper} exited with ${r.status ?? r.signal}`}`,
+      `cannot build the host layer: ${said || `${options.helper} exited with ${error.status}`}`,
       {
         hint: 'the images\' /removed lists or host files named above are the cause; "pilot check APP" lists them',
+        cause: error,
       },
     );
   }

@@ -3,12 +3,13 @@
  * rpm asked through its own queries, or none; chosen by the host root and
  * PILOT_HOST_PACKAGES (core/host-root.ts, docs/design.md "The host root").
  */
-import { execFileSync } from 'node:child_process';
 import { type BigIntStats, readFileSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { identityOfStats } from '../core/file-identity.js';
 import type { PackageManagerChoice } from '../core/host-root.js';
+import { ToolError } from '../core/tool-error.js';
+import { runToolLight } from '../core/tool-light.js';
 import {
   DpkgIndex,
   type DpkgPackage,
@@ -82,18 +83,22 @@ export class DpkgDatabase implements PackageDatabase {
 
 export type RunTool = (args: string[]) => { status: number | null; stdout: string };
 
+/**
+ * One rpm query. Its exit status is an answer (a file no package owns, a package not
+ * installed); an rpm that dies is a ToolError that names it; a missing rpm is status null,
+ * which the database turns into its own error (what it could not list, and the switch).
+ */
 function runRpm(args: string[]): { status: number | null; stdout: string } {
   try {
-    const stdout = execFileSync('rpm', args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
+    const r = runToolLight(['rpm', ...args], {
+      purpose: "cannot query the host's rpm database",
       maxBuffer: 256 * 1024 * 1024,
+      okExitCodes: 'any',
     });
-    return { status: 0, stdout };
+    return { status: r.exitCode, stdout: r.stdout };
   } catch (error) {
-    const e = error as { status?: number | null; stdout?: string };
-    if (errnoOf(error) === 'ENOENT') return { status: null, stdout: '' };
-    return { status: e.status ?? 1, stdout: e.stdout ?? '' };
+    if (error instanceof ToolError && error.missing) return { status: null, stdout: '' };
+    throw error;
   }
 }
 

@@ -4,8 +4,9 @@
  * callers and (through a user namespace) for unprivileged ones. Read-only: each probe is
  * a throwaway process. `pilot doctor` and `pilot show` report it.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { runToolSync } from '../core/tool.js';
+import { ToolError } from '../core/tool-error.js';
 
 export interface Support {
   setting: string;
@@ -19,8 +20,14 @@ export function systemRunner(
   command: string,
   args: string[],
 ): { code: number | null; stderr: string } {
-  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
-  return { code: r.error ? null : r.status, stderr: r.stderr ?? '' };
+  // A probe: any exit status is its answer; one that did not run or end answers null.
+  try {
+    const r = runToolSync([command, ...args], { timeout: 10_000, okExitCodes: 'any' });
+    return { code: r.exitCode, stderr: r.stderr };
+  } catch (error) {
+    if (error instanceof ToolError) return { code: null, stderr: error.stderr };
+    throw error;
+  }
 }
 
 function probe(run: Runner, args: string[]): string | undefined {

@@ -4,12 +4,12 @@
  * extractor undoes (gzip, xz, zstd); its member names are returned, so that register can
  * tell whether a `--target` comes from it.
  */
-import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { readHead } from '../core/fs-query.js';
+import { runToolSync } from '../core/tool.js';
 import { compressionOf } from '../store/extract/decompress.js';
 import { splitEntryPath } from '../store/extract/entry-rules.js';
 import { decodeTarEscapes } from '../store/extract/gnu-tar.js';
@@ -43,15 +43,14 @@ function decompressHead(file: string, head: Buffer, compression: 'gzip' | 'xz' |
       throw refuse(file, `is not readable gzip data: ${(error as Error).message}`, MAKE_ONE);
     }
   }
-  const r = spawnSync(compression, ['-d', '-c', '-q'], { input: head, maxBuffer: 64 << 20 });
-  if (r.error) {
-    throw refuse(
-      file,
-      `is ${compression}-compressed, and ${compression} cannot run here: ${r.error.message}`,
-      `install ${compression === 'xz' ? 'xz-utils' : 'zstd'}, which every launch needs to extract it`,
-    );
-  }
-  return r.stdout;
+  // Any exit status: the head is cut short, and the tool says so after writing what it could.
+  return runToolSync([compression, '-d', '-c', '-q'], {
+    purpose: `cannot check --include-tar ${quoteExcerpt(file)}`,
+    input: head,
+    encoding: 'buffer',
+    maxBuffer: 64 << 20,
+    okExitCodes: 'any',
+  }).stdout;
 }
 
 /**
@@ -85,24 +84,27 @@ export function checkIncludeTar(file: string): Set<string> {
   }
   // GNU tar lists every member (and undoes gzip, xz, zstd itself); what it cannot read
   // is no tar, or a truncated one, and would fail the first launch.
-  const r = spawnSync('tar', ['-t', '-f', file, '--quoting-style=escape'], {
-    env: { ...process.env, LC_ALL: 'C' },
+  const r = runToolSync(['tar', '-t', '-f', file, '--quoting-style=escape'], {
+    purpose: `cannot check --include-tar ${quoteExcerpt(file)}`,
+    env: { LC_ALL: 'C' },
     maxBuffer: 256 << 20,
-    encoding: 'latin1',
+    encoding: 'buffer',
+    // A status of its own is the archive's fault, said below in the file's terms.
+    okExitCodes: 'any',
   });
-  if (r.error || r.status !== 0) {
-    const said = (r.stderr ?? '')
+  if (r.exitCode !== 0) {
+    const said = r.stderr
       .trim()
       .split('\n')[0]
       ?.replace(/^tar: /, '');
     throw refuse(
       file,
-      `is not a readable tar archive${compression === 'none' ? '' : ` (${compression} data)`}: ${quoteExcerpt(said || r.error?.message || `tar exited with ${r.status}`, 200)}`,
+      `is not a readable tar archive${compression === 'none' ? '' : ` (${compression} data)`}: ${quoteExcerpt(said || `tar exited with ${r.exitCode}`, 200)}`,
       MAKE_ONE,
     );
   }
   const names = new Set<string>();
-  for (const line of r.stdout.split('\n')) {
+  for (const line of r.stdout.toString('latin1').split('\n')) {
     if (line === '') continue;
     const name = splitEntryPath(decodeTarEscapes(line)).join('/');
     if (name !== '') names.add(name);

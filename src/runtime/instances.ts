@@ -12,7 +12,6 @@
  *
  * <id> is `<app>` for the default instance and `<app>@<name>` for `@NAME`.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +25,8 @@ import { mountPoints } from '../core/mountinfo.js';
 import { isOwnerAlive, type Owner } from '../core/owner.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
+import { toolError } from '../core/tool-error.js';
+import { runToolLight } from '../core/tool-light.js';
 import { treeSize } from '../core/tree-size.js';
 import { MAX_LOWERDIR_BYTES } from './launch-plan.js';
 
@@ -104,9 +105,14 @@ export function livePids(dirs: InstanceDirs): number[] {
 
 function unmount(path: string): void {
   // Lazy: a process still inside keeps its view; the mount leaves the host tree now.
-  const r = spawnSync('umount', ['-l', path], { encoding: 'utf8' });
-  if (r.status !== 0 && mountPoints().has(path)) {
-    throw new PilotError('PILOT_RUNTIME', `cannot unmount ${path}: ${r.stderr.trim()}`);
+  const argv = ['umount', '-l', path];
+  const r = runToolLight(argv, { okExitCodes: 'any' });
+  // Not mounted any more (a concurrent stop) is what was asked for.
+  if (r.exitCode !== 0 && mountPoints().has(path)) {
+    throw toolError(
+      { argv, purpose: `cannot unmount ${path}`, exitCode: r.exitCode, stderr: r.stderr },
+      { code: 'PILOT_RUNTIME' },
+    );
   }
 }
 
@@ -163,16 +169,13 @@ export async function ensureInstance(
         { hint: 'squash some layers of the image', exitCode: 125 },
       );
     }
-    const r = spawnSync('mount', ['-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
+    runToolLight(['mount', '-t', 'overlay', `pilot-${id}`, '-o', options, dirs.root], {
       cwd: paths.store,
-      encoding: 'utf8',
+      purpose: `cannot mount instance ${id}`,
+      code: 'PILOT_RUNTIME',
+      hint: '"pilot doctor" checks overlayfs; "pilot stop" removes a broken instance',
+      exitCode: 125,
     });
-    if (r.status !== 0) {
-      throw new PilotError('PILOT_RUNTIME', `cannot mount instance ${id}: ${r.stderr.trim()}`, {
-        hint: '"pilot doctor" checks overlayfs; "pilot stop" removes a broken instance',
-        exitCode: 125,
-      });
-    }
     for (const point of STANDARD_MOUNT_POINTS) {
       makeDirs(join(dirs.root, point.path));
     }

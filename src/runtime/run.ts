@@ -13,6 +13,8 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { joinNul } from '../core/bytes.js';
+import { formatError } from '../core/errors.js';
+import { toolError } from '../core/tool-error.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'] as const;
 
@@ -63,7 +65,13 @@ export function runHelper(
       resolve(code);
     };
     child.on('error', (error) => {
-      process.stderr.write(`pilot: cannot start ${helper}: ${error.message}\n`);
+      // The one spawn of the launch that is no tool run (stdio is the app's), failing alike.
+      const failure = toolError({
+        argv: [helper],
+        purpose: 'cannot start the app',
+        spawnError: error,
+      });
+      process.stderr.write(`${formatError(failure)}\n`);
       finish(126);
     });
     child.on('exit', (code, signal) => {

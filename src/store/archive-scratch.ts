@@ -12,15 +12,13 @@
 import { createReadStream, createWriteStream, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { explainSystemError } from '../core/system-error.js';
+import { ToolError } from '../core/tool-error.js';
 import { type Compression, decompressor, tap } from './extract/decompress.js';
 
 /** What stays free on the store's file system: this much, or 5% of it when that is less. */
 const RESERVED_BYTES = 1024 ** 3;
-
-/** Which Debian package (and most others) gives each tool. */
-const TOOL_PACKAGE = { xz: 'xz-utils', zstd: 'zstd' } as const;
 
 /**
  * How many bytes a decompressed archive may take in `dir`: the free space but a reserve,
@@ -42,18 +40,9 @@ function tooBig(source: string, compression: string, dir: string, limit: number)
   );
 }
 
-/** An error of the decompressor itself (the tool missing, the data corrupt). */
+/** An error of the decompressor itself (gzip's; zstd and xz fail as a ToolError that names the tool). */
 function unreadable(source: string, compression: Compression, error: unknown): PilotError {
-  if (compression !== 'gzip' && errnoOf(error) === 'ENOENT') {
-    return new PilotError(
-      'PILOT_IMAGE_INVALID',
-      `${source} is ${compression}-compressed, and the ${compression} program cannot run here: ${(error as Error).message}`,
-      {
-        hint: `install ${TOOL_PACKAGE[compression as 'xz' | 'zstd']} ("pilot doctor" lists what is missing), or decompress the archive yourself and load the plain tar`,
-        cause: error,
-      },
-    );
-  }
+  if (error instanceof ToolError) return error;
   return new PilotError(
     'PILOT_IMAGE_INVALID',
     `cannot decompress ${source} (${compression}): ${(error as Error).message}`,
@@ -96,7 +85,7 @@ export async function decompressArchive(
     onProgress?.(read, total);
   });
   try {
-    await pipeline(input, reader, decompressor(compression), counter, output);
+    await pipeline(input, reader, decompressor(compression, source), counter, output);
   } catch (error) {
     if (exceeded) throw tooBig(source, compression, scratchDir, limit);
     // No space, quota: the store's fault, not the archive's.

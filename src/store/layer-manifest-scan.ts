@@ -4,10 +4,10 @@
  * run for the overlay xattrs of the whole tree (Node has no xattr call). Used when a
  * layer is extracted (the record) and by `pilot verify` (the comparison).
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { PilotError } from '../core/errors.js';
+import { runToolSync } from '../core/tool.js';
+import { toolError } from '../core/tool-error.js';
 import { walkTree } from '../core/tree-walk.js';
 import type { EntryType, ManifestEntry } from './layer-manifest.js';
 
@@ -71,24 +71,37 @@ export function parseGetfattrDump(output: string): Map<string, string> {
 /** The overlay xattrs (trusted.overlay.* and user.overlay.*) of every entry below `root`. */
 export function readOverlayXattrs(root: string): Map<string, string> {
   // latin1 both ways: file names are bytes, and getfattr prints them as they are.
-  const result = spawnSync(
+  const argv = [
     'getfattr',
-    ['-R', '-P', '-h', '-d', '-e', 'hex', '-m', '^(trusted|user)\\.overlay\\.', '.'],
-    { cwd: root, encoding: 'latin1', maxBuffer: 256 * 1024 * 1024 },
-  );
-  if (result.error) {
-    throw new PilotError('PILOT_RUNTIME', `cannot run getfattr: ${result.error.message}`, {
-      hint: 'install attr (Debian: apt-get install attr)',
-      cause: result.error,
+    '-R',
+    '-P',
+    '-h',
+    '-d',
+    '-e',
+    'hex',
+    '-m',
+    '^(trusted|user)\\.overlay\\.',
+    '.',
+  ];
+  const options = {
+    purpose: `cannot read the overlay attributes below ${root}`,
+    cwd: root,
+    encoding: 'buffer' as const,
+    maxBuffer: 256 * 1024 * 1024,
+    // It exits 1 when one file cannot be read and still dumps the others: a failure
+    // only when it printed nothing.
+    okExitCodes: 'any' as const,
+  };
+  const result = runToolSync(argv, options);
+  if (result.exitCode !== 0 && result.stdout.length === 0) {
+    throw toolError({
+      argv,
+      purpose: options.purpose,
+      exitCode: result.exitCode,
+      stderr: result.stderr,
     });
   }
-  if (result.status !== 0 && result.stdout === '') {
-    throw new PilotError(
-      'PILOT_RUNTIME',
-      `getfattr -R ${root} failed (exit ${result.status}): ${result.stderr.trim()}`,
-    );
-  }
-  return parseGetfattrDump(result.stdout);
+  return parseGetfattrDump(result.stdout.toString('latin1'));
 }
 
 /** Every entry of the tree at `root` (the root itself as `.`), for the manifest. */

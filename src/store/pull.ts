@@ -4,13 +4,14 @@
  * (src/commands/pull.ts decides when; registries are registry-pull.ts's).
  */
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { checkRefLength, normalizeRef } from '../core/image-record.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { diskFull, diskFullIn } from '../core/system-error.js';
 import { removeTree } from '../core/temp-entries.js';
+import { runTool } from '../core/tool.js';
+import { stderrTail, ToolError } from '../core/tool-error.js';
 import { type LoadResult, loadArchive } from './load.js';
 import { validRef } from './ref-names.js';
 import { makeTempDir } from './temp.js';
@@ -31,16 +32,10 @@ interface Attempt {
   outcome: string;
 }
 
-function describeFailure(error: unknown): string {
-  const failure = error as {
-    code?: string;
-    stderr?: string;
-    shortMessage?: string;
-    message?: string;
-  };
-  if (failure.code === 'ENOENT') return 'not installed';
-  const stderr = failure.stderr?.trim();
-  return stderr || failure.shortMessage || failure.message || String(error);
+/** What a podman call that failed says in the list of attempts. */
+function describeFailure(error: ToolError): string {
+  if (error.missing) return 'not installed';
+  return stderrTail(error.stderr) || error.message;
 }
 
 export async function pullImage(
@@ -64,9 +59,10 @@ export async function pullImage(
     const exists = [podman, '--runtime', 'runc', 'image', 'exists', ref];
     // Why podman could not hand the image over; undefined once it has saved it.
     let failure: Attempt | undefined;
+    let command = exists;
     try {
-      const check = await execa(exists[0]!, exists.slice(1), { reject: false, env });
-      if (check.failed && check.exitCode === undefined) throw check;
+      // Exit status 1: podman does not have it (not a failure of podman).
+      const check = await runTool(exists, { env, okExitCodes: [0, 1] });
       if (check.exitCode !== 0) {
         failure = {
           command: exists.join(' '),
@@ -84,10 +80,12 @@ export async function pullImage(
           archive,
           ref,
         ];
-        await execa(save[0]!, save.slice(1), { env });
+        command = save;
+        await runTool(save, { env });
       }
     } catch (error) {
-      failure = { command: exists.join(' '), outcome: describeFailure(error) };
+      if (!(error instanceof ToolError)) throw error;
+      failure = { command: command.join(' '), outcome: describeFailure(error) };
     }
     if (failure !== undefined) {
       // podman save ran out of space writing the archive: the disk is full, not the name

@@ -1,4 +1,12 @@
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -31,13 +39,23 @@ describe('make install PREFIX=/usr DESTDIR=...', () => {
     expect(files).toContain('usr/libexec/pilot/pilot.mjs');
     expect(files).toContain('usr/libexec/pilot/pilot-launch.mjs');
     expect(files).toContain('usr/libexec/pilot/pilot-exec');
+    // Source maps beside each bundle and chunk: an internal error points at src/.
+    expect(files).toContain('usr/libexec/pilot/pilot.mjs.map');
+    expect(files).toContain('usr/libexec/pilot/pilot-launch.mjs.map');
+    const chunks = files.filter((f) => /^usr\/libexec\/pilot\/chunks\/.*\.mjs$/.test(f));
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const chunk of chunks) expect(files).toContain(`${chunk}.map`);
+    const map = JSON.parse(
+      readFileSync(join(installed.destdir, 'usr/libexec/pilot/pilot.mjs.map'), 'utf8'),
+    );
+    expect(map.sources).toContain('../src/cli.ts');
     expect(files).toContain('usr/share/man/man1/pilot.1');
     expect(files).toContain('usr/share/man/man1/pilot-load.1');
     expect(files).toContain('usr/share/bash-completion/completions/pilot');
     expect(files).toContain('usr/share/zsh/site-functions/_pilot');
     const unexpected = files.filter(
       (f) =>
-        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs|pilot-launch\.mjs|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
+        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs(\.map)?|pilot-launch\.mjs(\.map)?|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs(\.map)?)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
           f,
         ),
     );

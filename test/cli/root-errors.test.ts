@@ -52,12 +52,13 @@ function withArchive(args: string[]): string[] {
   return args.map((arg) => (arg === ARCHIVE ? archive : arg));
 }
 
-/** One message (and its hint), no stack, no internal error. */
+/** One message (and its hint), its code, no stack, no internal error. */
 function expectOneMessage(r: Result, mentions: string): void {
   expect(r.code, r.stderr).toBe(1);
   expect(r.stderr).not.toContain('internal error');
   expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+  expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(3);
+  expect(r.stderr).toMatch(/\n {2}code: PILOT_[A-Z_]+\n$/);
   expect(r.stderr).toMatch(/^pilot: /);
   expect(r.stderr).toContain(mentions);
 }

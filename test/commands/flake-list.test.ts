@@ -132,7 +132,12 @@ describe("pilot's own list records (list --json)", () => {
 
   it('reports a broken flake as an entry with its error, in the table too', () => {
     const entry = pilotListEntry(paths, broken);
-    expect(entry).toEqual({ app: 'broken', ok: false, error: 'broken.yaml:3: bad' });
+    expect(entry).toEqual({
+      app: 'broken',
+      ok: false,
+      error: 'broken.yaml:3: bad',
+      code: 'PILOT_FLAKE_INVALID',
+    });
     expect(pilotListRows([entry])).toEqual([['broken', '', 'error: broken.yaml:3: bad', '', '']]);
   });
 });

@@ -1,6 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPilotError, type PilotError } from '../../src/core/errors.js';
-import { resolvePaths } from '../../src/core/paths.js';
+import { readImageById } from '../../src/core/image-record.js';
+import { digestHex, resolvePaths, storeDirs } from '../../src/core/paths.js';
 
 function refusal(fn: () => unknown): PilotError {
   try {
@@ -76,6 +80,43 @@ describe('resolvePaths', () => {
       expect(error.message).toContain(`contains ${name}, which overlay mount options cannot carry`);
       // The value is quoted escaped: a newline does not break the message.
       expect(error.message.split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('damaged store records', () => {
+  it('a digest that is none is a PilotError naming it, not an internal error', () => {
+    expect(digestHex(`sha256:${'a'.repeat(64)}`)).toBe('a'.repeat(64));
+    let error: unknown;
+    try {
+      digestHex('sha256:../../etc');
+    } catch (e) {
+      error = e;
+    }
+    expect(isPilotError(error)).toBe(true);
+    expect(error).toMatchObject({
+      code: 'PILOT_IMAGE_INVALID',
+      message: 'the store names "sha256:../../etc" where a sha256 digest belongs: a damaged record',
+    });
+  });
+
+  it('an image record that is not JSON is a PilotError naming the file', () => {
+    const root = mkdtempSync(join(tmpdir(), 'pilot-record-'));
+    try {
+      const paths = resolvePaths({ root });
+      const id = `sha256:${'b'.repeat(64)}`;
+      mkdirSync(storeDirs.images(paths), { recursive: true });
+      const file = join(storeDirs.images(paths), `${'b'.repeat(64)}.json`);
+      writeFileSync(file, '{"id": "sha256:');
+      expect(() => readImageById(paths, id)).toThrow(
+        expect.objectContaining({
+          code: 'PILOT_IMAGE_INVALID',
+          message: `image record ${file} is not valid JSON`,
+        }),
+      );
+      expect(readImageById(paths, `sha256:${'c'.repeat(64)}`)).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

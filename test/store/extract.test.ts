@@ -267,10 +267,30 @@ describe('extractTarSafely reports bad input', () => {
       execFileSync('zstd', ['-q', '-c'], { input: tar }),
     );
     expect(result).toMatchObject({ ok: false, code: 'PILOT_IMAGE_INVALID' });
-    expect(result.message).toMatch(/user\.tar: cannot read the archive: zstd -d failed \(exit 1\)/);
+    expect(result.message).toMatch(
+      /^cannot decompress user\.tar: `zstd -d -c -q` exited with status 1: Read error/,
+    );
     expect(result.message).not.toContain('stdin');
     expect(stderr).toBe('');
     expect(status).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it.skipIf(!hasZstd)('a zstd layer without zstd installed says so, not "corrupt"', async () => {
+    const data = execFileSync('zstd', ['-q', '-c'], {
+      input: encodeTar([{ path: 'f', body: 'x' }]),
+    });
+    const path = process.env.PATH;
+    process.env.PATH = join(store.dir, 'no-tools');
+    try {
+      const error = await extract(data).catch((e: unknown) => e);
+      expect(error).toMatchObject({
+        code: 'PILOT_TOOL_MISSING',
+        message: 'cannot decompress test.tar: zstd is not installed (apt-get install zstd)',
+      });
+    } finally {
+      process.env.PATH = path;
+    }
     expect(readdirSync(tmp)).toEqual([]);
   });
 

@@ -2,9 +2,9 @@
  * The input side of both passes: which compression an archive uses, a stream that
  * undoes it, and a tap that counts and hashes bytes on their way through.
  */
-import { spawn } from 'node:child_process';
 import { Duplex, PassThrough, type Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { startToolLight } from '../../core/tool-light.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz' | 'none';
 
@@ -39,11 +39,15 @@ export async function sniffCompression(open: () => Readable): Promise<Compressio
   return found === 'gzip' || found === 'zstd' || found === 'xz' ? found : 'none';
 }
 
-export function decompressor(compression: Compression): Duplex {
+/**
+ * A stream that undoes `compression`; `what` (a layer's label, an archive's path) names
+ * the data in a failure of zstd or xz, a ToolError that callers pass on as it is.
+ */
+export function decompressor(compression: Compression, what = 'the archive'): Duplex {
   if (compression === 'gzip') return createGunzip();
   if (compression === 'none') return new PassThrough();
   // zstd and xz by their command-line tools (Node 20's zlib has neither).
-  return toolDecompressor(compression);
+  return toolDecompressor(compression, what);
 }
 
 /**
@@ -53,57 +57,57 @@ export function decompressor(compression: Compression): Duplex {
  * elsewhere in the pipeline) ends the tool; its late errors (EPIPE on a closed stdin) are
  * swallowed.
  */
-function toolDecompressor(tool: 'zstd' | 'xz'): Duplex {
-  const child = spawn(tool, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
+function toolDecompressor(tool: 'zstd' | 'xz', what: string): Duplex {
+  const { child, exit } = startToolLight([tool, '-d', '-c', '-q'], {
+    purpose: `cannot decompress ${what}`,
+    code: 'PILOT_IMAGE_INVALID',
+    hint: 'the archive is corrupt or truncated; save or copy it again',
+    // The name they give their input ("/*stdin*\\ :", "xz: (stdin):") says nothing here.
+    stderrFilter: (text) => text.replace(/^(?:xz: )?(?:\/\*stdin\*\\?|\(stdin\))\s*:\s*/gm, ''),
+  });
+  const stdin = child.stdin!;
+  const stdout = child.stdout!;
   let ended = false;
   const duplex = new Duplex({
     write(chunk: Buffer, _encoding, callback) {
-      if (child.stdin.destroyed) return callback();
-      if (child.stdin.write(chunk)) return callback();
+      if (stdin.destroyed) return callback();
+      if (stdin.write(chunk)) return callback();
       const done = () => {
-        child.stdin.off('drain', done);
-        child.stdin.off('close', done);
+        stdin.off('drain', done);
+        stdin.off('close', done);
         callback();
       };
-      child.stdin.on('drain', done);
-      child.stdin.on('close', done);
+      stdin.on('drain', done);
+      stdin.on('close', done);
     },
     final(callback) {
-      child.stdin.end();
+      stdin.end();
       callback();
     },
     read() {
-      child.stdout.resume();
+      stdout.resume();
     },
     destroy(error, callback) {
       if (!ended) child.kill('SIGKILL');
       callback(error);
     },
   });
-  child.stdin.on('error', () => {
+  stdin.on('error', () => {
     // zstd exited before reading everything: its exit status says why (below).
   });
-  child.stdout.on('data', (chunk: Buffer) => {
-    if (!duplex.push(chunk)) child.stdout.pause();
+  stdout.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) stdout.pause();
   });
-  child.stderr.on('data', (chunk: Buffer) => {
-    if (stderr.length < 4096) stderr += chunk.toString();
-  });
-  child.on('error', (error) => duplex.destroy(error));
-  child.on('close', (code, signal) => {
-    ended = true;
-    if (duplex.destroyed) return;
-    if (code === 0) duplex.push(null);
-    else {
-      // Its last line, without the name it gives its input ("/*stdin*\ :", "xz: (stdin):").
-      const last = stderr.trim().split('\n').at(-1) ?? '';
-      const why =
-        last.replace(/^(?:xz: )?(?:\/\*stdin\*\\?|\(stdin\))\s*:\s*/, '') ||
-        (signal ? `killed by ${signal}` : '');
-      duplex.destroy(new Error(`${tool} -d failed (exit ${code ?? signal}): ${why}`));
-    }
-  });
+  exit.then(
+    () => {
+      ended = true;
+      if (!duplex.destroyed) duplex.push(null);
+    },
+    (error: unknown) => {
+      ended = true;
+      if (!duplex.destroyed) duplex.destroy(error as Error);
+    },
+  );
   return duplex;
 }
 

@@ -4,12 +4,11 @@
  * its own quoting, for the cross-check against what pass 1 validated.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PilotError } from '../../core/errors.js';
-import { escapeExcerpt } from '../../core/excerpt.js';
 import { diskFull, diskFullIn } from '../../core/system-error.js';
+import { ToolError } from '../../core/tool-error.js';
+import { startToolLight } from '../../core/tool-light.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 import { invalid, splitEntryPath } from './entry-rules.js';
 
@@ -54,13 +53,6 @@ function gnuTarArgs(staging: string, privileged: boolean): string[] {
   return args;
 }
 
-export function waitForExit(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? 15 : 0)));
-  });
-}
-
 /** What pass 2 needs of the extract options; `privileged` is settled by the caller. */
 export interface GnuTarOptions {
   privileged: boolean;
@@ -75,27 +67,24 @@ export async function extractPass(
   options: GnuTarOptions,
 ): Promise<string[]> {
   const { privileged } = options;
-  const child = spawn('tar', gnuTarArgs(staging, privileged), {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
+  const { child, exit } = startToolLight(['tar', ...gnuTarArgs(staging, privileged)], {
+    purpose: `cannot extract ${label}`,
+    code: 'PILOT_RUNTIME',
+    env: { LC_ALL: 'C' },
   });
+  const stdin = child.stdin!;
   let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('latin1');
-  child.stdout.on('data', (chunk: string) => {
+  child.stdout!.setEncoding('latin1');
+  child.stdout!.on('data', (chunk: string) => {
     stdout += chunk;
   });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = waitForExit(child);
   // GNU tar may exit as soon as it reads the end-of-archive blocks, before the padding
   // after them: a closed stdin then is not an error (its exit status says how it went).
   let stdinClosed = false;
-  child.stdin.on('error', () => {
+  stdin.on('error', () => {
     stdinClosed = true;
   });
-  child.stdin.on('close', () => {
+  stdin.on('close', () => {
     stdinClosed = true;
   });
   let feedError: unknown;
@@ -103,53 +92,39 @@ export async function extractPass(
     await pipeline(
       open(),
       tap((chunk) => options.onBytes?.(chunk.length)),
-      decompressor(compression),
+      decompressor(compression, label),
       async (source: AsyncIterable<Buffer>) => {
         for await (const chunk of source) {
           if (stdinClosed) break;
-          if (!child.stdin.write(chunk)) {
+          if (!stdin.write(chunk)) {
             await new Promise<void>((resolve) => {
               const done = () => {
-                child.stdin.off('drain', done);
-                child.stdin.off('close', done);
+                stdin.off('drain', done);
+                stdin.off('close', done);
                 resolve();
               };
-              child.stdin.on('drain', done);
-              child.stdin.on('close', done);
+              stdin.on('drain', done);
+              stdin.on('close', done);
             });
           }
         }
-        child.stdin.end();
+        stdin.end();
       },
     );
   } catch (error) {
     feedError = error;
-    child.stdin.destroy();
+    stdin.destroy();
   }
-  let code: number;
-  try {
-    code = await exited;
-  } catch (error) {
-    throw new PilotError(
-      'PILOT_RUNTIME',
-      `cannot run GNU tar to extract ${label}: ${(error as Error).message}`,
-      {
-        hint: 'install GNU tar (Debian: apt-get install tar)',
-        cause: error,
-      },
-    );
-  }
-  const full = code === 0 ? undefined : diskFullIn(stderr);
-  if (full !== undefined) {
-    throw diskFull(staging, { code: full, doing: `extracting ${label}` });
-  }
-  if (code !== 0) {
-    throw new PilotError(
-      'PILOT_RUNTIME',
-      // Its last words, short and escaped: they quote the image's entry names.
-      `GNU tar failed (exit ${code}) extracting ${label}: ${escapeExcerpt(stderr.trim().split('\n').slice(-3).join(' / '), 300) || 'no message'}`,
-      { hint: 'command: tar ' + gnuTarArgs(staging, privileged).join(' ') },
-    );
+  const tarError = await exit.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  // A decompressor that is missing or failed cut tar's input short: its error is the cause.
+  if (feedError instanceof ToolError) throw feedError;
+  if (tarError !== undefined) {
+    const full = tarError instanceof ToolError ? diskFullIn(tarError.stderr) : undefined;
+    if (full !== undefined) throw diskFull(staging, { code: full, doing: `extracting ${label}` });
+    throw tarError;
   }
   if (feedError !== undefined) {
     throw invalid(label, `cannot read the archive: ${(feedError as Error).message}`, feedError);

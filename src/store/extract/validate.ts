@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { explainSystemError, withPath } from '../../core/system-error.js';
+import { ToolError } from '../../core/tool-error.js';
 import { type Compression, decompressor, tap } from './decompress.js';
 import { EntryValidator, invalid, unsafe } from './entry-rules.js';
 
@@ -91,7 +92,7 @@ export async function validatePass(
         rawSize += chunk.length;
         options.onBytes?.(chunk.length);
       }),
-      decompressor(compression),
+      decompressor(compression, label),
       async (source: AsyncIterable<Buffer>) => {
         for await (const chunk of source) {
           // uncompressed: the tar is the blob, hashed once above
@@ -119,6 +120,8 @@ export async function validatePass(
     if (spoolFile !== undefined && (spoolErrno === 'ENOSPC' || spoolErrno === 'EDQUOT')) {
       throw explainSystemError(withPath(spoolError, spoolFile));
     }
+    // zstd or xz missing or failing says so itself, naming the data.
+    if (error instanceof ToolError) throw error;
     throw invalid(label, `cannot read the archive: ${(error as Error).message}`, error);
   }
   parser.end();

@@ -4,15 +4,14 @@
  * Paths inside the layer may reach past PATH_MAX below the staging dir: they go to the
  * kernel through withShortPath, or relative to the staging dir (tar, setfattr).
  */
-import { spawn } from 'node:child_process';
 import { lstatSync, lutimesSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { withShortPath } from '../../core/long-path.js';
 import { removeTree, tempName } from '../../core/temp-entries.js';
+import { startToolLight } from '../../core/tool-light.js';
 import { encodeTar } from '../tar-write.js';
 import { type EntryValidator, OPAQUE_MARKER, WHITEOUT_PREFIX } from './entry-rules.js';
-import { waitForExit } from './gnu-tar.js';
 
 /** The `getfattr --dump` escaping that `setfattr --restore` reads back. */
 function escapeDumpName(name: string): string {
@@ -26,37 +25,19 @@ function escapeDumpName(name: string): string {
   return out;
 }
 
-async function runTool(
-  command: string,
-  args: string[],
-  input: Buffer | undefined,
-  cwd: string,
-): Promise<void> {
-  const child = spawn(command, args, { cwd, stdio: ['pipe', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
+/** Runs `argv` in `cwd` with `input` on its stdin; fails as every tool does (tool-error.ts). */
+async function feedTool(argv: string[], input: Buffer | undefined, cwd: string): Promise<void> {
+  const { child, exit } = startToolLight(argv, {
+    cwd,
+    stdout: 'ignore',
+    purpose: 'cannot finish the layer',
+    code: 'PILOT_RUNTIME',
   });
-  const exited = waitForExit(child);
   child.stdin?.on('error', () => {
-    // exit status reports the failure
+    // its exit status reports the failure
   });
   child.stdin?.end(input);
-  let code: number;
-  try {
-    code = await exited;
-  } catch (error) {
-    throw new PilotError('PILOT_RUNTIME', `cannot run ${command}: ${(error as Error).message}`, {
-      hint: command === 'setfattr' ? 'install attr (Debian: apt-get install attr)' : undefined,
-      cause: error,
-    });
-  }
-  if (code !== 0) {
-    throw new PilotError(
-      'PILOT_RUNTIME',
-      `${command} ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`,
-    );
-  }
+  await exit;
 }
 
 /**
@@ -84,9 +65,8 @@ export async function makeWhiteoutDevices(
     devminor: 0,
   }));
   const owner = privileged ? ['--same-owner'] : ['--no-same-owner'];
-  await runTool(
-    'tar',
-    ['-x', '-f', '-', '-C', root, '--numeric-owner', ...owner],
+  await feedTool(
+    ['tar', '-x', '-f', '-', '-C', root, '--numeric-owner', ...owner],
     encodeTar(devices),
     root,
   );
@@ -172,7 +152,7 @@ export async function convertWhiteouts(
     const dumpFile = join(tmpDir, tempName('opaque'));
     writeFileSync(dumpFile, dump);
     try {
-      await runTool('setfattr', ['-h', `--restore=${dumpFile}`], undefined, staging);
+      await feedTool(['setfattr', '-h', `--restore=${dumpFile}`], undefined, staging);
     } finally {
       rmSync(dumpFile, { force: true });
     }

@@ -9,8 +9,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { PilotError } from '../../core/errors.js';
+import { runTool, type ToolResult } from '../../core/tool.js';
+import { ToolError } from '../../core/tool-error.js';
 
 export type GpgvResult =
   | { ok: true; fingerprint: string; payload: Buffer }
@@ -90,37 +91,37 @@ export async function verifyWithGpgv(
     writeFileSync(keyringFile, keyring, { mode: 0o600 });
     writeFileSync(signatureFile, signature, { mode: 0o600 });
     const args = ['--status-fd', '3', '--keyring', keyringFile, '--output', '-', signatureFile];
-    const result = await execa(gpgv, args, {
-      env: { GNUPGHOME: home, LC_ALL: 'C' },
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      encoding: 'buffer',
-      reject: false,
-      timeout: TIMEOUT_MS,
-      maxBuffer: MAX_PAYLOAD,
-    });
-    const stderr = Buffer.from(result.stderr ?? []).toString();
-    if (result.exitCode === undefined && !result.timedOut && !result.isMaxBuffer) {
-      const missing = (result as { code?: string }).code === 'ENOENT';
-      throw new PilotError(
-        'PILOT_RUNTIME',
-        missing
-          ? `cannot verify image signatures: ${gpgv} is not installed`
-          : `cannot run ${gpgv}: ${result.shortMessage}`,
-        {
-          hint: 'install gpgv (Debian: apt-get install gpgv), which the trust policy needs for signedBy',
-          cause: result,
-        },
-      );
+    let result: ToolResult<Buffer>;
+    try {
+      // Any exit status: gpgv's status lines (fd 3) say what it found, and are read below.
+      result = await runTool([gpgv, ...args], {
+        purpose: 'cannot verify image signatures',
+        env: { GNUPGHOME: home, LC_ALL: 'C' },
+        encoding: 'buffer',
+        extraPipes: 1,
+        okExitCodes: 'any',
+        timeout: TIMEOUT_MS,
+        maxBuffer: MAX_PAYLOAD,
+      });
+    } catch (error) {
+      if (!(error instanceof ToolError)) throw error;
+      if (error.timedOut)
+        return { ok: false, reason: `gpgv did not finish within ${TIMEOUT_MS / 1000} s` };
+      if (error.overflowed) {
+        return {
+          ok: false,
+          reason: `the signed payload is larger than ${MAX_PAYLOAD} bytes, not a container signature`,
+        };
+      }
+      if (!error.missing) throw error; // it could not run, or died
+      // Nothing can be verified without it.
+      throw new PilotError(error.code, error.message, {
+        hint: 'install gpgv (Debian: apt-get install gpgv), which the trust policy needs for signedBy',
+        cause: error,
+      });
     }
-    if (result.timedOut)
-      return { ok: false, reason: `gpgv did not finish within ${TIMEOUT_MS / 1000} s` };
-    if (result.isMaxBuffer) {
-      return {
-        ok: false,
-        reason: `the signed payload is larger than ${MAX_PAYLOAD} bytes, not a container signature`,
-      };
-    }
-    const status = readStatus(Buffer.from(result.stdio[3] as Uint8Array).toString());
+    const stderr = result.stderr;
+    const status = readStatus((result.extra[0] ?? Buffer.alloc(0)).toString());
     if (status.signatures > 1) {
       return {
         ok: false,
@@ -150,7 +151,7 @@ export async function verifyWithGpgv(
     return {
       ok: true,
       fingerprint: status.valid[0]!,
-      payload: Buffer.from(result.stdout as Uint8Array),
+      payload: result.stdout,
     };
   } finally {
     rmSync(home, { recursive: true, force: true });

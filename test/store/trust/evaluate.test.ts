@@ -345,8 +345,9 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
     fx.publish(REPO, image.digest, [image.signature]);
     const config = setup(scoped([signedBy()]), undefined, { gpgv: join(fx.dir, 'no-such-gpgv') });
     const error = await rejection(evaluateTrust(config, tagged()));
-    expect(error.code).toBe('PILOT_RUNTIME');
-    expect(error.message).toContain('no-such-gpgv is not installed');
+    expect(error.code).toBe('PILOT_TOOL_MISSING');
+    expect(error.message).toContain('cannot verify image signatures: ');
+    expect(error.message).toContain('no-such-gpgv does not exist');
     expect(error.hint).toContain('apt-get install gpgv');
   });
 
