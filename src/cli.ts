@@ -67,7 +67,7 @@ export function buildProgram(): Command {
     .action(async (ref: string, options, command: Command) => {
       const paths = pathsOf(command);
       const { removeImageRef } = await import('./store/images.js');
-      const { appsUsingImage } = await import('./commands/apps.js');
+      const { appsUsingImage } = await import('./core/app-registry.js');
       const result = removeImageRef(paths, ref, {
         force: Boolean(options.force),
         usedBy: (id: string) => appsUsingImage(paths, id),
@@ -162,7 +162,7 @@ export function buildProgram(): Command {
         // an image gone from the store: the flake is still shown
       }
       const effective = effectiveSettings(flake, loaded.podmanAt, image, process.getuid?.() ?? 0);
-      const { link, note } = (await import('./commands/apps.js')).linkNote(paths, flake);
+      const { link, note } = (await import('./core/app-registry.js')).linkNote(paths, flake);
       if (options.json) return printJson({ ...flake, link, effective });
       process.stdout.write(
         `# from ${files.join(', ')}\n${note}${serializeFlake(flake, { header: '' })}${effectiveText(effective)}`,
@@ -260,7 +260,7 @@ export function buildProgram(): Command {
     .action(async (kind: string, _options, command: Command) => {
       const paths = pathsOf(command, { readOnly: true });
       let words: string[];
-      if (kind === 'apps') words = (await import('./commands/apps.js')).appNames(paths);
+      if (kind === 'apps') words = (await import('./core/app-registry.js')).appNames(paths);
       else if (kind === 'images')
         words = [...(await import('./core/image-record.js')).listRefs(paths).keys()].sort();
       else throw new PilotError('PILOT_USAGE', `cannot complete "${kind}": use apps or images`);

@@ -23,7 +23,7 @@ export function defineImages(program: Command): void {
     .action(async (options, command: Command) => {
       const paths = pathsOf(command);
       const { listImages } = await import('../store/images.js');
-      const { loadApps, pinnedIds } = await import('../commands/apps.js');
+      const { loadApps, pinnedIds } = await import('../core/app-registry.js');
       const apps = loadApps(paths);
       const usedBy = (id: string) =>
         apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);

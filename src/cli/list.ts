@@ -31,7 +31,7 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
   // flake-ctl's rootless mode: an unprivileged caller always lists its own flakes.
   command.addOption(new Option('--user', 'accepted for flake-ctl (no effect)').hideHelp());
   return command.action(async (options, cmd: Command) => {
-    const { loadApps } = await import('../commands/apps.js');
+    const { loadApps } = await import('../core/app-registry.js');
     const list = await import('../commands/flake-list.js');
     const paths = pathsOf(cmd);
     const apps = loadApps(paths);

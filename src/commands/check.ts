@@ -8,7 +8,7 @@
  */
 import { accessSync, constants, lstatSync } from 'node:fs';
 import { basename } from 'node:path';
-
+import { appLinkKind, flakePilotNote, type LinkKind } from '../core/app-registry.js';
 import { isPilotError, PilotError } from '../core/errors.js';
 import { type Flake, type HostFilesPolicy, loadFlake } from '../core/flake-file.js';
 import { hostSettings, onHost } from '../core/host-root.js';
@@ -19,7 +19,6 @@ import {
   type HostFileOrigin,
 } from '../runtime/host-files.js';
 import { flakeImages } from '../runtime/launch.js';
-import { appLinkKind, flakePilotNote, type LinkKind } from './apps.js';
 
 export interface CheckedFile {
   path: string;

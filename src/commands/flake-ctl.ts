@@ -14,6 +14,7 @@
  */
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { appsUsingImage, loadApps } from '../core/app-registry.js';
 import { isPilotError, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
 import { readBounded } from '../core/fs-query.js';
@@ -25,7 +26,6 @@ import { LayeredTree } from '../runtime/image-tree.js';
 import { listInstances } from '../runtime/instances.js';
 import { stackLayers } from '../runtime/launch-plan.js';
 import { removeImageRef } from '../store/images.js';
-import { appsUsingImage, loadApps } from './apps.js';
 import type { InstanceRecord } from './flake-list.js';
 import type { RegisterOptions } from './register.js';
 import { type RemoveResult, removeApp, removeByContainer } from './remove.js';

@@ -5,11 +5,11 @@
  * headline and a ruler). Pure: the command modules read, these shape.
  */
 import { join } from 'node:path';
+import { type AppEntry, appLinkKind } from '../core/app-registry.js';
 import { isPilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { taggedImageId } from '../core/image-record.js';
 import type { PilotPaths } from '../core/paths.js';
-import { type AppEntry, appLinkKind } from './apps.js';
 import { behindRefs, planAppUpdate } from './update-plan.js';
 
 export const LIST_FORMATS = ['table', 'json', 'csv'] as const;

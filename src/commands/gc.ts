@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type AppEntry, loadApps, pinnedIds } from '../core/app-registry.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { listDir } from '../core/list-dir.js';
 import { removeDeadClaim } from '../core/lock.js';
@@ -17,7 +18,6 @@ import { collectLauncherCaches } from '../runtime/caches.js';
 import { storeUsage } from '../runtime/in-use.js';
 import { deleteUnusedImages, type GarbageResult, readAllImages } from '../store/images.js';
 import { withGcLock } from '../store/temp.js';
-import { type AppEntry, loadApps, pinnedIds } from './apps.js';
 
 export interface GcResult extends GarbageResult {
   hostLayers: string[];

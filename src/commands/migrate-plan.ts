@@ -5,9 +5,9 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isScalar, type Node, parseDocument, stringify, type YAMLMap } from 'yaml';
+import type { LinkKind } from '../core/app-registry.js';
 import { PilotError } from '../core/errors.js';
 import { type Flake, type FlakeSource, flakeFromSources } from '../core/flake-file.js';
-import type { LinkKind } from './apps.js';
 import type { JournalEntry } from './migrate-journal.js';
 
 function cannotPin(file: string, why: string): PilotError {

@@ -3,11 +3,11 @@
  * migrated (their relative includes made absolute, migrate-includes.ts).
  */
 
+import { linkKind } from '../core/app-registry.js';
 import { isPilotError } from '../core/errors.js';
 import type { Flake, FlakeSource } from '../core/flake-file.js';
 import { flakeFromSources, readFlakeSources } from '../core/flake-file.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
-import { linkKind } from './apps.js';
 import { absoluteIncludesText, type IncludeRewrite } from './migrate-includes.js';
 
 export interface Candidate {

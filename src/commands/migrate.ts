@@ -9,12 +9,12 @@
  */
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { appNames, linkKind } from '../core/app-registry.js';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError, type PilotErrorCode } from '../core/errors.js';
 import { claimLock, type Lock } from '../core/lock.js';
 import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { appNames, linkKind } from './apps.js';
 import { flakePilotStorageConf, type ImportedImage, importImage } from './migrate-images.js';
 import { missingInclude, rewriteWarning } from './migrate-includes.js';
 import {

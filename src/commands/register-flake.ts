@@ -9,6 +9,7 @@
  */
 import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix, resolve } from 'node:path';
+import { isAppLink } from '../core/app-registry.js';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
@@ -28,7 +29,6 @@ import { collectHostFiles } from '../runtime/host-files.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { flakeImages } from '../runtime/launch.js';
 import type { PlanImages } from '../runtime/launch-plan.js';
-import { isAppLink } from './apps.js';
 import { previousFlake, type RegisterResult, registrationComplete } from './register.js';
 
 function invalid(file: string, why: string, hint: string): PilotError {

@@ -5,6 +5,7 @@
  */
 import { existsSync, lstatSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix } from 'node:path';
+import { isAppLink, linkKind } from '../core/app-registry.js';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
@@ -28,7 +29,6 @@ import { LayeredTree } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { imageSetting, type PlanImages, stackLayers } from '../runtime/launch-plan.js';
 import { refProblem } from '../store/ref-names.js';
-import { isAppLink, linkKind } from './apps.js';
 import { checkTarget } from './register-target.js';
 
 export interface RegisterOptions {

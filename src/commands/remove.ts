@@ -5,6 +5,7 @@
 
 import { renameSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
+import { appNames, isAppLink, loadApps } from '../core/app-registry.js';
 import { removeEntry } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { faultPoint } from '../core/fault.js';
@@ -14,7 +15,6 @@ import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { removeTree, tempSibling } from '../core/temp-entries.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { appNames, isAppLink, loadApps } from './apps.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];

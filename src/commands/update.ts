@@ -8,6 +8,7 @@
  * (over the same upper dir), and calls in progress keep the view they started with.
  */
 import { basename } from 'node:path';
+import { appNames } from '../core/app-registry.js';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { isPilotError, PilotError, type PilotErrorCode } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
@@ -18,7 +19,6 @@ import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles } from '../runtime/host-files.js';
 import { flakeImages } from '../runtime/launch.js';
-import { appNames } from './apps.js';
 import { checkPinned, pinDigestsText } from './migrate-plan.js';
 import { type AppUpdatePlan, describeMoves, planAppUpdate } from './update-plan.js';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
-import { LAUNCHER_NAMES } from '../../src/commands/apps.js';
+import { LAUNCHER_NAMES } from '../../src/core/app-registry.js';
 import { type Installed, installPilot, make, run, writeTestArchive } from './helpers.js';
 
 vi.setConfig({ testTimeout: 60_000 });

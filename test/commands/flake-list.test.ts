@@ -1,6 +1,5 @@
 /** flake-ctl's `list` and `podman show` records: exact keys, CSV without header, table cells. */
 import { describe, expect, it } from 'vitest';
-import type { AppEntry } from '../../src/commands/apps.js';
 import {
   csvField,
   csvText,
@@ -13,6 +12,7 @@ import {
   pilotListRows,
   tableCells,
 } from '../../src/commands/flake-list.js';
+import type { AppEntry } from '../../src/core/app-registry.js';
 import { PilotError } from '../../src/core/errors.js';
 import type { Flake } from '../../src/core/flake-file.js';
 import { resolvePaths } from '../../src/core/paths.js';

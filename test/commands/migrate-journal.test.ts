@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { linkKind } from '../../src/commands/apps.js';
 import {
   type Journal,
   type JournalEntry,
@@ -14,6 +13,7 @@ import {
   withoutEntry,
   writeJournal,
 } from '../../src/commands/migrate-journal.js';
+import { linkKind } from '../../src/core/app-registry.js';
 import { resolvePaths } from '../../src/core/paths.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-migrate-journal-'));

@@ -4,12 +4,12 @@
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { errnoOf, PilotError } from '../core/errors.js';
-import { escapeName } from '../core/excerpt.js';
-import { type Flake, type FlakeWarning, loadFlake } from '../core/flake-file.js';
-import { listDir } from '../core/list-dir.js';
-import { hostPath, type PilotPaths } from '../core/paths.js';
-import { closedDirectory, who } from '../core/system-error.js';
+import { errnoOf, PilotError } from './errors.js';
+import { escapeName } from './excerpt.js';
+import { type Flake, type FlakeWarning, loadFlake } from './flake-file.js';
+import { listDir } from './list-dir.js';
+import { hostPath, type PilotPaths } from './paths.js';
+import { closedDirectory, who } from './system-error.js';
 
 /** File names a pilot app link may point at (the Node launcher or the exec stub). */
 export const LAUNCHER_NAMES = new Set(['pilot-launch.mjs', 'pilot-exec']);
