@@ -587,7 +587,8 @@ describe.skipIf(skip !== '')(
       if (process.env.PILOT_SWEEP_REPORT)
         writeFileSync(process.env.PILOT_SWEEP_REPORT, `${report.join('\n')}\n`);
       expect(failures, failures.join('\n')).toEqual([]);
-    });
+      // 184 cases, each a CLI or launcher process (~40 s on a quiet 2-core machine).
+    }, 240_000);
 
     it('gc runs clean afterwards and leaves nothing in the store tmp/', () => {
       const gc = pilot(['gc']);

@@ -156,6 +156,7 @@ describe.skipIf(skip !== '')('the flake-pilot corpus on a real host', () => {
       app: 'leap',
       ok: false,
       error: `${flakes()}/leap.yaml:12: a firecracker-pilot flake ("vm:"): this host has no firecracker engine; pilot runs container flakes only`,
+      code: 'PILOT_ENGINE_MISSING',
     });
     expect(byApp.relative?.error).toMatch(
       /relative\.yaml:10: include\.tar\.0: expected an absolute path/,
@@ -213,7 +214,8 @@ describe.skipIf(skip !== '')('the flake-pilot corpus on a real host', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `pilot: failed relative: ${flakes()}/relative.yaml:10: include.tar "conf.tar" is relative, and "/conf.tar" (against the directory "pilot migrate" runs in) does not exist; it stays a flake-pilot app\n` +
-        `  hint: write the absolute path of "conf.tar" on line 10 of ${flakes()}/relative.yaml, or run "pilot migrate" in the directory that holds it\n`,
+        `  hint: write the absolute path of "conf.tar" on line 10 of ${flakes()}/relative.yaml, or run "pilot migrate" in the directory that holds it\n` +
+        '  code: PILOT_FLAKE_INVALID\n',
     );
     expect(r.stdout).toMatch(
       /^6 app\(s\) would be migrated, 1 failed \(still flake-pilot's\), 1 skipped$/m,
