@@ -7,6 +7,7 @@
  * (a mount point is not walked: it is the kernel's, not the store's).
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseOwner } from '../src/core/owner.js';
@@ -66,6 +67,22 @@ export function leftovers(root: string): string[] {
   return snapshot(root).filter((entry) => {
     const name = entryPath(entry).split('/').pop()!;
     return tempEntryOwner(name, 'tmp') !== undefined || /(^\..+\.lock|^gc\.lock|^lock)$/.test(name);
+  });
+}
+
+/**
+ * The snapshot with each regular file's content digest, the root's own path (`tag`, as
+ * it appears in paths, links and file contents) written as ROOT: two roots that hold the
+ * same state give the same list, and a command killed before its last commit (a rename
+ * into place, a rewrite, a claim's release) leaves a list other than its finished run's.
+ */
+export function stateWithContents(root: string, tag: string): string[] {
+  return snapshot(root).map((entry) => {
+    const path = join(root, entry);
+    const named = entry.replaceAll(tag, 'ROOT');
+    if (entry.endsWith('/') || entry.includes(' -> ') || !lstatSync(path).isFile()) return named;
+    const text = readFileSync(path, 'latin1').replaceAll(tag, 'ROOT');
+    return `${named} ${createHash('sha256').update(text, 'latin1').digest('hex').slice(0, 16)}`;
   });
 }
 

@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 600_000,
     // Files run in parallel workers; each test root is private, images are shared read-only.
     fileParallelism: true,
+    // With CI=true a skipped test fails the run (test/ci-no-skips.ts).
+    reporters: ['default', './test/ci-no-skips.ts'],
   },
 });

@@ -5,9 +5,10 @@
  * `make build` runs `pilot __man dist/man` on the built bundle.
  */
 import type { EventEmitter } from 'node:events';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argument, Command, Help, Option } from 'commander';
+import { ensureDirSync } from 'fs-extra/esm';
 
 interface PageInfo {
   version: string;
@@ -249,7 +250,7 @@ export function renderManPages(program: Command, version: string, date = manDate
 
 /** Replaces the pages in `dir` (pages of commands that no longer exist go too). */
 export function writeManPages(program: Command, version: string, dir: string): string[] {
-  mkdirSync(dir, { recursive: true });
+  ensureDirSync(dir);
   for (const old of readdirSync(dir)) {
     if (/^pilot(-.*)?\.1$/.test(old)) rmSync(join(dir, old));
   }

@@ -26,6 +26,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { removeSync } from 'fs-extra/esm';
 import { PilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import type { ImageRecord } from '../core/image-record.js';
@@ -278,6 +279,6 @@ export async function exportImage(
     return { file, size, manifestDigest, original };
   } finally {
     rmSync(temp, { force: true });
-    rmSync(scratch, { recursive: true, force: true });
+    removeSync(scratch);
   }
 }

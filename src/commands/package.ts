@@ -17,12 +17,12 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { removeSync } from 'fs-extra/esm';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { type Flake, flakeFromSources, readFlakeSources } from '../core/flake-file.js';
@@ -328,6 +328,6 @@ export async function buildAppPackage(
           );
     return { file, package: name, version, architecture, size: statSync(file).size, images };
   } finally {
-    rmSync(stage, { recursive: true, force: true });
+    removeSync(stage);
   }
 }

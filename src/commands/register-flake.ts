@@ -7,7 +7,7 @@
  * store already (the package loads or pulls them first). The flake, each drop-in and the
  * link are replaced by rename: an app registered before stays runnable throughout.
  */
-import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, posix, resolve } from 'node:path';
 import { isAppLink } from '../core/app-registry.js';
 import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
@@ -156,7 +156,8 @@ export function registerFromFlake(
  */
 function replaceDropIns(dir: string, wanted: readonly { file: string; text: string }[]): void {
   const names = new Set(wanted.map((source) => basename(source.file)));
-  if (wanted.length > 0) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // makeDirs, not mkdir -p: root's umask must not make the drop-ins unreadable to users.
+  if (wanted.length > 0) makeDirs(dir);
   for (const source of wanted) writeFileAtomic(join(dir, basename(source.file)), source.text);
   let present: string[];
   try {

@@ -4,6 +4,8 @@
  * what the store promises: right after the kill every reader sees whole entries only and
  * whatever else is there is a temp entry or claim of the dead process; the same command
  * run again and `pilot gc` leave exactly what an uninterrupted run leaves, with no stray.
+ * Each kill is proven to have landed mid-command: the process died of SIGKILL at the
+ * point asked for (its own fault log ends there) with its last commit not yet made.
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import {
@@ -18,7 +20,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { leftovers, leftoversNotOf, snapshot, storeDamage } from '../../integration/store-state.js';
+import {
+  leftovers,
+  leftoversNotOf,
+  snapshot,
+  stateWithContents,
+  storeDamage,
+} from '../../integration/store-state.js';
 import { makeImage, makeLayer, ociFiles, simpleLayer, tarOf } from '../store/helpers.js';
 import { installPilot } from './helpers.js';
 
@@ -141,16 +149,34 @@ describe('commands killed at each commit point', () => {
       const log = join(work, 'fault.log');
       rmSync(log, { force: true });
       expect(pilot(reference, scenario.command, { PILOT_FAULT_LOG: log }).status).toBe(0);
-      const points = readFileSync(log, 'utf8').trim().split('\n');
+      const pointsIn = (tag: string) =>
+        readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .map((p) => p.replaceAll(tag, 'ROOT'));
+      const points = pointsIn('reference');
       expect(points.length).toBeGreaterThan(0);
+      const finished = stateWithContents(reference, 'reference');
       ok(reference, ['gc']);
       const expected = snapshot(reference).map((e) => e.replaceAll('reference', 'ROOT'));
       expect(leftovers(reference)).toEqual([]);
 
       for (let at = 1; at <= points.length; at++) {
         const root = copy(`at-${at}`);
-        const killed = pilot(root, scenario.command, { PILOT_FAULT_AT: String(at) });
-        expect(killed.signal, `kill at ${points[at - 1]}`).toBe('SIGKILL');
+        rmSync(log, { force: true });
+        const killed = pilot(root, scenario.command, {
+          PILOT_FAULT_AT: String(at),
+          PILOT_FAULT_LOG: log,
+        });
+        // The kill landed mid-command: by the signal (not an exit of its own), at point
+        // `at` of the same run (each point before it passed, none after), and before its
+        // last commit: the root does not hold what the finished run left (names, contents).
+        expect(killed.signal, `kill at ${points[at - 1]}: ${killed.stderr}`).toBe('SIGKILL');
+        expect(killed.status).toBeNull();
+        expect(pointsIn(`at-${at}`)).toEqual(points.slice(0, at));
+        expect(stateWithContents(root, `at-${at}`), `kill at ${points[at - 1]}`).not.toEqual(
+          finished,
+        );
         // Readers see whole entries; whatever else is there is the dead writer's.
         expect(storeDamage(root)).toEqual([]);
         expect(leftoversNotOf(root, killed.pid)).toEqual([]);

@@ -4,13 +4,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
+import { outputFileSync } from 'fs-extra/esm';
 import { type PilotPaths, resolvePaths } from '../../src/core/paths.js';
 import type { ArchiveFiles } from '../../src/store/archive-source.js';
 import { encodeTar, type TarEntrySpec } from '../../src/store/tar-write.js';
@@ -162,10 +163,7 @@ export function tarOf(files: Map<string, Buffer>): Buffer {
 }
 
 export function writeTree(dir: string, files: Map<string, Buffer>): void {
-  for (const [path, body] of files) {
-    mkdirSync(dirname(join(dir, path)), { recursive: true });
-    writeFileSync(join(dir, path), body);
-  }
+  for (const [path, body] of files) outputFileSync(join(dir, path), body);
 }
 
 export function getfattr(path: string, name: string): string | undefined {

@@ -544,7 +544,7 @@ describe('loadArchive: temp entries', () => {
 
 describe('loadArchive: processes', () => {
   function bigImage(tag: string) {
-    // Enough work (about 40 MB of files) that a kill lands in the middle of a load.
+    // Enough work (about 40 MB of files) that two loads overlap.
     const entries = [];
     for (let i = 0; i < 40; i++) {
       entries.push({ path: `data/${tag}-${i}`, body: Buffer.alloc(1024 * 1024, i) });

@@ -6,9 +6,10 @@
  * What gpgv decided comes from its machine-readable --status-fd lines, never from its
  * wording on stderr.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { remove } from 'fs-extra/esm';
 import { PilotError } from '../../core/errors.js';
 import { runTool, type ToolResult } from '../../core/tool.js';
 import { ToolError } from '../../core/tool-error.js';
@@ -154,6 +155,6 @@ export async function verifyWithGpgv(
       payload: result.stdout,
     };
   } finally {
-    rmSync(home, { recursive: true, force: true });
+    await remove(home);
   }
 }
