@@ -22,9 +22,9 @@ import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
 import { fastPlanWords, writeFastPlan } from './fast-plan.js';
 import { loadFlakeCached } from './flake-cache.js';
-import { scanAppHostFiles, treeLayers } from './host-files.js';
+import { scanAppHostFiles } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
-import { LayeredTree } from './image-tree.js';
+import { LayeredTree, treeLayers } from './image-tree.js';
 import { includeTarLowers } from './include-tar.js';
 import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
 import { launchOptions } from './launch-options.js';
