@@ -4,8 +4,7 @@
  * are shown as written: they are expanded from each caller's environment at each call.
  */
 import type { Flake } from '../core/flake-file.js';
-import { envOverrides } from '../core/podman-env.js';
-import { type PodmanNoop, parsePodmanOptions } from '../core/podman-options.js';
+import { envOverrides, type PodmanNoop, parsePodmanOptions } from '../core/podman-options.js';
 import { placeholdersIn } from '../core/podman-words.js';
 import { hostSupport, type Runner, type Support } from '../runtime/host-support.js';
 import { runasIsCaller } from '../runtime/identity.js';

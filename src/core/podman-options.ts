@@ -18,6 +18,8 @@ import { addMount, addTmpfs, addVolume } from './podman-mounts.js';
 import { NOOP_FLAGS, NOOP_SHORT, OptionState, STDIO_REASON } from './podman-option-values.js';
 import { expandPlaceholders, splitPodmanWords } from './podman-words.js';
 
+// The environment the options give (podman-env.ts) is part of the same API.
+export { envOverrides, parseEnvFile } from './podman-env.js';
 export { SUPPORTED_OPTIONS } from './podman-option-values.js';
 export { splitPodmanWords } from './podman-words.js';
 

@@ -12,8 +12,12 @@ import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
 import { makeDirs } from '../core/modes.js';
-import { parseEnvFile } from '../core/podman-env.js';
-import { type PodmanEnv, type PodmanOptions, parsePodmanOptions } from '../core/podman-options.js';
+import {
+  type PodmanEnv,
+  type PodmanOptions,
+  parseEnvFile,
+  parsePodmanOptions,
+} from '../core/podman-options.js';
 import { HOST_ACCOUNT_FILES, hostAccount, hostGroup, hostGroupsOf } from './host-accounts.js';
 import { type Identity, resolveIdentity, sessionFiles } from './identity.js';
 import type { LayeredTree } from './image-tree.js';

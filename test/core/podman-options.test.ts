@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { PilotError } from '../../src/core/errors.js';
-import { parseEnvFile } from '../../src/core/podman-env.js';
 import {
   type ParseOptions,
   type PodmanOptions,
   type PodmanVolume,
+  parseEnvFile,
   parsePodmanOptions,
   SUPPORTED_OPTIONS,
   splitPodmanWords,
