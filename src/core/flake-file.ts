@@ -26,7 +26,7 @@
  *   caller's cwd at launch, which would let whoever controls that directory choose what
  *   root's app contains; `register` (and `migrate`) make such paths absolute instead.
  * - No target_app_path (a hand-written flake) runs the app's own name from the image's
- *   PATH, as podman-pilot does (`targetOf` in runtime/launch-plan.ts).
+ *   PATH, as podman-pilot does (`targetOf` in runtime/image-settings.ts).
  * - A firecracker-pilot flake (`vm:` instead of `container:`) is of an engine this host
  *   lacks: an error of its own code, so that `list` shows it and the launch says so.
  */
