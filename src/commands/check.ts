@@ -17,7 +17,7 @@ import {
   collectHostRequirements,
   type HostFileOptions,
   type HostFileOrigin,
-} from '../runtime/host-files.js';
+} from '../runtime/host-requirements.js';
 import { flakeImages } from '../runtime/launch.js';
 
 export interface CheckedFile {

@@ -12,7 +12,7 @@ import { errnoOf } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
 import { loadFlake } from '../core/flake-file.js';
 import { hostPath, type PilotPaths, storeDirs } from '../core/paths.js';
-import type { DoctorCheck } from './doctor.js';
+import type { DoctorCheck } from './doctor-check.js';
 
 /** What others need: `r` read a file, `x` search a dir or run a file, `rx` list a dir. */
 type Need = 'r' | 'x' | 'rx';

@@ -2,7 +2,7 @@
  * `pilot migrate`, relative includes: flake-ctl writes `--include-tar conf.tar` into the
  * flake as it was typed, and podman-pilot looks it up in each caller's working directory
  * at every launch, so whoever controls that directory chooses what root's app contains.
- * pilot's reader refuses such an entry (flake-file.ts). Migrate resolves it once, against
+ * pilot's reader refuses such an entry (flake-validate.ts). Migrate resolves it once, against
  * the directory the admin runs `pilot migrate` in (the one directory the admin chose, as
  * `register` resolves its own `--include-tar`), and writes the absolute path into the
  * main flake file as a text edit of that one scalar: every other byte stays, and a check

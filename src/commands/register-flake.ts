@@ -25,7 +25,7 @@ import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { collectHostFiles } from '../runtime/host-files.js';
+import { collectHostFiles } from '../runtime/host-requirements.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { flakeImages } from '../runtime/launch.js';
 import type { PlanImages } from '../runtime/launch-plan.js';

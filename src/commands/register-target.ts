@@ -10,7 +10,7 @@
 import { posix } from 'node:path';
 import { PilotError } from '../core/errors.js';
 import { quoteExcerpt } from '../core/excerpt.js';
-import type { HostFileRequest } from '../runtime/host-files.js';
+import type { HostFileRequest } from '../runtime/host-requirements.js';
 import type { LayeredTree } from '../runtime/image-tree.js';
 
 export interface TargetSources {

@@ -17,7 +17,7 @@ import { taggedImageId } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import type { PilotPaths } from '../core/paths.js';
 import { dropPlans } from '../runtime/fast-plan.js';
-import { collectHostFiles } from '../runtime/host-files.js';
+import { collectHostFiles } from '../runtime/host-requirements.js';
 import { flakeImages } from '../runtime/launch.js';
 import { checkPinned, pinDigestsText } from './migrate-plan.js';
 import { type AppUpdatePlan, describeMoves, planAppUpdate } from './update-plan.js';

@@ -11,7 +11,7 @@ import { listRefs } from '../core/image-record.js';
 import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { layerManifestPath, layerRecordPath } from '../store/layer-record.js';
-import type { DoctorCheck } from './doctor.js';
+import type { DoctorCheck } from './doctor-check.js';
 
 /** The last bytes of a file (enough for a manifest's end line), or undefined when absent. */
 function readTail(path: string, bytes: number): string | undefined {

@@ -2,7 +2,7 @@
  * Flake documents: one file's text as plain data that remembers where each value is
  * written (parseFlakeSource), and the main file merged with its drop-ins
  * (mergeFlakeDocuments). The steps between reading (flake-read.ts) and validating
- * (flake-file.ts) in the pipeline flake-file.ts describes; both pure.
+ * (flake-validate.ts) in the pipeline flake-file.ts describes; both pure.
  *
  * The text is counted while it is read (yaml-bounded.ts: the `yaml` package's lexer,
  * parser and composer as one pipeline with a token budget), after the size and nesting

@@ -6,7 +6,8 @@
  *
  * Pipeline, each step pure except the first and the last:
  *   readFlakeSources (flake-read.ts) → parseFlakeSource (each) → mergeFlakeDocuments
- *   (flake-document.ts) → validateFlake (here)
+ *   (flake-document.ts) → validateFlake (flake-validate.ts); the result's shape is
+ *   flake-model.ts, writing one back flake-write.ts
  * Every value keeps the file and line it came from, so that an error in a drop-in names
  * the drop-in, not the main file.
  *
@@ -25,397 +26,38 @@
  *   caller's cwd at launch, which would let whoever controls that directory choose what
  *   root's app contains; `register` (and `migrate`) make such paths absolute instead.
  * - No target_app_path (a hand-written flake) runs the app's own name from the image's
- *   PATH, as podman-pilot does (`targetOf` in runtime/launch-plan.ts).
+ *   PATH, as podman-pilot does (`targetOf` in runtime/image-settings.ts).
  * - A firecracker-pilot flake (`vm:` instead of `container:`) is of an engine this host
  *   lacks: an error of its own code, so that `list` shows it and the launch says so.
  */
-import { posix } from 'node:path';
-import { stringify } from 'yaml';
-import { PilotError } from './errors.js';
-import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
-import {
-  childPath,
-  describe,
-  type FlakeLocation,
-  invalid,
-  isMapping,
-  type Mapping,
-  mergeFlakeDocuments,
-  type ParsedFlakeDocument,
-  parseFlakeSource,
-  shownPath,
-} from './flake-document.js';
+import { mergeFlakeDocuments, parseFlakeSource } from './flake-document.js';
+import type { LoadedFlake } from './flake-model.js';
 import { type FlakeSource, readFlakeSources } from './flake-read.js';
-import { refTooLong } from './image-record.js';
-import { parsePodmanOptions } from './podman-options.js';
+import { validateFlake } from './flake-validate.js';
 
-// Parsing and merging: flake-document.ts (re-exported for callers and tests).
+// The steps and the model, re-exported: callers and tests import a flake's API from here.
 export {
   type FlakeLocation,
   mergeFlakeDocuments,
   type ParsedFlakeDocument,
   parseFlakeSource,
 } from './flake-document.js';
-
-export interface FlakeRuntime {
-  runas?: string;
-  resume: boolean;
-  attach: boolean;
-  podman: string[];
-}
-
-/** What a host path listed in `/removed` but missing on the host does to a launch. */
-export type HostFilesPolicy = 'skip_missing' | 'strict';
-export const HOST_FILES_POLICIES: readonly HostFilesPolicy[] = ['skip_missing', 'strict'];
-
-export interface Flake {
-  include: { tar: string[]; path: string[] };
-  container: {
-    name: string;
-    /** Absent: the app's own name, looked up in the image's PATH (targetOf). */
-    target_app_path?: string;
-    host_app_path?: string;
-    base_container?: string;
-    layers: string[];
-    check_host_dependencies: boolean;
-    /** pilot extension: image ref as written in this flake → `sha256:…` it was pinned to. */
-    digests: Record<string, string>;
-    /** pilot extension: host packages (and their dependencies) whose files are provided like /removed ones. */
-    host_packages: string[];
-    /**
-     * pilot extension: `skip_missing` (default) skips a `/removed` path missing on the host
-     * (KIWI lists logs, docs and package-database churn; flake-pilot copies with
-     * `--ignore-missing-args`); `strict` makes it fail the launch.
-     */
-    host_files: HostFilesPolicy;
-    runtime: FlakeRuntime;
-  };
-}
-
-export interface FlakeWarning {
-  file: string;
-  line: number;
-  message: string;
-}
-
-export interface LoadedFlake {
-  flake: Flake;
-  warnings: FlakeWarning[];
-  /** "file:line" of each `runtime.podman` item, for messages at launch. */
-  podmanAt: string[];
-}
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** A flake with thousands of unknown keys is not worth thousands of lines. */
-const MAX_WARNINGS = 20;
-
-// ---------------------------------------------------------------------------------------
-// Validation
-
-/** The keys pilot knows; `'*'` allows any key below (the digests map). */
-type KeySchema = { [key: string]: KeySchema | true | '*' };
-
-const SCHEMA: KeySchema = {
-  include: { tar: true, path: true },
-  // flake-ctl (2.2.19 and 3.1.44) serializes its AppConfig whole: a container flake it
-  // writes ends in `vm: ~`. podman-pilot ignores the section; so does pilot (a flake with
-  // vm: and no container: is firecracker-pilot's, see validateFlake).
-  vm: '*',
-  container: {
-    name: true,
-    target_app_path: true,
-    host_app_path: true,
-    base_container: true,
-    layers: true,
-    check_host_dependencies: true,
-    digests: '*',
-    host_packages: true,
-    host_files: true,
-    runtime: { runas: true, resume: true, attach: true, podman: true },
-  },
-};
-
-/** Small edit distance, for "did you mean" on misspelt keys. */
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
-}
-
-class Validator {
-  readonly warnings: FlakeWarning[] = [];
-
-  constructor(private readonly doc: ParsedFlakeDocument) {}
-
-  locate(path: string): FlakeLocation {
-    // The nearest written ancestor: a missing key is reported where its parent is.
-    for (let current = path; ; ) {
-      const found = this.doc.provenance.get(current);
-      if (found) return found;
-      if (current === '') break;
-      const dot = current.lastIndexOf('.');
-      current = dot < 0 ? '' : current.slice(0, dot);
-    }
-    return { file: this.doc.files[0] ?? '(no flake file)', line: 1, keyLine: 1 };
-  }
-
-  get(path: string): unknown {
-    let current: unknown = this.doc.value;
-    for (const part of path.split('.')) {
-      if (!isMapping(current) || !Object.hasOwn(current, part)) return undefined;
-      current = current[part];
-    }
-    return current;
-  }
-
-  fail(path: string, message: string, hint?: string): never {
-    const at = this.locate(path);
-    throw invalid(at.file, at.line, `${shownPath(path)}: ${message}`, hint);
-  }
-
-  mapping(path: string): Mapping | undefined {
-    const value = this.get(path);
-    if (value === undefined || value === null) return undefined;
-    if (!isMapping(value)) this.fail(path, `expected a mapping of keys, got ${describe(value)}`);
-    return value;
-  }
-
-  string(path: string, options: { absolute?: boolean } = {}): string | undefined {
-    const value = this.get(path);
-    if (value === undefined || value === null) return undefined;
-    return this.checkString(path, value, options);
-  }
-
-  checkString(path: string, value: unknown, options: { absolute?: boolean } = {}): string {
-    if (typeof value !== 'string') {
-      this.fail(
-        path,
-        `expected ${options.absolute ? 'an absolute path' : 'a string'}, got ${describe(value)}`,
-        typeof value === 'number' || typeof value === 'boolean' ? 'quote the value' : undefined,
-      );
-    }
-    if (value === '') this.fail(path, 'must not be empty');
-    if (value.includes('\0')) this.fail(path, 'must not contain a NUL character');
-    if (options.absolute && !value.startsWith('/')) {
-      this.fail(
-        path,
-        `expected an absolute path (starting with "/"), got ${quoteExcerpt(value)}`,
-        path.startsWith('include.')
-          ? 'flake-pilot resolves a relative include against the caller\'s working directory at launch, so whoever controls that directory would choose what the app contains; pilot does not: write the absolute path ("pilot register" and "pilot migrate" make it absolute)'
-          : undefined,
-      );
-    }
-    return value;
-  }
-
-  boolean(path: string, fallback: boolean): boolean {
-    const value = this.get(path);
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'boolean') {
-      this.fail(
-        path,
-        `expected true or false, got ${describe(value)}`,
-        'write true or false, unquoted',
-      );
-    }
-    return value;
-  }
-
-  list(path: string, options: { absolute?: boolean; allowEmptyItems?: boolean } = {}): string[] {
-    const value = this.get(path);
-    if (value === undefined || value === null) return [];
-    if (!Array.isArray(value)) {
-      const key = path.slice(path.lastIndexOf('.') + 1);
-      this.fail(
-        path,
-        `expected a list of ${options.absolute ? 'absolute paths' : 'strings'}, got ${describe(value)}`,
-        typeof value === 'string'
-          ? `write a YAML list, e.g. "${key}: [${quoteExcerpt(value, 40)}]"`
-          : undefined,
-      );
-    }
-    return value.map((item, index) => {
-      const itemPath = childPath(path, index);
-      if (options.allowEmptyItems && item === '') return '';
-      return this.checkString(itemPath, item, options);
-    });
-  }
-
-  oneOf<T extends string>(path: string, choices: readonly T[], fallback: T): T {
-    const value = this.get(path);
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-      this.fail(
-        path,
-        `expected one of ${choices.join(', ')}, got ${describe(value)}`,
-        `write e.g. "${path.slice(path.lastIndexOf('.') + 1)}: ${choices[choices.length - 1]}"`,
-      );
-    }
-    return value as T;
-  }
-
-  digests(path: string): Record<string, string> {
-    const map = this.mapping(path);
-    if (!map) return {};
-    const entries: [string, string][] = [];
-    for (const [ref, digest] of Object.entries(map)) {
-      const child = childPath(path, ref);
-      if (typeof digest !== 'string' || !DIGEST.test(digest)) {
-        this.fail(child, `expected a digest "sha256:<64 hex digits>", got ${describe(digest)}`);
-      }
-      entries.push([ref, digest]);
-    }
-    // fromEntries defines own properties: a ref can never reach Object.prototype.
-    return Object.fromEntries(entries);
-  }
-
-  runas(path: string): string | undefined {
-    const value = this.get(path);
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)
-      return String(value);
-    return this.string(path);
-  }
-
-  warnUnknown(value: unknown, schema: KeySchema, path: string): void {
-    if (!isMapping(value)) return;
-    for (const key of Object.keys(value)) {
-      const child = childPath(path, key);
-      const known = Object.hasOwn(schema, key) ? schema[key] : undefined;
-      if (known === undefined) {
-        const at = this.locate(child);
-        const suggestion = Object.keys(schema).find((name) => editDistance(name, key) <= 2);
-        this.warnings.push({
-          file: at.file,
-          line: at.keyLine,
-          message:
-            `unknown key "${escapeExcerpt(child)}" is ignored` +
-            (suggestion ? ` (did you mean "${escapeExcerpt(childPath(path, suggestion))}"?)` : ''),
-        });
-      } else if (typeof known === 'object') {
-        this.warnUnknown(value[key], known, child);
-      }
-    }
-  }
-}
-
-/** Checks types, applies defaults, and warns (file and line) about keys pilot does not know. */
-export function validateFlake(doc: ParsedFlakeDocument): LoadedFlake {
-  const check = new Validator(doc);
-  check.warnings.push(...(doc.warnings ?? []));
-  if (!isMapping(doc.value)) {
-    check.fail('', `the top level must be a mapping, not ${describe(doc.value)}`);
-  }
-  check.mapping('include');
-  check.mapping('container');
-  check.mapping('container.runtime');
-
-  const name = check.string('container.name');
-  // flake-ctl writes a firecracker flake with `container: ~` (its unused member).
-  const absent = (value: unknown) => value === undefined || value === null;
-  if (name === undefined && absent(check.get('container')) && !absent(check.get('vm'))) {
-    const at = check.locate('vm');
-    throw new PilotError(
-      'PILOT_ENGINE_MISSING',
-      `${at.file}:${at.keyLine}: a firecracker-pilot flake ("vm:"): this host has no firecracker engine; pilot runs container flakes only`,
-      {
-        hint: 'run it on a host with firecracker-pilot, or register the app from a container image with "pilot register"',
-        exitCode: 127,
-      },
-    );
-  }
-  if (name === undefined) {
-    const at = check.locate('container');
-    throw invalid(
-      at.file,
-      at.keyLine,
-      'container.name is required (the image to run)',
-      'add "container:" with "name: IMAGE" to the flake',
-    );
-  }
-
-  const runtime: FlakeRuntime = {
-    resume: check.boolean('container.runtime.resume', false),
-    attach: check.boolean('container.runtime.attach', false),
-    podman: check.list('container.runtime.podman', { allowEmptyItems: true }),
-  };
-  // Broken quoting and options pilot cannot honour are found here, where the file and
-  // line are known; the launch refuses such a flake (exit 125) before anything runs.
-  const podmanAt = runtime.podman.map((_item, index) => {
-    const at = check.locate(`container.runtime.podman.${index}`);
-    return `${at.file}:${at.line}`;
-  });
-  parsePodmanOptions(runtime.podman, {
-    where: (index) => podmanAt[index]!,
-    kept: runtime.resume || runtime.attach,
-  });
-  const runas = check.runas('container.runtime.runas');
-  if (runas !== undefined) runtime.runas = runas;
-
-  const flake: Flake = {
-    include: {
-      tar: check.list('include.tar', { absolute: true }),
-      path: check.list('include.path', { absolute: true }),
-    },
-    container: {
-      name,
-      layers: check.list('container.layers'),
-      check_host_dependencies: check.boolean('container.check_host_dependencies', false),
-      digests: check.digests('container.digests'),
-      host_packages: check.list('container.host_packages'),
-      host_files: check.oneOf('container.host_files', HOST_FILES_POLICIES, 'skip_missing'),
-      runtime,
-    },
-  };
-  const target = check.string('container.target_app_path', { absolute: true });
-  if (target !== undefined) flake.container.target_app_path = target;
-  const hostAppPath = check.string('container.host_app_path', { absolute: true });
-  if (hostAppPath !== undefined) flake.container.host_app_path = hostAppPath;
-  const base = check.string('container.base_container');
-  if (base !== undefined) flake.container.base_container = base;
-
-  // A name the store cannot hold can never resolve: say so here, with file:line.
-  const refs: [string, string][] = [['container.name', name]];
-  if (base !== undefined) refs.push(['container.base_container', base]);
-  for (const [i, layer] of flake.container.layers.entries())
-    refs.push([`container.layers.${i}`, layer]);
-  for (const [path, ref] of refs) {
-    const why = refTooLong(ref);
-    if (why !== undefined)
-      check.fail(path, why, 'name a shorter image ("pilot images" lists them)');
-  }
-
-  check.warnUnknown(doc.value, SCHEMA, '');
-  return { flake, warnings: fewWarnings(check.warnings), podmanAt };
-}
-
-/** Warnings as a reader can take them in: the first MAX_WARNINGS, then how many more. */
-function fewWarnings(warnings: FlakeWarning[]): FlakeWarning[] {
-  if (warnings.length <= MAX_WARNINGS) return warnings;
-  const rest = warnings[MAX_WARNINGS]!;
-  return [
-    ...warnings.slice(0, MAX_WARNINGS),
-    { ...rest, message: `${warnings.length - MAX_WARNINGS} more warnings like these` },
-  ];
-}
+export {
+  type Flake,
+  type FlakeRuntime,
+  type FlakeWarning,
+  HOST_FILES_POLICIES,
+  type HostFilesPolicy,
+  type LoadedFlake,
+} from './flake-model.js';
+export { assertAppName, type FlakeSource, readFlakeSources } from './flake-read.js';
+export { validateFlake } from './flake-validate.js';
+export { absoluteIncludes, serializeFlake } from './flake-write.js';
 
 /** parse → merge → validate, without touching the file system. */
 export function flakeFromSources(sources: FlakeSource[]): LoadedFlake {
   return validateFlake(mergeFlakeDocuments(sources.map(parseFlakeSource)));
 }
-
-// ---------------------------------------------------------------------------------------
-// Files
-
-// Reading: flake-read.ts (assertAppName and readFlakeSources are re-exported for callers).
-export { assertAppName, type FlakeSource, readFlakeSources } from './flake-read.js';
 
 export function loadFlake(
   flakesDir: string,
@@ -427,61 +69,4 @@ export function loadFlake(
     files: sources.map((source) => source.file),
     targets: sources.flatMap((source) => (source.target === undefined ? [] : [source.target])),
   };
-}
-
-// ---------------------------------------------------------------------------------------
-// Writing
-
-/**
- * `include.tar` / `include.path` entries made absolute against `base` (register: its own
- * working directory; migrate: what it chooses), each change with a warning. flake-pilot
- * would resolve a relative entry against the caller's working directory at every launch;
- * pilot fixes it once, when root writes the flake.
- */
-export function absoluteIncludes(
-  include: Flake['include'],
-  base: string,
-): { include: Flake['include']; warnings: string[] } {
-  const warnings: string[] = [];
-  const fix = (key: 'tar' | 'path') =>
-    include[key].map((entry) => {
-      if (entry.startsWith('/')) return entry;
-      const absolute = posix.resolve(base, entry);
-      warnings.push(
-        `include.${key} ${quoteExcerpt(entry)} is relative: written as ${quoteExcerpt(absolute)} (flake-pilot would look it up in each caller's working directory)`,
-      );
-      return absolute;
-    });
-  return { include: { tar: fix('tar'), path: fix('path') }, warnings };
-}
-
-/**
- * YAML for `pilot register` (and `show`), keys in flake-pilot's order. Every flake register
- * writes passes flake-pilot 3.1.44's schema (podman-pilot's and flake-ctl's readers):
- * `include:` is always there (both require it), and so are `host_app_path`,
- * `target_app_path`, `check_host_dependencies` and `runtime.runas`, which they require.
- * pilot's extension keys (digests, host_packages, host_files) are written only when not
- * the default; upstream ignores keys it does not know.
- */
-export function serializeFlake(flake: Flake, options: { header?: string } = {}): string {
-  const { container, include } = flake;
-  const out: Mapping = { include: { tar: [...include.tar], path: [...include.path] } };
-  const body: Mapping = { name: container.name };
-  if (container.target_app_path !== undefined) body.target_app_path = container.target_app_path;
-  if (container.host_app_path !== undefined) body.host_app_path = container.host_app_path;
-  if (container.base_container !== undefined) body.base_container = container.base_container;
-  body.layers = [...container.layers];
-  body.check_host_dependencies = container.check_host_dependencies;
-  if (Object.keys(container.digests).length > 0) body.digests = { ...container.digests };
-  if (container.host_packages.length > 0) body.host_packages = [...container.host_packages];
-  if (container.host_files !== 'skip_missing') body.host_files = container.host_files;
-  const runtime: Mapping = {};
-  if (container.runtime.runas !== undefined) runtime.runas = container.runtime.runas;
-  runtime.resume = container.runtime.resume;
-  runtime.attach = container.runtime.attach;
-  runtime.podman = [...container.runtime.podman];
-  body.runtime = runtime;
-  out.container = body;
-  const header = options.header ?? '# written by pilot register\n';
-  return `${header}${stringify(out, { lineWidth: 0 })}`;
 }

@@ -130,7 +130,7 @@ export function writeFastPlan(
   const dir = join(run, 'plans');
   makeDirs(dir);
   // Only its writer may write here (an earlier pilot made it world-writable, 1777):
-  // a caller who does not own the store has a run dir of its own (launch.ts).
+  // a caller who does not own the store has a run dir of its own (launcher-paths.ts).
   const stat = statSync(dir);
   if (stat.uid !== process.geteuid?.()) {
     throw new PilotError(

@@ -10,6 +10,8 @@ import { posix } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { escapeExcerpt } from '../core/excerpt.js';
 import { withShortPath } from '../core/long-path.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { layerOpaqueDirs } from '../store/layer-record.js';
 
 export interface TreeLayer {
   dir: string;
@@ -182,4 +184,12 @@ function componentsReversed(path: string): string[] {
     .split('/')
     .filter((part) => part !== '' && part !== '.')
     .reverse();
+}
+
+/** The store's layers by diff id, top first, as the stack a LayeredTree looks through. */
+export function treeLayers(paths: PilotPaths, diffIds: readonly string[]): TreeLayer[] {
+  return diffIds.map((diffId) => ({
+    dir: storeDirs.layer(paths, diffId),
+    opaqueDirs: layerOpaqueDirs(paths, diffId),
+  }));
 }

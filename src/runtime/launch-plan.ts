@@ -2,12 +2,34 @@
  * flake + images + caller → launch plan: which lower dirs, which binds, which
  * program with which arguments and environment. Pure (no I/O), so that every rule
  * of the runtime contract is table-tested; src/runtime/run.ts performs the plan.
+ * What the images decide is image-settings.ts; the plan as the exec helper's command
+ * line is helper-argv.ts.
  */
 import { posix } from 'node:path';
 import { PilotError } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
-import type { ImageConfig, ImageRecord } from '../core/image-record.js';
+import type { ImageRecord } from '../core/image-record.js';
 import { layerAlias } from '../core/image-record.js';
+import { envOptions, isolationOptions } from './helper-argv.js';
+import {
+  type CommandParts,
+  commandParts,
+  resolveCommand,
+  stackLayers,
+  targetOf,
+} from './image-settings.js';
+
+// The planner's parts, re-exported: callers and tests import the plan's API from here.
+export { envOptions, helperArgv, isolationOptions, staticHelperOptions } from './helper-argv.js';
+export {
+  type CommandParts,
+  commandParts,
+  imageSetting,
+  mergedImageEnv,
+  resolveCommand,
+  stackLayers,
+  targetOf,
+} from './image-settings.js';
 
 export interface CallerContext {
   args: readonly string[];
@@ -176,153 +198,6 @@ export function isUnder(path: string, prefix: string): boolean {
   return path === prefix || path.startsWith(`${prefix}/`);
 }
 
-/** Layer dirs of all images, top first, each layer once (a full delta may repeat base layers). */
-export function stackLayers(images: PlanImages): string[] {
-  const bottomFirst: string[] = [];
-  if (images.base) bottomFirst.push(...images.base.layers);
-  for (const image of images.layers) bottomFirst.push(...image.layers);
-  bottomFirst.push(...images.top.layers);
-  const seen = new Set<string>();
-  const topFirst: string[] = [];
-  for (const layer of bottomFirst.reverse()) {
-    if (seen.has(layer)) continue;
-    seen.add(layer);
-    topFirst.push(layer);
-  }
-  return topFirst;
-}
-
-/** The image config that applies: top image first, then layers (top first), then base. */
-function configsTopFirst(images: PlanImages): ImageConfig[] {
-  const configs = [images.top.config];
-  for (const image of [...images.layers].reverse()) configs.push(image.config);
-  if (images.base) configs.push(images.base.config);
-  return configs;
-}
-
-/** An image config's `User` or `WorkingDir` that applies (top image first), or undefined. */
-export function imageSetting(images: PlanImages, key: 'User' | 'WorkingDir'): string | undefined {
-  for (const config of configsTopFirst(images)) {
-    const value = config[key];
-    if (value !== undefined && value !== '') return value;
-  }
-  return undefined;
-}
-
-export function mergedImageEnv(images: PlanImages): Map<string, string> {
-  const env = new Map<string, string>();
-  for (const config of configsTopFirst(images).reverse()) {
-    for (const entry of config.Env ?? []) {
-      const eq = entry.indexOf('=');
-      if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
-    }
-  }
-  return env;
-}
-
-/**
- * The program the app runs: target_app_path, or without one the app's own name (the
- * name it is called by), looked up in the image's PATH as podman-pilot's
- * `--entrypoint NAME` does (DESIGN, Flake files).
- */
-export function targetOf(flake: Flake, app: string): string {
-  return flake.container.target_app_path ?? app;
-}
-
-/**
- * The program and its arguments. An absolute target_app_path runs that file with
- * the caller's arguments; `/` runs the image's Entrypoint (caller arguments replace
- * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
- * arguments replace the rest); a bare name is looked up in the app's PATH.
- */
-export interface CommandParts {
-  program: string;
-  /** Always passed (the Entrypoint's own arguments). */
-  fixed: string[];
-  /** Passed when the caller gives no arguments (Cmd). */
-  defaults: string[];
-}
-
-/**
- * The program and its arguments. An absolute target_app_path runs that file with
- * the caller's arguments; `/` runs the image's Entrypoint (caller arguments replace
- * Cmd, as in Docker) or, without Entrypoint, the first word of Cmd (caller
- * arguments replace the rest).
- */
-export function commandParts(
-  target: string,
-  images: PlanImages,
-  entrypointOverride?: readonly string[],
-): CommandParts {
-  if (target !== '/') return { program: target, fixed: [], defaults: [] };
-  const configs = configsTopFirst(images);
-  const withCommand = configs.find(
-    (c) => (c.Entrypoint?.length ?? 0) > 0 || (c.Cmd?.length ?? 0) > 0,
-  );
-  const entrypoint = entrypointOverride ?? withCommand?.Entrypoint ?? [];
-  const cmd = entrypointOverride ? [] : (withCommand?.Cmd ?? []);
-  if (entrypoint.length > 0) {
-    return { program: entrypoint[0]!, fixed: entrypoint.slice(1), defaults: [...cmd] };
-  }
-  if (cmd.length > 0) return { program: cmd[0]!, fixed: [], defaults: cmd.slice(1) };
-  throw new PilotError(
-    'PILOT_FLAKE_INVALID',
-    `target_app_path is "/" but image ${images.top.id} has neither Entrypoint nor Cmd`,
-    { hint: 'set container.target_app_path to the program inside the image', exitCode: 125 },
-  );
-}
-
-export function resolveCommand(
-  target: string,
-  images: PlanImages,
-  callerArgs: readonly string[],
-  entrypointOverride?: readonly string[],
-): { program: string; args: string[] } {
-  const parts = commandParts(target, images, entrypointOverride);
-  return {
-    program: parts.program,
-    args: [...parts.fixed, ...(callerArgs.length > 0 ? callerArgs : parts.defaults)],
-  };
-}
-
-/** The helper's environment words (docs/plan.md, "Environment"). */
-export function envOptions(
-  images: PlanImages,
-  flakeEnv: readonly PlanEnv[],
-  identity?: PlanIdentity,
-): string[] {
-  const words: string[] = [];
-  for (const [key, value] of mergedImageEnv(images)) words.push('--image-env', `${key}=${value}`);
-  for (const [key, value] of Object.entries(identity?.env ?? {})) {
-    words.push('--setenv', `${key}=${value}`);
-  }
-  for (const entry of flakeEnv) {
-    if ('pass' in entry) words.push('--pass-env', entry.pass);
-    else words.push('--setenv', `${entry.set}=${entry.value}`);
-  }
-  return words;
-}
-
-/** Isolation and identity words, in the order docs/plan.md lists them. */
-export function isolationOptions(isolation: PlanIsolation = {}, identity?: PlanIdentity): string[] {
-  const words: string[] = [];
-  if (isolation.upperSize !== undefined) words.push('--upper-size', String(isolation.upperSize));
-  if (isolation.readOnly) words.push('--read-only');
-  if (isolation.networkNone) words.push('--net-none');
-  if (isolation.hostname !== undefined) words.push('--hostname', isolation.hostname);
-  if (isolation.capDrop?.length) words.push('--cap-drop', isolation.capDrop.join(','));
-  if (isolation.capAdd?.length) words.push('--cap-add', isolation.capAdd.join(','));
-  if (isolation.noNewPrivileges) words.push('--no-new-privs');
-  if (identity) {
-    words.push('--uid', String(identity.uid), '--gid', String(identity.gid));
-    words.push(
-      '--groups',
-      (identity.groups.length > 0 ? identity.groups : [identity.gid]).join(','),
-    );
-  }
-  return words;
-}
-
 export function planLaunch(input: PlanInput): LaunchPlan {
   const { flake, images, caller, overrides } = input;
   const lowerdirs = [
@@ -416,53 +291,4 @@ export function planLaunch(input: PlanInput): LaunchPlan {
     program: resolved.program,
     args: resolved.args,
   };
-}
-
-/** One bind as helper words. */
-function bindWords(bind: PlanBind): string[] {
-  if (bind.kind === 'volume') return ['--volume', bind.source, bind.target, bind.extra ?? 'rw'];
-  if (bind.kind === 'tmpfs') return ['--tmpfs', bind.target, bind.extra ?? ''];
-  return [`--${bind.kind}`, bind.source, bind.target];
-}
-
-/**
- * The exec helper options that hold for every call of this plan, in two parts:
- * `head` goes before the per-call binds (HOME, cwd), `tail` after them, so that
- * a volume or host file inside HOME is mounted over HOME, not hidden by it.
- */
-export function staticHelperOptions(plan: LaunchPlan): { head: string[]; tail: string[] } {
-  const head = ['--mnt', plan.mnt];
-  const c = plan.composition;
-  if (c.kind === 'kept-root') head.push('--root', c.root, '--root-mutable');
-  else head.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
-  if (c.kind === 'persistent-upper') head.push('--upper', c.upper, '--work', c.work);
-  if (plan.userns) head.push('--userns');
-  head.push(...plan.isolation, ...plan.envOptions);
-  const tail: string[] = [];
-  for (const bind of plan.binds) {
-    if (!bind.perCall) (bind.late ? tail : head).push(...bindWords(bind));
-  }
-  return { head, tail };
-}
-
-/** The exec helper's command line for this call (everything, including `-- program args`). */
-export function helperArgv(plan: LaunchPlan, debug = false): string[] {
-  const { head, tail } = staticHelperOptions(plan);
-  const argv = [...head];
-  let cwdBound = false;
-  for (const bind of plan.binds) {
-    if (!bind.perCall) continue;
-    if (bind.kind === 'rbind-cwd') {
-      argv.push('--rbind-cwd', bind.target);
-      cwdBound = true;
-    } else {
-      argv.push(...bindWords(bind));
-    }
-  }
-  argv.push(...tail);
-  // --rbind-cwd works in the directory it binds.
-  if (!cwdBound) argv.push('--cwd', plan.cwd);
-  if (debug) argv.push('--debug');
-  argv.push('--', plan.program, ...plan.args);
-  return argv;
 }

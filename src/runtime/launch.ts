@@ -1,40 +1,31 @@
 /**
  * The launcher's plan step: app name + caller → the exec helper's argv.
  * Resolves the flake, the pinned images, the host files of every `/removed`,
- * makes sure the cached host layer exists, and plans the sandbox.
+ * makes sure the cached host layer exists, and plans the sandbox. Each step that is
+ * more than a call has its file: launcher-paths.ts (which store), flake-images.ts,
+ * launch-host-files.ts, launch-instance.ts (resume/attach), launch-options.ts.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
-import { PilotError } from '../core/errors.js';
-import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
-import type { Flake } from '../core/flake-file.js';
-import { pathOwner, pathPresent } from '../core/fs-query.js';
 import { HOST_SETTING_VARIABLES, hostSettings, onHost } from '../core/host-root.js';
-import { type ImageRecord, layerAlias, readImageById, resolveImage } from '../core/image-record.js';
-import { waitForLock } from '../core/lock.js';
-import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
-import { processStartTime, selfOwner } from '../core/owner.js';
-import { callerRunDir, type PilotPaths, resolvePaths, storeDirs } from '../core/paths.js';
+import { makeDirs } from '../core/modes.js';
+import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { STORE_FORMAT, storeFormat } from '../core/store-version.js';
 import { fastPlanWords, writeFastPlan } from './fast-plan.js';
 import { loadFlakeCached } from './flake-cache.js';
-import { scanAppHostFiles, treeLayers } from './host-files.js';
-import { ensureHostLayer, hostLayerKey } from './host-layer.js';
-import { LayeredTree } from './image-tree.js';
+import { flakeImages } from './flake-images.js';
+import { LayeredTree, treeLayers } from './image-tree.js';
 import { includeTarLowers } from './include-tar.js';
-import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
+import { provideHostFiles } from './launch-host-files.js';
+import { type KeptInstance, keptInstance } from './launch-instance.js';
 import { launchOptions } from './launch-options.js';
-import {
-  type Composition,
-  helperArgv,
-  type PlanImages,
-  planLaunch,
-  stackLayers,
-} from './launch-plan.js';
+import { type Composition, helperArgv, planLaunch, stackLayers } from './launch-plan.js';
+import { launcherPaths } from './launcher-paths.js';
+
+// Callers and tests find the launch's steps here too.
+export { flakeImages, pinnedImage } from './flake-images.js';
+export { launcherPaths } from './launcher-paths.js';
 
 export interface LaunchRequest {
   app: string;
@@ -58,101 +49,6 @@ export interface PreparedLaunch {
   started: (pid: number) => void;
   /** Runs after the app ended: leaves the instance, drops it for %remove / attach. */
   finish: () => Promise<void>;
-}
-
-/**
- * An unprivileged caller cannot mount a kept root in the host's namespace: its
- * instance is a persistent upper dir of its own, mounted per call inside its user
- * namespace. One upper dir must not be mounted twice at once, so calls of the
- * same instance take turns (the claim is dropped when the call ends, or found
- * stale when the launcher was killed).
- */
-async function persistentUpper(
-  request: LaunchRequest,
-  id: string,
-  after: (() => Promise<void>)[],
-): Promise<Composition> {
-  const own = resolvePaths({ env: { ...request.env, PILOT_ROOT: '' }, uid: request.uid });
-  const state = join(own.store, 'instances', id);
-  makeDirs(join(state, 'upper'));
-  makeDirs(join(state, 'work'), PRIVATE_DIR_MODE);
-  const lock = await waitForLock(join(state, 'lock'), `instance ${id}`, 600_000);
-  after.push(async () => lock.release());
-  return { kind: 'persistent-upper', upper: join(state, 'upper'), work: join(state, 'work') };
-}
-
-/** Names from an image's lists, for a message: the first few, each cut short and escaped. */
-function shownList(items: readonly string[], max = 20): string {
-  const shown = items.slice(0, max).map((item) => `    ${escapeExcerpt(item)}`);
-  if (items.length > max) shown.push(`    … and ${items.length - max} more`);
-  return shown.join('\n');
-}
-
-/** Files in the images that are pilot's business, not the app's. */
-export const HIDDEN_IMAGE_FILES = ['/removed', '/systemfiles'];
-
-/**
- * Which store serves this app: `PILOT_ROOT`, else root's system store, else the
- * caller's own store when it has the flake, else the system store read-only. A caller
- * who does not own the store keeps its runtime state in its own run dir
- * (core/paths.ts, callerRunDir), or, when it has none, in a private dir for this call.
- */
-export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number): PilotPaths {
-  const own = resolvePaths({ env, uid });
-  if (own.root !== '') {
-    if (uid === 0 || pathOwner(own.root) === uid) return own;
-    return { ...own, run: usableRunDir(callerRunDir(env, own.root)) };
-  }
-  if (own.system) return own;
-  // Whatever is there (a FIFO too) makes it the caller's own app: loadFlake says what is wrong.
-  if (pathPresent(join(own.flakes, `${app}.yaml`))) return own;
-  const system = resolvePaths({ env, uid: 0 });
-  return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
-}
-
-/** The caller's own run dir when it can have one, else a private one for this call. */
-function usableRunDir(dir: string | undefined): string {
-  if (dir !== undefined) {
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (pathOwner(dir) === process.geteuid?.()) return dir;
-    } catch {
-      // a HOME it cannot write, say
-    }
-  }
-  return privateRunDir();
-}
-
-/** A caller without a run dir of its own: state for this call only, removed at exit. */
-function privateRunDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pilot-run-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** The image a flake ref is pinned to; an image gone from the store is an error naming the fix. */
-export function pinnedImage(paths: PilotPaths, flake: Flake, ref: string): ImageRecord {
-  const pinned = flake.container.digests[ref];
-  if (!pinned) return resolveImage(paths, ref);
-  const record = readImageById(paths, pinned);
-  if (record) return record;
-  throw new PilotError(
-    'PILOT_IMAGE_UNKNOWN',
-    `image ${quoteExcerpt(ref)} (${pinned}) that this app is registered with is gone from the store`,
-    {
-      hint: `load it again ("pilot load ARCHIVE"), or re-pin the app with "pilot register --force ..."`,
-      exitCode: 127,
-    },
-  );
-}
-
-export function flakeImages(paths: PilotPaths, flake: Flake): PlanImages {
-  const c = flake.container;
-  return {
-    top: pinnedImage(paths, flake, c.name),
-    layers: c.layers.map((ref) => pinnedImage(paths, flake, ref)),
-    base: c.base_container ? pinnedImage(paths, flake, c.base_container) : undefined,
-  };
 }
 
 export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLaunch> {
@@ -192,88 +88,23 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   const tree = new LayeredTree(treeLayers(paths, layers));
   debugStep(`images resolved: ${layers.length} layers`);
 
-  // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
-  // A /removed path missing on the host is skipped (KIWI lists expected false positives:
-  // logs, docs, package-database churn) unless the flake says host_files: strict.
+  // Host files (launch-host-files.ts): include.path, /removed, host packages and
+  // /systemfiles, checked and provided as a host layer (or binds).
   const host = hostSettings(request.env);
-  const { files, missing, absent, watched } = scanAppHostFiles(paths, flake, images, tree, {
-    hostRoot: host.root,
-    packages: host.packages,
+  const provided = await provideHostFiles({
+    paths,
+    app: request.app,
+    flake,
+    images,
+    layers,
+    tree,
+    host,
+    helper: request.helper,
+    ignoreSyncError: caller.options.has('ignore_sync_error'),
+    progress,
   });
-  const strict = flake.container.host_files === 'strict';
-  const fatal = strict ? [...missing, ...absent] : missing;
-  if (fatal.length > 0 && !caller.options.has('ignore_sync_error')) {
-    throw new PilotError(
-      'PILOT_HOST_FILES_MISSING',
-      `${fatal.length} host file(s) that ${request.app} needs are missing${strict && absent.length > 0 ? ' (container.host_files: strict)' : ''}:\n${shownList(fatal)}`,
-      {
-        hint: `install what provides them on the host ("pilot check ${request.app}" lists them), or run with %ignore_sync_error${strict && absent.length > 0 ? '; without host_files: strict, a missing /removed path is skipped' : ''}`,
-        exitCode: 127,
-      },
-    );
-  }
-  const skipped = fatal.length > 0 ? fatal.concat(strict ? [] : absent) : absent;
-  if (skipped.length > 0) {
-    const what = `${skipped.length} host file(s) missing on the host, skipped ("pilot check ${request.app}" says who lists each):\n${shownList(skipped)}`;
-    progress(what);
-    debugStep(what);
-  }
-  debugStep(
-    `host files checked: ${files.length} listed, ${skipped.length} missing and skipped${strict ? ' (strict)' : ''}`,
-  );
-
-  const hide = HIDDEN_IMAGE_FILES.filter((p) => tree.lookup(p));
-  const extraLowers: string[] = [];
-  const hostBinds: { source: string; target: string }[] = [];
-  const present = files.filter((f) => f.kind !== 'missing');
-  if (present.length > 0 || hide.length > 0) {
-    // A layer of host files that everyone may read serves every caller; one with a
-    // file that not everyone may read is its builder's alone (host-layer-build.ts).
-    const publicOnly = present.every((f) => f.public === true);
-    const key = hostLayerKey(layers, files, hide, publicOnly);
-    const hostDir = storeDirs.hostLayers(paths);
-    let layerPath: string | undefined;
-    // A first composition on a terminal says what it does (erased when done);
-    // nothing is printed when stderr is a pipe or a file.
-    const announce = !existsSync(join(hostDir, key)) && process.stderr.isTTY === true;
-    if (announce) process.stderr.write(`${request.app}: providing ${present.length} host file(s)…`);
-    try {
-      const built = await ensureHostLayer(hostDir, key, files, {
-        hide,
-        tree,
-        helper: request.helper ?? 'pilot-exec',
-        public: publicOnly,
-        hostRoot: host.root,
-      });
-      layerPath = built.path;
-      if (announce) process.stderr.write('\r\x1b[K');
-      if (built.built) {
-        progress(`provided ${present.length} host file(s) in a new host layer`);
-        // Cold path only (a host file changed): older host layers nothing uses go now.
-        const { pruneAfterHostLayerBuild } = await import('./caches.js');
-        const pruned = await pruneAfterHostLayerBuild(paths, [`host/${key}`]);
-        if (pruned.length > 0) debugStep(`pruned ${pruned.length} unused host layer(s)`);
-      }
-      for (const skip of built.skipped) {
-        progress(`host file ${skip.path} not provided: ${skip.reason}`);
-        debugStep(`host file ${skip.path} not provided: ${skip.reason}`);
-      }
-    } catch (error) {
-      if (announce) process.stderr.write('\r\x1b[K');
-      // An unprivileged caller of a system app whose host layer root has not
-      // prepared yet: it cannot write the store, so it binds each host file.
-      if (!(error instanceof PilotError) || error.code !== 'PILOT_NEEDS_PRIVILEGE') throw error;
-    }
-    if (layerPath) {
-      extraLowers.push(`host/${key}`);
-    } else {
-      for (const file of present) {
-        if (file.kind === 'file')
-          hostBinds.push({ source: onHost(host.root, file.path), target: file.target });
-      }
-    }
-    debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
-  }
+  const { hostBinds, watched } = provided;
+  const extraLowers = [...provided.lowers];
   // include.tar (include-tar.ts): extracted tars, below the host layer, above the images.
   extraLowers.push(...(await includeTarLowers(paths, flake)));
 
@@ -283,52 +114,14 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
   let composition: Composition = { kind: 'per-run' };
   const after: (() => Promise<void>)[] = [];
   const started: ((pid: number) => void)[] = [];
-  /** A kept (resume) instance the fast path may exec into: its pids dir and what to stamp. */
-  let fastInstance: { pids: string; stamped: string[]; mounts: string[] } | undefined;
+  let fastInstance: KeptInstance['fastInstance'];
   if (kept) {
-    const id = instanceId(request.app, caller.instance);
-    const lowerdirs = [...extraLowers, ...layers.map((l) => `l/${layerAlias(l)}`)];
-    const key = createHash('sha256').update(lowerdirs.join(':')).digest('hex');
-    if (userns) {
-      composition = await persistentUpper(request, id, after);
-    } else {
-      const { dirs } = await ensureInstance(paths, id, lowerdirs, key);
-      // This launcher is the call until the app runs; then the app is (the helper child
-      // execs into it): a kill -9 of the launcher leaves a call that ps and stop still see.
-      const leave = enterInstance(dirs, selfOwner());
-      let leaveApp: (() => void) | undefined;
-      started.push((pid) => {
-        const start = processStartTime(pid);
-        if (start === undefined) return; // already gone
-        try {
-          leaveApp = enterInstance(dirs, { pid, start });
-          leave();
-        } catch (error) {
-          // The app runs either way; this launcher's own record then stands for it.
-          debugStep(`cannot record pid ${pid}: ${(error as Error).message}`);
-        }
-      });
-      after.push(async () => {
-        leave();
-        leaveApp?.();
-        // attach: the instance lives while calls use it; resume: until `pilot stop`.
-        const last = livePids(dirs).length === 0;
-        if (caller.options.has('remove') || (flake.container.runtime.attach && last)) {
-          if (last) await stopInstance(paths, id);
-        }
-      });
-      composition = { kind: 'kept-root', root: dirs.root };
-      // resume (not attach: dropping the instance after the last call needs this
-      // process): the stub can exec into the mounted root and record its pid itself.
-      // The root's device changes with every (re)mount, info.json with the lower dirs.
-      if (!flake.container.runtime.attach && caller.instance === '') {
-        fastInstance = { pids: dirs.pids, stamped: [dirs.info], mounts: [dirs.root] };
-      }
-    }
-    debugStep(`instance ${id} ready`);
-    progress(
-      `instance ${id} ready at ${composition.kind === 'kept-root' ? composition.root : 'a private mount'}`,
+    const instance = await keptInstance(
+      { request, paths, flake, caller, extraLowers, layers, progress },
+      { after, started },
     );
+    composition = instance.composition;
+    fastInstance = instance.fastInstance;
   }
   const {
     options,

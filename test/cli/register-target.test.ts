@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkTarget, type TargetSources } from '../../src/commands/register-target.js';
-import type { HostFileRequest } from '../../src/runtime/host-files.js';
+import type { HostFileRequest } from '../../src/runtime/host-requirements.js';
 import { LayeredTree } from '../../src/runtime/image-tree.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-target-'));

@@ -14,14 +14,9 @@ import { PilotError } from '../../src/core/errors.js';
 import type { Flake } from '../../src/core/flake-file.js';
 import type { ImageRecord } from '../../src/core/image-record.js';
 import { type PilotPaths, storeDirs } from '../../src/core/paths.js';
-import {
-  collectHostFiles,
-  collectHostRequirements,
-  scanAppHostFiles,
-  treeLayers,
-  walkIncludePath,
-} from '../../src/runtime/host-files.js';
-import { LayeredTree } from '../../src/runtime/image-tree.js';
+import { scanAppHostFiles, walkIncludePath } from '../../src/runtime/host-files.js';
+import { collectHostFiles, collectHostRequirements } from '../../src/runtime/host-requirements.js';
+import { LayeredTree, treeLayers } from '../../src/runtime/image-tree.js';
 import type { PlanImages } from '../../src/runtime/launch-plan.js';
 import { expectLinear } from '../scaling.js';
 
