@@ -145,7 +145,7 @@ describe('pilot completion', () => {
     expect(
       run('zsh', ['-n', join(installed.destdir, 'usr/share/zsh/site-functions/_pilot')]).code,
     ).toBe(0);
-    expect(zshComplete('pilot ')).toMatch(/^describe load:load an image archive/);
+    expect(zshComplete('pilot ')).toMatch(/^describe load:load image archives or directories/);
     expect(zshComplete('pilot show ')).toBe('compadd hello world');
     expect(zshComplete('pilot register --layer ')).toBe('compadd test/hello:1 test/world:latest');
     expect(zshComplete('pilot load ')).toBe('files');
