@@ -75,16 +75,6 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** What `load --json` and `pull --json` print for each image. */
-export function loadSummary(r: {
-  image: { id: string };
-  names: string[];
-  newLayers: number;
-  reusedLayers: number;
-}) {
-  return { id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers };
-}
-
 export function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
 }

@@ -1,6 +1,7 @@
 /**
- * The `images` command: the store's images with their sizes, users, and what the trust
- * policy said when they were pulled ("-" when no policy was consulted).
+ * The `images` command (the store's images with their sizes, users, and what the trust
+ * policy said when they were pulled: "-" when no policy was consulted) and `rmi`; the
+ * work is in src/commands/images.ts and rmi.ts.
  */
 import type { Command } from 'commander';
 import type { TrustVerdict } from '../core/image-record.js';
@@ -22,12 +23,8 @@ export function defineImages(program: Command): void {
     .addHelpText('after', '\nExample:\n  pilot images --json')
     .action(async (options, command: Command) => {
       const paths = pathsOf(command);
-      const { listImages } = await import('../store/images.js');
-      const { loadApps, pinnedIds } = await import('../core/app-registry.js');
-      const apps = loadApps(paths);
-      const usedBy = (id: string) =>
-        apps.filter((a) => pinnedIds(a).includes(id)).map((a) => a.app);
-      const images = listImages(paths, usedBy);
+      const { listStoreImages } = await import('../commands/images.js');
+      const images = listStoreImages(paths);
       if (options.json) return printJson(images);
       printTable(
         ['NAME', 'ID', 'SIZE', 'LAYERS', 'SHARED', 'TRUST', 'USED BY'],
@@ -41,5 +38,20 @@ export function defineImages(program: Command): void {
           i.usedBy.join(','),
         ]),
       );
+    });
+}
+
+export function defineRmi(program: Command): void {
+  program
+    .command('rmi')
+    .description('remove an image name (layers go with "pilot gc")')
+    .argument('<ref>', 'image name or id')
+    .option('-f, --force', 'remove even while registered apps use it')
+    .addHelpText('after', '\nExample:\n  pilot rmi pilot/hello-delta && pilot gc')
+    .action(async (ref: string, options, command: Command) => {
+      const paths = pathsOf(command);
+      const { removeImageName } = await import('../commands/rmi.js');
+      const result = removeImageName(paths, ref, Boolean(options.force));
+      for (const name of result.removed) process.stdout.write(`untagged ${name}\n`);
     });
 }

@@ -31,25 +31,19 @@ export function listCommand(flavour: 'pilot' | 'flake-ctl'): Command {
   // flake-ctl's rootless mode: an unprivileged caller always lists its own flakes.
   command.addOption(new Option('--user', 'accepted for flake-ctl (no effect)').hideHelp());
   return command.action(async (options, cmd: Command) => {
-    const { loadApps } = await import('../core/app-registry.js');
     const list = await import('../commands/flake-list.js');
+    const { listFlakeRecords, listPilotApps } = await import('../commands/list.js');
     const paths = pathsOf(cmd);
-    const apps = loadApps(paths);
     if (options.format === undefined) {
-      const entries = apps.map((entry) => list.pilotListEntry(paths, entry));
+      const entries = listPilotApps(paths);
       if (options.json) return printJson(entries);
       return printTable(
         ['APP', 'PATH', 'CONTAINER', 'BASE', 'TARGET'],
         list.pilotListRows(entries),
       );
     }
-    const records = apps.map((entry) => list.flakeRecord(paths.flakes, entry));
     // Run as flake-ctl, its output stays upstream's to the byte; pilot's own adds "behind".
-    if (flavour === 'pilot') {
-      apps.forEach((entry, i) => {
-        records[i]!.behind = list.isBehind(paths, entry);
-      });
-    }
+    const records = listFlakeRecords(paths, flavour === 'pilot');
     if (options.format === 'json') return printJson(records);
     if (options.format === 'csv') return printText(list.csvText(list.flakeRows(records)));
     process.stdout.write(`Flake applications registered in ${paths.flakes}\n\n`);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { formatError } from '../core/errors.js';
 import { escapeName } from '../core/excerpt.js';
-import { collect, loadSummary, pathsOf, printJson, printWarning, shortId } from './common.js';
+import { collect, pathsOf, printJson, printWarning, shortId } from './common.js';
 export function defineLoad(program: Command): void {
   program
     .command('load')
@@ -37,7 +37,9 @@ export async function runLoad(
   options: { oci?: string[]; name?: string; json?: boolean; quiet?: boolean },
   command: Command,
 ): Promise<void> {
-  const { loadEach, loadFailure, resolveLoadSources } = await import('../commands/load.js');
+  const { loadedSummaries, loadEach, loadFailure, resolveLoadSources } = await import(
+    '../commands/load.js'
+  );
   const { createProgress } = await import('../core/progress.js');
   // A root pilot cannot use is the first thing to hear about, before any source.
   const paths = pathsOf(command);
@@ -68,11 +70,7 @@ export async function runLoad(
     },
   });
   if (options.json) {
-    printJson(
-      result.outcomes.flatMap(({ source, results }) =>
-        (results ?? []).map((r) => ({ ...loadSummary(r), source: source.path })),
-      ),
-    );
+    printJson(loadedSummaries(result));
   }
   const failure = loadFailure(result);
   if (failure === undefined) return;

@@ -7,7 +7,6 @@ import { Command, Option } from 'commander';
 import { PilotError } from '../core/errors.js';
 import {
   appLinkTarget,
-  loadSummary,
   pathsOf,
   printJson,
   printRegistered,
@@ -113,6 +112,7 @@ function pullCommand(): Command {
     .addHelpText('after', '\nExample:\n  pilot podman pull --uri registry.example.com/team/app:1.0')
     .action(async (options, command: Command) => {
       const { pullRef } = await import('../commands/pull.js');
+      const { loadSummary } = await import('../commands/load.js');
       const { results } = await pullRef(pathsOf(command), options.uri, { onWarning: printWarning });
       if (options.json) return printJson(results.map(loadSummary));
       for (const r of results) process.stdout.write(`pulled ${r.names.join(', ')}\n`);

@@ -1,6 +1,6 @@
 /**
- * The `ps` command's commander definition and its output: kept instances
- * (src/runtime/instances.ts) and the cached plans of one-shot apps (fast-plan.ts).
+ * The `ps` and `stop` commands' commander definitions and their output (src/commands/ps.ts
+ * lists kept instances and cached plans, src/commands/stop.ts ends them).
  */
 import type { Command } from 'commander';
 import { formatBytes, pathsOf, printJson, printTable } from './common.js';
@@ -13,35 +13,8 @@ export function definePs(program: Command): void {
     .option('--json', 'print an array of objects')
     .addHelpText('after', '\nExample:\n  pilot ps --json')
     .action(async (options, command: Command) => {
-      const { listInstances } = await import('../runtime/instances.js');
-      const { listPlans } = await import('../runtime/fast-plan.js');
-      const paths = pathsOf(command);
-      const instanceList = listInstances(paths);
-      const kept = new Set(instanceList.map((i) => i.app));
-      const instances = [
-        ...instanceList.map(({ app, name, state, since, size, pids }) => ({
-          app,
-          name,
-          state: state as string,
-          since,
-          size,
-          pids,
-        })),
-        // Cached plans of one-shot apps: what the warm path runs without Node (a kept
-        // instance's plan is part of its instance row).
-        ...listPlans(paths.run)
-          .filter((plan) => !kept.has(plan.app))
-          .map((plan) => ({
-            app: plan.app,
-            name: '',
-            state: plan.stale ? 'stale' : 'cached',
-            since: plan.since as string | null,
-            size: 0,
-            pids: [] as number[],
-            uid: plan.uid,
-            ...(plan.stale ? { staleBecause: plan.stale } : {}),
-          })),
-      ];
+      const { listPs } = await import('../commands/ps.js');
+      const instances = listPs(pathsOf(command));
       if (options.json) return printJson(instances);
       printTable(
         ['APP', 'NAME', 'STATE', 'SINCE', 'SIZE', 'PIDS'],
@@ -54,5 +27,21 @@ export function definePs(program: Command): void {
           i.pids.join(','),
         ]),
       );
+    });
+}
+
+export function defineStop(program: Command): void {
+  program
+    .command('stop')
+    .description('end an instance: stop its calls, unmount it, delete its state')
+    .summary('end an instance and delete its state')
+    .argument('[app]', 'APP or APP@NAME')
+    .option('--all', 'stop every instance')
+    .addHelpText('after', '\nExamples:\n  pilot stop aws@dev\n  pilot stop --all')
+    .action(async (target: string | undefined, options, command: Command) => {
+      const { stopTargets } = await import('../commands/stop.js');
+      for (const id of await stopTargets(pathsOf(command), target, Boolean(options.all))) {
+        process.stdout.write(`stopped ${id}\n`);
+      }
     });
 }

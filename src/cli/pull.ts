@@ -5,7 +5,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { PullOptions } from '../commands/pull.js';
-import { formatBytes, loadSummary, pathsOf, printJson, printWarning, shortId } from './common.js';
+import { formatBytes, pathsOf, printJson, printWarning, shortId } from './common.js';
 
 function parseBool(value: string | undefined): boolean {
   if (value === undefined || value === 'true') return true;
@@ -81,7 +81,7 @@ export function definePull(program: Command): void {
       '\nExamples:\n  pilot pull registry.example.com/team/app:1.0\n  pilot pull 127.0.0.1:5000/team/app:1.0 --tls-verify=false\n  pilot pull localhost/myapp:latest   (podman storage)',
     )
     .action(async (ref: string, options, command: Command) => {
-      const { pullRef } = await import('../commands/pull.js');
+      const { pullRef, pullSummaries } = await import('../commands/pull.js');
       const { createProgress } = await import('../core/progress.js');
       const progress = createProgress(
         options.quiet || options.json ? false : undefined,
@@ -93,17 +93,7 @@ export function definePull(program: Command): void {
         onProgress: progress.update,
       });
       progress.done();
-      if (options.json) {
-        return printJson(
-          outcome.results.map((r) => ({
-            ...loadSummary(r),
-            from: outcome.from,
-            ...(outcome.fetchedLayers !== undefined
-              ? { fetchedLayers: outcome.fetchedLayers, fetchedBytes: outcome.fetchedBytes }
-              : {}),
-          })),
-        );
-      }
+      if (options.json) return printJson(pullSummaries(outcome));
       if (options.quiet) return;
       for (const r of outcome.results) {
         const fetched =

@@ -38,23 +38,19 @@ async function runVerify(
   options: { repair?: boolean; from: string[]; json?: boolean },
   command: Command,
 ): Promise<void> {
-  const { verifyStore } = await import('../commands/verify.js');
+  const { verifyAndRepair } = await import('../commands/verify.js');
   const paths = pathsOf(command);
   const started = Date.now();
-  const first = verifyStore(paths);
-  let report = first;
-  let repairs: import('../commands/verify-repair.js').RepairAction[] = [];
-  if (options.repair && first.damaged) {
-    const { repairStore } = await import('../commands/verify-repair.js');
-    repairs = await repairStore(paths, first, options.from);
-    report = verifyStore(paths);
-  }
+  const { found, report, repairs } = await verifyAndRepair(paths, {
+    repair: Boolean(options.repair),
+    from: options.from,
+  });
   process.exitCode = report.damaged ? 1 : 0;
   if (options.json) {
-    printJson({ ...report, ...(options.repair ? { found: first, repairs } : {}) });
+    printJson({ ...report, ...(options.repair ? { found, repairs } : {}) });
     return;
   }
-  printDamage(first);
+  printDamage(found);
   for (const action of repairs) {
     const what = action.kind === 'image' ? `image ${shortId(action.id)}` : `layer ${action.id}`;
     process.stdout.write(

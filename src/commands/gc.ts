@@ -38,18 +38,25 @@ export async function runGc(paths: PilotPaths): Promise<GcResult> {
   const owner = storeOwner(paths);
   // No store yet: nothing to lock or keep, but the run and flakes dirs may hold leftovers.
   if (owner === undefined) return collect(paths, apps, undefined);
-  const uid = process.getuid?.() ?? 0;
-  // Only root sees what other users' processes hold open (src/runtime/in-use.ts).
-  if (uid !== 0 && owner !== uid) {
-    throw new PilotError(
-      'PILOT_NEEDS_PRIVILEGE',
-      `the store ${paths.store} belongs to uid ${owner}: only root can see what its apps use`,
-      { hint: 'run "pilot gc" as root' },
-    );
-  }
+  const refusal = gcRefusal(paths, owner, process.getuid?.() ?? 0);
+  if (refusal !== undefined) throw refusal;
   // What is in use is read under the lock, so that loads (which wait for it) cannot
   // make a layer current again between the look and the delete.
   return withGcLock(paths, () => collect(paths, apps, storeUsage(paths.store).entries));
+}
+
+/**
+ * Why `uid` may not collect a store that `owner` owns, or undefined when it may: only
+ * root sees what other users' processes hold open (src/runtime/in-use.ts), so anyone
+ * else could delete a layer a running app of the owner uses.
+ */
+export function gcRefusal(paths: PilotPaths, owner: number, uid: number): PilotError | undefined {
+  if (uid === 0 || owner === uid) return undefined;
+  return new PilotError(
+    'PILOT_NEEDS_PRIVILEGE',
+    `the store ${paths.store} belongs to uid ${owner}: only root can see what its apps use`,
+    { hint: 'run "pilot gc" as root' },
+  );
 }
 
 function storeOwner(paths: PilotPaths): number | undefined {

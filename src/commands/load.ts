@@ -230,3 +230,15 @@ export function loadFailure(result: LoadEachResult): PilotError | undefined {
     },
   );
 }
+
+/** What `load --json`, `pull --json` and `podman pull --json` print for each image. */
+export function loadSummary(r: LoadResult) {
+  return { id: r.image.id, names: r.names, newLayers: r.newLayers, reusedLayers: r.reusedLayers };
+}
+
+/** `load --json`: every image loaded, with the source it came from (failed sources have none). */
+export function loadedSummaries(result: LoadEachResult) {
+  return result.outcomes.flatMap(({ source, results }) =>
+    (results ?? []).map((r) => ({ ...loadSummary(r), source: source.path })),
+  );
+}

@@ -20,6 +20,7 @@ import type { PilotPaths } from '../core/paths.js';
 import type { LoadResult } from '../store/load.js';
 import { refProblem } from '../store/ref-names.js';
 import type { RegistryPullOptions } from '../store/registry-pull.js';
+import { loadSummary } from './load.js';
 
 export interface PullOptions extends RegistryPullOptions {
   /** `--signature-policy FILE`: the trust policy (default: the containers tools' own). */
@@ -144,4 +145,15 @@ export async function pullRef(
       throw podmanError;
     }
   }
+}
+
+/** `pull --json`: each image, where it came from, and what a registry pull fetched. */
+export function pullSummaries(outcome: PullOutcome) {
+  return outcome.results.map((r) => ({
+    ...loadSummary(r),
+    from: outcome.from,
+    ...(outcome.fetchedLayers !== undefined
+      ? { fetchedLayers: outcome.fetchedLayers, fetchedBytes: outcome.fetchedBytes }
+      : {}),
+  }));
 }

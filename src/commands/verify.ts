@@ -27,6 +27,7 @@ import {
 } from '../store/layer-manifest.js';
 import { scanTree } from '../store/layer-manifest-scan.js';
 import { layerManifestPath, layerRecordPath } from '../store/layer-record.js';
+import type { RepairAction } from './verify-repair.js';
 
 const HEX = /^[a-f0-9]{64}$/;
 
@@ -238,4 +239,28 @@ export function verifyStore(paths: PilotPaths, options: VerifyOptions = {}): Ver
     images,
     damaged: layers.some((l) => l.damaged) || images.some((i) => i.damaged),
   };
+}
+
+export interface VerifyRun {
+  /** What the first pass found. */
+  found: VerifyReport;
+  /** The store as it is now: after the repairs, checked again; else `found`. */
+  report: VerifyReport;
+  repairs: RepairAction[];
+}
+
+/**
+ * `pilot verify [--repair [--from ARCHIVE]...]`: one pass; with `repair` and damage
+ * found, the repairs (verify-repair.ts, loaded only then) and a second pass, whose
+ * report is what remains.
+ */
+export async function verifyAndRepair(
+  paths: PilotPaths,
+  options: { repair: boolean; from: string[] },
+): Promise<VerifyRun> {
+  const found = verifyStore(paths);
+  if (!options.repair || !found.damaged) return { found, report: found, repairs: [] };
+  const { repairStore } = await import('./verify-repair.js');
+  const repairs = await repairStore(paths, found, options.from);
+  return { found, report: verifyStore(paths), repairs };
 }

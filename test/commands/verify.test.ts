@@ -1,7 +1,7 @@
 import { chmodSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { verifyStore } from '../../src/commands/verify.js';
+import { verifyAndRepair, verifyStore } from '../../src/commands/verify.js';
 import { checkStoreQuick, quickStoreProblems } from '../../src/commands/verify-quick.js';
 import { repairStore } from '../../src/commands/verify-repair.js';
 import { storeDirs } from '../../src/core/paths.js';
@@ -136,5 +136,30 @@ describe('repairStore', () => {
     const again = await repairStore(store.paths, verifyStore(store.paths), [moved]);
     expect(again).toEqual([expect.objectContaining({ done: true })]);
     expect(verifyStore(store.paths).damaged).toBe(false);
+  });
+});
+
+describe('verifyAndRepair', () => {
+  it('checks once and repairs nothing on a whole store, even when asked to', async () => {
+    const run = await verifyAndRepair(store.paths, { repair: true, from: [] });
+    expect(run.repairs).toEqual([]);
+    expect(run.report).toBe(run.found);
+    expect(run.found.damaged).toBe(false);
+  });
+
+  it('only reports damage without repair', async () => {
+    writeFileSync(join(layerDir(base.diffId), 'etc/base'), 'changed\n');
+    const run = await verifyAndRepair(store.paths, { repair: false, from: [] });
+    expect(run).toMatchObject({ repairs: [], found: { damaged: true } });
+    expect(run.report).toBe(run.found);
+    expect(verifyStore(store.paths).damaged).toBe(true);
+  });
+
+  it('repairs, then reports what remains from a second pass beside what the first found', async () => {
+    writeFileSync(join(layerDir(base.diffId), 'etc/base'), 'changed\n');
+    const run = await verifyAndRepair(store.paths, { repair: true, from: [] });
+    expect(run.found.damaged).toBe(true);
+    expect(run.repairs).toEqual([expect.objectContaining({ kind: 'layer', done: true })]);
+    expect(run.report.damaged).toBe(false);
   });
 });
