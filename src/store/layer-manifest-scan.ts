@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { runToolSync } from '../core/tool.js';
 import { toolError } from '../core/tool-error.js';
+import { runToolLight } from '../core/tool-light.js';
 import { walkTree } from '../core/tree-walk.js';
 import type { EntryType, ManifestEntry } from './layer-manifest.js';
 
@@ -92,7 +92,8 @@ export function readOverlayXattrs(root: string): Map<string, string> {
     // only when it printed nothing.
     okExitCodes: 'any' as const,
   };
-  const result = runToolSync(argv, options);
+  // The launcher reaches this through layer-record.ts: runToolLight, not execa.
+  const result = runToolLight(argv, options);
   if (result.exitCode !== 0 && result.stdout.length === 0) {
     throw toolError({
       argv,

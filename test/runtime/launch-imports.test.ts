@@ -27,7 +27,50 @@ async function packagesOf(entry: string): Promise<string[]> {
   return [...new Set(names)].sort();
 }
 
+/**
+ * The packages the entry's bundle loads before it runs a line: its own output and the
+ * chunks it imports statically, transitively (not what a dynamic import() brings later).
+ */
+async function packagesAtStartup(entry: string): Promise<string[]> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    outdir: 'unused',
+    logLevel: 'silent',
+  });
+  const outputs = result.metafile.outputs;
+  const start = Object.keys(outputs).find((name) => outputs[name]?.entryPoint === entry);
+  const seen = new Set<string>();
+  const queue = start ? [start] : [];
+  while (queue.length > 0) {
+    const name = queue.pop()!;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    for (const imported of outputs[name]?.imports ?? []) {
+      if (imported.kind === 'import-statement' && !imported.external) queue.push(imported.path);
+    }
+  }
+  const names = [...seen]
+    .flatMap((name) => Object.keys(outputs[name]?.inputs ?? {}))
+    .filter((input) => input.includes('node_modules/'))
+    .map((input) => input.replace(/.*node_modules\//, '').split('/')[0]!);
+  return [...new Set(names)].sort();
+}
+
 describe('what the launcher can load', () => {
+  it('loads no execa, yaml or tar at start-up (core/tool-light.ts runs its tools)', async () => {
+    const launcher = await packagesAtStartup('pilot/main.ts');
+    for (const heavy of ['execa', 'yaml', 'tar', 'commander'])
+      expect(launcher).not.toContain(heavy);
+    // The check can see a static import at all: the CLI's start-up has commander.
+    expect(await packagesAtStartup('src/cli.ts')).toContain('commander');
+  }, 60_000);
+
   it('holds no fs-extra (the CLI does)', async () => {
     const launcher = await packagesOf('pilot/main.ts');
     expect(launcher).not.toContain('fs-extra');
