@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { quoteExcerpt } from '../../core/excerpt.js';
-import { DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../docker-reference.js';
 
 export interface Credentials {
   username: string;

@@ -12,8 +12,8 @@
 import { PilotError } from '../../core/errors.js';
 import { positionIn } from '../../core/excerpt.js';
 import { describeJsonError } from '../../core/json-error.js';
+import { parseDockerReference } from '../docker-reference.js';
 import { describeJsonPath, type JsonPath, scanJsonLayout } from './json-layout.js';
-import { parseDockerReference } from './reference.js';
 
 export type IdentityRule =
   | { type: 'matchExact' }
