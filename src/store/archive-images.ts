@@ -19,6 +19,7 @@ import {
   MetadataReader,
   objectsIn,
   parseJson,
+  readImageList,
   sha256,
 } from './archive-metadata.js';
 import { type ArchiveFiles, type BlobSource, unknownArchive } from './archive-source.js';
@@ -186,14 +187,7 @@ async function readOciImages(
 ): Promise<ImagePlan[]> {
   const source = files.source;
   const reader = new MetadataReader(files);
-  const indexData = await reader.read('index.json');
-  if (!indexData) throw invalid(source, 'index.json is missing');
-  const index = parseJson<{ manifests?: Descriptor[] }>(source, 'index.json', indexData);
-  if (!Array.isArray(index.manifests) || index.manifests.length === 0) {
-    throw invalid(source, 'index.json lists no manifests');
-  }
-  checkCount(source, 'index.json', index.manifests.length, MAX_ARCHIVE_IMAGES, 'manifests');
-  const manifests = objectsIn<Descriptor>(source, 'index.json: manifests', index.manifests);
+  const manifests = await readImageList<Descriptor>(reader, 'index.json');
   const plans: ImagePlan[] = [];
   for (const top of pickPlatform(source, manifests)) {
     const manifestDigest = checkDigest(source, (await pickManifest(reader, top)).digest);

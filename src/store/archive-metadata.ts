@@ -107,6 +107,28 @@ export function diffIdsOf(source: string, name: string, raw: RawConfig): string[
   return ids.map((id) => checkDigest(`${source}: image config ${name}`, id));
 }
 
+/**
+ * The images an archive's top-level document lists (docker's manifest.json is the list,
+ * OCI's index.json holds it as `manifests`): refused when the document is missing or not
+ * JSON, or the list is empty, too long or holds anything but objects.
+ */
+export async function readImageList<T>(
+  reader: MetadataReader,
+  name: 'manifest.json' | 'index.json',
+): Promise<T[]> {
+  const source = reader.source;
+  const data = await reader.read(name);
+  if (!data) throw invalid(source, `${name} is missing`);
+  const docker = name === 'manifest.json';
+  const list = docker
+    ? parseJson<unknown[]>(source, name, data, 'list')
+    : parseJson<{ manifests?: unknown }>(source, name, data).manifests;
+  const what = docker ? 'images' : 'manifests';
+  if (!Array.isArray(list) || list.length === 0) throw invalid(source, `${name} lists no ${what}`);
+  checkCount(source, name, list.length, MAX_ARCHIVE_IMAGES, what);
+  return objectsIn<T>(source, docker ? name : `${name}: manifests`, list);
+}
+
 /** Reads, verifies and derives each piece of metadata once per archive. */
 export class MetadataReader {
   private readonly results = new Map<string, Promise<unknown>>();

@@ -13,11 +13,9 @@ import {
   configInfo,
   digestMismatch,
   invalid,
-  MAX_ARCHIVE_IMAGES,
   MAX_IMAGE_NAMES,
   MetadataReader,
-  objectsIn,
-  parseJson,
+  readImageList,
   sha256,
 } from './archive-metadata.js';
 import type { ArchiveFiles } from './archive-source.js';
@@ -60,12 +58,7 @@ export async function readDockerImages(
 ): Promise<ImagePlan[]> {
   const source = files.source;
   const reader = new MetadataReader(files);
-  const data = await reader.read('manifest.json');
-  if (!data) throw invalid(source, 'manifest.json is missing');
-  const list = parseJson<unknown[]>(source, 'manifest.json', data, 'list');
-  if (list.length === 0) throw invalid(source, 'manifest.json lists no images');
-  checkCount(source, 'manifest.json', list.length, MAX_ARCHIVE_IMAGES, 'images');
-  const entries = objectsIn<DockerManifestEntry>(source, 'manifest.json', list);
+  const entries = await readImageList<DockerManifestEntry>(reader, 'manifest.json');
   const plans: ImagePlan[] = [];
   for (const entry of entries) {
     if (

@@ -8,10 +8,11 @@
  * complete layers and a dead temp dir, which the next command sweeps, and the same
  * pull again fetches only the layers still missing.
  */
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { debugStep } from '../core/debug.js';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
+import { readIfPresent } from '../core/fs-query.js';
 import { checkRefLength, type ImageRecord, normalizeRef } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
@@ -92,13 +93,8 @@ interface ConfigInfo {
 
 /** A metadata blob the store holds (blobs/sha256/HEX), when its bytes still match. */
 function storedBlob(paths: PilotPaths, digest: string): Buffer | undefined {
-  try {
-    const bytes = readFileSync(join(storeDirs.blobs(paths), digestHex(digest)));
-    return sha256Of(bytes) === digest ? bytes : undefined;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const bytes = readIfPresent(join(storeDirs.blobs(paths), digestHex(digest)));
+  return bytes !== undefined && sha256Of(bytes) === digest ? bytes : undefined;
 }
 
 async function fetchConfig(
