@@ -16,7 +16,7 @@ import {
   configInfo,
   invalid,
   MAX_ARCHIVE_IMAGES,
-  MetadataReader,
+  type MetadataReader,
   objectsIn,
   parseJson,
   readImageList,
@@ -185,11 +185,10 @@ async function readOciImages(
   given: string | undefined,
   warn: Warn,
 ): Promise<ImagePlan[]> {
-  const source = files.source;
-  const reader = new MetadataReader(files);
-  const manifests = await readImageList<Descriptor>(reader, 'index.json');
+  const { reader, list } = await readImageList<Descriptor>(files, 'index.json');
+  const source = reader.source;
   const plans: ImagePlan[] = [];
-  for (const top of pickPlatform(source, manifests)) {
+  for (const top of pickPlatform(source, list)) {
     const manifestDigest = checkDigest(source, (await pickManifest(reader, top)).digest);
     const { manifest, config, layers } = await ociManifest(reader, manifestDigest);
     plans.push({

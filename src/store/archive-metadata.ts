@@ -113,10 +113,11 @@ export function diffIdsOf(source: string, name: string, raw: RawConfig): string[
  * JSON, or the list is empty, too long or holds anything but objects.
  */
 export async function readImageList<T>(
-  reader: MetadataReader,
+  files: ArchiveFiles,
   name: 'manifest.json' | 'index.json',
-): Promise<T[]> {
-  const source = reader.source;
+): Promise<{ reader: MetadataReader; list: T[] }> {
+  const source = files.source;
+  const reader = new MetadataReader(files);
   const data = await reader.read(name);
   if (!data) throw invalid(source, `${name} is missing`);
   const docker = name === 'manifest.json';
@@ -126,7 +127,7 @@ export async function readImageList<T>(
   const what = docker ? 'images' : 'manifests';
   if (!Array.isArray(list) || list.length === 0) throw invalid(source, `${name} lists no ${what}`);
   checkCount(source, name, list.length, MAX_ARCHIVE_IMAGES, what);
-  return objectsIn<T>(source, docker ? name : `${name}: manifests`, list);
+  return { reader, list: objectsIn<T>(source, docker ? name : `${name}: manifests`, list) };
 }
 
 /** Reads, verifies and derives each piece of metadata once per archive. */

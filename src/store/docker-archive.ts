@@ -14,7 +14,7 @@ import {
   digestMismatch,
   invalid,
   MAX_IMAGE_NAMES,
-  MetadataReader,
+  type MetadataReader,
   readImageList,
   sha256,
 } from './archive-metadata.js';
@@ -56,11 +56,10 @@ export async function readDockerImages(
   given: string | undefined,
   warn: Warn,
 ): Promise<ImagePlan[]> {
-  const source = files.source;
-  const reader = new MetadataReader(files);
-  const entries = await readImageList<DockerManifestEntry>(reader, 'manifest.json');
+  const { reader, list } = await readImageList<DockerManifestEntry>(files, 'manifest.json');
+  const source = reader.source;
   const plans: ImagePlan[] = [];
-  for (const entry of entries) {
+  for (const entry of list) {
     if (
       typeof entry.Config !== 'string' ||
       !Array.isArray(entry.Layers) ||

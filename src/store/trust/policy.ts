@@ -181,6 +181,24 @@ class PolicyReader {
     return { type: 'signedBy', keyType, keys, signedIdentity };
   }
 
+  /** The one reference an exactReference or exactRepository rule names, checked. */
+  reference(
+    value: Json,
+    path: JsonPath,
+    field: 'dockerReference' | 'dockerRepository',
+    tagged: boolean,
+  ): string {
+    const object = this.fields(value, path, ['type', field], [field]);
+    const at = [...path, field];
+    const text = this.string(object[field], at);
+    const parsed = parseDockerReference(text);
+    if (typeof parsed === 'string') this.fail(at, parsed);
+    if (tagged && parsed.tag === undefined && parsed.digest === undefined) {
+      this.fail(at, `"${text}" has neither a tag nor a digest`);
+    }
+    return text;
+  }
+
   identity(value: Json, path: JsonPath): IdentityRule {
     const type = this.string(this.object(value, path).type, [...path, 'type']);
     switch (type) {
@@ -190,22 +208,11 @@ class PolicyReader {
         this.fields(value, path, ['type']);
         return { type };
       case 'exactReference': {
-        const object = this.fields(value, path, ['type', 'dockerReference'], ['dockerReference']);
-        const at = [...path, 'dockerReference'];
-        const dockerReference = this.string(object.dockerReference, at);
-        const parsed = parseDockerReference(dockerReference);
-        if (typeof parsed === 'string') this.fail(at, parsed);
-        if (parsed.tag === undefined && parsed.digest === undefined) {
-          this.fail(at, `"${dockerReference}" has neither a tag nor a digest`);
-        }
+        const dockerReference = this.reference(value, path, 'dockerReference', true);
         return { type, dockerReference };
       }
       case 'exactRepository': {
-        const object = this.fields(value, path, ['type', 'dockerRepository'], ['dockerRepository']);
-        const at = [...path, 'dockerRepository'];
-        const dockerRepository = this.string(object.dockerRepository, at);
-        const parsed = parseDockerReference(dockerRepository);
-        if (typeof parsed === 'string') this.fail(at, parsed);
+        const dockerRepository = this.reference(value, path, 'dockerRepository', false);
         return { type, dockerRepository };
       }
       case 'remapIdentity': {
