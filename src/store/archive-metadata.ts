@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { PilotError } from '../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { ImageConfig } from '../core/image-record.js';
-import { describeJsonError } from '../core/json-error.js';
+import { parseJsonText } from '../core/json-error.js';
 import { type ArchiveFiles, readArchiveFile } from './archive-source.js';
 import { isObject, pickImageConfig } from './image-config.js';
 
@@ -65,13 +65,7 @@ export function parseJson<T>(
   shape: 'object' | 'list' = 'object',
 ): T {
   const text = data.toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // Not V8's message: it quotes the input raw, escapes and all.
-    throw invalid(source, describeJsonError(escapeExcerpt(name), text));
-  }
+  const value = parseJsonText(text, escapeExcerpt(name), (why) => invalid(source, why));
   if (shape === 'list' ? !Array.isArray(value) : !isObject(value)) {
     throw invalid(source, `${escapeExcerpt(name)} is not a JSON ${shape}`);
   }

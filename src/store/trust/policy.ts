@@ -11,7 +11,7 @@
  */
 import { PilotError } from '../../core/errors.js';
 import { positionIn } from '../../core/excerpt.js';
-import { describeJsonError } from '../../core/json-error.js';
+import { parseJsonText } from '../../core/json-error.js';
 import { parseDockerReference } from '../docker-reference.js';
 import { describeJsonPath, type JsonPath, scanJsonLayout } from './json-layout.js';
 
@@ -247,14 +247,11 @@ class PolicyReader {
 
 /** Parses the text of policy.json, the file `file`. */
 export function parsePolicy(file: string, text: string): Policy {
-  let document: Json;
-  try {
-    document = JSON.parse(text);
-  } catch {
-    throw new PilotError('PILOT_POLICY_INVALID', describeJsonError(file, text), {
-      hint: POLICY_HINT,
-    });
-  }
+  const document = parseJsonText(
+    text,
+    file,
+    (why) => new PilotError('PILOT_POLICY_INVALID', why, { hint: POLICY_HINT }),
+  ) as Json;
   const layout = scanJsonLayout(text);
   const reader = new PolicyReader(file, text, layout.offsetOf);
   if (layout.duplicate) {
