@@ -5,11 +5,12 @@
  * at any point can be reverted; `--revert` drops each entry once it is put back and the
  * file when none is left.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
 import { faultPoint } from '../core/fault.js';
+import { readTextIfPresent } from '../core/fs-query.js';
 import type { PilotPaths } from '../core/paths.js';
 
 export interface JournalEntry {
@@ -106,14 +107,8 @@ export function parseJournal(file: string, text: string): Journal {
 /** The journal, or undefined when there is none (nothing migrated, or all reverted). */
 export function readJournal(paths: PilotPaths): Journal | undefined {
   const file = journalPath(paths);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  return parseJournal(file, text);
+  const text = readTextIfPresent(file);
+  return text === undefined ? undefined : parseJournal(file, text);
 }
 
 /** Writes the journal atomically; an empty one is removed. */

@@ -134,6 +134,18 @@ export interface PinnedImage {
   manifestDigest: string;
 }
 
+/** What a package of one app is, whatever its format (package.ts fills it in). */
+export interface PackageFields {
+  name: string;
+  version: string;
+  architecture: string;
+  pilotVersion: string;
+  app: string;
+  appPath: string;
+  /** The images the maintainer scripts bring: shipped in the package, or pulled by pin. */
+  images: 'shipped' | PinnedImage[];
+}
+
 /** The registry ref to pull a pinned image by: `REF@DIGEST` (a tag in REF is dropped, as podman does). */
 export function pullRef(image: PinnedImage): string {
   const slash = image.ref.lastIndexOf('/');
@@ -180,15 +192,19 @@ export function removeLines(packageName: string, app: string, appPath: string): 
   ];
 }
 
-export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): string {
+/**
+ * A maintainer script that acts on one `$1` (dpkg also calls them with abort-upgrade,
+ * failed-upgrade, …, which need nothing done) and does nothing on the others.
+ */
+function maintainerScript(script: string, app: string, action: string, lines: string[]): string {
   return [
     '#!/bin/sh',
-    `# postinst of ${debPackageName(app)}, written by pilot package`,
+    `# ${script} of ${debPackageName(app)}, written by pilot package`,
     'set -e',
     '',
     'case "$1" in',
-    'configure)',
-    ...configureLines(app, images),
+    `${action})`,
+    ...lines,
     '\t;;',
     'esac',
     'exit 0',
@@ -196,19 +212,13 @@ export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): 
   ].join('\n');
 }
 
+export function postinstScript(app: string, images: 'shipped' | PinnedImage[]): string {
+  return maintainerScript('postinst', app, 'configure', configureLines(app, images));
+}
+
 export function prermScript(app: string, appPath: string): string {
-  return [
-    '#!/bin/sh',
-    `# prerm of ${debPackageName(app)}, written by pilot package`,
-    'set -e',
-    '',
-    'case "$1" in',
-    'remove)',
+  return maintainerScript('prerm', app, 'remove', [
     '\t# Not on upgrade: the new version registers over this one. The images stay until "pilot gc".',
     ...removeLines(debPackageName(app), app, appPath),
-    '\t;;',
-    'esac',
-    'exit 0',
-    '',
-  ].join('\n');
+  ]);
 }

@@ -33,7 +33,7 @@ import type { ImageRecord } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { readImagePlans } from '../store/archive-images.js';
 import { type ArchiveFiles, type BlobSource, openArchive } from '../store/archive-source.js';
-import { compressionOf } from '../store/extract/decompress.js';
+import { streamCompression } from '../store/extract/decompress.js';
 import { readLayerRecord } from '../store/layer-record.js';
 import { TAR_END, tarFileHeader, tarPadding } from '../store/tar-write.js';
 
@@ -126,17 +126,7 @@ async function findLayers(
 }
 
 async function mediaTypeOf(blob: BlobSource): Promise<string> {
-  const stream = blob.open();
-  let head = Buffer.alloc(0);
-  try {
-    for await (const chunk of stream) {
-      head = Buffer.concat([head, chunk as Buffer]);
-      if (head.length >= 8) break;
-    }
-  } finally {
-    stream.destroy();
-  }
-  const type = LAYER_TYPES[compressionOf(head)];
+  const type = LAYER_TYPES[await streamCompression(() => blob.open())];
   if (type === undefined) {
     throw new PilotError(
       'PILOT_IMAGE_INVALID',

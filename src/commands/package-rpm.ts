@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PilotError } from '../core/errors.js';
 import { runToolSync } from '../core/tool.js';
-import { configureLines, type PinnedImage, removeLines } from './package-deb.js';
+import { configureLines, type PackageFields, removeLines } from './package-deb.js';
 
 const RPM_ARCHES: Record<string, string> = {
   all: 'noarch',
@@ -41,14 +41,7 @@ export function rpmVersion(version: string): { version: string; release: string 
   return { version: v.replaceAll('-', '_'), release: r };
 }
 
-export interface SpecFields {
-  name: string;
-  version: string;
-  architecture: string;
-  pilotVersion: string;
-  app: string;
-  appPath: string;
-  images: 'shipped' | PinnedImage[];
+export interface SpecFields extends PackageFields {
   /** Absolute paths of the files the package installs. */
   files: string[];
   /** Directories it owns (its own data directory and those below). */

@@ -37,6 +37,7 @@ import {
   controlText,
   debArchitecture,
   debPackageName,
+  type PackageFields,
   type PinnedImage,
   packageVersion,
   postinstScript,
@@ -138,20 +139,10 @@ function put(path: string, text: string | undefined, mode = 0o644, from?: string
   chmodSync(path, mode);
 }
 
-interface Built {
-  name: string;
-  version: string;
-  architecture: string;
-  pilotVersion: string;
-  app: string;
-  appPath: string;
-  scripts: 'shipped' | PinnedImage[];
-}
-
 function buildDeb(
   stage: string,
   root: string,
-  b: Built,
+  b: PackageFields,
   more: { outDir: string; withImages: boolean; images: string[] },
 ): string {
   const file = join(
@@ -159,7 +150,7 @@ function buildDeb(
     `${b.name}_${b.version.replace(/^\d+:/, '')}_${b.architecture}.deb`,
   );
   const debian = join(root, 'DEBIAN');
-  put(join(debian, 'postinst'), postinstScript(b.app, b.scripts), 0o755);
+  put(join(debian, 'postinst'), postinstScript(b.app, b.images), 0o755);
   put(join(debian, 'prerm'), prermScript(b.app, b.appPath), 0o755);
   const maintainer = process.env.DEBEMAIL
     ? `${process.env.DEBFULLNAME ?? 'pilot package'} <${process.env.DEBEMAIL}>`
@@ -207,23 +198,9 @@ function stagedEntries(root: string, dataDir: string): { files: string[]; dirs: 
   return { files, dirs };
 }
 
-function buildRpm(stage: string, root: string, b: Built, outDir: string): string {
+function buildRpm(stage: string, root: string, b: PackageFields, outDir: string): string {
   const { files, dirs } = stagedEntries(root, appDataDir(b.app));
-  const built = runRpmbuild(
-    stage,
-    specText({
-      name: b.name,
-      version: b.version,
-      architecture: b.architecture,
-      pilotVersion: b.pilotVersion,
-      app: b.app,
-      appPath: b.appPath,
-      images: b.scripts,
-      files,
-      dirs,
-      stagedRoot: root,
-    }),
-  );
+  const built = runRpmbuild(stage, specText({ ...b, files, dirs, stagedRoot: root }));
   const file = join(outDir, basename(built));
   renameSync(built, file);
   return file;
@@ -313,13 +290,13 @@ export async function buildAppPackage(
         ? buildRpm(
             stage,
             root,
-            { name, version, architecture, pilotVersion, app, appPath, scripts },
+            { name, version, architecture, pilotVersion, app, appPath, images: scripts },
             outDir,
           )
         : buildDeb(
             stage,
             root,
-            { name, version, architecture, pilotVersion, app, appPath, scripts },
+            { name, version, architecture, pilotVersion, app, appPath, images: scripts },
             {
               outDir,
               withImages: options.withImages,

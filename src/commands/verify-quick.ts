@@ -4,9 +4,10 @@
  * end line read, not the files it lists). No file is hashed and nothing is written, so
  * doctor stays read-only and fast; `pilot verify` reads the trees.
  */
-import { closeSync, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf } from '../core/errors.js';
+import { readTextIfPresent } from '../core/fs-query.js';
 import { listRefs } from '../core/image-record.js';
 import { listDir } from '../core/list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
@@ -32,13 +33,14 @@ function readTail(path: string, bytes: number): string | undefined {
   }
 }
 
+/** The JSON in `path`: undefined when there is no file, null when it is not JSON. */
 function readJson(path: string): unknown {
+  const text = readTextIfPresent(path);
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    if (error instanceof SyntaxError) return null;
-    throw error;
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

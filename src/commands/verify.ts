@@ -13,7 +13,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
-import { pathOwner } from '../core/fs-query.js';
+import { pathOwner, readTextIfPresent } from '../core/fs-query.js';
 import { listRefs } from '../core/image-record.js';
 import { listDir } from '../core/list-dir.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
@@ -120,15 +120,6 @@ function isDirectory(path: string): boolean {
   }
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 /** Checks one layer: its directory, record and manifest, then every entry of its tree. */
 export function verifyLayer(
   paths: PilotPaths,
@@ -148,7 +139,7 @@ export function verifyLayer(
     baseline: false,
     damaged: false,
   };
-  const recordText = readText(layerRecordPath(paths, diffId));
+  const recordText = readTextIfPresent(layerRecordPath(paths, diffId));
   if (recordText === undefined) report.problems.push('its record is missing');
   else {
     try {
@@ -164,7 +155,7 @@ export function verifyLayer(
     report.damaged = true;
     return report;
   }
-  const manifestText = readText(layerManifestPath(paths, diffId));
+  const manifestText = readTextIfPresent(layerManifestPath(paths, diffId));
   let recorded: ReturnType<typeof parseManifest> | undefined;
   if (manifestText !== undefined) {
     try {

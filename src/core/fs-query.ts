@@ -1,5 +1,5 @@
 /** Small questions about a path that several layers ask the same way. */
-import { closeSync, lstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { errnoOf } from './errors.js';
 
 /** Whether anything (a dangling symlink too) is at `path`. */
@@ -11,6 +11,21 @@ export function pathPresent(path: string): boolean {
     if (errnoOf(error) === 'ENOENT') return false;
     throw error;
   }
+}
+
+/** The bytes of `file`, or undefined when there is none; any other failure is thrown. */
+export function readIfPresent(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** The text of `file` (UTF-8), or undefined when there is none. */
+export function readTextIfPresent(file: string): string | undefined {
+  return readIfPresent(file)?.toString('utf8');
 }
 
 /** The uid that owns `path` (symlinks followed), or undefined when it cannot be known. */

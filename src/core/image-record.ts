@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errnoOf, PilotError, type PilotErrorCode } from './errors.js';
 import { escapeExcerpt, quoteExcerpt } from './excerpt.js';
+import { readTextIfPresent } from './fs-query.js';
 import { listDir } from './list-dir.js';
 import { digestHex, type PilotPaths, storeDirs } from './paths.js';
 
@@ -146,13 +147,8 @@ export function refCandidates(ref: string): string[] {
 
 export function readImageById(paths: PilotPaths, id: string): ImageRecord | undefined {
   const file = join(storeDirs.images(paths), `${digestHex(id)}.json`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = readTextIfPresent(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as ImageRecord;
   } catch (error) {

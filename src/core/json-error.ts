@@ -123,6 +123,18 @@ export function jsonErrorOffset(text: string): number | undefined {
 }
 
 /**
+ * `text` parsed as JSON; when it is not JSON, `fail` is handed what describeJsonError
+ * says (never V8's message: it quotes the input raw, escapes and all) and its error thrown.
+ */
+export function parseJsonText(text: string, name: string, fail: (why: string) => Error): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw fail(describeJsonError(name, text));
+  }
+}
+
+/**
  * Why `text`, the file `name`, is not JSON: `name:LINE:COLUMN: not valid JSON near "…"`.
  * Use it where JSON.parse failed, in place of V8's message.
  */

@@ -15,6 +15,7 @@ import {
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from './errors.js';
 import { faultPoint } from './fault.js';
+import { readTextIfPresent } from './fs-query.js';
 import { makeDirs, setFileMode } from './modes.js';
 import { formatOwner, isOwnerAlive, type Owner, parseOwner } from './owner.js';
 import { withPath } from './system-error.js';
@@ -54,16 +55,6 @@ function tryClaim(path: string): boolean {
   }
 }
 
-/** The text of a claim file, or undefined when there is none. */
-function readClaim(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 /**
  * Removes a dead claim safely against a racing taker: move it aside (one of two racing
  * takers wins the rename), check that what moved is the dead claim that was read, and
@@ -93,7 +84,7 @@ function takeOver(path: string, deadClaim: string): void {
  * on the way; gc's sweep and a load's look at the gc lock use this.
  */
 export function claimHolder(path: string): Owner | undefined {
-  const text = readClaim(path);
+  const text = readTextIfPresent(path);
   if (text === undefined) return undefined;
   const owner = parseOwner(text);
   if (owner !== undefined && isOwnerAlive(owner)) return owner;
@@ -106,7 +97,7 @@ export function claimHolder(path: string): Owner | undefined {
  * A file that does not read as a claim is left alone (it may not be pilot's).
  */
 export function removeDeadClaim(path: string): boolean {
-  const text = readClaim(path);
+  const text = readTextIfPresent(path);
   const owner = text === undefined ? undefined : parseOwner(text);
   if (owner === undefined || isOwnerAlive(owner)) return false;
   takeOver(path, text!);

@@ -73,7 +73,7 @@ export function resolvePaths(options: PathOptions = {}): PilotPaths {
  * relative: the XDG Base Directory spec has a relative one ignored (it would name
  * another directory from every working directory).
  */
-function xdgDir(value: string | undefined): string | undefined {
+export function xdgDir(value: string | undefined): string | undefined {
   return value?.startsWith('/') ? value : undefined;
 }
 

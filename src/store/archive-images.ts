@@ -16,9 +16,10 @@ import {
   configInfo,
   invalid,
   MAX_ARCHIVE_IMAGES,
-  MetadataReader,
+  type MetadataReader,
   objectsIn,
   parseJson,
+  readImageList,
   sha256,
 } from './archive-metadata.js';
 import { type ArchiveFiles, type BlobSource, unknownArchive } from './archive-source.js';
@@ -184,18 +185,10 @@ async function readOciImages(
   given: string | undefined,
   warn: Warn,
 ): Promise<ImagePlan[]> {
-  const source = files.source;
-  const reader = new MetadataReader(files);
-  const indexData = await reader.read('index.json');
-  if (!indexData) throw invalid(source, 'index.json is missing');
-  const index = parseJson<{ manifests?: Descriptor[] }>(source, 'index.json', indexData);
-  if (!Array.isArray(index.manifests) || index.manifests.length === 0) {
-    throw invalid(source, 'index.json lists no manifests');
-  }
-  checkCount(source, 'index.json', index.manifests.length, MAX_ARCHIVE_IMAGES, 'manifests');
-  const manifests = objectsIn<Descriptor>(source, 'index.json: manifests', index.manifests);
+  const { reader, list } = await readImageList<Descriptor>(files, 'index.json');
+  const source = reader.source;
   const plans: ImagePlan[] = [];
-  for (const top of pickPlatform(source, manifests)) {
+  for (const top of pickPlatform(source, list)) {
     const manifestDigest = checkDigest(source, (await pickManifest(reader, top)).digest);
     const { manifest, config, layers } = await ociManifest(reader, manifestDigest);
     plans.push({

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { PilotError } from '../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../core/excerpt.js';
 import type { ImageConfig } from '../core/image-record.js';
-import { describeJsonError } from '../core/json-error.js';
+import { parseJsonText } from '../core/json-error.js';
 import { type ArchiveFiles, readArchiveFile } from './archive-source.js';
 import { isObject, pickImageConfig } from './image-config.js';
 
@@ -65,13 +65,7 @@ export function parseJson<T>(
   shape: 'object' | 'list' = 'object',
 ): T {
   const text = data.toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    // Not V8's message: it quotes the input raw, escapes and all.
-    throw invalid(source, describeJsonError(escapeExcerpt(name), text));
-  }
+  const value = parseJsonText(text, escapeExcerpt(name), (why) => invalid(source, why));
   if (shape === 'list' ? !Array.isArray(value) : !isObject(value)) {
     throw invalid(source, `${escapeExcerpt(name)} is not a JSON ${shape}`);
   }
@@ -105,6 +99,29 @@ export function diffIdsOf(source: string, name: string, raw: RawConfig): string[
   const ids = isObject(raw.rootfs) ? raw.rootfs.diff_ids : undefined;
   if (!Array.isArray(ids)) throw invalid(source, `image config ${name} has no rootfs.diff_ids`);
   return ids.map((id) => checkDigest(`${source}: image config ${name}`, id));
+}
+
+/**
+ * The images an archive's top-level document lists (docker's manifest.json is the list,
+ * OCI's index.json holds it as `manifests`): refused when the document is missing or not
+ * JSON, or the list is empty, too long or holds anything but objects.
+ */
+export async function readImageList<T>(
+  files: ArchiveFiles,
+  name: 'manifest.json' | 'index.json',
+): Promise<{ reader: MetadataReader; list: T[] }> {
+  const source = files.source;
+  const reader = new MetadataReader(files);
+  const data = await reader.read(name);
+  if (!data) throw invalid(source, `${name} is missing`);
+  const docker = name === 'manifest.json';
+  const list = docker
+    ? parseJson<unknown[]>(source, name, data, 'list')
+    : parseJson<{ manifests?: unknown }>(source, name, data).manifests;
+  const what = docker ? 'images' : 'manifests';
+  if (!Array.isArray(list) || list.length === 0) throw invalid(source, `${name} lists no ${what}`);
+  checkCount(source, name, list.length, MAX_ARCHIVE_IMAGES, what);
+  return { reader, list: objectsIn<T>(source, docker ? name : `${name}: manifests`, list) };
 }
 
 /** Reads, verifies and derives each piece of metadata once per archive. */

@@ -13,11 +13,9 @@ import {
   configInfo,
   digestMismatch,
   invalid,
-  MAX_ARCHIVE_IMAGES,
   MAX_IMAGE_NAMES,
-  MetadataReader,
-  objectsIn,
-  parseJson,
+  type MetadataReader,
+  readImageList,
   sha256,
 } from './archive-metadata.js';
 import type { ArchiveFiles } from './archive-source.js';
@@ -58,16 +56,10 @@ export async function readDockerImages(
   given: string | undefined,
   warn: Warn,
 ): Promise<ImagePlan[]> {
-  const source = files.source;
-  const reader = new MetadataReader(files);
-  const data = await reader.read('manifest.json');
-  if (!data) throw invalid(source, 'manifest.json is missing');
-  const list = parseJson<unknown[]>(source, 'manifest.json', data, 'list');
-  if (list.length === 0) throw invalid(source, 'manifest.json lists no images');
-  checkCount(source, 'manifest.json', list.length, MAX_ARCHIVE_IMAGES, 'images');
-  const entries = objectsIn<DockerManifestEntry>(source, 'manifest.json', list);
+  const { reader, list } = await readImageList<DockerManifestEntry>(files, 'manifest.json');
+  const source = reader.source;
   const plans: ImagePlan[] = [];
-  for (const entry of entries) {
+  for (const entry of list) {
     if (
       typeof entry.Config !== 'string' ||
       !Array.isArray(entry.Layers) ||

@@ -8,15 +8,17 @@
  * complete layers and a dead temp dir, which the next command sweeps, and the same
  * pull again fetches only the layers still missing.
  */
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { debugStep } from '../core/debug.js';
-import { errnoOf, PilotError } from '../core/errors.js';
+import { PilotError } from '../core/errors.js';
+import { readIfPresent } from '../core/fs-query.js';
 import { checkRefLength, type ImageRecord, normalizeRef } from '../core/image-record.js';
 import { digestHex, type PilotPaths, storeDirs } from '../core/paths.js';
 import { removeTree } from '../core/temp-entries.js';
 import type { ImagePlan } from './archive-images.js';
 import { diffIdsOf, parseJson, type RawConfig } from './archive-metadata.js';
+import { type DockerReference, parsePullReference, referenceString } from './docker-reference.js';
 import { pickImageConfig } from './image-config.js';
 import { type EnsuredLayer, ensureLayer, layerPresent } from './layers.js';
 import { commitImage, type LoadResult, openStoreWrite, TaskPool } from './load.js';
@@ -34,7 +36,6 @@ import {
   type ManifestDocument,
   parseManifest,
 } from './registry/manifest.js';
-import { formatReference, parseReference, type RegistryReference } from './registry/reference.js';
 import type { TrustRequest, TrustVerdict } from './trust/types.js';
 
 export interface RegistryPullOptions extends ClientOptions {
@@ -64,12 +65,12 @@ const MAX_INDEX_DEPTH = 2;
 /** The image manifest for this host: the top one, or the one an index leads to. */
 async function imageManifest(
   client: RegistryClient,
-  reference: RegistryReference,
+  reference: DockerReference,
   top: FetchedManifest,
 ): Promise<{ manifest: FetchedManifest; document: Extract<ManifestDocument, { kind: 'image' }> }> {
   let manifest = top;
   for (let depth = 0; ; depth++) {
-    const where = `${formatReference(reference)} (manifest ${manifest.digest})`;
+    const where = `${referenceString(reference)} (manifest ${manifest.digest})`;
     const document = parseManifest(manifest.bytes, manifest.contentType, where);
     if (document.kind === 'image') return { manifest, document };
     if (depth >= MAX_INDEX_DEPTH) {
@@ -77,7 +78,7 @@ async function imageManifest(
         hint: 'push the image again with podman, skopeo or docker',
       });
     }
-    const chosen = choosePlatform(document.manifests, formatReference(reference));
+    const chosen = choosePlatform(document.manifests, referenceString(reference));
     debugStep(`index ${manifest.digest}: chose ${chosen.digest}`);
     manifest = await client.getManifest(chosen.digest);
   }
@@ -92,22 +93,17 @@ interface ConfigInfo {
 
 /** A metadata blob the store holds (blobs/sha256/HEX), when its bytes still match. */
 function storedBlob(paths: PilotPaths, digest: string): Buffer | undefined {
-  try {
-    const bytes = readFileSync(join(storeDirs.blobs(paths), digestHex(digest)));
-    return sha256Of(bytes) === digest ? bytes : undefined;
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw error;
-  }
+  const bytes = readIfPresent(join(storeDirs.blobs(paths), digestHex(digest)));
+  return bytes !== undefined && sha256Of(bytes) === digest ? bytes : undefined;
 }
 
 async function fetchConfig(
   paths: PilotPaths,
   client: RegistryClient,
-  reference: RegistryReference,
+  reference: DockerReference,
   config: Descriptor,
 ): Promise<ConfigInfo> {
-  const where = `${formatReference(reference)}: image config ${config.digest}`;
+  const where = `${referenceString(reference)}: image config ${config.digest}`;
   if (config.size > MAX_MANIFEST_BYTES) {
     throw new PilotError(
       'PILOT_IMAGE_INVALID',
@@ -120,14 +116,14 @@ async function fetchConfig(
     storedBlob(paths, config.digest) ??
     (await client.getBlob(config, MAX_MANIFEST_BYTES, 'the image config'));
   const raw = parseJson<RawConfig>(
-    formatReference(reference),
+    referenceString(reference),
     `image config ${config.digest}`,
     bytes,
   );
   return {
     bytes,
     digest: config.digest,
-    diffIds: diffIdsOf(formatReference(reference), config.digest, raw),
+    diffIds: diffIdsOf(referenceString(reference), config.digest, raw),
     imageConfig: pickImageConfig(where, raw.config),
   };
 }
@@ -141,14 +137,14 @@ export async function pullFromRegistry(
   ref: string,
   options: RegistryPullOptions = {},
 ): Promise<RegistryPullResult> {
-  const reference = parseReference(ref);
+  const reference = parsePullReference(ref);
   const names = [normalizeRef(ref)];
   if (options.name !== undefined) {
     checkGivenName(options.name);
     names.push(normalizeRef(options.name));
   }
   for (const name of names) checkRefLength(name);
-  const shown = formatReference(reference);
+  const shown = referenceString(reference);
   const client = new RegistryClient(reference, options);
 
   // The registry is asked, and the trust policy heard, before the store is touched: a
@@ -157,10 +153,7 @@ export async function pullFromRegistry(
   debugStep(`fetched manifest ${top.digest} of ${shown}`);
   const trust = options.trust
     ? await options.trust({
-        registry: reference.registry,
-        repository: reference.repository,
-        tag: reference.tag,
-        digest: reference.digest,
+        reference,
         manifest: top.bytes,
         manifestDigest: top.digest,
         fetch: (url) => client.fetchUrl(url),

@@ -53,10 +53,7 @@ describe('pullFromRegistry', () => {
     });
     await expect(refusal).rejects.toThrow('rejected by policy');
     expect(requests[0]).toMatchObject({
-      registry: registry.host,
-      repository: 'team/app',
-      tag: '1',
-      digest: undefined,
+      reference: { domain: registry.host, path: 'team/app', tag: '1', digest: undefined },
       manifestDigest: image.manifestDigest,
     });
     expect(requests[0]!.manifest.equals(image.manifest)).toBe(true);

@@ -2,7 +2,7 @@
  * The input side of both passes: which compression an archive uses, a stream that
  * undoes it, and a tap that counts and hashes bytes on their way through.
  */
-import { Duplex, PassThrough, type Readable, Transform } from 'node:stream';
+import { Duplex, PassThrough, type Readable, Transform, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { startToolLight } from '../../core/tool-light.js';
 
@@ -23,20 +23,42 @@ export function compressionOf(head: Uint8Array): Compression | OtherCompression 
   return 'none';
 }
 
-export async function sniffCompression(open: () => Readable): Promise<Compression> {
+/** What the stream `open()` gives is compressed with, by its first bytes (the rest unread). */
+export async function streamCompression(
+  open: () => Readable,
+): Promise<Compression | OtherCompression> {
   const stream = open();
   let head = Buffer.alloc(0);
   try {
     for await (const chunk of stream) {
       head = Buffer.concat([head, chunk as Buffer]);
-      if (head.length >= 6) break;
+      if (head.length >= 6) break; // the longest magic compressionOf knows (xz)
     }
   } finally {
     stream.destroy();
   }
-  const found = compressionOf(head);
+  return compressionOf(head);
+}
+
+/** The compression pilot undoes for a tar: one it does not read as `none`. */
+export async function sniffCompression(open: () => Readable): Promise<Compression> {
+  const found = await streamCompression(open);
   // Other compressions read as 'none': pass 1 then refuses them as "not a tar".
   return found === 'gzip' || found === 'zstd' || found === 'xz' ? found : 'none';
+}
+
+/**
+ * Calls `then` once a tool's stdin takes more (drained) or never will (closed: the tool
+ * exited, and its exit status says why); waiting for the drain alone would hang then.
+ */
+export function afterDrain(stdin: Writable, then: () => void): void {
+  const done = () => {
+    stdin.off('drain', done);
+    stdin.off('close', done);
+    then();
+  };
+  stdin.on('drain', done);
+  stdin.on('close', done);
 }
 
 /**
@@ -72,13 +94,7 @@ function toolDecompressor(tool: 'zstd' | 'xz', what: string): Duplex {
     write(chunk: Buffer, _encoding, callback) {
       if (stdin.destroyed) return callback();
       if (stdin.write(chunk)) return callback();
-      const done = () => {
-        stdin.off('drain', done);
-        stdin.off('close', done);
-        callback();
-      };
-      stdin.on('drain', done);
-      stdin.on('close', done);
+      afterDrain(stdin, () => callback());
     },
     final(callback) {
       stdin.end();

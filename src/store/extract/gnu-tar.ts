@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { diskFull, diskFullIn } from '../../core/system-error.js';
 import { ToolError } from '../../core/tool-error.js';
 import { startToolLight } from '../../core/tool-light.js';
-import { type Compression, decompressor, tap } from './decompress.js';
+import { afterDrain, type Compression, decompressor, tap } from './decompress.js';
 import { invalid, splitEntryPath } from './entry-rules.js';
 
 /** Reverses GNU tar's `escape` quoting (LC_ALL=C): backslash escapes and octal bytes. */
@@ -97,15 +97,7 @@ export async function extractPass(
         for await (const chunk of source) {
           if (stdinClosed) break;
           if (!stdin.write(chunk)) {
-            await new Promise<void>((resolve) => {
-              const done = () => {
-                stdin.off('drain', done);
-                stdin.off('close', done);
-                resolve();
-              };
-              stdin.on('drain', done);
-              stdin.on('close', done);
-            });
+            await new Promise<void>((resolve) => afterDrain(stdin, resolve));
           }
         }
         stdin.end();

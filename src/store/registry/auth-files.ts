@@ -1,18 +1,16 @@
 /**
  * Registry credentials as the containers tools find them (containers-auth.json(5)):
- * `--creds USER:PASS`, else `--authfile FILE`, else the first of `$REGISTRY_AUTH_FILE`,
- * `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json` and
- * `~/.docker/config.json` that has an entry for the registry. An entry is
+ * `--creds USER:PASS`, else `--authfile FILE`, else the first auth file that has an entry
+ * for the registry, in the containers tools' order (../containers-config.ts). An entry is
  * `auths["host[:port][/path]"].auth`, base64 of `user:password`; the most specific key
  * that prefixes the repository wins, and docker's `https://index.docker.io/v1/` names
  * docker.io. Credential helpers (`credHelpers`, `credsStore`) are not run.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { quoteExcerpt } from '../../core/excerpt.js';
-import { DOCKER_HUB } from './reference.js';
+import { authFileSearch, containersDirs } from '../containers-config.js';
+import { DOCKER_HUB } from '../docker-reference.js';
 
 export interface Credentials {
   username: string;
@@ -31,16 +29,6 @@ export interface AuthLookup {
   authFile?: string | undefined;
   env?: NodeJS.ProcessEnv;
   home?: string;
-}
-
-/** The auth files looked at, in order (without --authfile). */
-export function defaultAuthFiles(env: NodeJS.ProcessEnv, home: string): string[] {
-  const files: string[] = [];
-  if (env.REGISTRY_AUTH_FILE) files.push(env.REGISTRY_AUTH_FILE);
-  if (env.XDG_RUNTIME_DIR) files.push(join(env.XDG_RUNTIME_DIR, 'containers/auth.json'));
-  files.push(join(home, '.config/containers/auth.json'));
-  files.push(join(home, '.docker/config.json'));
-  return files;
 }
 
 /** `USER:PASS` → credentials; the password may hold ":" itself. */
@@ -157,11 +145,15 @@ export function findCredentials(
   lookup: AuthLookup = {},
 ): Credentials | undefined {
   if (lookup.creds !== undefined) return parseCreds(lookup.creds);
-  const env = lookup.env ?? process.env;
   const files =
     lookup.authFile !== undefined
       ? [lookup.authFile]
-      : defaultAuthFiles(env, lookup.home ?? env.HOME ?? homedir());
+      : authFileSearch(
+          containersDirs({
+            ...(lookup.env !== undefined ? { env: lookup.env } : {}),
+            ...(lookup.home !== undefined ? { home: lookup.home } : {}),
+          }),
+        );
   const keys = authKeysFor(registry, repository);
   for (const file of files) {
     const entries = readAuthFile(file, file === lookup.authFile);

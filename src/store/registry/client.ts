@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { escapeExcerpt } from '../../core/excerpt.js';
+import { apiHost, type DockerReference } from '../docker-reference.js';
 import { type Credentials, findCredentials } from './auth-files.js';
 import { digestMismatch, streamBlob } from './blob.js';
 import { type Challenge, parseChallenges, pickChallenge } from './challenge.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
-import { apiHost, type RegistryReference } from './reference.js';
 import { basicAuthorization, requestToken } from './token.js';
 import {
   ConnectError,
@@ -52,23 +52,23 @@ export class RegistryClient {
   private credentials: Credentials | undefined | null = null;
 
   constructor(
-    readonly reference: RegistryReference,
+    readonly reference: DockerReference,
     readonly options: ClientOptions = {},
   ) {
     this.transport = new Transport(
-      apiHost(reference.registry),
+      apiHost(reference.domain),
       { verify: options.tlsVerify ?? true, certDir: options.certDir },
       options.timeoutMs,
     );
   }
 
   get registry(): string {
-    return this.reference.registry;
+    return this.reference.domain;
   }
 
   private login(): Credentials | undefined {
     if (this.credentials === null) {
-      this.credentials = findCredentials(this.reference.registry, this.reference.repository, {
+      this.credentials = findCredentials(this.reference.domain, this.reference.path, {
         creds: this.options.creds,
         authFile: this.options.authFile,
         env: this.options.env,
@@ -79,7 +79,7 @@ export class RegistryClient {
 
   /** Pings `/v2/`: which scheme answers, and what login it asks for. */
   async connect(): Promise<void> {
-    const host = apiHost(this.reference.registry);
+    const host = apiHost(this.reference.domain);
     const schemes = this.transport.tls.verify ? ['https:'] : ['https:', 'http:'];
     const failures: string[] = [];
     for (const scheme of schemes) {
@@ -104,13 +104,13 @@ export class RegistryClient {
       }
       throw new PilotError(
         'PILOT_PULL_FAILED',
-        `${url.href} answered ${response.status}: ${this.reference.registry} is not a container registry (no /v2/ API)`,
+        `${url.href} answered ${response.status}: ${this.reference.domain} is not a container registry (no /v2/ API)`,
         { hint: 'check the registry name and port' },
       );
     }
     throw new PilotError(
       'PILOT_REGISTRY_UNREACHABLE',
-      `cannot reach the registry ${this.reference.registry}:\n  ${failures.join('\n  ')}`,
+      `cannot reach the registry ${this.reference.domain}:\n  ${failures.join('\n  ')}`,
       { hint: 'check that the registry runs and its name and port are right' },
     );
   }
@@ -150,7 +150,7 @@ export class RegistryClient {
   }
 
   private get scope(): string {
-    return `repository:${this.reference.repository}:pull`;
+    return `repository:${this.reference.path}:pull`;
   }
 
   private async authorization(): Promise<string | undefined> {
@@ -180,7 +180,7 @@ export class RegistryClient {
   }
 
   private authFailure(login: Credentials | undefined): PilotError {
-    const what = `${this.registry}/${this.reference.repository}`;
+    const what = `${this.registry}/${this.reference.path}`;
     if (login) {
       return new PilotError(
         'PILOT_REGISTRY_AUTH',
@@ -260,16 +260,13 @@ export class RegistryClient {
   }
 
   private blobPath(digest: string): string {
-    return `/v2/${this.reference.repository}/blobs/${digest}`;
+    return `/v2/${this.reference.path}/blobs/${digest}`;
   }
 
   /** A manifest by tag or digest; `digest` is the sha256 of the bytes as fetched. */
   async getManifest(tagOrDigest: string): Promise<FetchedManifest> {
-    const what = `manifest ${this.reference.repository}:${tagOrDigest}`.replace(
-      ':sha256:',
-      '@sha256:',
-    );
-    const response = await this.get(`/v2/${this.reference.repository}/manifests/${tagOrDigest}`, {
+    const what = `manifest ${this.reference.path}:${tagOrDigest}`.replace(':sha256:', '@sha256:');
+    const response = await this.get(`/v2/${this.reference.path}/manifests/${tagOrDigest}`, {
       accept: MANIFEST_ACCEPT,
     });
     if (response.status !== 200) throw await this.failure(response, what);

@@ -5,7 +5,7 @@
  */
 import { PilotError } from '../../core/errors.js';
 import { escapeExcerpt, quoteExcerpt } from '../../core/excerpt.js';
-import { describeJsonError } from '../../core/json-error.js';
+import { parseJsonText } from '../../core/json-error.js';
 import { hostPlatform } from '../archive-images.js';
 import { isObject } from '../image-config.js';
 
@@ -100,12 +100,7 @@ export function parseManifest(
   where: string,
 ): ManifestDocument {
   const text = bytes.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw invalid(where, describeJsonError('the manifest', text));
-  }
+  const parsed = parseJsonText(text, 'the manifest', (why) => invalid(where, why));
   if (!isObject(parsed)) throw invalid(where, 'the manifest is not a JSON object');
   const declared = typeof parsed.mediaType === 'string' ? parsed.mediaType : undefined;
   const type = declared ?? contentType?.split(';')[0]?.trim();

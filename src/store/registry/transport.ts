@@ -1,8 +1,8 @@
 /**
  * HTTP(S) for the registry client, on node:http/node:https: TLS with the system CAs
  * plus a containers-style certificate directory (`*.crt` CAs, `*.cert`/`*.key` client
- * pairs; `--cert-dir D`, else /etc/containers/certs.d/HOST[:PORT]/ and
- * /etc/docker/certs.d/HOST[:PORT]/), redirects (blob GETs go to storage elsewhere; the
+ * pairs; `--cert-dir D`, else the containers tools' certs.d directories of HOST[:PORT],
+ * ../containers-config.ts), redirects (blob GETs go to storage elsewhere; the
  * Authorization header never follows to another host), an idle timeout, and bodies
  * read within a limit that is enforced while streaming.
  */
@@ -14,9 +14,9 @@ import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { errnoOf, PilotError } from '../../core/errors.js';
 import { quoteExcerpt } from '../../core/excerpt.js';
+import { certDirSearch, containersDirs } from '../containers-config.js';
 
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
-export const CERT_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 /** Redirects one request may follow (Go's http client, which the containers tools use, stops at 10). */
 export const MAX_REDIRECTS = 10;
 /** Idle time after which a request is given up. */
@@ -68,7 +68,7 @@ export function loadTlsMaterial(hostPort: string, certDir?: string): TlsMaterial
     system = [...rootCertificates];
   }
   const material: TlsMaterial = { ca: system };
-  const dirs = certDir !== undefined ? [certDir] : CERT_DIRS.map((dir) => join(dir, hostPort));
+  const dirs = certDir !== undefined ? [certDir] : certDirSearch(containersDirs(), hostPort);
   if (certDir !== undefined && listDirSafe(certDir).length === 0) {
     throw new PilotError('PILOT_USAGE', `--cert-dir ${certDir} is missing or empty`, {
       hint: "give a directory with the registry's CA as NAME.crt (and a client pair NAME.cert + NAME.key if it wants one)",

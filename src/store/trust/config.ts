@@ -1,18 +1,16 @@
 /**
  * Finds and reads the trust configuration the way the containers tools (podman, skopeo,
- * buildah) find theirs, so that one policy governs every tool on the host:
+ * buildah) find theirs (the search order is in ../containers-config.ts), so that one
+ * policy governs every tool on the host:
  *
- * - policy.json: `--signature-policy FILE`, else `$HOME/.config/containers/policy.json`
- *   when it exists, else `/etc/containers/policy.json`. No policy at all is an error,
- *   never "accept everything".
- * - registries.d: `--registries.d DIR`, else `$HOME/.config/containers/registries.d` when
- *   it exists, else `/etc/containers/registries.d` (a missing default directory is an
- *   empty one).
+ * - policy.json: `--signature-policy FILE`, else the user's or the system's. No policy at
+ *   all is an error, never "accept everything".
+ * - registries.d: `--registries.d DIR`, else the user's or the system's (a missing default
+ *   directory is an empty one).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { errnoOf, PilotError } from '../../core/errors.js';
+import { builtinSigstore, containersDirs, userOrSystemPath } from '../containers-config.js';
 import { type Policy, parsePolicy } from './policy.js';
 import { type RegistriesConfig, readRegistriesDir } from './registries-d.js';
 
@@ -35,8 +33,6 @@ export interface TrustConfigOptions {
   /** The gpgv program (default: gpgv from PATH). */
   gpgv?: string | undefined;
 }
-
-const SYSTEM_DIR = '/etc/containers';
 
 function readPolicyFile(file: string, named: boolean): Policy {
   let text: string;
@@ -62,32 +58,17 @@ function readPolicyFile(file: string, named: boolean): Policy {
 
 /** Reads the policy and registries.d that govern a pull. */
 export function readTrustConfig(options: TrustConfigOptions = {}): TrustConfig {
-  const home = options.home ?? process.env.HOME ?? homedir();
-  const systemDir = options.systemDir ?? SYSTEM_DIR;
-  const userDir = join(home, '.config/containers');
-
-  let policy: Policy;
-  if (options.signaturePolicy !== undefined) policy = readPolicyFile(options.signaturePolicy, true);
-  else {
-    const userPolicy = join(userDir, 'policy.json');
-    policy = readPolicyFile(
-      existsSync(userPolicy) ? userPolicy : join(systemDir, 'policy.json'),
-      false,
-    );
-  }
-
-  // The containers tools' built-in signature directory: root's, or the user's own.
-  const builtinLookaside =
-    process.geteuid?.() === 0
-      ? 'file:///var/lib/containers/sigstore'
-      : `file://${join(home, '.local/share/containers/sigstore')}`;
-  let registries: RegistriesConfig;
-  if (options.registriesDir !== undefined) {
-    registries = readRegistriesDir(options.registriesDir, true, builtinLookaside);
-  } else {
-    const userRegistries = join(userDir, 'registries.d');
-    const dir = existsSync(userRegistries) ? userRegistries : join(systemDir, 'registries.d');
-    registries = readRegistriesDir(dir, false, builtinLookaside);
-  }
+  const dirs = containersDirs({
+    ...(options.home !== undefined ? { home: options.home } : {}),
+    ...(options.systemDir !== undefined ? { systemDir: options.systemDir } : {}),
+  });
+  const policy =
+    options.signaturePolicy !== undefined
+      ? readPolicyFile(options.signaturePolicy, true)
+      : readPolicyFile(userOrSystemPath(dirs, 'policy.json'), false);
+  const registries =
+    options.registriesDir !== undefined
+      ? readRegistriesDir(options.registriesDir, true, builtinSigstore(dirs))
+      : readRegistriesDir(userOrSystemPath(dirs, 'registries.d'), false, builtinSigstore(dirs));
   return { policy, registries, gpgv: options.gpgv ?? 'gpgv' };
 }

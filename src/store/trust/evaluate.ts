@@ -12,19 +12,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errnoOf, PilotError } from '../../core/errors.js';
+import { type DockerReference, referenceString } from '../docker-reference.js';
 import type { TrustConfig } from './config.js';
 import { verifyWithGpgv } from './gpgv.js';
 import { describeIdentityRule, identityMatches } from './identity-match.js';
 import { makeKeyring } from './openpgp.js';
 import type { Requirement } from './policy.js';
-import {
-  type DockerReference,
-  policyIdentity,
-  policyNamespaces,
-  referenceString,
-  requestReference,
-} from './reference.js';
 import { lookasideBase, signatureUrl } from './registries-d.js';
+import { judgedReference, policyIdentity, policyNamespaces } from './scopes.js';
 import { manifestMatchesDigest, parseSignedClaims } from './signature-payload.js';
 import type { TrustRequest, TrustVerdict } from './types.js';
 
@@ -201,17 +196,7 @@ export async function evaluateTrust(
   config: TrustConfig,
   request: TrustRequest,
 ): Promise<TrustVerdict> {
-  const ref = requestReference(request);
-  const image = `${request.registry}/${request.repository}`;
-  if (typeof ref === 'string') {
-    throw new PilotError(
-      'PILOT_TRUST_REJECTED',
-      `cannot check ${image} against the trust policy: ${ref}`,
-      {
-        hint: 'use a fully qualified reference such as registry.example.com/team/app:1.0',
-      },
-    );
-  }
+  const ref = judgedReference(request.reference);
   // The digest builds the signature URL and is what signatures are compared with.
   const [algorithm] = request.manifestDigest.split(':');
   if (

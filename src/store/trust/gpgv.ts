@@ -31,6 +31,15 @@ interface Status {
   revoked: string[];
 }
 
+/** Status keywords whose first argument (a key id) goes on one list of the status. */
+const KEY_LISTS: Record<string, 'bad' | 'missingKeys' | 'expired' | 'revoked'> = {
+  BADSIG: 'bad',
+  NO_PUBKEY: 'missingKeys',
+  EXPSIG: 'expired',
+  EXPKEYSIG: 'expired',
+  REVKEYSIG: 'revoked',
+};
+
 function readStatus(text: string): Status {
   const status: Status = {
     signatures: 0,
@@ -43,29 +52,12 @@ function readStatus(text: string): Status {
   for (const line of text.split('\n')) {
     const words = line.trim().split(' ');
     if (words[0] !== '[GNUPG:]') continue;
-    const [keyword, ...args] = words.slice(1);
-    switch (keyword) {
-      case 'NEWSIG':
-        status.signatures++;
-        break;
-      case 'VALIDSIG':
-        // VALIDSIG <signing key fpr> … <primary key fpr>: the policy's keys are primary keys.
-        status.valid.push((args[9] ?? args[0] ?? '').toUpperCase());
-        break;
-      case 'BADSIG':
-        status.bad.push(args[0] ?? '');
-        break;
-      case 'NO_PUBKEY':
-        status.missingKeys.push(args[0] ?? '');
-        break;
-      case 'EXPSIG':
-      case 'EXPKEYSIG':
-        status.expired.push(args[0] ?? '');
-        break;
-      case 'REVKEYSIG':
-        status.revoked.push(args[0] ?? '');
-        break;
-    }
+    const [keyword = '', ...args] = words.slice(1);
+    const list = Object.hasOwn(KEY_LISTS, keyword) ? KEY_LISTS[keyword] : undefined;
+    if (keyword === 'NEWSIG') status.signatures++;
+    // VALIDSIG <signing key fpr> … <primary key fpr>: the policy's keys are primary keys.
+    else if (keyword === 'VALIDSIG') status.valid.push((args[9] ?? args[0] ?? '').toUpperCase());
+    else if (list !== undefined) status[list].push(args[0] ?? '');
   }
   return status;
 }

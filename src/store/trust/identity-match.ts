@@ -3,13 +3,14 @@
  * pulled (containers-policy.json(5)). Both sides are compared in the fully expanded form,
  * so a signature naming `busybox:latest` claims `docker.io/library/busybox:latest`.
  */
-import type { IdentityRule } from './policy.js';
+
 import {
   type DockerReference,
   parseDockerReference,
   referenceName,
   referenceString,
-} from './reference.js';
+} from '../docker-reference.js';
+import type { IdentityRule } from './policy.js';
 
 function nameOnly(ref: DockerReference): boolean {
   return ref.tag === undefined && ref.digest === undefined;

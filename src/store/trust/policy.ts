@@ -11,9 +11,9 @@
  */
 import { PilotError } from '../../core/errors.js';
 import { positionIn } from '../../core/excerpt.js';
-import { describeJsonError } from '../../core/json-error.js';
+import { parseJsonText } from '../../core/json-error.js';
+import { parseDockerReference } from '../docker-reference.js';
 import { describeJsonPath, type JsonPath, scanJsonLayout } from './json-layout.js';
-import { parseDockerReference } from './reference.js';
 
 export type IdentityRule =
   | { type: 'matchExact' }
@@ -181,6 +181,24 @@ class PolicyReader {
     return { type: 'signedBy', keyType, keys, signedIdentity };
   }
 
+  /** The one reference an exactReference or exactRepository rule names, checked. */
+  reference(
+    value: Json,
+    path: JsonPath,
+    field: 'dockerReference' | 'dockerRepository',
+    tagged: boolean,
+  ): string {
+    const object = this.fields(value, path, ['type', field], [field]);
+    const at = [...path, field];
+    const text = this.string(object[field], at);
+    const parsed = parseDockerReference(text);
+    if (typeof parsed === 'string') this.fail(at, parsed);
+    if (tagged && parsed.tag === undefined && parsed.digest === undefined) {
+      this.fail(at, `"${text}" has neither a tag nor a digest`);
+    }
+    return text;
+  }
+
   identity(value: Json, path: JsonPath): IdentityRule {
     const type = this.string(this.object(value, path).type, [...path, 'type']);
     switch (type) {
@@ -190,22 +208,11 @@ class PolicyReader {
         this.fields(value, path, ['type']);
         return { type };
       case 'exactReference': {
-        const object = this.fields(value, path, ['type', 'dockerReference'], ['dockerReference']);
-        const at = [...path, 'dockerReference'];
-        const dockerReference = this.string(object.dockerReference, at);
-        const parsed = parseDockerReference(dockerReference);
-        if (typeof parsed === 'string') this.fail(at, parsed);
-        if (parsed.tag === undefined && parsed.digest === undefined) {
-          this.fail(at, `"${dockerReference}" has neither a tag nor a digest`);
-        }
+        const dockerReference = this.reference(value, path, 'dockerReference', true);
         return { type, dockerReference };
       }
       case 'exactRepository': {
-        const object = this.fields(value, path, ['type', 'dockerRepository'], ['dockerRepository']);
-        const at = [...path, 'dockerRepository'];
-        const dockerRepository = this.string(object.dockerRepository, at);
-        const parsed = parseDockerReference(dockerRepository);
-        if (typeof parsed === 'string') this.fail(at, parsed);
+        const dockerRepository = this.reference(value, path, 'dockerRepository', false);
         return { type, dockerRepository };
       }
       case 'remapIdentity': {
@@ -240,14 +247,11 @@ class PolicyReader {
 
 /** Parses the text of policy.json, the file `file`. */
 export function parsePolicy(file: string, text: string): Policy {
-  let document: Json;
-  try {
-    document = JSON.parse(text);
-  } catch {
-    throw new PilotError('PILOT_POLICY_INVALID', describeJsonError(file, text), {
-      hint: POLICY_HINT,
-    });
-  }
+  const document = parseJsonText(
+    text,
+    file,
+    (why) => new PilotError('PILOT_POLICY_INVALID', why, { hint: POLICY_HINT }),
+  ) as Json;
   const layout = scanJsonLayout(text);
   const reader = new PolicyReader(file, text, layout.offsetOf);
   if (layout.duplicate) {

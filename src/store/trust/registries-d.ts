@@ -9,7 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { errnoOf, PilotError } from '../../core/errors.js';
-import { type DockerReference, policyIdentity, policyNamespaces } from './reference.js';
+import type { DockerReference } from '../docker-reference.js';
+import { policyIdentity, policyNamespaces } from './scopes.js';
 
 export interface LookasideSection {
   /** The URL signatures are read from (`lookaside`, or the older `sigstore`), if set. */

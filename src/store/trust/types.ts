@@ -3,14 +3,13 @@
  * (the verdict is kept in the image record, so its shape lives with the record).
  */
 import type { TrustVerdict } from '../../core/image-record.js';
+import type { DockerReference } from '../docker-reference.js';
 
 export type { TrustVerdict };
 
 export interface TrustRequest {
-  registry: string; // "127.0.0.1:5000", "docker.io"
-  repository: string; // "library/busybox", "team/app"
-  tag: string | undefined;
-  digest: string | undefined; // the pin the user gave, if any
+  /** The image pulled, as parsed (its digest is the pin the user gave, if any). */
+  reference: DockerReference;
   manifest: Buffer; // top-level manifest bytes as fetched (index or image manifest)
   manifestDigest: string; // "sha256:…" of those bytes
   /** GET a URL (http, https or file) with the pull's TLS settings; undefined on 404/ENOENT. */

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   authKeysFor,
-  defaultAuthFiles,
   findCredentials,
   normalizeAuthKey,
   parseCreds,
@@ -25,21 +24,6 @@ function authFile(path: string, auths: Record<string, unknown>): string {
 }
 
 describe('auth file lookup', () => {
-  it('looks at the containers files in their order', () => {
-    expect(
-      defaultAuthFiles({ REGISTRY_AUTH_FILE: '/a.json', XDG_RUNTIME_DIR: '/run/u' }, '/h'),
-    ).toEqual([
-      '/a.json',
-      '/run/u/containers/auth.json',
-      '/h/.config/containers/auth.json',
-      '/h/.docker/config.json',
-    ]);
-    expect(defaultAuthFiles({}, '/h')).toEqual([
-      '/h/.config/containers/auth.json',
-      '/h/.docker/config.json',
-    ]);
-  });
-
   it('takes the first file that has the registry, the most specific key first', () => {
     const env = { XDG_RUNTIME_DIR: join(dir, 'run') };
     authFile(join(dir, 'run/containers/auth.json'), { 'other.io': { auth: b64('o:p') } });

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePullReference } from '../../../src/store/docker-reference.js';
 import { RegistryClient, sha256Of } from '../../../src/store/registry/client.js';
-import { parseReference } from '../../../src/store/registry/reference.js';
 import { type FakeRegistry, serve, startFakeRegistry } from './fake-registry.js';
 
 let registry: FakeRegistry;
@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const client = (options: ConstructorParameters<typeof RegistryClient>[1] = {}) =>
-  new RegistryClient(parseReference(`${registry.host}/team/app:1`), {
+  new RegistryClient(parsePullReference(`${registry.host}/team/app:1`), {
     tlsVerify: false,
     ...options,
   });

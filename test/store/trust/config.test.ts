@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PilotError } from '../../../src/core/errors.js';
+import { parseDockerReference } from '../../../src/store/docker-reference.js';
 import { readTrustConfig } from '../../../src/store/trust/config.js';
 import { findRule } from '../../../src/store/trust/evaluate.js';
 import { parsePolicy } from '../../../src/store/trust/policy.js';
-import { parseDockerReference, policyNamespaces } from '../../../src/store/trust/reference.js';
 import { lookasideBase } from '../../../src/store/trust/registries-d.js';
+import { policyNamespaces } from '../../../src/store/trust/scopes.js';
 
 let dir: string;
 beforeEach(() => {
@@ -391,6 +392,6 @@ describe('scope precedence', () => {
       '*.io',
     ]);
     expect(parseDockerReference('Reg.Example/Team/App')).toMatch(/must be lowercase/);
-    expect(parseDockerReference('host/app:bad tag')).toMatch(/not a valid tag/);
+    expect(parseDockerReference('host/app:bad tag')).toMatch(/tag "bad tag" is not valid/);
   });
 });

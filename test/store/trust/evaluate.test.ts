@@ -287,7 +287,7 @@ describe.skipIf(missingTools !== null && !inCi)('evaluateTrust with real signatu
       ],
     ])('%s: %#', async (_name, signedIdentity, makeRequest, accepted) => {
       const req = makeRequest();
-      fx.publish(req.repository, image.digest, [image.signature]);
+      fx.publish(req.reference.path, image.digest, [image.signature]);
       const policy = { default: [signedBy(signedIdentity ? { signedIdentity } : {})] };
       const outcome = evaluateTrust(setup(policy, `file://${fx.lookaside}`), req);
       if (accepted) expect((await outcome).identity).toBe(`${NAME}:1.0`);

@@ -202,10 +202,7 @@ export function request(
   pin: { tag?: string; digest?: string },
 ): TrustRequest {
   return {
-    registry,
-    repository,
-    tag: pin.tag,
-    digest: pin.digest,
+    reference: { domain: registry, path: repository, tag: pin.tag, digest: pin.digest },
     manifest: image.manifest,
     manifestDigest: image.digest,
     fetch: fetchUrl,
