@@ -9,7 +9,8 @@
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-async function packagesOf(entry: string): Promise<string[]> {
+/** The entry bundled as build.mjs bundles it (shared chunks), with esbuild's metafile. */
+async function metafileOf(entry: string) {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -21,10 +22,19 @@ async function packagesOf(entry: string): Promise<string[]> {
     outdir: 'unused',
     logLevel: 'silent',
   });
-  const names = Object.keys(result.metafile.inputs)
+  return result.metafile;
+}
+
+function packageNames(inputs: string[]): string[] {
+  const names = inputs
     .filter((input) => input.includes('node_modules/'))
     .map((input) => input.replace(/.*node_modules\//, '').split('/')[0]!);
   return [...new Set(names)].sort();
+}
+
+/** Every package the entry can load, at start-up or later. */
+async function packagesOf(entry: string): Promise<string[]> {
+  return packageNames(Object.keys((await metafileOf(entry)).inputs));
 }
 
 /**
@@ -32,18 +42,7 @@ async function packagesOf(entry: string): Promise<string[]> {
  * chunks it imports statically, transitively (not what a dynamic import() brings later).
  */
 async function packagesAtStartup(entry: string): Promise<string[]> {
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    splitting: true,
-    platform: 'node',
-    format: 'esm',
-    write: false,
-    metafile: true,
-    outdir: 'unused',
-    logLevel: 'silent',
-  });
-  const outputs = result.metafile.outputs;
+  const outputs = (await metafileOf(entry)).outputs;
   const start = Object.keys(outputs).find((name) => outputs[name]?.entryPoint === entry);
   const seen = new Set<string>();
   const queue = start ? [start] : [];
@@ -55,11 +54,7 @@ async function packagesAtStartup(entry: string): Promise<string[]> {
       if (imported.kind === 'import-statement' && !imported.external) queue.push(imported.path);
     }
   }
-  const names = [...seen]
-    .flatMap((name) => Object.keys(outputs[name]?.inputs ?? {}))
-    .filter((input) => input.includes('node_modules/'))
-    .map((input) => input.replace(/.*node_modules\//, '').split('/')[0]!);
-  return [...new Set(names)].sort();
+  return packageNames([...seen].flatMap((name) => Object.keys(outputs[name]?.inputs ?? {})));
 }
 
 describe('what the launcher can load', () => {
