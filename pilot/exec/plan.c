@@ -1,7 +1,7 @@
 /*
  * A plan's records and the command line built from them, as docs/plan.md specifies
  * ("The plan file", "The command line the stub builds"). A record is a keyword and a
- * fixed number of words (records[]); a check record (stamp, mountdev, envdep) that
+ * fixed number of words (records[]); a check record (stamp, dirstamp, mountdev, envdep) that
  * does not hold, an unknown keyword or a record cut short declines the plan.
  */
 #define _GNU_SOURCE
@@ -38,8 +38,26 @@ static bool stamp_matches(const char *path, const char *want)
 	return strcmp(have, want) == 0;
 }
 
+/* dirstamp: dev:ino:mtime_ns:ctime_ns of stat(PATH), symlinks followed (a directory
+ * reached through a host symlink is the one compared), or "-". An entry added, removed or
+ * renamed changes mtime and ctime; a file hard-linked into the host layer needs no stamp
+ * of its own (src/runtime/host-stamps.ts). */
+static bool dirstamp_matches(const char *path, const char *want)
+{
+	struct stat st;
+	char have[128];
+	if (stat(path, &st) < 0)
+		snprintf(have, sizeof have, "-");
+	else
+		snprintf(have, sizeof have, "%llu:%llu:%lld:%lld", (unsigned long long)st.st_dev,
+			 (unsigned long long)st.st_ino,
+			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+			 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+	return strcmp(have, want) == 0;
+}
+
 /* The records of a plan and the number of words after each keyword (docs/plan.md). */
-enum record { STAMP, MOUNTDEV, ENVDEP, PIDFILE, COVER, HOMEBIND, OPT, LATE, WORKDIR, PROGRAM,
+enum record { STAMP, DIRSTAMP, MOUNTDEV, ENVDEP, PIDFILE, COVER, HOMEBIND, OPT, LATE, WORKDIR, PROGRAM,
 	      FIXED, DEFAULT, NRECORDS };
 
 static const struct {
@@ -47,6 +65,7 @@ static const struct {
 	size_t nwords;
 } records[NRECORDS] = {
 	[STAMP] = { "stamp", 2 },
+	[DIRSTAMP] = { "dirstamp", 2 },
 	[MOUNTDEV] = { "mountdev", 2 },
 	[ENVDEP] = { "envdep", 2 },
 	[PIDFILE] = { "pidfile", 1 },
@@ -103,6 +122,10 @@ bool read_plan(const struct words *w, struct plan *p, struct decline *why)
 		switch (r) {
 		case STAMP:
 			if (!stamp_matches(a, b))
+				return decline(why, "plan is stale", a);
+			break;
+		case DIRSTAMP:
+			if (!dirstamp_matches(a, b))
 				return decline(why, "plan is stale", a);
 			break;
 		case MOUNTDEV:

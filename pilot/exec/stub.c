@@ -10,10 +10,11 @@
  * It steps aside (execs the Node launcher, which plans, writes a fresh plan and
  * runs the app) whenever the fast path is not known to be right: caller arguments the
  * launcher takes (taken_by_launcher(), and @NAME for a kept instance), PILOT_DEBUG,
- * no plan (first call, or /run was cleared by a reboot), a stamp that differs (flake files, image records, host layer, every
- * host file by dev/ino/size/mtime - a package upgrade replaces the inode - the
- * package database, pilot itself), a variable the plan used that changed, a plan
- * not owned by root or the caller.
+ * no plan (first call, or /run was cleared by a reboot), a stamp that differs (flake files,
+ * image records, host layer, the host files' directories - a package upgrade renames a new
+ * inode into place - and each host file that was copied rather than hard-linked, the
+ * package database, pilot itself), a variable the plan used that changed, a plan not
+ * owned by root or the caller.
  *
  * The plan file (written by src/runtime/fast-plan.ts) and the command line built
  * from it are specified once, in docs/plan.md ("The plan file", "The command line

@@ -30,3 +30,21 @@ export function fileIdentity(path: string, options: { follow?: boolean } = {}): 
     return '-';
   }
 }
+
+/**
+ * A directory's identity for a fast plan's `dirstamp` (docs/plan.md):
+ * `dev:ino:mtime_ns:ctime_ns` of stat (symlinks followed), `-` when it is not there. An
+ * entry added, removed or renamed changes mtime and ctime; a chmod or chown, ctime.
+ */
+export function dirIdentityOfStats(stat: BigIntStats | undefined): string {
+  return stat ? `${stat.dev}:${stat.ino}:${stat.mtimeNs}:${stat.ctimeNs}` : '-';
+}
+
+/** `dirIdentityOfStats` of `path`, `-` when it cannot be stat'ed. */
+export function dirIdentity(path: string): string {
+  try {
+    return dirIdentityOfStats(statSync(path, { bigint: true }));
+  } catch {
+    return '-';
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * The plan the warm-path stub (pilot/exec/stub.c) runs without Node: the static
  * part of the exec helper's command line plus stamps of every input, so that the
- * stub can tell the plan is still right with a few lstat calls. The format is
+ * stub can tell the plan is still right with a few lstat calls (host files by their
+ * directories where that is enough: host-stamps.ts). The format is
  * docs/plan.md's; stub.c reads it, and integration/plan-spec.test.ts checks both agree.
  */
 import { chmodSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { joinNul, splitNul } from '../core/bytes.js';
 import { PilotError } from '../core/errors.js';
-import { fileIdentity } from '../core/file-identity.js';
+import { dirIdentity, fileIdentity } from '../core/file-identity.js';
 import { listDir } from '../core/list-dir.js';
 import { makeDirs } from '../core/modes.js';
 import { type LaunchPlan, staticHelperOptions } from './launch-plan.js';
@@ -19,6 +20,7 @@ export const PLAN_MAGIC = ['pilot-plan', '2'];
 /** How many words follow each record's keyword (docs/plan.md, "The plan file"). */
 const RECORD_WORDS: Readonly<Record<string, number>> = {
   stamp: 2,
+  dirstamp: 2,
   mountdev: 2,
   envdep: 2,
   pidfile: 1,
@@ -89,6 +91,15 @@ export function planFile(run: string, app: string, uid: number): string {
 export interface PlanInputs {
   /** Paths whose state the plan depends on. */
   stamped: readonly string[];
+  /**
+   * Host files (host-stamps.ts): directories stamped as a whole with their identity at
+   * the scan, and the files that need a stamp of their own (with the scan's identity,
+   * or undefined to take it now).
+   */
+  host?: {
+    dirs: ReadonlyMap<string, string>;
+    files: ReadonlyMap<string, string | undefined>;
+  };
   /** Caller variables the plan used (`%NAME` placeholders), with their values then. */
   envdeps?: ReadonlyMap<string, string | undefined>;
   /** A kept instance: its pids dir (the stub records each call there). */
@@ -100,7 +111,12 @@ export interface PlanInputs {
 /** The plan's words (docs/plan.md, "The plan file"). */
 export function fastPlanWords(plan: LaunchPlan, inputs: PlanInputs): string[] {
   const words = [...PLAN_MAGIC];
-  for (const path of new Set(inputs.stamped)) words.push('stamp', path, stampOf(path));
+  const stamped = new Set(inputs.stamped);
+  for (const path of stamped) words.push('stamp', path, stampOf(path));
+  for (const [path, value] of inputs.host?.files ?? []) {
+    if (!stamped.has(path)) words.push('stamp', path, value ?? stampOf(path));
+  }
+  for (const [dir, value] of inputs.host?.dirs ?? []) words.push('dirstamp', dir, value);
   for (const path of inputs.mounts ?? []) words.push('mountdev', path, mountDevOf(path));
   for (const [name, value] of inputs.envdeps ?? []) {
     words.push('envdep', name, value === undefined ? '-' : `=${value}`);
@@ -182,8 +198,13 @@ export function listPlans(run: string): CachedPlan[] {
     const records = 'records' in read ? read.records : [];
     for (let k = 0; k < records.length; k++) {
       const [keyword, first = '', second] = records[k]!;
-      if (keyword === 'stamp' || keyword === 'mountdev') {
-        const now = keyword === 'stamp' ? stampOf(first) : mountDevOf(first);
+      if (keyword === 'stamp' || keyword === 'dirstamp' || keyword === 'mountdev') {
+        const now =
+          keyword === 'stamp'
+            ? stampOf(first)
+            : keyword === 'dirstamp'
+              ? dirIdentity(first)
+              : mountDevOf(first);
         if (stale === undefined && now !== second) stale = first;
       } else if (keyword === 'opt' && first === '--lowerdir' && records[k + 1]?.[0] === 'opt') {
         lowers.push(...records[k + 1]![1]!.split(':'));

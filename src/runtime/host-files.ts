@@ -70,11 +70,12 @@ export interface ScannedHostFiles {
   absent: string[];
   requirements: HostRequirements;
   /**
-   * Every host path the answer depends on (listed files, walked include entries, the
-   * package database when packages were asked for): a cached plan is stale when one
-   * of them changes.
+   * Every host path the answer depends on (listed files, walked include entries): a
+   * cached plan is stale when one of them changes (host-stamps.ts says how it sees that).
    */
   watched: string[];
+  /** The package database's files, when packages were asked for: stamped one by one. */
+  databases: string[];
 }
 
 /**
@@ -203,7 +204,7 @@ export function scanAppHostFiles(
   if (dirty || dirs.size !== knownDirs)
     writeCache(file, { ...entry, dirs: Object.fromEntries(dirs) });
   const watched = requests.map((r) => (hostRoot === '/' ? r.path : hostRoot + r.path));
-  if (requirements.packages.length > 0 || requirements.missingPackages.length > 0)
-    watched.push(...db.watched());
-  return { files, missing, absent, requirements, watched };
+  const databases =
+    requirements.packages.length > 0 || requirements.missingPackages.length > 0 ? db.watched() : [];
+  return { files, missing, absent, requirements, watched, databases };
 }

@@ -14,6 +14,7 @@ import { type HostSettings, onHost } from '../core/host-root.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
 import { scanAppHostFiles } from './host-files.js';
 import { ensureHostLayer, hostLayerKey } from './host-layer.js';
+import { type HostStamps, hostStamps } from './host-stamps.js';
 import type { LayeredTree } from './image-tree.js';
 import type { PlanImages } from './launch-plan.js';
 
@@ -49,8 +50,10 @@ export interface ProvidedHostFiles {
   lowers: string[];
   /** Without a host layer: each host file bound read-only. */
   hostBinds: { source: string; target: string }[];
-  /** Every host path the answer depends on (a cached plan is stale when one changes). */
-  watched: string[];
+  /** What a fast plan stamps of the host files (host-stamps.ts). */
+  stamps: HostStamps;
+  /** The package database's files (stamped one by one). */
+  databases: string[];
 }
 
 export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedHostFiles> {
@@ -58,10 +61,17 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
   // Host files (host-files.ts): include.path, /removed, host packages and /systemfiles.
   // A /removed path missing on the host is skipped (KIWI lists expected false positives:
   // logs, docs, package-database churn) unless the flake says host_files: strict.
-  const { files, missing, absent, watched } = scanAppHostFiles(paths, flake, images, tree, {
-    hostRoot: host.root,
-    packages: host.packages,
-  });
+  const scanStart = Date.now();
+  const { files, missing, absent, watched, databases } = scanAppHostFiles(
+    paths,
+    flake,
+    images,
+    tree,
+    {
+      hostRoot: host.root,
+      packages: host.packages,
+    },
+  );
   const strict = flake.container.host_files === 'strict';
   const fatal = strict ? [...missing, ...absent] : missing;
   if (fatal.length > 0 && !input.ignoreSyncError) {
@@ -88,13 +98,13 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
   const extraLowers: string[] = [];
   const hostBinds: { source: string; target: string }[] = [];
   const present = files.filter((f) => f.kind !== 'missing');
+  let layerPath: string | undefined;
   if (present.length > 0 || hide.length > 0) {
     // A layer of host files that everyone may read serves every caller; one with a
     // file that not everyone may read is its builder's alone (host-layer-build.ts).
     const publicOnly = present.every((f) => f.public === true);
     const key = hostLayerKey(layers, files, hide, publicOnly);
     const hostDir = storeDirs.hostLayers(paths);
-    let layerPath: string | undefined;
     // A first composition on a terminal says what it does (erased when done);
     // nothing is printed when stderr is a pipe or a file.
     const announce = !existsSync(join(hostDir, key)) && process.stderr.isTTY === true;
@@ -136,5 +146,15 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
     }
     debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
   }
-  return { lowers: extraLowers, hostBinds, watched };
+  const stamps = hostStamps({
+    files,
+    watched,
+    hostRoot: host.root,
+    layer: layerPath,
+    scanStart,
+  });
+  debugStep(
+    `host files stamped by ${stamps.dirs.size} dir(s) and ${stamps.files.size} file(s) of their own`,
+  );
+  return { lowers: extraLowers, hostBinds, stamps, databases };
 }

@@ -103,7 +103,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     ignoreSyncError: caller.options.has('ignore_sync_error'),
     progress,
   });
-  const { hostBinds, watched } = provided;
+  const { hostBinds } = provided;
   const extraLowers = [...provided.lowers];
   // include.tar (include-tar.ts): extracted tars, below the host layer, above the images.
   extraLowers.push(...(await includeTarLowers(paths, flake)));
@@ -176,9 +176,9 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...flakeTargets,
       ...imageRecords,
       ...extraLowers.map((l) => join(paths.store, l)),
-      // host-files.ts: every host path looked at, and the package database when packages
-      // (host_packages or /systemfiles) were resolved.
-      ...watched,
+      // The package database when packages (host_packages or /systemfiles) were
+      // resolved; the host files themselves are provided.stamps (host-stamps.ts).
+      ...provided.databases,
       ...flake.include.tar,
       ...flake.include.path,
       ...(flake.container.host_packages.length > 0
@@ -195,6 +195,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
         request.uid,
         fastPlanWords(plan, {
           stamped,
+          host: provided.stamps,
           envdeps,
           pidsDir: fastInstance?.pids,
           mounts: fastInstance?.mounts,

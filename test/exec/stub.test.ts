@@ -253,6 +253,34 @@ describe('pilot-exec as the warm-path stub', () => {
     expect(dryRun([])).toContain('/bin/prog');
   });
 
+  it('compares a dirstamp with stat (symlinks followed): dev, inode, mtime and ctime', () => {
+    const prefix = 'pilot: fast path required but declined:';
+    const dir = path.join(tmp, 'stamped-dir');
+    fs.mkdirSync(dir, { recursive: true });
+    const via = path.join(tmp, 'stamped-dir-link');
+    if (!fs.existsSync(via)) fs.symlinkSync(dir, via);
+    const dirStampOf = (d: string) => {
+      const s = fs.statSync(d, { bigint: true });
+      return `${s.dev}:${s.ino}:${s.mtimeNs}:${s.ctimeNs}`;
+    };
+    writePlan([['dirstamp', via, dirStampOf(dir)], ...basic()]);
+    expect(dryRun([])).toContain('/bin/prog');
+    writePlan([['dirstamp', path.join(tmp, 'no-such-dir'), '-'], ...basic()]);
+    expect(dryRun([])).toContain('/bin/prog');
+    // A file added (as a package upgrade renames one into place): mtime and ctime change.
+    writePlan([['dirstamp', dir, dirStampOf(dir)], ...basic()]);
+    fs.writeFileSync(path.join(dir, `added-${Date.now()}`), '');
+    expect(declined()).toBe(`${prefix} plan is stale: ${dir}\n`);
+    // A chmod changes only the ctime.
+    writePlan([['dirstamp', dir, dirStampOf(dir)], ...basic()]);
+    const before = dirStampOf(dir);
+    for (let k = 0; dirStampOf(dir) === before && k < 100; k++)
+      fs.chmodSync(dir, k % 2 === 0 ? 0o700 : 0o755);
+    expect(declined()).toBe(`${prefix} plan is stale: ${dir}\n`);
+    writePlan([...basic(), ['dirstamp', dir]]);
+    expect(declined()).toBe(`${prefix} truncated plan: dirstamp\n`);
+  });
+
   it('declines a stale stamp, another format, an unknown or cut-short record, no program', () => {
     const prefix = 'pilot: fast path required but declined:';
     writePlan([['stamp', stamped, '1:2:3:4'], ...basic()]);

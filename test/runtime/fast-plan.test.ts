@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBytes, joinNul, splitNul } from '../../src/core/bytes.js';
+import { dirIdentity } from '../../src/core/file-identity.js';
 import {
   dropPlans,
   fastPlanWords,
@@ -176,7 +177,46 @@ describe('writeFastPlan', () => {
   });
 });
 
+describe('fastPlanWords: host stamps', () => {
+  it('writes stamps of its own for host files that need them, then a dirstamp per directory', () => {
+    const file = join(work, 'input');
+    writeFileSync(file, 'x');
+    const copied = join(work, 'copied');
+    const words = fastPlanWords(plan, {
+      stamped: [file],
+      host: {
+        dirs: new Map([[work, '1:2:3:4']]),
+        files: new Map<string, string | undefined>([
+          [copied, '5:6:7:8'],
+          [file, '9:9:9:9'],
+        ]),
+      },
+    });
+    expect(words.slice(0, 11)).toEqual([
+      ...['pilot-plan', '2'],
+      ...['stamp', file, stampOf(file)],
+      ...['stamp', copied, '5:6:7:8'],
+      ...['dirstamp', work, '1:2:3:4'],
+    ]);
+  });
+});
+
 describe('listPlans', () => {
+  it('calls a plan stale whose dirstamp differs', () => {
+    const run = join(work, 'dirstamp');
+    const dir = join(work, 'dirstamp-host');
+    mkdirSync(dir, { recursive: true });
+    const words = (value: string) =>
+      fastPlanWords(plan, {
+        stamped: [],
+        host: { dirs: new Map([[dir, value]]), files: new Map() },
+      });
+    writeFastPlan(run, 'tool', 0, words(dirIdentity(dir)));
+    expect(listPlans(run)[0]!.stale).toBeUndefined();
+    writeFastPlan(run, 'tool', 0, words('1:2:3:4'));
+    expect(listPlans(run)[0]!.stale).toBe(dir);
+  });
+
   it('lists plans with what made them stale, and drops them', () => {
     const run = join(work, 'run');
     const input = join(work, 'flake.yaml');

@@ -143,7 +143,7 @@ describe('host packages', () => {
     ]);
     const sources = r.requirements.files.map((f) => f.source);
     expect(sources).toContain('host package libjq1 (for jq; flake host_packages)');
-    expect(r.watched).toContain(join(host, 'var/lib/dpkg/status'));
+    expect(r.databases).toContain(join(host, 'var/lib/dpkg/status'));
   });
 
   it('does not provide a host symlink that the list puts files beneath', () => {
