@@ -7,6 +7,7 @@ import {
   chownSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -153,11 +154,93 @@ describe.skipIf(skip !== '')('fast path', () => {
     writeFileSync(join(hostDir, 'data.new'), 'version 2\n', { mode: 0o644 });
     renameSync(join(hostDir, 'data.new'), join(hostDir, 'data'));
     const r = call(tool, []);
-    expect(r.stderr).toMatch(/plan is stale: .*\/data/);
+    // The directory's stamp, or the file's own when the directory was racy at the scan.
+    expect(r.stderr).toMatch(/plan is stale: .*\/pilot-fast-[^/]+(\/data)?\n/);
     expect(r.stdout).toBe('version 2\n');
     const again = call(tool, []);
     expect(again.stderr).toBe(TAKEN);
     expect(again.stdout).toBe('version 2\n');
+  });
+
+  it('stamps host files by their directory, a copied one by itself, and re-plans on each change', () => {
+    const dir = mkdtempSync('/var/tmp/pilot-faststamps-');
+    const quiet = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    try {
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, 'linked'), 'linked 1\n', { mode: 0o644 });
+      // Not the builder's: the host layer holds a copy (pilot/exec/tree.c).
+      writeFileSync(join(dir, 'copied'), 'copied 1\n', { mode: 0o644 });
+      chownSync(join(dir, 'copied'), 65534, 65534);
+      const layer = join(root.dir, 'work/stamps');
+      mkdirSync(join(layer, 'usr/bin'), { recursive: true });
+      writeFileSync(
+        join(layer, 'removed'),
+        ['linked', 'copied', 'later'].map((f) => `${dir}/${f}\n`).join(''),
+      );
+      writeFileSync(
+        join(layer, 'usr/bin/stamps'),
+        `#!/bin/sh\ncd ${dir} && cat linked copied later 2>/dev/null; exit 0\n`,
+        { mode: 0o755 },
+      );
+      buildArchive(join(root.dir, 'work/stamps.tar'), 'localhost/test/stamps:latest', {}, [layer]);
+      root.ok(['load', join(root.dir, 'work/stamps.tar')]);
+      root.ok([
+        'register',
+        '--container',
+        'test/stamps',
+        '--base',
+        'pilot/busybox-base',
+        '--app',
+        '/usr/bin/stamps',
+      ]);
+      const stamps = '/usr/bin/stamps';
+      const stale = (what: string) => new RegExp(`plan is stale: ${dir}(/${what})?\n`);
+      quiet(); // the directory is not racy when the plan is made
+      expect(call(stamps, []).stdout).toBe('linked 1\ncopied 1\n');
+      const words = readFileSync(join(root.dir, 'run/pilot/plans/stamps.u0.plan'), 'latin1').split(
+        '\0',
+      );
+      const recordsOf = (path: string) =>
+        words.flatMap((w, k) => (words[k + 1] === path ? [w] : []));
+      expect(recordsOf(dir)).toEqual(['dirstamp']);
+      expect(recordsOf(join(dir, 'copied'))).toEqual(['stamp']);
+      expect(recordsOf(join(dir, 'linked'))).toEqual([]);
+      // An edit in place of the linked file is seen through the link: no new plan needed.
+      writeFileSync(join(dir, 'linked'), 'linked 2\n');
+      let r = call(stamps, []);
+      expect(r.stderr).toBe(TAKEN);
+      expect(r.stdout).toBe('linked 2\ncopied 1\n');
+      // An edit in place of the copy: its own stamp.
+      writeFileSync(join(dir, 'copied'), 'copied 2\n');
+      r = call(stamps, []);
+      expect(r.stderr).toMatch(/plan is stale: .*\/copied\n/);
+      expect(r.stdout).toBe('linked 2\ncopied 2\n');
+      // A replaced file (a package upgrade renames a new inode into place).
+      quiet();
+      writeFileSync(join(dir, 'linked.new'), 'linked 3\n', { mode: 0o644 });
+      renameSync(join(dir, 'linked.new'), join(dir, 'linked'));
+      r = call(stamps, []);
+      expect(r.stderr).toMatch(stale('linked'));
+      expect(r.stdout).toBe('linked 3\ncopied 2\n');
+      // A listed file that appears, then one that goes.
+      quiet();
+      expect(call(stamps, []).stderr).toMatch(/fast path taken|plan is stale/);
+      quiet();
+      expect(call(stamps, []).stderr).toBe(TAKEN);
+      writeFileSync(join(dir, 'later'), 'later 1\n', { mode: 0o644 });
+      r = call(stamps, []);
+      expect(r.stderr).toMatch(stale('later'));
+      expect(r.stdout).toBe('linked 3\ncopied 2\nlater 1\n');
+      quiet();
+      call(stamps, []);
+      rmSync(join(dir, 'linked'));
+      r = call(stamps, []);
+      expect(r.stderr).toMatch(stale('linked'));
+      expect(r.stdout).toBe('copied 2\nlater 1\n');
+      expect(call(stamps, []).stderr).toBe(TAKEN);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves an unprivileged caller from its own plan', () => {
