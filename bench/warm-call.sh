@@ -12,6 +12,9 @@
 #   warm − native, nobody     ≤ 3 ms (both sides run under setpriv, which cancels)
 #   5,000 − 10 host files     ≤ 2 ms (root and nobody)
 #   1,000 − 10 host files     (the shape of the curve)
+#   floor rows                unshare -m (one more exec, of a dynamic binary, and a mount
+#                             namespace); the helper with no binds (its tmpfs,
+#                             a fresh upper, one overlay, chroot): what isolation costs
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
@@ -90,6 +93,31 @@ for app in hello hf10 hf1000 hf5000; do
 done
 export PILOT_FASTPATH=require
 
+# The floor (issue 17: "if the floor of a fresh upper, one overlay and the binds is above a
+# target, measure that floor"): a mount namespace alone (util-linux unshare), and the exec
+# helper with everything optional off (its private tmpfs, the fresh upper, the one overlay,
+# chroot; no binds), given hello's own words. Each runs from a sh wrapper, as its
+# baseline does, so the wrapper cancels.
+helper_words() { # FILE: hello's command line without its binds
+  local -a w=() keep=()
+  mapfile -d '' w < <(PILOT_FASTPATH=dry-run "$APPS/hello")
+  local k=0
+  while [ "$k" -lt "${#w[@]}" ]; do
+    case ${w[k]} in
+    --mnt | --lowerdir-base | --lowerdir) keep+=("${w[k]}" "${w[k + 1]}"); k=$((k + 2)) ;;
+    --environ) keep+=("${w[k]}" "${w[k + 1]}"); k=$((k + 2)) ;;
+    *) k=$((k + 1)) ;;
+    esac
+  done
+  printf '%s\0' "${keep[@]}" --cwd / -- /usr/bin/hello >"$1"
+}
+helper_words "$WORK/floor.words"
+wrap() { printf '#!/bin/sh\nexec %s\n' "$2" >"$WORK/$1.sh"; chmod 755 "$WORK/$1.sh"; }
+wrap floor "$WORK/dist/pilot-exec --argv-fd 3 3<$WORK/floor.words"
+wrap native-sh "$WORK/native/hello"
+wrap unshare "unshare -m $WORK/native/hello"
+[ "$("$WORK/floor.sh")" = "hello from pilot" ] || die "the floor command does not run hello"
+
 rows=()
 pair() { # NAME_A CMD_A NAME_B CMD_B
   local line
@@ -99,6 +127,8 @@ pair() { # NAME_A CMD_A NAME_B CMD_B
 }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg), $RUNS pairs each"
 pair "warm" "$APPS/hello" "native" "$WORK/native/hello"
+pair "floor: mount namespace alone" "$WORK/unshare.sh" "native" "$WORK/native-sh.sh"
+pair "floor: tmpfs, fresh upper, one overlay, no binds" "$WORK/floor.sh" "native" "$WORK/native-sh.sh"
 pair "warm, nobody" "${NOBODY[*]} $APPS/hello" "native, nobody" "${NOBODY[*]} $WORK/native/hello"
 pair "1,000 host files" "$APPS/hf1000" "10 host files" "$APPS/hf10"
 pair "5,000 host files" "$APPS/hf5000" "10 host files" "$APPS/hf10"
