@@ -1,6 +1,6 @@
 /**
  * The launcher's start-up budget: no module it can load (statically or lazily, as
- * build.mjs bundles it with shared chunks) pulls in fs-extra, which the CLI uses for
+ * build.mjs bundles it, with its own chunks) pulls in fs-extra, which the CLI uses for
  * generic tree work (removing a package stage, a GnuPG home). The launch path makes and
  * removes its trees with its own helpers (core/modes.ts makeDirs, core/temp-entries.ts
  * removeTree), which carry what fs-extra does not: exact modes under any umask, removal
@@ -9,7 +9,7 @@
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-/** The entry bundled as build.mjs bundles it (shared chunks), with esbuild's metafile. */
+/** The entry bundled alone with its lazy chunks, as build.mjs bundles it, with esbuild's metafile. */
 async function metafileOf(entry: string) {
   const result = await build({
     entryPoints: [entry],
