@@ -42,19 +42,31 @@ async function packagesOf(entry: string): Promise<string[]> {
  * chunks it imports statically, transitively (not what a dynamic import() brings later).
  */
 async function packagesAtStartup(entry: string): Promise<string[]> {
+  const { packages } = await startup(entry);
+  return packages;
+}
+
+/** The packages and the built-in modules (`node:…`) loaded before the entry runs a line. */
+async function startup(entry: string): Promise<{ packages: string[]; builtins: string[] }> {
   const outputs = (await metafileOf(entry)).outputs;
   const start = Object.keys(outputs).find((name) => outputs[name]?.entryPoint === entry);
   const seen = new Set<string>();
+  const builtins = new Set<string>();
   const queue = start ? [start] : [];
   while (queue.length > 0) {
     const name = queue.pop()!;
     if (seen.has(name)) continue;
     seen.add(name);
     for (const imported of outputs[name]?.imports ?? []) {
-      if (imported.kind === 'import-statement' && !imported.external) queue.push(imported.path);
+      if (imported.kind !== 'import-statement') continue;
+      if (imported.external) builtins.add(imported.path);
+      else queue.push(imported.path);
     }
   }
-  return packageNames([...seen].flatMap((name) => Object.keys(outputs[name]?.inputs ?? {})));
+  return {
+    packages: packageNames([...seen].flatMap((name) => Object.keys(outputs[name]?.inputs ?? {}))),
+    builtins: [...builtins].sort(),
+  };
 }
 
 describe('what the launcher can load', () => {
@@ -64,6 +76,16 @@ describe('what the launcher can load', () => {
       expect(launcher).not.toContain(heavy);
     // The check can see a static import at all: the CLI's start-up has commander.
     expect(await packagesAtStartup('src/cli.ts')).toContain('commander');
+  }, 60_000);
+
+  it('loads no node:crypto at start-up (core/sha256.ts, core/node-crypto.ts)', async () => {
+    const { builtins } = await startup('pilot/main.ts');
+    // Building Node's crypto module costs 3-10 ms: cache keys are hashed in JS and a
+    // file's digest or a random name loads it when needed.
+    expect(builtins).not.toContain('node:crypto');
+    expect(builtins).not.toContain('crypto');
+    // The check sees built-ins at all: the launcher spawns the helper.
+    expect(builtins).toContain('node:child_process');
   }, 60_000);
 
   it('holds no fs-extra (the CLI does)', async () => {
