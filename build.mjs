@@ -1,11 +1,12 @@
-// Bundles the two entries (the CLI and the launcher), each with its own lazily loaded
-// chunks in dist/chunks/. They are two builds, not one with shared chunks: the chunks two
-// entries share are cut by what each lazy import needs, and the launcher's warm start
-// then loaded some 27 small files, each resolved, read, compiled and linked on its own.
-// Built alone, the launcher's start-up graph is its entry and the few chunks its lazy
-// imports share with it (bench/launcher-profile.mjs counts them); the YAML parser and
-// the tar extractor are loaded when a launch needs them. Its chunks are named launch-*.
-// Each bundle and chunk has its source map beside it (FILE.mjs.map, no sourceMappingURL
+// Bundles the CLI and the launcher.
+// - The CLI (dist/pilot.mjs) has lazily loaded chunks in dist/chunks/, one per command.
+// - The launcher is two files: dist/pilot-launch.mjs (pilot/launch-entry.ts, what an app's
+//   link reaches) runs dist/chunks/launch.cjs (pilot/main.ts and all it may load, as one
+//   CommonJS script) through V8's code cache, which only a script (vm.Script) can use in
+//   Node 20. As one script, the launcher's cold paths (the YAML parser, the tar extractor)
+//   are functions that are neither compiled nor run until a launch needs them.
+//   bench/launcher-profile.mjs shows where its start-up goes.
+// Each bundle and chunk has its source map beside it (FILE.map, no sourceMappingURL
 // comment, so Node never loads one at start-up): only the printer of an internal error
 // reads them (src/core/internal-stack.ts), so that its stack points at src/…:LINE.
 // The version is written in as a constant: no bundle parses package.json.
@@ -39,9 +40,15 @@ const common = {
 rmSync('dist/chunks', { recursive: true, force: true });
 await Promise.all([
   build({ ...common, entryPoints: { pilot: 'src/cli.ts' }, chunkNames: 'chunks/[name]-[hash]' }),
+  build({ ...common, entryPoints: { 'pilot-launch': 'pilot/launch-entry.ts' }, splitting: false }),
   build({
     ...common,
-    entryPoints: { 'pilot-launch': 'pilot/main.ts' },
-    chunkNames: 'chunks/launch-[name]-[hash]',
+    entryPoints: { 'chunks/launch': 'pilot/main.ts' },
+    outExtension: { '.js': '.cjs' },
+    splitting: false,
+    format: 'cjs',
+    // launch-entry.ts runs it with the CommonJS wrapper's arguments and its file's URL.
+    define: { ...common.define, 'import.meta.url': '__pilotImportMetaUrl' },
+    banner: {},
   }),
 ]);

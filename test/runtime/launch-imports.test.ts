@@ -1,6 +1,8 @@
 /**
- * The launcher's start-up budget: no module it can load (statically or lazily, as
- * build.mjs bundles it, with its own chunks) pulls in fs-extra, which the CLI uses for
+ * The launcher's start-up budget. build.mjs bundles pilot/main.ts as one script, in
+ * which a module that is imported lazily is a function run on first use: what the
+ * entry imports statically (as an ES build with chunks shows it here) is what every
+ * launch evaluates. No module it can load pulls in fs-extra, which the CLI uses for
  * generic tree work (removing a package stage, a GnuPG home). The launch path makes and
  * removes its trees with its own helpers (core/modes.ts makeDirs, core/temp-entries.ts
  * removeTree), which carry what fs-extra does not: exact modes under any umask, removal
@@ -9,7 +11,7 @@
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
-/** The entry bundled alone with its lazy chunks, as build.mjs bundles it, with esbuild's metafile. */
+/** The entry bundled alone with its lazy imports as chunks, with esbuild's metafile. */
 async function metafileOf(entry: string) {
   const result = await build({
     entryPoints: [entry],
@@ -86,6 +88,14 @@ describe('what the launcher can load', () => {
     expect(builtins).not.toContain('crypto');
     // The check sees built-ins at all: the launcher spawns the helper.
     expect(builtins).toContain('node:child_process');
+  }, 60_000);
+
+  it('starts from an entry of built-ins and the code cache alone (pilot/launch-entry.ts)', async () => {
+    const { packages, builtins } = await startup('pilot/launch-entry.ts');
+    expect(packages).toEqual([]);
+    expect(builtins).toEqual(['node:fs', 'node:module', 'node:path', 'node:url', 'node:vm']);
+    const inputs = Object.keys((await metafileOf('pilot/launch-entry.ts')).inputs).sort();
+    expect(inputs).toEqual(['pilot/code-cache.ts', 'pilot/launch-entry.ts']);
   }, 60_000);
 
   it('holds no fs-extra (the CLI does)', async () => {
