@@ -41,9 +41,28 @@ export function cacheDir(env: NodeJS.ProcessEnv, euid: number): string | undefin
   }
 }
 
-/** The cache file's name for the script with `stat`, compiled by this Node. */
-export function cacheName(stat: BigIntStats, nodeVersion: string, arch: string): string {
-  return `launch-${nodeVersion}-${arch}-${stat.dev}-${stat.ino}-${stat.size}-${stat.mtimeNs}.v8`;
+/**
+ * Which install a cache belongs to: `launch-<FNV-1a of the script's path>-`. Caches of
+ * other installs (a build tree beside the installed pilot) are left alone; a collision
+ * only makes two installs take turns.
+ */
+export function cachePrefix(script: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < script.length; i++) {
+    hash ^= script.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `launch-${hash.toString(16).padStart(8, '0')}-`;
+}
+
+/** The cache file's name for `script` with `stat`, compiled by this Node. */
+export function cacheName(
+  script: string,
+  stat: BigIntStats,
+  nodeVersion: string,
+  arch: string,
+): string {
+  return `${cachePrefix(script)}${nodeVersion}-${arch}-${stat.dev}-${stat.ino}-${stat.size}-${stat.mtimeNs}.v8`;
 }
 
 /** The cache `dir/name` when it is a regular file of the caller's that nobody else may write. */
@@ -70,16 +89,22 @@ export function readCache(dir: string, name: string, euid: number): Buffer | und
 
 /**
  * Writes `dir/name` (0600, temp file + rename: a reader sees all of it or nothing) and
- * removes the caches of other scripts or Node versions.
+ * removes the other caches of the same install (`prefix`): an older script or Node.
  */
-export function writeCache(dir: string, name: string, euid: number, produce: () => Buffer): void {
+export function writeCache(
+  dir: string,
+  name: string,
+  prefix: string,
+  euid: number,
+  produce: () => Buffer,
+): void {
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
   try {
     if (lstatSync(dir).uid !== euid) return;
     writeFileSync(temp, produce(), { mode: 0o600, flag: 'wx' });
     renameSync(temp, join(dir, name));
     for (const entry of readdirSync(dir)) {
-      if (entry !== name && entry.startsWith('launch-') && entry.endsWith('.v8'))
+      if (entry !== name && entry.startsWith(prefix) && entry.endsWith('.v8'))
         rmSync(join(dir, entry), { force: true });
     }
   } catch {

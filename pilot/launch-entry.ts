@@ -11,7 +11,7 @@
  * Node's version, so an upgraded launcher never meets code compiled from the old one;
  * V8 checks its own version, flags and the source's length again and ignores a cache that
  * does not fit (`cachedDataRejected`). A call that had no usable cache writes one when it
- * ends (temp file + rename) and removes the older ones. `PILOT_CODE_CACHE=off` runs
+ * ends (temp file + rename) and removes the older ones of the same install (script path). `PILOT_CODE_CACHE=off` runs
  * without it. Any failure of the cache costs only its gain: the script still runs.
  *
  * Only node built-ins here: this file loads before anything else of pilot's.
@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
-import { cacheDir, cacheName, readCache, writeCache } from './code-cache.js';
+import { cacheDir, cacheName, cachePrefix, readCache, writeCache } from './code-cache.js';
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'chunks', 'launch.cjs');
 
@@ -44,7 +44,7 @@ function readScript(): { source: string; stat: BigIntStats } {
 const { source, stat } = readScript();
 const euid = process.geteuid?.() ?? 0;
 const dir = process.env.PILOT_CODE_CACHE === 'off' ? undefined : cacheDir(process.env, euid);
-const name = cacheName(stat, process.version, process.arch);
+const name = cacheName(script, stat, process.version, process.arch);
 const cachedData = dir ? readCache(dir, name, euid) : undefined;
 // The CommonJS wrapper, and for import.meta.url (build.mjs) this file's: main.ts finds
 // pilot-exec beside it.
@@ -54,7 +54,9 @@ const compiled = new Script(
 );
 if (dir && (cachedData === undefined || compiled.cachedDataRejected)) {
   // At exit, so that the cache holds every function this launch compiled.
-  process.once('exit', () => writeCache(dir, name, euid, () => compiled.createCachedData()));
+  process.once('exit', () =>
+    writeCache(dir, name, cachePrefix(script), euid, () => compiled.createCachedData()),
+  );
 }
 const run = compiled.runInThisContext() as (...args: unknown[]) => void;
 const module = { exports: {} };

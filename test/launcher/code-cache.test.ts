@@ -21,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, cacheName, readCache, writeCache } from '../../pilot/code-cache.js';
+import { cacheDir, cacheName, cachePrefix, readCache, writeCache } from '../../pilot/code-cache.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-code-cache-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -65,28 +65,41 @@ describe('cacheName', () => {
   it('changes with the script (dev, inode, size, mtime) and with Node', () => {
     const file = join(work, 'script.cjs');
     writeFileSync(file, 'a');
-    const first = cacheName(statSync(file, { bigint: true }), 'v20.20.2', 'x64');
-    expect(first).toMatch(/^launch-v20\.20\.2-x64-\d+-\d+-1-\d+\.v8$/);
-    expect(cacheName(statSync(file, { bigint: true }), 'v20.20.3', 'x64')).not.toBe(first);
+    const first = cacheName(file, statSync(file, { bigint: true }), 'v20.20.2', 'x64');
+    expect(first).toMatch(/^launch-[0-9a-f]{8}-v20\.20\.2-x64-\d+-\d+-1-\d+\.v8$/);
+    expect(first.startsWith(cachePrefix(file))).toBe(true);
+    expect(cacheName(file, statSync(file, { bigint: true }), 'v20.20.3', 'x64')).not.toBe(first);
     const replaced = join(work, 'script.new');
     writeFileSync(replaced, 'b');
     copyFileSync(replaced, `${file}.tmp`);
     rmSync(file);
     cpSync(`${file}.tmp`, file);
-    expect(cacheName(statSync(file, { bigint: true }), 'v20.20.2', 'x64')).not.toBe(first);
+    expect(cacheName(file, statSync(file, { bigint: true }), 'v20.20.2', 'x64')).not.toBe(first);
+  });
+
+  it('tells installs apart by the script path', () => {
+    expect(cachePrefix('/usr/libexec/pilot/chunks/launch.cjs')).toMatch(/^launch-[0-9a-f]{8}-$/);
+    expect(cachePrefix('/usr/libexec/pilot/chunks/launch.cjs')).not.toBe(
+      cachePrefix('/home/dev/pilot/dist/chunks/launch.cjs'),
+    );
   });
 });
 
 describe('readCache and writeCache', () => {
-  it('writes 0600 by rename, reads it back, and drops the caches of other scripts', () => {
+  it('writes 0600 by rename, reads it back, and drops the older caches of the same install', () => {
     const dir = join(work, 'rw');
     mkdirSync(dir, { mode: 0o700 });
-    writeFileSync(join(dir, 'launch-old.v8'), 'old', { mode: 0o600 });
+    writeFileSync(join(dir, 'launch-aaaaaaaa-old.v8'), 'old', { mode: 0o600 });
+    writeFileSync(join(dir, 'launch-bbbbbbbb-other-install.v8'), 'kept', { mode: 0o600 });
     writeFileSync(join(dir, 'other-file'), 'kept', { mode: 0o600 });
-    writeCache(dir, 'launch-new.v8', euid, () => Buffer.from('data'));
-    expect(readdirSync(dir).sort()).toEqual(['launch-new.v8', 'other-file']);
-    expect(statSync(join(dir, 'launch-new.v8')).mode & 0o777).toBe(0o600);
-    expect(readCache(dir, 'launch-new.v8', euid)?.toString()).toBe('data');
+    writeCache(dir, 'launch-aaaaaaaa-new.v8', 'launch-aaaaaaaa-', euid, () => Buffer.from('data'));
+    expect(readdirSync(dir).sort()).toEqual([
+      'launch-aaaaaaaa-new.v8',
+      'launch-bbbbbbbb-other-install.v8',
+      'other-file',
+    ]);
+    expect(statSync(join(dir, 'launch-aaaaaaaa-new.v8')).mode & 0o777).toBe(0o600);
+    expect(readCache(dir, 'launch-aaaaaaaa-new.v8', euid)?.toString()).toBe('data');
   });
 
   it('reads no cache that is missing, a symlink, writable by others, or not the caller’s', () => {
@@ -106,7 +119,7 @@ describe('readCache and writeCache', () => {
   it('leaves no temp file when producing the cache fails', () => {
     const dir = join(work, 'fail');
     mkdirSync(dir, { mode: 0o700 });
-    writeCache(dir, 'launch-x.v8', euid, () => {
+    writeCache(dir, 'launch-x.v8', 'launch-', euid, () => {
       throw new Error('no');
     });
     expect(readdirSync(dir)).toEqual([]);
