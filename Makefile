@@ -115,7 +115,8 @@ endif
 	install -m 755 dist/pilot.mjs dist/pilot-launch.mjs dist/pilot-exec $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 dist/pilot.mjs.map dist/pilot-launch.mjs.map $(DESTDIR)$(LIBEXECDIR)/
 	install -d $(DESTDIR)$(LIBEXECDIR)/chunks
-	install -m 644 dist/chunks/*.mjs dist/chunks/*.mjs.map $(DESTDIR)$(LIBEXECDIR)/chunks/
+	install -m 644 dist/chunks/*.mjs dist/chunks/*.mjs.map dist/chunks/launch.cjs \
+		dist/chunks/launch.cjs.map $(DESTDIR)$(LIBEXECDIR)/chunks/
 	ln -sfr $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(BINDIR)/pilot
 	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
 	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot

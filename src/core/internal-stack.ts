@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** `file:///…/x.mjs:LINE:COLUMN` or `/…/x.mjs:LINE:COLUMN` in a stack line. */
-const FRAME = /((?:file:\/\/)?\/[^\s()]+?\.mjs):(\d+):(\d+)/g;
+/** `file:///…/x.mjs:LINE:COLUMN` or `/…/x.cjs:LINE:COLUMN` (the launcher) in a stack line. */
+const FRAME = /((?:file:\/\/)?\/[^\s()]+?\.[cm]js):(\d+):(\d+)/g;
 
 function loadMap(file: string, cache: Map<string, SourceMap | undefined>): SourceMap | undefined {
   if (cache.has(file)) return cache.get(file);

@@ -14,13 +14,13 @@
  * directory pilot writes. Only names of this shape whose writer is dead are ever
  * removed. Node built-ins only: the launcher writes plans through this.
  */
-import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errnoOf } from './errors.js';
 import { faultPoint } from './fault.js';
 import { pathPresent } from './fs-query.js';
 import { listDir } from './list-dir.js';
+import { nodeCrypto } from './node-crypto.js';
 import { isOwnerAlive, type Owner, selfOwner } from './owner.js';
 import { removeTreeByWalk } from './tree-walk.js';
 
@@ -48,7 +48,7 @@ export type LegacyNames = false | 'own' | 'tmp';
 export function tempName(tag: string): string {
   if (!/^[a-z]+$/.test(tag)) throw new Error(`temp tag must be a-z: ${tag}`);
   const owner = selfOwner();
-  return `.pilot-${tag}-${owner.pid}-${owner.start}-${randomBytes(4).toString('hex')}`;
+  return `.pilot-${tag}-${owner.pid}-${owner.start}-${nodeCrypto().randomBytes(4).toString('hex')}`;
 }
 
 /** A temp name in the directory of `path`, for staging `path` and renaming it into place. */

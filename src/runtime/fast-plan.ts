@@ -5,7 +5,17 @@
  * directories where that is enough: host-stamps.ts). The format is
  * docs/plan.md's; stub.c reads it, and integration/plan-spec.test.ts checks both agree.
  */
-import { chmodSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { joinNul, splitNul } from '../core/bytes.js';
@@ -157,8 +167,33 @@ export function writeFastPlan(
   if ((stat.mode & 0o7777) !== 0o755) chmodSync(dir, 0o755);
   // Words are bytes (core/bytes.ts): a caller's value in an envdep or a flake value
   // expanded from one need not be UTF-8.
-  writeFileAtomic(file, joinNul(words), 0o644);
+  const bytes = joinNul(words);
+  // A launch that the stub handed over (an `@NAME` or `%` call, PILOT_FASTPATH=off)
+  // mostly plans what the file already says: leave it, and skip a temp file, two fsyncs
+  // and a rename on every such call.
+  if (!holdsPlan(file, bytes)) writeFileAtomic(file, bytes, 0o644);
   return file;
+}
+
+/** `file` is this caller's plan as writeFileAtomic leaves it (0644, a regular file) with `bytes`. */
+function holdsPlan(file: string, bytes: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.uid !== process.geteuid?.() || (stat.mode & 0o7777) !== 0o644)
+      return false;
+    if (stat.size !== bytes.length) return false;
+    return readFileSync(fd).equals(bytes);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface CachedPlan {

@@ -7,7 +7,6 @@
  * inodes, so the key changes and the layer is rebuilt.
  */
 
-import { createHash } from 'node:crypto';
 import {
   accessSync,
   type BigIntStats,
@@ -23,6 +22,7 @@ import { commitTree } from '../core/atomic-fs.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { identityOfStats } from '../core/file-identity.js';
 import { makeDirs } from '../core/modes.js';
+import { sha256Hex } from '../core/sha256.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
 import { type BuildOptions, buildHostLayer, type SkippedHostFile } from './host-layer-build.js';
 import type { LayeredTree } from './image-tree.js';
@@ -159,16 +159,15 @@ export function hostLayerKey(
   hide: readonly string[],
   publicOnly: boolean,
 ): string {
-  const hash = createHash('sha256');
   const access = publicOnly ? 'public' : 'private';
-  hash.update(`v2\0${access}\0${imageLayers.join('\0')}\0hide\0${hide.join('\0')}\0`);
+  const parts = [`v2\0${access}\0${imageLayers.join('\0')}\0hide\0${hide.join('\0')}\0`];
   for (const file of files) {
     const s = file.stat;
-    hash.update(
+    parts.push(
       `${file.path}\0${file.target}\0${file.kind}\0${s ? `${identityOfStats(s)}:${s.mode}:${s.uid}:${s.gid}` : ''}\0${file.linkTarget ?? ''}\0`,
     );
   }
-  return hash.digest('hex');
+  return sha256Hex(parts.join(''));
 }
 
 /**

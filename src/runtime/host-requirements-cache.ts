@@ -5,13 +5,13 @@
  * launch pays one stat and one small read instead of parsing status files and `.list`
  * files.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-fs.js';
 import { errnoOf } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
 import type { PilotPaths } from '../core/paths.js';
+import { sha256Hex } from '../core/sha256.js';
 import { type HostRequirements, imagesBottomFirst } from './host-requirements.js';
 import type { PlanImages } from './launch-plan.js';
 
@@ -41,20 +41,18 @@ export function cacheFile(
   images: PlanImages,
   hostRoot: string,
 ): string {
-  const what = createHash('sha256')
-    .update(
-      JSON.stringify([
-        CACHE_VERSION,
-        hostRoot,
-        imagesBottomFirst(images).map((i) => i.id),
-        Boolean(images.base),
-        flake.container.check_host_dependencies,
-        flake.container.host_packages,
-        flake.container.layers,
-        flake.include.path,
-      ]),
-    )
-    .digest('hex');
+  const what = sha256Hex(
+    JSON.stringify([
+      CACHE_VERSION,
+      hostRoot,
+      imagesBottomFirst(images).map((i) => i.id),
+      Boolean(images.base),
+      flake.container.check_host_dependencies,
+      flake.container.host_packages,
+      flake.container.layers,
+      flake.include.path,
+    ]),
+  );
   return join(paths.run, 'host-requirements', `${what}.json`);
 }
 

@@ -11,7 +11,6 @@
  * Where the store is not writable (an unprivileged caller of a system app whose tar root
  * has not extracted yet), the caller's own run dir holds the extraction instead.
  */
-import { createHash } from 'node:crypto';
 import { type BigIntStats, createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -21,7 +20,9 @@ import { errnoOf, PilotError } from '../core/errors.js';
 import { identityOfStats } from '../core/file-identity.js';
 import type { Flake } from '../core/flake-file.js';
 import { makeDirs } from '../core/modes.js';
+import { nodeCrypto } from '../core/node-crypto.js';
 import { type PilotPaths, storeDirs } from '../core/paths.js';
+import { sha256Hex } from '../core/sha256.js';
 
 interface Place {
   dir: string;
@@ -49,7 +50,7 @@ function places(paths: PilotPaths): Place[] {
 }
 
 function indexFile(place: Place, tar: string): string {
-  return join(place.dir, 'by-path', `${createHash('sha256').update(tar).digest('hex')}.json`);
+  return join(place.dir, 'by-path', `${sha256Hex(tar)}.json`);
 }
 
 function readIndex(place: Place, tar: string): TarIndex | undefined {
@@ -70,7 +71,7 @@ function writeIndexQuietly(place: Place, index: TarIndex): void {
 }
 
 async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   await pipeline(createReadStream(path), hash);
   return `sha256:${hash.digest('hex')}`;
 }

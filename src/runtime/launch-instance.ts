@@ -3,7 +3,6 @@
  * root (instances.ts), recorded so that `pilot ps` and `stop` see every call; an
  * unprivileged caller keeps a persistent upper dir of its own instead.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { CallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
@@ -13,6 +12,7 @@ import { waitForLock } from '../core/lock.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { processStartTime, selfOwner } from '../core/owner.js';
 import { type PilotPaths, resolvePaths } from '../core/paths.js';
+import { sha256Hex } from '../core/sha256.js';
 import { ensureInstance, enterInstance, instanceId, livePids, stopInstance } from './instances.js';
 import type { Composition } from './launch-plan.js';
 
@@ -75,7 +75,7 @@ export async function keptInstance(
   let fastInstance: KeptInstance['fastInstance'];
   const id = instanceId(request.app, caller.instance);
   const lowerdirs = [...extraLowers, ...layers.map((l) => `l/${layerAlias(l)}`)];
-  const key = createHash('sha256').update(lowerdirs.join(':')).digest('hex');
+  const key = sha256Hex(lowerdirs.join(':'));
   if (userns) {
     composition = await persistentUpper(request, id, after);
   } else {

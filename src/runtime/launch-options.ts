@@ -5,7 +5,6 @@
  * the run dir. The result is what launch-plan.ts needs, plus what a fast plan must
  * stamp (files read, variables used).
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
@@ -18,6 +17,7 @@ import {
   parseEnvFile,
   parsePodmanOptions,
 } from '../core/podman-options.js';
+import { sha256Hex } from '../core/sha256.js';
 import { HOST_ACCOUNT_FILES, hostAccount, hostGroup, hostGroupsOf } from './host-accounts.js';
 import { type Identity, resolveIdentity, sessionFiles } from './identity.js';
 import type { LayeredTree } from './image-tree.js';
@@ -76,10 +76,7 @@ function readEnvFile(file: string, at: string): PodmanEnv[] {
 function sessionFile(run: string, content: string, suffix: string): string {
   const dir = join(run, 'session');
   makeDirs(dir);
-  const file = join(
-    dir,
-    `${createHash('sha256').update(content).digest('hex').slice(0, 32)}.${suffix}`,
-  );
+  const file = join(dir, `${sha256Hex(content).slice(0, 32)}.${suffix}`);
   if (!existsSync(file)) writeFileAtomic(file, content, 0o644);
   else chmodSync(file, 0o644);
   return file;

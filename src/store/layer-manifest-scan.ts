@@ -4,8 +4,8 @@
  * run for the overlay xattrs of the whole tree (Node has no xattr call). Used when a
  * layer is extracted (the record) and by `pilot verify` (the comparison).
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { nodeCrypto } from '../core/node-crypto.js';
 import { toolError } from '../core/tool-error.js';
 import { runToolLight } from '../core/tool-light.js';
 import { walkTree } from '../core/tree-walk.js';
@@ -24,7 +24,7 @@ function typeOf(stat: Stats): EntryType | undefined {
 }
 
 function hashFile(path: Buffer, buffer: Buffer): string {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     for (;;) {

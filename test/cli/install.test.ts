@@ -42,6 +42,9 @@ describe('make install PREFIX=/usr DESTDIR=...', () => {
     // Source maps beside each bundle and chunk: an internal error points at src/.
     expect(files).toContain('usr/libexec/pilot/pilot.mjs.map');
     expect(files).toContain('usr/libexec/pilot/pilot-launch.mjs.map');
+    // The launcher's script, run by pilot-launch.mjs (build.mjs), with its map.
+    expect(files).toContain('usr/libexec/pilot/chunks/launch.cjs');
+    expect(files).toContain('usr/libexec/pilot/chunks/launch.cjs.map');
     const chunks = files.filter((f) => /^usr\/libexec\/pilot\/chunks\/.*\.mjs$/.test(f));
     expect(chunks.length).toBeGreaterThan(0);
     for (const chunk of chunks) expect(files).toContain(`${chunk}.map`);
@@ -55,7 +58,7 @@ describe('make install PREFIX=/usr DESTDIR=...', () => {
     expect(files).toContain('usr/share/zsh/site-functions/_pilot');
     const unexpected = files.filter(
       (f) =>
-        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs(\.map)?|pilot-launch\.mjs(\.map)?|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs(\.map)?)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
+        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs(\.map)?|pilot-launch\.mjs(\.map)?|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs(\.map)?|chunks\/launch\.cjs(\.map)?)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
           f,
         ),
     );

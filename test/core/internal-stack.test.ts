@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'pilot-stack-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A bundle built as build.mjs builds pilot's (external map, no sourcesContent), and the stack it throws. */
-async function bundleStack(withMap: boolean): Promise<string> {
+async function bundleStack(withMap: boolean, format: 'esm' | 'cjs' = 'esm'): Promise<string> {
   mkdirSync(join(dir, 'src'), { recursive: true });
   writeFileSync(
     join(dir, 'src/boom.ts'),
@@ -24,18 +24,19 @@ async function bundleStack(withMap: boolean): Promise<string> {
       '',
     ].join('\n'),
   );
-  const out = join(dir, withMap ? 'with' : 'without');
+  const out = join(dir, `${withMap ? 'with' : 'without'}-${format}`);
+  const file = join(out, format === 'esm' ? 'boom.mjs' : 'boom.cjs');
   await build({
     entryPoints: [join(dir, 'src/boom.ts')],
-    outfile: join(out, 'boom.mjs'),
+    outfile: file,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format,
     sourcemap: withMap ? 'external' : false,
     sourcesContent: false,
     logLevel: 'silent',
   });
-  return execFileSync(process.execPath, [join(out, 'boom.mjs')], { encoding: 'utf8' });
+  return execFileSync(process.execPath, [file], { encoding: 'utf8' });
 }
 
 describe('internal errors point at the source', () => {
@@ -46,6 +47,14 @@ describe('internal errors point at the source', () => {
     expect(mapped).toContain('TypeError: a bug of pilot');
     expect(mapped).toMatch(/at boom \(src\/boom\.ts:3:9\)/);
     expect(mapped).not.toMatch(/boom\.mjs/);
+  });
+
+  it('maps the frames of a CommonJS script (the launcher, chunks/launch.cjs) alike', async () => {
+    const stack = await bundleStack(true, 'cjs');
+    expect(stack).toMatch(/boom\.cjs:\d+:\d+/);
+    const mapped = mapStack(stack);
+    expect(mapped).toMatch(/at boom \(src\/boom\.ts:3:9\)/);
+    expect(mapped).not.toMatch(/boom\.cjs/);
   });
 
   it('leaves a frame without a map as it was', async () => {

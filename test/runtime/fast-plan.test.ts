@@ -175,6 +175,38 @@ describe('writeFastPlan', () => {
     expect(statSync(file).mode & 0o7777).toBe(0o644);
     expect(statSync(join(run, 'plans')).mode & 0o7777).toBe(0o755);
   });
+
+  it('leaves a plan that already says the same (same inode), replaces one that differs', () => {
+    const run = join(work, 'same');
+    const words = fastPlanWords(plan, { stamped: [] });
+    const file = writeFastPlan(run, 'tool', 0, words);
+    const first = statSync(file).ino;
+    expect(writeFastPlan(run, 'tool', 0, words)).toBe(file);
+    expect(statSync(file).ino).toBe(first);
+
+    const other = fastPlanWords(
+      { ...plan, command: { ...plan.command, program: '/bin/other' } },
+      { stamped: [] },
+    );
+    expect(other).not.toEqual(words);
+    writeFastPlan(run, 'tool', 0, other);
+    expect(statSync(file).ino).not.toBe(first);
+    expect(splitNul(readFileSync(file))).toEqual(other);
+  });
+
+  it('writes again a plan with the same words but not as it writes plans (mode, cut short)', () => {
+    const run = join(work, 'same-bad');
+    const words = fastPlanWords(plan, { stamped: [] });
+    const file = writeFastPlan(run, 'tool', 0, words);
+    chmodSync(file, 0o666);
+    writeFastPlan(run, 'tool', 0, words);
+    expect(statSync(file).mode & 0o7777).toBe(0o644);
+
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, whole.length - 1), { mode: 0o644 });
+    writeFastPlan(run, 'tool', 0, words);
+    expect(readFileSync(file)).toEqual(whole);
+  });
 });
 
 describe('fastPlanWords: host stamps', () => {
