@@ -35,6 +35,7 @@ import { errnoOf } from '../core/errors.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { withPath } from '../core/system-error.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import type { BodyDigests } from './extract/body-digests.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
@@ -88,6 +89,8 @@ export interface ExtractResult {
    * sorted; empty where whiteouts are kept as files (include.tar).
    */
   opaqueDirs: string[];
+  /** Each regular file's content digest as pass 1 read it (for the layer manifest). */
+  bodies: BodyDigests;
 }
 
 /** Bigger reads than Node's 64 KiB default: fewer trips through the stream machinery. */
@@ -184,6 +187,7 @@ export async function extractTarSafely(
       compression,
       size: checked.validator.size,
       tarSize: checked.tarSize,
+      bodies: checked.bodies,
       entries: checked.validator.names.length,
       original,
       opaqueDirs:

@@ -166,7 +166,9 @@ export async function ensureLayer(
       expectedDiffId: layer.diffId,
       onBytes,
       beforeCommit: async (extracted, staging) => {
-        const manifest = serializeManifest(scanTree(staging));
+        const manifest = serializeManifest(
+          scanTree(staging, (rel, size) => extracted.bodies.get(rel, size)),
+        );
         debugStep(`scanned ${layer.label}`);
         await turn;
         // The manifest before the record, both before the rename: a present layer has both.

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 import { PilotError } from '../../core/errors.js';
 import { ToolError } from '../../core/tool-error.js';
+import { BodyDigests } from './body-digests.js';
 import { type Compression, compressionOf, decompressor, tap } from './decompress.js';
 import { EntryValidator, invalid, unsafe } from './entry-rules.js';
 
@@ -24,6 +25,8 @@ export interface ValidateOptions {
 
 export interface Pass1Result {
   validator: EntryValidator;
+  /** Each regular file's content digest, as the stream carried it. */
+  bodies: BodyDigests;
   rawSize: number;
   digest: string;
   diffId: string;
@@ -51,6 +54,7 @@ export async function validatePass(
   sink?: (chunk: Buffer) => Promise<void>,
 ): Promise<Pass1Result> {
   const validator = new EntryValidator(label, options.privileged);
+  const bodies = new BodyDigests();
   const rawHash = createHash('sha256');
   const tarHash = createHash('sha256');
   let tarSize = 0;
@@ -87,6 +91,7 @@ export async function validatePass(
         devmajor: entry.header.devmaj,
         devminor: entry.header.devmin,
       });
+      bodies.watch(entry);
     } catch (error) {
       failure = error;
     }
@@ -117,7 +122,11 @@ export async function validatePass(
             }
             head = undefined;
             if (looksGzipped(chunk)) {
-              throw invalid(label, 'the tar is itself compressed (an archive inside an archive)');
+              failure = invalid(
+                label,
+                'the tar is itself compressed (an archive inside an archive)',
+              );
+              throw failure;
             }
           }
           if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
@@ -159,5 +168,5 @@ export async function validatePass(
     (warning) => !(validator.names.length === 0 && warning.includes('Unrecognized archive format')),
   );
   if (fatal.length > 0) throw invalid(label, `not a valid tar archive (${fatal[0]})`);
-  return { validator, digest, diffId, tarSize, rawSize };
+  return { validator, bodies, digest, diffId, tarSize, rawSize };
 }
