@@ -172,6 +172,9 @@ export function diskFull(
 export function diskFullIn(text: string): 'ENOSPC' | 'EDQUOT' | undefined {
   if (/no space left on device/i.test(text)) return 'ENOSPC';
   if (/disk quota exceeded/i.test(text)) return 'EDQUOT';
+  // GNU tar's short write: the disk filled up within one write(2), which then returns
+  // what fitted rather than failing (it does not try again to hear the errno).
+  if (/: Wrote only \d+ of \d+ bytes/.test(text)) return 'ENOSPC';
   return undefined;
 }
 

@@ -3,15 +3,16 @@
  *
  * Pass 1 streams the input through sha256 (as given), the decompressor, sha256 (the
  * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser, and refuses the archive
- * before anything is written if one entry could escape the directory. Pass 1 also
- * writes the uncompressed tar it hashed to a private file: pass 2 reads that copy, never
- * the input again, so what is extracted is exactly what was verified even when someone
- * can rewrite the archive meanwhile. Pass 2 extracts with GNU tar, because only it keeps
- * hard links and xattrs (node-tar cannot write xattrs), into a staging dir only its
- * owner can enter; owners and modes are then made canonical (extract/canonical.ts) and
- * the dir is renamed into place. GNU tar lists what it extracted; that list must equal
- * the one pass 1 validated, so a header the two readers parse differently cannot
- * smuggle an entry in.
+ * if one entry could escape the directory. Pass 2, GNU tar, runs at the same time and
+ * is fed the bytes pass 1 hashed, each chunk only once the parser has read it: no entry
+ * reaches GNU tar before the validator has checked it, the input is read once, so what
+ * is extracted is exactly what was verified even when someone can rewrite the archive
+ * meanwhile, and no plain copy of the tar is written. GNU tar, because only it keeps
+ * hard links and xattrs (node-tar cannot write xattrs), extracts into a staging dir only
+ * its owner can enter; a refusal or a wrong digest (known at the end) removes it. Owners
+ * and modes are then made canonical (extract/canonical.ts) and the dir is renamed into
+ * place. GNU tar lists what it extracted; that list must equal the one pass 1
+ * validated, so a header the two readers parse differently cannot smuggle an entry in.
  *
  * One file per stage under extract/: validate.ts (pass 1), entry-rules.ts (its rules),
  * decompress.ts, gnu-tar.ts (pass 2), cross-check.ts, whiteouts.ts, canonical.ts; this file only
@@ -34,11 +35,12 @@ import { errnoOf } from '../core/errors.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { withPath } from '../core/system-error.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import type { BodyDigests } from './extract/body-digests.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
 import { type Compression, sniffCompression } from './extract/decompress.js';
 import { invalid } from './extract/entry-rules.js';
-import { extractPass } from './extract/gnu-tar.js';
+import { startExtractPass } from './extract/gnu-tar.js';
 import { validatePass } from './extract/validate.js';
 import { convertWhiteouts, refuseOpaqueRoot } from './extract/whiteouts.js';
 
@@ -62,10 +64,10 @@ export interface ExtractOptions {
   whiteouts?: 'overlay' | 'keep';
   /** Root may extract device nodes and keep owners; default: the effective uid is 0. */
   privileged?: boolean;
-  /** Called with byte counts as the input is read (twice: once per pass). */
+  /** Called with byte counts as the input is read (once). */
   onBytes?: (bytes: number) => void;
   /** Runs after extraction, before the rename into place (write records here); `staging` is the finished tree. */
-  beforeCommit?: (result: ExtractResult, staging: string) => void;
+  beforeCommit?: (result: ExtractResult, staging: string) => void | Promise<void>;
 }
 
 export interface ExtractResult {
@@ -87,6 +89,8 @@ export interface ExtractResult {
    * sorted; empty where whiteouts are kept as files (include.tar).
    */
   opaqueDirs: string[];
+  /** Each regular file's content digest as pass 1 read it (for the layer manifest). */
+  bodies: BodyDigests;
 }
 
 /** Bigger reads than Node's 64 KiB default: fewer trips through the stream machinery. */
@@ -123,7 +127,6 @@ export async function extractTarSafely(
   sweepBeforeWrite(options.tmpDir);
   const staging = join(options.tmpDir, tempName('extract'));
   const spoolFile = join(options.tmpDir, tempName('spool'));
-  const plainFile = join(options.tmpDir, tempName('plain'));
   try {
     let open: () => Readable;
     if (typeof input === 'string') {
@@ -140,39 +143,32 @@ export async function extractTarSafely(
       open = () => input.open();
     }
     const compression = await sniffCompression(open);
-    // Pass 2 reads a private copy of the tar pass 1 hashed (also cheaper than
-    // decompressing twice); only a spool of our own is read again as it is.
-    const spooled = input instanceof Readable;
-    const plainTar = compression === 'none' && spooled ? undefined : plainFile;
-    const checked = await validatePass(
-      open,
-      compression,
-      label,
-      { ...options, privileged },
-      plainTar,
-    );
-    debugStep(`validated ${label}`);
-    if ((options.whiteouts ?? 'overlay') === 'overlay') refuseOpaqueRoot(label, checked.validator);
     // Closed to everyone but its owner until canonicalised: no other user may reach
     // an image's setuid file or device node, not even for a moment.
     mkdirSync(staging, { mode: 0o700 });
     chmodSync(staging, 0o700);
-    const extracted =
-      plainTar === undefined
-        ? await extractPass(open, compression, staging, label, { ...options, privileged })
-        : await extractPass(
-            () => createReadStream(plainTar, { highWaterMark: READ_CHUNK }),
-            'none',
-            staging,
-            label,
-            {
-              ...options,
-              privileged,
-              // progress counts input bytes; the plain tar is larger than the input
-              onBytes: (bytes) =>
-                options.onBytes?.((bytes * checked.rawSize) / Math.max(1, checked.tarSize)),
-            },
-          );
+    // One read of the input: pass 2 (GNU tar) is fed the very bytes pass 1 hashed,
+    // behind its parser, so what is extracted is what was verified.
+    const tar = startExtractPass(staging, label, privileged);
+    let checked: Awaited<ReturnType<typeof validatePass>>;
+    try {
+      checked = await validatePass(open, compression, label, { ...options, privileged }, (chunk) =>
+        tar.write(chunk),
+      );
+    } catch (error) {
+      await tar.abort();
+      throw error;
+    }
+    debugStep(`validated ${label}`);
+    if ((options.whiteouts ?? 'overlay') === 'overlay') {
+      try {
+        refuseOpaqueRoot(label, checked.validator);
+      } catch (error) {
+        await tar.abort();
+        throw error;
+      }
+    }
+    const extracted = await tar.finish();
     debugStep(`extracted ${label}`);
     compareNames(label, checked.validator.names, extracted);
     if ((options.whiteouts ?? 'overlay') === 'overlay') {
@@ -191,6 +187,7 @@ export async function extractTarSafely(
       compression,
       size: checked.validator.size,
       tarSize: checked.tarSize,
+      bodies: checked.bodies,
       entries: checked.validator.names.length,
       original,
       opaqueDirs:
@@ -198,7 +195,7 @@ export async function extractTarSafely(
           ? [...new Set(checked.validator.opaqueDirs.map((dir) => `/${dir}`))].sort()
           : [],
     };
-    options.beforeCommit?.(result, staging);
+    await options.beforeCommit?.(result, staging);
     try {
       commitTree(staging, dest);
     } catch (error) {
@@ -209,7 +206,6 @@ export async function extractTarSafely(
     return result;
   } finally {
     rmSync(spoolFile, { force: true });
-    rmSync(plainFile, { force: true });
     removeTree(staging);
   }
 }

@@ -105,8 +105,15 @@ export function readOverlayXattrs(root: string): Map<string, string> {
   return parseGetfattrDump(result.stdout.toString('latin1'));
 }
 
-/** Every entry of the tree at `root` (the root itself as `.`), for the manifest. */
-export function scanTree(root: string): ManifestEntry[] {
+/**
+ * Every entry of the tree at `root` (the root itself as `.`), for the manifest.
+ * `known` gives a file's content digest where the caller has it already (extraction
+ * hashed the bytes it wrote: extract/body-digests.ts); any other file is read and hashed.
+ */
+export function scanTree(
+  root: string,
+  known?: (rel: string, size: number) => string | undefined,
+): ManifestEntry[] {
   const xattrs = readOverlayXattrs(root);
   const entries: ManifestEntry[] = [];
   const digests = new Map<string, string>();
@@ -118,7 +125,7 @@ export function scanTree(root: string): ManifestEntry[] {
       let detail = '';
       if (type === 'f') {
         const key = `${stat.dev}:${stat.ino}`;
-        detail = digests.get(key) ?? hashFile(path, buffer);
+        detail = digests.get(key) ?? known?.(rel, stat.size) ?? hashFile(path, buffer);
         if (stat.nlink > 1) digests.set(key, detail);
       } else if (type === 'l') {
         detail = readlinkSync(path, 'buffer').toString();

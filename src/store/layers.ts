@@ -10,6 +10,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { symlinkAtomic, writeFileAtomic, writeJsonAtomic } from '../core/atomic-fs.js';
+import { debugStep } from '../core/debug.js';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { layerAlias } from '../core/image-record.js';
 import { makeDirs } from '../core/modes.js';
@@ -125,14 +126,21 @@ export function extractedLayerRecord(
   };
 }
 
-/** Extracts a layer unless it is present already. Safe against concurrent loaders. */
+/**
+ * Extracts a layer unless it is present already. Safe against concurrent loaders.
+ * `turn` settles when the layer before this one in the load has made its last commit:
+ * layers are read and extracted side by side, but they change the store one after the
+ * other, in the archive's order, so that every run of a load commits in the same order.
+ */
 export async function ensureLayer(
   paths: PilotPaths,
   tmpDir: string,
   layer: LayerToLoad,
   onBytes?: (bytes: number) => void,
+  turn: Promise<unknown> = Promise.resolve(),
 ): Promise<EnsuredLayer> {
   if (layerPresent(paths, layer.diffId)) {
+    await turn;
     return { record: repairLayerIndex(paths, layer.diffId), created: false };
   }
   if (!layer.blob) {
@@ -157,18 +165,21 @@ export async function ensureLayer(
       expectedDigest: layer.digest,
       expectedDiffId: layer.diffId,
       onBytes,
-      beforeCommit: (extracted, staging) => {
-        // The manifest before the record, both before the rename: a present layer has both.
-        writeFileAtomic(
-          layerManifestPath(paths, layer.diffId),
-          serializeManifest(scanTree(staging)),
+      beforeCommit: async (extracted, staging) => {
+        const manifest = serializeManifest(
+          scanTree(staging, (rel, size) => extracted.bodies.get(rel, size)),
         );
+        debugStep(`scanned ${layer.label}`);
+        await turn;
+        // The manifest before the record, both before the rename: a present layer has both.
+        writeFileAtomic(layerManifestPath(paths, layer.diffId), manifest);
         record = extractedLayerRecord(layer.diffId, extracted, layer);
         writeJsonAtomic(layerRecordPath(paths, layer.diffId), record);
       },
     },
   );
   if (!result.created) {
+    await turn;
     // Another process renamed its copy first; its record may differ only in time.
     return { record: repairLayerIndex(paths, layer.diffId), created: false };
   }

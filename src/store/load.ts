@@ -146,7 +146,7 @@ async function loadPlans(
   const pool = new TaskPool(
     options.concurrency ?? Math.max(1, Math.min(4, availableParallelism())),
   );
-  // Progress: each missing layer's blob is read twice (validate, extract).
+  // Progress: each missing layer's blob is read once (validated and extracted together).
   let total = 0;
   let done = 0;
   const counted = new Set<string>();
@@ -154,7 +154,7 @@ async function loadPlans(
     for (const layer of plan.layers) {
       if (counted.has(layer.diffId)) continue;
       counted.add(layer.diffId);
-      if (!layerPresent(paths, layer.diffId)) total += 2 * (layer.blob?.size ?? 0);
+      if (!layerPresent(paths, layer.diffId)) total += layer.blob?.size ?? 0;
     }
   }
   const report = (bytes: number) => {
@@ -165,11 +165,14 @@ async function loadPlans(
 
   const jobs = new Map<string, Promise<EnsuredLayer>>();
   const firstUser = new Map<string, ImagePlan>();
+  // Each layer commits once the one before it has (ensureLayer), whatever becomes of it.
+  let turn: Promise<unknown> = Promise.resolve();
   for (const plan of plans) {
     plan.layers.forEach((layer, i) => {
       if (jobs.has(layer.diffId)) return;
       firstUser.set(layer.diffId, plan);
       const label = `layer ${i + 1}/${plan.layers.length} (${layer.diffId}) of ${source}, blob ${layer.blobName}`;
+      const after = turn;
       const job = pool.run(() =>
         ensureLayer(
           paths,
@@ -184,7 +187,12 @@ async function loadPlans(
               : { source: resolve(source) }),
           },
           report,
+          after,
         ),
+      );
+      turn = job.then(
+        () => undefined,
+        () => undefined,
       );
       job.catch(() => {
         // awaited below; this keeps a failure of a later layer from being "unhandled"

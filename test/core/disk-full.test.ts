@@ -62,6 +62,7 @@ describe('a full disk', () => {
     ["cp: error writing '/s/tmp/image.tar': No space left on device", 'ENOSPC'],
     ['Error: writing blob: storing blob to file: write /x: no space left on device', 'ENOSPC'],
     ['tar: x: Cannot write: Disk quota exceeded', 'EDQUOT'],
+    ['tar: data/3: Wrote only 1536 of 10240 bytes', 'ENOSPC'],
     ['tar: x: Cannot open: Permission denied', undefined],
   ])('reads a tool\'s "%s" as %s', (text, code) => {
     expect(diskFullIn(text)).toBe(code);

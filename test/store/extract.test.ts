@@ -16,6 +16,8 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTarEscapes, extractTarSafely } from '../../src/store/extract.js';
+import { serializeManifest } from '../../src/store/layer-manifest.js';
+import { scanTree } from '../../src/store/layer-manifest-scan.js';
 import { encodeTar, type TarEntrySpec } from '../../src/store/tar-write.js';
 import { bundleScript, getfattr, isRoot, sha256, type TempStore, tempStore } from './helpers.js';
 
@@ -598,4 +600,77 @@ describe('extractTarSafely extracts what it verified', () => {
       expect(opens).toBeLessThanOrEqual(2);
     });
   }
+});
+
+describe('extractTarSafely hashes file contents as it extracts them', () => {
+  const big = Buffer.alloc(3 * 1024 * 1024 + 17, 'x');
+  const entries: TarEntrySpec[] = [
+    { path: 'dir/', type: 'dir' },
+    { path: 'dir/empty', body: '' },
+    { path: 'dir/big', body: big },
+    { path: 'dir/link', type: 'link', linkpath: 'dir/big' },
+    { path: 'dir/again', body: 'first\n' },
+    { path: './dir/again', body: 'second, longer\n' },
+    { path: 'dir/sym', linkpath: 'big' },
+  ];
+
+  for (const gzip of [false, true]) {
+    it(`gives the digests a read of the tree gives (${gzip ? 'gzip' : 'plain'})`, async () => {
+      const result = await extract(entries, { gzip });
+      const out = join(store.dir, 'out');
+      const sizes = { 'dir/empty': 0, 'dir/big': big.length, 'dir/again': 15 };
+      for (const [path, size] of Object.entries(sizes)) {
+        expect(result.bodies.get(path, size), path).toBe(
+          sha256(readFileSync(join(out, path))).replace('sha256:', ''),
+        );
+      }
+      // the hard link carries its file's digest; other sizes or names are not answered
+      expect(result.bodies.get('dir/link', big.length)).toBe(
+        result.bodies.get('dir/big', big.length),
+      );
+      expect(result.bodies.get('dir/big', big.length - 1)).toBeUndefined();
+      expect(result.bodies.get('dir/sym', 3)).toBeUndefined();
+      expect(result.bodies.get('dir', 0)).toBeUndefined();
+      expect(serializeManifest(scanTree(out, (rel, size) => result.bodies.get(rel, size)))).toBe(
+        serializeManifest(scanTree(out)),
+      );
+    });
+  }
+});
+
+describe('extractTarSafely feeds GNU tar behind the validator', () => {
+  it('refuses an entry late in the archive, after GNU tar has extracted the ones before it', async () => {
+    const entries: TarEntrySpec[] = [
+      ...Array.from({ length: 8 }, (_, i) => ({
+        path: `f${i}`,
+        body: Buffer.alloc(512 * 1024, i),
+      })),
+      { path: 'up', linkpath: '/' },
+      { path: 'up/secret-copy', body: 'evil\n' },
+    ];
+    for (const gzip of [false, true]) {
+      await expect(extract(entries, { gzip })).rejects.toThrow(/up\/secret-copy/);
+      expect(existsSync(join(store.dir, 'out'))).toBe(false);
+      expectNothingOutside();
+    }
+  });
+
+  it('refuses a wrong diff_id after extracting everything, leaving nothing', async () => {
+    const data = encodeTar([{ path: 'big', body: Buffer.alloc(2 * 1024 * 1024, 1) }]);
+    await expect(
+      extractTarSafely(Readable.from([data]), join(store.dir, 'out'), {
+        tmpDir: tmp,
+        label: 'test.tar',
+        expectedDiffId: sha256('something else'),
+      }),
+    ).rejects.toThrow(/digest/);
+    expect(existsSync(join(store.dir, 'out'))).toBe(false);
+    expectNothingOutside();
+  });
+
+  it('refuses a tar that is itself gzip data (node-tar would undo it on its own)', async () => {
+    const inner = gzipSync(encodeTar([{ path: 'app', body: 'x\n' }]));
+    await expect(extract(inner, { gzip: true })).rejects.toThrow(/itself compressed/);
+    expectNothingOutside();
+  });
 });

@@ -1,16 +1,15 @@
 /**
  * Pass 2: GNU tar extracts, because only it keeps hard links and xattrs (node-tar
- * cannot write xattrs); owners and modes are then made canonical (canonical.ts). It lists what it extracted, in
- * its own quoting, for the cross-check against what pass 1 validated.
+ * cannot write xattrs); owners and modes are then made canonical (canonical.ts). It
+ * runs alongside pass 1, fed the bytes pass 1 has validated, and lists what it
+ * extracted, in its own quoting, for the cross-check against what pass 1 validated.
  */
 
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { diskFull, diskFullIn } from '../../core/system-error.js';
 import { ToolError } from '../../core/tool-error.js';
 import { startToolLight } from '../../core/tool-light.js';
-import { afterDrain, type Compression, decompressor, tap } from './decompress.js';
-import { invalid, splitEntryPath } from './entry-rules.js';
+import { afterDrain } from './decompress.js';
+import { splitEntryPath } from './entry-rules.js';
 
 /** Reverses GNU tar's `escape` quoting (LC_ALL=C): backslash escapes and octal bytes. */
 export function decodeTarEscapes(text: string): string {
@@ -53,20 +52,23 @@ function gnuTarArgs(staging: string, privileged: boolean): string[] {
   return args;
 }
 
-/** What pass 2 needs of the extract options; `privileged` is settled by the caller. */
-export interface GnuTarOptions {
-  privileged: boolean;
-  onBytes?: ((bytes: number) => void) | undefined;
+/**
+ * Where the validated bytes go: GNU tar's stdin. `write` resolves once tar takes more or
+ * never will (it exited: `finish` says why); `finish` ends the input and returns what tar
+ * listed; `abort` ends tar without a word (the caller has its own error to tell).
+ */
+export interface ExtractSink {
+  write(chunk: Buffer): Promise<void>;
+  finish(): Promise<string[]>;
+  abort(): Promise<void>;
 }
 
-export async function extractPass(
-  open: () => Readable,
-  compression: Compression,
-  staging: string,
-  label: string,
-  options: GnuTarOptions,
-): Promise<string[]> {
-  const { privileged } = options;
+/**
+ * Starts pass 2: GNU tar extracting into `staging` whatever is written to the sink.
+ * Only bytes the validator has already read go in (validate.ts), so GNU tar never makes
+ * an entry the validator has not checked by name first.
+ */
+export function startExtractPass(staging: string, label: string, privileged: boolean): ExtractSink {
   const { child, exit } = startToolLight(['tar', ...gnuTarArgs(staging, privileged)], {
     purpose: `cannot extract ${label}`,
     code: 'PILOT_RUNTIME',
@@ -87,45 +89,37 @@ export async function extractPass(
   stdin.on('close', () => {
     stdinClosed = true;
   });
-  let feedError: unknown;
-  try {
-    await pipeline(
-      open(),
-      tap((chunk) => options.onBytes?.(chunk.length)),
-      decompressor(compression, label),
-      async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
-          if (stdinClosed) break;
-          if (!stdin.write(chunk)) {
-            await new Promise<void>((resolve) => afterDrain(stdin, resolve));
-          }
-        }
-        stdin.end();
-      },
-    );
-  } catch (error) {
-    feedError = error;
-    stdin.destroy();
-  }
-  const tarError = await exit.then(
+  const exited = exit.then(
     () => undefined,
     (error: unknown) => error,
   );
-  // A decompressor that is missing or failed cut tar's input short: its error is the cause.
-  if (feedError instanceof ToolError) throw feedError;
-  if (tarError !== undefined) {
-    const full = tarError instanceof ToolError ? diskFullIn(tarError.stderr) : undefined;
-    if (full !== undefined) throw diskFull(staging, { code: full, doing: `extracting ${label}` });
-    throw tarError;
-  }
-  if (feedError !== undefined) {
-    throw invalid(label, `cannot read the archive: ${(feedError as Error).message}`, feedError);
-  }
-  return stdout
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const normal = splitEntryPath(decodeTarEscapes(line)).join('/');
-      return normal === '' ? '.' : normal;
-    });
+  return {
+    async write(chunk) {
+      if (stdinClosed) return;
+      if (!stdin.write(chunk)) await new Promise<void>((resolve) => afterDrain(stdin, resolve));
+    },
+    async finish() {
+      stdin.end();
+      const tarError = await exited;
+      if (tarError !== undefined) {
+        const full = tarError instanceof ToolError ? diskFullIn(tarError.stderr) : undefined;
+        if (full !== undefined) {
+          throw diskFull(staging, { code: full, doing: `extracting ${label}` });
+        }
+        throw tarError;
+      }
+      return stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => {
+          const normal = splitEntryPath(decodeTarEscapes(line)).join('/');
+          return normal === '' ? '.' : normal;
+        });
+    },
+    async abort() {
+      stdin.destroy();
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

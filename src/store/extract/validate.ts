@@ -1,19 +1,18 @@
 /**
- * Pass 1: every entry of the archive is checked (entry-rules.ts) before anything is
- * written. The input streams through sha256 (as given), the decompressor, sha256 (the
- * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser; one entry that could
- * escape the directory refuses the whole archive.
+ * Pass 1: every entry of the archive is checked (entry-rules.ts) before it is written.
+ * The input streams through sha256 (as given), the decompressor, sha256 (the
+ * uncompressed tar, i.e. the OCI diff_id) and node-tar's parser, and on to GNU tar
+ * (pass 2) only behind the parser; one entry that could escape the directory refuses
+ * the whole archive.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
-import { errnoOf, PilotError } from '../../core/errors.js';
-import { explainSystemError, withPath } from '../../core/system-error.js';
+import { PilotError } from '../../core/errors.js';
 import { ToolError } from '../../core/tool-error.js';
-import { type Compression, decompressor, tap } from './decompress.js';
+import { BodyDigests } from './body-digests.js';
+import { type Compression, compressionOf, decompressor, tap } from './decompress.js';
 import { EntryValidator, invalid, unsafe } from './entry-rules.js';
 
 /** What pass 1 needs of the extract options; `privileged` is settled by the caller. */
@@ -26,27 +25,36 @@ export interface ValidateOptions {
 
 export interface Pass1Result {
   validator: EntryValidator;
+  /** Each regular file's content digest, as the stream carried it. */
+  bodies: BodyDigests;
   rawSize: number;
   digest: string;
   diffId: string;
   tarSize: number;
 }
 
+/** A plain tar starting so is gzip data to node-tar, which would undo it on its own. */
+function looksGzipped(head: Buffer): boolean {
+  return compressionOf(head) === 'gzip';
+}
+
+/**
+ * Runs pass 1 over the input and hands each chunk of the plain tar to `sink` once the
+ * parser has read it: node-tar parses a written chunk before write() returns (it
+ * decompresses nothing itself, see below), so every header within the bytes handed on
+ * has been checked, and a header cut by the chunk's end is one GNU tar cannot act on
+ * either. The first refusal or parser warning stops the handing on; the input is still
+ * read to its end, so that the digests and the first refusal are reported as before.
+ */
 export async function validatePass(
   open: () => Readable,
   compression: Compression,
   label: string,
   options: ValidateOptions,
-  spoolFile?: string,
+  sink?: (chunk: Buffer) => Promise<void>,
 ): Promise<Pass1Result> {
-  const spool = spoolFile === undefined ? undefined : createWriteStream(spoolFile, { mode: 0o600 });
-  // Errors are taken once, here: a write still in flight when a failure elsewhere
-  // destroys the spool must not surface later as an unhandled 'error' event.
-  let spoolError: unknown;
-  spool?.on('error', (error) => {
-    spoolError ??= error;
-  });
   const validator = new EntryValidator(label, options.privileged);
+  const bodies = new BodyDigests();
   const rawHash = createHash('sha256');
   const tarHash = createHash('sha256');
   let tarSize = 0;
@@ -55,9 +63,13 @@ export async function validatePass(
   const warnings: string[] = [];
   // Every entry is ignored (node-tar then skips its body without copying it into an
   // entry stream, several times faster) and checked as it goes by. Entries node-tar
-  // ignores by itself (unknown types, oversized pax headers) come by here too.
+  // ignores by itself (unknown types, oversized pax headers) come by here too. zstd and
+  // brotli detection are off: a parser that decompressed on its own would read behind the
+  // bytes already handed to GNU tar (gzip it always detects: refused below instead).
   const parser = new Parser({
     strict: false,
+    zstd: false,
+    brotli: false,
     maxMetaEntrySize: 16 * 1024 * 1024,
     onwarn: (code: string, message: string | Error) => {
       const text = typeof message === 'string' ? message : message.message;
@@ -79,11 +91,14 @@ export async function validatePass(
         devmajor: entry.header.devmaj,
         devminor: entry.header.devmin,
       });
+      bodies.watch(entry);
     } catch (error) {
       failure = error;
     }
   });
   const parsed = new Promise<void>((resolve) => parser.on('end', () => resolve()));
+  let head: Buffer | undefined = Buffer.alloc(0);
+  let handing = sink !== undefined;
   try {
     await pipeline(
       open(),
@@ -94,34 +109,39 @@ export async function validatePass(
       }),
       decompressor(compression, label),
       async (source: AsyncIterable<Buffer>) => {
-        for await (const chunk of source) {
+        for await (let chunk of source) {
           // uncompressed: the tar is the blob, hashed once above
           if (compression !== 'none') tarHash.update(chunk);
           tarSize += chunk.length;
+          if (head !== undefined) {
+            // The parser gets its first bytes in one piece: it sniffs the first four.
+            chunk = Buffer.concat([head, chunk]);
+            if (chunk.length < 4) {
+              head = chunk;
+              continue;
+            }
+            head = undefined;
+            if (looksGzipped(chunk)) {
+              failure = invalid(
+                label,
+                'the tar is itself compressed (an archive inside an archive)',
+              );
+              throw failure;
+            }
+          }
           if (!parser.write(chunk)) await new Promise((resolve) => parser.once('drain', resolve));
           if (failure !== undefined) throw failure;
-          if (spool && !spool.write(chunk)) await once(spool, 'drain');
+          // A header node-tar could not read may be one GNU tar reads: nothing more goes to it.
+          if (warnings.length > 0) handing = false;
+          if (handing) await sink!(chunk);
         }
-        if (spool) {
-          await new Promise<void>((resolve) => spool.end(() => resolve()));
-          if (spoolError !== undefined) throw spoolError;
-        }
+        if (head !== undefined && head.length > 0) parser.write(head);
       },
     );
   } catch (error) {
-    if (spool && !spool.closed) {
-      spool.destroy();
-      // Not events.once: it would reject with the destroyed write's error.
-      await new Promise<void>((resolve) => spool.once('close', () => resolve()));
-    }
     if (failure !== undefined) throw failure;
-    // The private copy could not be written (a full disk): not the archive's fault.
-    const spoolErrno = errnoOf(spoolError);
-    if (spoolFile !== undefined && (spoolErrno === 'ENOSPC' || spoolErrno === 'EDQUOT')) {
-      throw explainSystemError(withPath(spoolError, spoolFile));
-    }
     // zstd or xz missing or failing says so itself, naming the data.
-    if (error instanceof ToolError) throw error;
+    if (error instanceof ToolError || error instanceof PilotError) throw error;
     throw invalid(label, `cannot read the archive: ${(error as Error).message}`, error);
   }
   parser.end();
@@ -148,5 +168,5 @@ export async function validatePass(
     (warning) => !(validator.names.length === 0 && warning.includes('Unrecognized archive format')),
   );
   if (fatal.length > 0) throw invalid(label, `not a valid tar archive (${fatal[0]})`);
-  return { validator, digest, diffId, tarSize, rawSize };
+  return { validator, bodies, digest, diffId, tarSize, rawSize };
 }
