@@ -119,9 +119,9 @@ export const TARGETS: readonly Target[] = [
   },
   {
     issue: '17',
-    text: 'Node launcher (an `@x` argument sends the call there) within 30 ms of node -e 0',
+    text: 'Node launcher (an `@@x` argument sends the call there) within 30 ms of node -e 0',
     kind: 'diff',
-    a: 'pilot Node launcher, @ argument',
+    a: 'pilot Node launcher, @@x argument',
     b: 'node -e 0',
     limit: 0.03,
   },
