@@ -310,7 +310,7 @@ hyperfine_group() { # GROUP ROUND
   hyperfine "${args[@]}" | grep -E '^(Benchmark|  Time)' | sed 's/^/    /'
   l1=$(load_avg)
   cp "$out" "$OUTDIR/"
-  ROUND_FILES+=("$(jq -cn --argjson r "$round" --arg g "$group" --arg f "$out" --arg a "$l0" --arg b "$l1" \
+  ROUND_FILES+=("$(jq -cn --argjson r "$round" --arg g "$group" --arg f "$OUTDIR/${out##*/}" --arg a "$l0" --arg b "$l1" \
     '{round: $r, group: $g, file: $f, loadBefore: $a, loadAfter: $b}')")
 }
 DONE_ROUNDS=0
@@ -426,7 +426,8 @@ HOW_MD=$WORK/how.md
   echo "Raw hyperfine JSON, one file per round and group: bench/out/round-*.json (not committed)."
 } >"$HOW_MD"
 
-INPUT=$WORK/report-input.json
+# Kept in bench/out with the round files it names: bench/report.ts can draw the same run again.
+INPUT=$OUTDIR/report-input.json
 ROWS_JSON=$(for c in "${CMDS[@]}"; do
   jq -cn --arg n "$(field "$c" 0)" --arg g "$(field "$c" 1)" --arg k "$(field "$c" 2)" --arg w "$(field "$c" 5)" \
     '{name: $n, group: $g, kind: $k, what: $w}'

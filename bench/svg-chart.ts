@@ -132,7 +132,7 @@ export function renderChart(chart: Chart): string {
     );
   }
   out.push(
-    `<text x="${(left + right) / 2}" y="${plotBottom + 34}" text-anchor="middle" fill="#333333">median time per call (per load for the load rows), log scale (bar: median; thick line: middle half of the runs; thin line: fastest to slowest)</text>`,
+    `<text x="${WIDTH / 2}" y="${plotBottom + 34}" text-anchor="middle" fill="#333333">median time per call (per load for the load rows), log scale (bar: median; thick line: middle half of the runs; thin line: fastest to slowest)</text>`,
   );
 
   chart.rows.forEach((row, i) => {
