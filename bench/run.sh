@@ -1,39 +1,42 @@
 #!/usr/bin/env bash
 # bench/run.sh: what `make bench` runs (as root, after `make build`).
 #
-# One hyperfine run (-N --warmup 5 --runs N) times, side by side, the same small program
-# (examples/apps/hello: prints one line) started as
-#   native          the same sh script on the host
-#   node -e 0       what starting Node alone costs
-#   pilot warm      second+ call through the app link (the exec stub, no Node), as root
-#                   and as an unprivileged caller (nobody, via setpriv)
-#   pilot warm/Node the same call through the Node launcher (PILOT_FASTPATH=off)
-#   pilot first     first call after (re-)register, cached host layers deleted,
-#                   on the 2 MB busybox base and on the ~160 MB (unpacked) Debian python base
-#   podman run      podman run --rm of one image holding base + delta
-#   flake-pilot     flake-pilot's podman-pilot flow (bench/flake-pilot-flow.sh)
-# plus jq-app (host files from /removed) warm, first and through flake-pilot's flow, and
-# the pull of an app whose base is present from a local registry: pilot pull, podman
-# pull, skopeo copy (bench/registry-pull.sh).
-# Then it compares store sizes: BENCH_APPS apps on the Debian base in pilot's store and
-# in podman's storage. It prints a table and writes bench/results.md (raw hyperfine JSON
-# goes to bench/out/, which git ignores).
+# Times, side by side, the same small program (examples/apps/hello: prints one line)
+# started every way pilot, the host and podman start it: native (root and nobody),
+# node -e 0, pilot's warm call through the exec stub (root, nobody, restricted, with 10 /
+# 1,000 / 5,000 host files, with a host package), the Node launcher (PILOT_FASTPATH=off,
+# and an `@x` argument, which the stub hands to it), the first call after `pilot register`
+# (root, nobody, busybox and Debian base, jq-app's host layer) and after a host package
+# upgrade through dpkg, podman run --rm and flake-pilot's podman flow
+# (bench/flake-pilot-flow.sh); and the load of the Debian base: pilot load, podman load
+# and the physical limit (bench/physical-load.sh).
 #
-# Environment: BENCH_RUNS (default 20), BENCH_ATTEMPTS (default 2: the hyperfine run is
-# repeated once when it looks disturbed, and the calmer one is kept), BENCH_APPS
-# (default 5), BENCH_BUDGET (seconds after which no repeat is started, default 300),
-# BENCH_EXAMPLES (image dir, default build/examples; built with examples/build.sh when
-# an image is missing).
+# Rows run in rounds, so that comparisons hold still on a busy machine: each round is one
+# hyperfine call per group (warm: --warmup 3 --runs BENCH_RUNS; cold, whose rows prepare
+# each run: --runs BENCH_COLD_RUNS; load: one run, in the first BENCH_LOAD_ROUNDS rounds),
+# and a target compares two rows' medians of the same round (bench/targets.ts).
+# Then it compares store sizes (BENCH_APPS apps on the Debian base in pilot's store and in
+# podman's storage) and pulls (bench/registry-pull.sh). bench/report.ts writes
+# bench/results.md and bench/results.svg; raw hyperfine JSON goes to bench/out/ (ignored).
+#
+# Environment: BENCH_ROUNDS (default 6), BENCH_RUNS (5), BENCH_COLD_RUNS (2),
+# BENCH_LOAD_ROUNDS (4), BENCH_APPS (5), BENCH_BUDGET (seconds after which no further
+# round starts, default 200; at least 3 rounds run), BENCH_UPGRADE_HOOK (what pilot's
+# package-manager hook runs after dpkg; default: `pilot replan --all` when pilot has that
+# command, else none), BENCH_EXAMPLES (image dir, default build/examples; built with
+# examples/build.sh when an image is missing).
 set -euo pipefail
 set -o errtrace
 trap 'echo "bench/run.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
-RUNS=${BENCH_RUNS:-20}
-ATTEMPTS=${BENCH_ATTEMPTS:-2}
+ROUNDS=${BENCH_ROUNDS:-6}
+RUNS=${BENCH_RUNS:-5}
+COLD_RUNS=${BENCH_COLD_RUNS:-2}
+LOAD_ROUNDS=${BENCH_LOAD_ROUNDS:-4}
 NAPPS=${BENCH_APPS:-5}
-BUDGET=${BENCH_BUDGET:-300}
+BUDGET=${BENCH_BUDGET:-200}
 EX=${BENCH_EXAMPLES:-$REPO/build/examples}
 OUTDIR=$REPO/bench/out
 RESULTS=$REPO/bench/results.md
@@ -45,7 +48,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "needs $1 (.ci/setup installs it)"; }
 
 [ "$(id -u)" = 0 ] || die "run as root (pilot's first launch, podman and the flake-pilot flow need it)"
-for t in hyperfine podman runc rsync jq setpriv node tar gzip sha256sum flock docker-registry skopeo; do need "$t"; done
+for t in hyperfine podman runc rsync jq setpriv node tar gzip sha256sum flock docker-registry skopeo dpkg dpkg-deb; do need "$t"; done
 for f in pilot.mjs pilot-launch.mjs pilot-exec; do [ -x "$REPO/dist/$f" ] || die "dist/$f is missing: run make build"; done
 
 # ---------------------------------------------------------------- images
@@ -155,12 +158,64 @@ say "podman run options: ${RUN_OPTS[*]}"
 export FLAKE_PODMAN="${PM[*]}" FLAKE_PODMAN_OPTS="${RUN_OPTS[*]}" FLAKE_IDS_DIR=$WORK/flakes
 FLOW=$HERE/flake-pilot-flow.sh
 
+# ---------------------------------------------------------------- host root
+# A host root of the bench's own (PILOT_HOST_ROOT) with a dpkg database: the host files
+# of the files-N apps (N files listed in their delta's /removed, 100 to a directory, root's
+# and plain, so the host layer hard-links them) and the host package of pkg-app, which the
+# "after package upgrade" row upgrades through dpkg. The machine's own / is never touched.
+HR=$WORK/hostroot
+HOST_ENV=(env "PILOT_HOST_ROOT=$HR" PILOT_HOST_PACKAGES=dpkg)
+log "host root $HR: host files for files-10/1000/5000, host package bench-hostlib for pkg-app"
+mkdir -p "$HR/var/lib/dpkg/info" "$HR/var/lib/dpkg/updates" "$WORK/debs"
+touch "$HR/var/lib/dpkg/status" "$HR/var/lib/dpkg/available"
+for v in 1 2; do
+  p=$WORK/debs/pkg$v
+  mkdir -p "$p/DEBIAN" "$p/usr/share/bench-hostlib"
+  printf 'Package: bench-hostlib\nVersion: %s\nArchitecture: all\nMaintainer: pilot bench <bench@localhost>\nDescription: host package of the pilot bench\n' "$v" >"$p/DEBIAN/control"
+  printf 'bench-hostlib %s\n' "$v" >"$p/usr/share/bench-hostlib/data"
+  dpkg-deb -b --root-owner-group "$p" "$WORK/debs/bench-hostlib_$v.deb" >/dev/null
+done
+dpkg --root="$HR" -i "$WORK/debs/bench-hostlib_1.deb" >/dev/null
+UPGRADE_HOOK=${BENCH_UPGRADE_HOOK-}
+# (commander prints the general help, exit 0, for `--help` of a command it does not know)
+if [ -z "${BENCH_UPGRADE_HOOK+set}" ] && pilot replan --help 2>/dev/null | grep -q '^Usage: pilot replan'; then
+  UPGRADE_HOOK="node $PILOT_CLI replan --all"
+fi
+export BENCH_UPGRADE_HOOK=$UPGRADE_HOOK
+say "package hook after dpkg: ${UPGRADE_HOOK:-none (pilot has no replan command)}"
+"${HOST_ENV[@]}" node "$PILOT_CLI" register --container pilot/hello-delta --base pilot/busybox-base --app /usr/bin/pkg-app \
+  --target /usr/bin/hello --host-package bench-hostlib | sed 's/^/    /'
+for n in 10 1000 5000; do
+  d=$WORK/files-$n
+  cp -a "$EX/layers/hello-delta" "$d"
+  for ((i = 0; i < n; i++)); do
+    f=usr/share/bench-files-$n/d$((i / 100))/f$i
+    if ((i % 100 == 0)); then mkdir -p "$HR/${f%/*}"; fi
+    echo "/$f"
+  done >"$d/removed"
+  sed 's|^/||' "$d/removed" | (cd "$HR" && xargs touch)
+  oci_archive "$WORK/files-$n.tar" "localhost/pilot-bench/files-$n:latest" \
+    "$(jq -cn --arg p "$PATH_ENV" '{Env: [$p], Cmd: ["/usr/bin/hello"]}')" "$d" >/dev/null
+  pilot load "$WORK/files-$n.tar" | sed 's/^/    /'
+  pilot register --container "pilot-bench/files-$n" --base pilot/busybox-base --app "/usr/bin/files-$n" --target /usr/bin/hello | sed 's/^/    /'
+done
+
+# ---------------------------------------------------------------- load rows
+# The Debian base's layer blobs, out of the archive (untimed), for the physical limit.
+LW=$WORK/load
+mkdir -p "$LW/layout" "$LW/podman"
+tar -C "$LW/layout" -xf "$EX/debian-python-base.tar"
+mf=$(jq -r '.manifests[0].digest' "$LW/layout/index.json")
+mapfile -t LOAD_BLOBS < <(jq -r '.layers[].digest | sub("^sha256:"; "")' "$LW/layout/blobs/sha256/${mf#sha256:}" | sed "s|^|$LW/layout/blobs/sha256/|")
+PML=(podman --root "$LW/podman/root" --runroot "$LW/podman/run" --tmpdir "$LW/podman/tmp" --runtime runc)
+PODMAN_ROOTS+=("$LW/podman")
+PILOT_ROOTS+=("$LW/pilot-root")
+
 # ---------------------------------------------------------------- commands
 du_b() { du -sb "$@" | awk '{ s += $1 } END { print s + 0 }'; }
 mib() { awk -v a="$1" 'BEGIN { printf "%.1f MiB", a / 1048576 }'; }
 BB_B=$(du_b "$EX/layers/busybox-base")
 DEB_B=$(du_b "$EX/layers/debian-python-base")
-# name | prepare | command | what it is
 NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 # An unprivileged caller keeps its plans in its own run dir ($XDG_RUNTIME_DIR/pilot, else
 # ~/.cache/pilot/run): every row runs with a HOME that nobody owns (root's rows bind it
@@ -169,29 +224,43 @@ mkdir -m 755 "$WORK/home"
 chown 65534:65534 "$WORK/home"
 export HOME=$WORK/home
 unset XDG_RUNTIME_DIR
+FIRST="bash $HERE/first-launch-prepare.sh"
+# name | group | chart kind | prepare | command | what it is
 CMDS=(
-  "native|true|$WORK/native/hello|the app's sh script run directly on the host"
-  "node -e 0|true|node -e 0|Node's own start-up"
-  "pilot warm, Node launcher|true|env PILOT_FASTPATH=off $APPS/hello|hello, warm, through the Node launcher (env adds one exec)"
-  "pilot warm|true|$APPS/hello|hello through its app link (exec stub runs the cached plan, no Node), root"
-  "pilot warm, nobody|true|${NOBODY[*]} $APPS/hello|the same as uid 65534 (setpriv adds one exec)"
-  "pilot warm, restricted|true|$APPS/hello-locked|hello with --user 65534:65534 --read-only --network none --cap-drop=ALL, root"
-  "pilot warm, restricted, nobody|true|${NOBODY[*]} $APPS/hello-locked|the same as uid 65534 (its own uid, so --user is allowed)"
-  "native jq|true|jq -n 1|the host's jq, directly (what jq-app runs)"
-  "pilot warm jq-app|true|$APPS/jq-app -n 1|jq-app: host jq + libs from /removed"
-  "pilot first, busybox base|bash $HERE/first-launch-prepare.sh hello pilot/hello-delta pilot/busybox-base /usr/bin/hello|$APPS/hello|first call after register, busybox base ($(mib "$BB_B"))"
-  "pilot first, Debian base|bash $HERE/first-launch-prepare.sh hello-deb pilot/hello-delta pilot/debian-python-base /usr/bin/hello|$APPS/hello-deb|the same delta on debian-python-base ($(mib "$DEB_B"))"
-  "pilot first jq-app|bash $HERE/first-launch-prepare.sh jq-app pilot/jq-delta pilot/busybox-base /usr/bin/jq-app|$APPS/jq-app -n 1|first call after register, host layer built"
-  "podman run --rm|true|${PM[*]} run --rm ${RUN_OPTS[*]} localhost/pilot-bench/hello-full|one image = base + delta"
-  "flake-pilot flow|true|$FLOW localhost/pilot/busybox-base localhost/pilot/hello-delta /usr/bin/hello|create, mount, rsync delta, start -a, rm"
-  "flake-pilot flow jq-app|true|$FLOW localhost/pilot/busybox-base localhost/pilot/jq-delta /usr/bin/jq-app -n 1|the same plus rsync of the /removed host files"
+  "native|warm|reference|true|$WORK/native/hello|the app's sh script run directly on the host"
+  "native, nobody|warm|reference|true|${NOBODY[*]} $WORK/native/hello|the same as uid 65534 (setpriv adds one exec)"
+  "node -e 0|warm|reference|true|node -e 0|Node's own start-up"
+  "pilot warm|warm|fast|true|$APPS/hello|hello through its app link (exec stub runs the cached plan, no Node), root"
+  "pilot warm, nobody|warm|fast|true|${NOBODY[*]} $APPS/hello|the same as uid 65534 (setpriv adds one exec)"
+  "pilot warm, restricted|warm|fast|true|$APPS/hello-locked|hello with --user 65534:65534 --read-only --network none --cap-drop=ALL, root"
+  "pilot warm, restricted, nobody|warm|fast|true|${NOBODY[*]} $APPS/hello-locked|the same as uid 65534 (its own uid, so --user is allowed)"
+  "pilot warm, 10 host files|warm|fast|true|${HOST_ENV[*]} $APPS/files-10|hello with 10 host files from /removed (env adds one exec)"
+  "pilot warm, 1000 host files|warm|fast|true|${HOST_ENV[*]} $APPS/files-1000|the same with 1,000 host files"
+  "pilot warm, 5000 host files|warm|fast|true|${HOST_ENV[*]} $APPS/files-5000|the same with 5,000 host files"
+  "pilot warm, host package|warm|fast|true|${HOST_ENV[*]} $APPS/pkg-app|hello with the files of a dpkg host package (env adds one exec)"
+  "native jq|warm|reference|true|jq -n 1|the host's jq, directly (what jq-app runs)"
+  "pilot warm jq-app|warm|fast|true|$APPS/jq-app -n 1|jq-app: host jq + libs from /removed"
+  "pilot warm, Node launcher|warm|node|true|env PILOT_FASTPATH=off $APPS/hello|hello, warm, through the Node launcher (env adds one exec)"
+  "pilot Node launcher, @@x argument|warm|node|true|$APPS/hello @@x|hello @@x: the stub leaves @@ arguments (and %options, @NAME of kept instances) to the Node launcher, which passes @x"
+  "pilot first, busybox base|cold|first|$FIRST hello pilot/hello-delta pilot/busybox-base /usr/bin/hello|$APPS/hello|first call after register, busybox base ($(mib "$BB_B")), root"
+  "pilot first, busybox base, nobody|cold|first|$FIRST hello pilot/hello-delta pilot/busybox-base /usr/bin/hello|${NOBODY[*]} $APPS/hello|the same, first call by uid 65534"
+  "pilot first, Debian base|cold|first|$FIRST hello-deb pilot/hello-delta pilot/debian-python-base /usr/bin/hello|$APPS/hello-deb|the same delta on debian-python-base ($(mib "$DEB_B"))"
+  "pilot first jq-app|cold|first|$FIRST jq-app pilot/jq-delta pilot/busybox-base /usr/bin/jq-app|$APPS/jq-app -n 1|first call after register, host layer built"
+  "pilot first after package upgrade|cold|first|bash $HERE/package-upgrade-prepare.sh $HR $WORK/debs bench-hostlib|${HOST_ENV[*]} $APPS/pkg-app|pkg-app after dpkg -i of the next version of its host package"
+  "podman run --rm|cold|reference|true|${PM[*]} run --rm ${RUN_OPTS[*]} localhost/pilot-bench/hello-full|one image = base + delta"
+  "flake-pilot flow|cold|reference|true|$FLOW localhost/pilot/busybox-base localhost/pilot/hello-delta /usr/bin/hello|create, mount, rsync delta, start -a, rm"
+  "flake-pilot flow jq-app|cold|reference|true|$FLOW localhost/pilot/busybox-base localhost/pilot/jq-delta /usr/bin/jq-app -n 1|the same plus rsync of the /removed host files"
+  "load limit|load|reference|bash $HERE/load-prepare.sh dir $LW/limit|bash $HERE/physical-load.sh $LW/limit ${LOAD_BLOBS[*]}|the same archive's layer blobs: gzip -dc piped to tar -x, then sync -f, in the same file system"
+  "pilot load|load|load|bash $HERE/load-prepare.sh dir $LW/pilot-root|env PILOT_ROOT=$LW/pilot-root node $PILOT_CLI load $EX/debian-python-base.tar|pilot load of the archive into an empty store"
+  "podman load|load|reference|bash $HERE/load-prepare.sh podman ${PML[*]}|${PML[*]} load -q -i $EX/debian-python-base.tar|podman load of the archive into an empty storage"
 )
 field() { local IFS='|'; read -r -a parts <<<"$1"; printf '%s' "${parts[$2]}"; }
 
-log "smoke test: every command once, output checked"
+log "smoke test: every launch once, output checked"
 cd "$WORK"
 for c in "${CMDS[@]}"; do
-  name=$(field "$c" 0) prep=$(field "$c" 1) cmd=$(field "$c" 2)
+  name=$(field "$c" 0) group=$(field "$c" 1) prep=$(field "$c" 3) cmd=$(field "$c" 4)
+  [ "$group" != load ] || continue # the load rows are checked by their exit codes
   # shellcheck disable=SC2086
   $prep
   # shellcheck disable=SC2086
@@ -215,47 +284,47 @@ for who in root nobody; do
     case $trace in *"fast path taken"*) say "ok  fast path taken by $app as $who" ;; *) die "$app as $who did not take the fast path: $trace" ;; esac
   done
 done
+for app in files-10 files-5000 pkg-app; do
+  "${HOST_ENV[@]}" "$APPS/$app" >/dev/null
+  trace=$(PILOT_FASTPATH_TRACE=1 "${HOST_ENV[@]}" "$APPS/$app" 2>&1 >/dev/null) || die "$app failed: $trace"
+  case $trace in *"fast path taken"*) say "ok  fast path taken by $app" ;; *) die "$app did not take the fast path: $trace" ;; esac
+done
 
-# ---------------------------------------------------------------- hyperfine
-mkdir -p "$OUTDIR"
-hyperfine_run() { # OUT.json
-  local -a args=(-N --warmup 5 --runs "$RUNS" --export-json "$1" --style basic)
-  local c
+# ---------------------------------------------------------------- hyperfine, in rounds
+mkdir -p "$OUTDIR" "$WORK/rounds"
+rm -f "$OUTDIR"/round-*.json
+ROUND_FILES=()
+hyperfine_group() { # GROUP ROUND
+  local group=$1 round=$2 c l0 l1 out=$WORK/rounds/round-$2-$1.json
+  local -a args=(-N --export-json "$out" --style basic)
+  case $group in
+  warm) args+=(--warmup 3 --runs "$RUNS") ;;
+  cold) args+=(--runs "$COLD_RUNS") ;;
+  load) args+=(--runs 1) ;;
+  esac
   for c in "${CMDS[@]}"; do
-    args+=(--prepare "$(field "$c" 1)" -n "$(field "$c" 0)" "$(field "$c" 2)")
+    [ "$(field "$c" 1)" = "$group" ] || continue
+    args+=(--prepare "$(field "$c" 3)" -n "$(field "$c" 0)" "$(field "$c" 4)")
   done
-  hyperfine "${args[@]}"
-}
-# How disturbed a run looks: the largest stddev/mean of the rows the targets use.
-disturbance() {
-  jq -r '[.results[] | select(.command | test("^(node -e 0|pilot warm.*|pilot first, .*base|podman run --rm|flake-pilot flow)$"))
-          | .stddev / .mean] | max' "$1"
-}
-BEST=
-BEST_SCORE=
-ATTEMPT_NOTES=()
-for ((a = 1; a <= ATTEMPTS; a++)); do
-  log "hyperfine run $a of at most $ATTEMPTS ($RUNS runs each, load $(load_avg))"
   l0=$(load_avg)
-  hyperfine_run "$WORK/hyperfine.$a.json"
+  hyperfine "${args[@]}" | grep -E '^(Benchmark|  Time)' | sed 's/^/    /'
   l1=$(load_avg)
-  score=$(disturbance "$WORK/hyperfine.$a.json")
-  load1=${l1%% *}
-  ATTEMPT_NOTES+=("run $a: load $l0 -> $l1, largest stddev/mean $(printf '%.2f' "$score")")
-  say "${ATTEMPT_NOTES[-1]}"
-  if [ -z "$BEST" ] || awk -v s="$score" -v b="$BEST_SCORE" 'BEGIN { exit !(s < b) }'; then
-    BEST=$a BEST_SCORE=$score
-  fi
-  calm=$(awk -v s="$score" -v l="$load1" -v n="$NPROC" 'BEGIN { print (s <= 0.25 && l <= n) ? 1 : 0 }')
-  if [ "$calm" = 1 ]; then break; fi
-  if ((SECONDS - T_START > BUDGET)); then
-    say "looks disturbed, but the time budget (${BUDGET}s) is spent: no repeat"
+  cp "$out" "$OUTDIR/"
+  ROUND_FILES+=("$(jq -cn --argjson r "$round" --arg g "$group" --arg f "$OUTDIR/${out##*/}" --arg a "$l0" --arg b "$l1" \
+    '{round: $r, group: $g, file: $f, loadBefore: $a, loadAfter: $b}')")
+}
+DONE_ROUNDS=0
+for ((r = 1; r <= ROUNDS; r++)); do
+  if ((r > 3 && SECONDS - T_START > BUDGET)); then
+    say "time budget (${BUDGET}s) spent after $DONE_ROUNDS rounds: no further round"
     break
   fi
-  if [ "$a" -lt "$ATTEMPTS" ]; then say "looks disturbed (stddev/mean > 0.25 or load > $NPROC): repeating"; fi
+  log "round $r of $ROUNDS (load $(load_avg))"
+  hyperfine_group warm "$r"
+  hyperfine_group cold "$r"
+  if ((r <= LOAD_ROUNDS)); then hyperfine_group load "$r"; fi
+  DONE_ROUNDS=$r
 done
-JSON=$WORK/hyperfine.$BEST.json
-cp "$JSON" "$OUTDIR/hyperfine.json"
 LOAD_END=$(load_avg)
 
 # ---------------------------------------------------------------- store size
@@ -323,137 +392,64 @@ BENCH_EXAMPLES=$EX "$HERE/registry-pull.sh" --markdown "$PULL_MD" | sed 's/^/   
 
 # ---------------------------------------------------------------- report
 T_TOTAL=$((SECONDS - T_START))
-MS='def ms: . * 1000 | if . < 10 then (. * 100 | round / 100) elif . < 100 then (. * 10 | round / 10) else round end;'
-mean_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .mean' "$JSON"; }
-median_of() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$JSON"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-msf() { awk -v a="$1" 'BEGIN { b = a < 0 ? -a : a; printf (b < 0.01 ? "%.2f ms" : (b < 0.1 ? "%.1f ms" : "%.0f ms")), a * 1000 }'; }
-holds() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "**yes**" : "**no**" }'; }
-# holds2 MEAN_VALUE MEDIAN_VALUE LIMIT: yes/no when both agree, else which one holds
-holds2() {
-  awk -v a="$1" -v m="$2" -v t="$3" 'BEGIN {
-    if (a <= t && m <= t) print "**yes**"; else if (a > t && m > t) print "**no**";
-    else printf "%s by the mean, %s by the median\n", (a <= t ? "yes" : "no"), (m <= t ? "yes" : "no") }'
-}
-
-PODMAN=$(mean_of "podman run --rm")
-FLAKE=$(mean_of "flake-pilot flow")
-NODE=$(mean_of "node -e 0")
-WARM=$(mean_of "pilot warm")
-WARM_NB=$(mean_of "pilot warm, nobody")
-WARM_NODE=$(mean_of "pilot warm, Node launcher")
-FIRST_S=$(mean_of "pilot first, busybox base")
-FIRST_L=$(mean_of "pilot first, Debian base")
 EXPECT=$((BASE_B + DELTA_SUM))
 SLACK=$((EXPECT / 20 + 1048576)) # 5 % + 1 MiB of metadata
-
-TABLE=$(jq -r --arg whats "$(for c in "${CMDS[@]}"; do printf '%s\t%s\n' "$(field "$c" 0)" "$(field "$c" 3)"; done)" \
-  --argjson podman "$PODMAN" --argjson flake "$FLAKE" "$MS"'
-  ($whats | split("\n") | map(select(length > 0) | split("\t") | {key: .[0], value: .[1]}) | from_entries) as $w |
-  "| command | what | mean ± σ (ms) | median (ms) | min … max (ms) | × podman run | × flake-pilot flow |",
-  "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-  (.results[] | "| \(.command) | \($w[.command]) | \(.mean | ms) ± \(.stddev | ms) | \(.median | ms) | \(.min | ms) … \(.max | ms) | \(.mean / $podman * 1000 | round / 1000) | \(.mean / $flake * 1000 | round / 1000) |")
-' "$JSON")
-
-m_of() { median_of "$1"; }
-PODMAN_M=$(m_of "podman run --rm") FLAKE_M=$(m_of "flake-pilot flow") NODE_M=$(m_of "node -e 0")
-WARM_M=$(m_of "pilot warm") WARM_NB_M=$(m_of "pilot warm, nobody") WARM_NODE_M=$(m_of "pilot warm, Node launcher")
-FIRST_S_M=$(m_of "pilot first, busybox base") FIRST_L_M=$(m_of "pilot first, Debian base")
-NODE_MIN=$(jq -r '.results[] | select(.command == "node -e 0") | .min' "$JSON")
-WARM_NODE_MIN=$(jq -r '.results[] | select(.command == "pilot warm, Node launcher") | .min' "$JSON")
-minus() { awk -v a="$1" -v b="$2" 'BEGIN { print a - b }'; }
-# row TARGET MEAN_A MEAN_B MEDIAN_A MEDIAN_B LIMIT ratio|diff: one target, by means [and medians]
-row() {
-  local what=$1 a=$2 b=$3 am=$4 bm=$5 limit=$6 kind=$7 v vm shown
-  if [ "$kind" = ratio ]; then
-    v=$(ratio "$a" "$b") vm=$(ratio "$am" "$bm")
-    shown="$(msf "$a") / $(msf "$b") = $v [$vm]"
-  else
-    v=$(minus "$a" "$b") vm=$(minus "$am" "$bm")
-    shown="$(msf "$a") − $(msf "$b") = $(msf "$v") [$(msf "$vm")]"
-  fi
-  echo "| $what | $shown | $(holds2 "$v" "$vm" "$limit") |"
-}
-TARGETS=$(
-  echo "| issue | target | measured: means [medians] | holds |"
-  echo "| --- | --- | --- | --- |"
-  row "7 | pilot warm ≤ 0.6 × podman run" "$WARM" "$PODMAN" "$WARM_M" "$PODMAN_M" 0.6 ratio
-  row "7 | pilot warm ≤ 0.25 × flake-pilot flow" "$WARM" "$FLAKE" "$WARM_M" "$FLAKE_M" 0.25 ratio
-  row "7 | pilot's own work ≤ 30 ms over node -e 0: warm launch through the Node launcher (fastest runs: $(msf "$WARM_NODE_MIN") − $(msf "$NODE_MIN") = $(msf "$(minus "$WARM_NODE_MIN" "$NODE_MIN")"))" \
-    "$WARM_NODE" "$NODE" "$WARM_NODE_M" "$NODE_M" 0.030 diff
-  row "7 | … the same for the warm launch on the fast path (no Node)" "$WARM" "$NODE" "$WARM_M" "$NODE_M" 0.030 diff
-  row "7 | first launch, Debian base ($(mib "$DEB_B")) ≤ 1.2 × busybox base ($(mib "$BB_B"))" "$FIRST_L" "$FIRST_S" "$FIRST_L_M" "$FIRST_S_M" 1.2 ratio
-  echo "| 7 | $NAPPS apps on one base cost one base + the deltas | pilot store $(mib "$PILOT_N"); base $(mib "$BASE_B") + deltas $(mib "$DELTA_SUM") = $(mib "$EXPECT") (allowed: + 5 % + 1 MiB of metadata) | $(holds "$PILOT_N" $((EXPECT + SLACK))) |"
-  echo "| 9 | pilot warm ≤ 15 ms mean, root | $(msf "$WARM") [$(msf "$WARM_M")] | $(holds "$WARM" 0.015) |"
-  echo "| 9 | pilot warm ≤ 15 ms mean, nobody | $(msf "$WARM_NB") [$(msf "$WARM_NB_M")] | $(holds "$WARM_NB" 0.015) |"
-  row "9 | pilot warm ≤ 0.05 × podman run, root" "$WARM" "$PODMAN" "$WARM_M" "$PODMAN_M" 0.05 ratio
-  row "9 | pilot warm ≤ 0.05 × podman run, nobody" "$WARM_NB" "$PODMAN" "$WARM_NB_M" "$PODMAN_M" 0.05 ratio
-  row "13 | restricted warm launch (--user, --read-only, --network none, --cap-drop=ALL) ≤ 3 ms over the plain one, root" "$(mean_of "pilot warm, restricted")" "$WARM" "$(m_of "pilot warm, restricted")" "$WARM_M" 0.003 diff
-  row "13 | … the same, nobody" "$(mean_of "pilot warm, restricted, nobody")" "$WARM_NB" "$(m_of "pilot warm, restricted, nobody")" "$WARM_NB_M" 0.003 diff
-)
-
-STORE=$(
-  echo "| store | after 1 app | after $NAPPS apps | per extra app |"
-  echo "| --- | ---: | ---: | ---: |"
-  echo "| reference: base layer + deltas (du -sb of the layer dirs) | $(mib $((BASE_B + DELTA_ONE))) | $(mib "$EXPECT") | $(mib "$DELTA_ONE") |"
-  echo "| pilot store (\`du -sb \$PILOT_ROOT/var/lib/pilot\`, apps registered and run once) | $(mib "$PILOT_1") | $(mib "$PILOT_N") | $(mib $(((PILOT_N - PILOT_1) / (NAPPS > 1 ? NAPPS - 1 : 1)))) |"
-  echo "| podman storage, one image per app (base + delta), \`podman load\` | $(mib "$PMS_1") | $(mib "$PMS_N") | $(mib $(((PMS_N - PMS_1) / (NAPPS > 1 ? NAPPS - 1 : 1)))) |"
-  echo "| podman storage, base + delta images (what flake-pilot keeps) | $(mib "$PMD_1") | $(mib "$PMD_N") | $(mib $(((PMD_N - PMD_1) / (NAPPS > 1 ? NAPPS - 1 : 1)))) |"
-)
-
+per_app() { mib $((($2 - $1) / (NAPPS > 1 ? NAPPS - 1 : 1))); }
+STORE_MD=$WORK/store.md
 {
-  echo "# pilot benchmark"
-  echo
-  echo "Written by \`make bench\` (bench/run.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'); took ${T_TOTAL}s."
-  echo
-  echo "| machine | |"
-  echo "| --- | --- |"
-  echo "| CPUs (nproc) | $NPROC × $CPU |"
-  echo "| memory | $MEM |"
-  echo "| kernel (uname -r) | $(uname -r) |"
-  echo "| OS | $(. /etc/os-release && echo "$PRETTY_NAME") |"
-  echo "| load average (1/5/15 min) | start $LOAD_START, end of timing $LOAD_END |"
-  echo "| tools | node $(node --version), $(podman --version), runc $(runc --version | sed -n 's/^runc version //p'), $(hyperfine --version), $(rsync --version | awk 'NR == 1 { print $1, $3 }') |"
-  echo
-  echo "## Launch time"
-  echo
-  echo "One \`hyperfine -N --warmup 5 --runs $RUNS\` run of all rows, from a temporary PILOT_ROOT. Every row runs the"
-  echo "same program, examples/apps/hello (prints one line), except the jq-app rows (\`jq-app -n 1\`)."
-  echo "Hyperfine runs: $(printf '%s; ' "${ATTEMPT_NOTES[@]}")kept run $BEST."
-  echo
-  echo "$TABLE"
-  echo
-  echo "## Targets"
-  echo
-  echo "$TARGETS"
-  echo
   echo "## Store size: $NAPPS apps on the Debian python base"
   echo
   echo "Each app is a delta with a script and 256 KiB of its own data on \`debian-python-base\`."
   echo
-  echo "$STORE"
-  echo
-  cat "$PULL_MD"
-  echo
+  echo "| store | after 1 app | after $NAPPS apps | per extra app |"
+  echo "| --- | ---: | ---: | ---: |"
+  echo "| reference: base layer + deltas (du -sb of the layer dirs) | $(mib $((BASE_B + DELTA_ONE))) | $(mib "$EXPECT") | $(mib "$DELTA_ONE") |"
+  echo "| pilot store (\`du -sb \$PILOT_ROOT/var/lib/pilot\`, apps registered and run once) | $(mib "$PILOT_1") | $(mib "$PILOT_N") | $(per_app "$PILOT_1" "$PILOT_N") |"
+  echo "| podman storage, one image per app (base + delta), \`podman load\` | $(mib "$PMS_1") | $(mib "$PMS_N") | $(per_app "$PMS_1" "$PMS_N") |"
+  echo "| podman storage, base + delta images (what flake-pilot keeps) | $(mib "$PMD_1") | $(mib "$PMD_N") | $(per_app "$PMD_1" "$PMD_N") |"
+} >"$STORE_MD"
+
+HOW_MD=$WORK/how.md
+{
   echo "## How each row is measured"
   echo
-  echo "- **native**: examples/apps/hello copied to the host and run directly (host /bin/sh is dash; in the images it is busybox or dash)."
-  echo "- **pilot warm**: the app link \`\$PILOT_ROOT/usr/bin/hello\` -> dist/pilot-exec: the stub checks the cached plan's stamps and runs it (private mount namespace, tmpfs upper, one overlay mount, binds, chroot, execve) without Node. The nobody row runs it through \`setpriv --reuid 65534 --regid 65534 --clear-groups\` with the PILOT_ROOT dir mode 755; the Node launcher row through \`env PILOT_FASTPATH=off\`."
-  echo "- **pilot first**: hyperfine's --prepare re-registers the app with \`pilot register --force\` (which drops its plans) and deletes \`\$PILOT_ROOT/var/lib/pilot/host/*\`, so each timed call resolves the flake, builds the host layer, writes the plan and runs. The busybox and Debian rows run the same delta (hello-delta) on the two bases."
+  echo "- **native**: examples/apps/hello copied to the host and run directly (host /bin/sh is dash; in the images it is busybox or dash). The nobody rows run through \`setpriv --reuid 65534 --regid 65534 --clear-groups\`, the native one too, so that a target compares like with like."
+  echo "- **pilot warm**: the app link \`\$PILOT_ROOT/usr/bin/hello\` -> dist/pilot-exec: the stub checks the cached plan's stamps and runs it (private mount namespace, tmpfs upper, one overlay mount, binds, chroot, execve) without Node; the smoke test checks with PILOT_FASTPATH_TRACE that these rows take the fast path. The host-file and host-package rows run with \`PILOT_HOST_ROOT\` set to the bench's own host root (a dpkg database and the files, never the machine's /)."
+  echo "- **Node launcher**: \`env PILOT_FASTPATH=off\` makes the stub step aside; an \`@x\` argument does the same without the variable (the stub leaves every \`@…\` argument to the Node launcher, docs/plan.md)."
+  echo "- **pilot first**: hyperfine's --prepare (bench/first-launch-prepare.sh) deletes \`\$PILOT_ROOT/var/lib/pilot/host/*\` and the app's plans in the unprivileged caller's run dir, then re-registers the app with \`pilot register --force\` (which drops its plans), so each timed call is the first after register, with whatever register prepared. The busybox and Debian rows run the same delta (hello-delta) on the two bases."
+  echo "- **after package upgrade**: --prepare (bench/package-upgrade-prepare.sh) installs the other version of the host package bench-hostlib with \`dpkg --root HOST_ROOT -i\` (its file and the database change, as in an upgrade), then runs pilot's package hook: ${UPGRADE_HOOK:-none here, as pilot has no replan command yet}."
   echo "- **podman run --rm**: \`podman run --rm --network host\` of localhost/pilot-bench/hello-full, an image built with examples/lib/oci.sh from the busybox-base and hello-delta layers and loaded with \`podman load\` into a fresh storage (--root/--runroot/--tmpdir under the temp dir, runtime runc, overlay driver). The --ulimit options are needed on this machine (runc cannot raise rlimits here)."
   echo "- **flake-pilot flow**: bench/flake-pilot-flow.sh, a script of OSInside/flake-pilot podman-pilot's one-shot launch of a delta flake: podman create from the base with --entrypoint, podman mount, base /removed, podman image mount of the delta, rsync -av of it into the instance, rsync of the /removed host files, podman umount, podman ps, podman container exists, podman start --attach, podman rm --force, plus the cid-file check of the previous call. Upstream runs each step through sudo; sudo is $(command -v sudo >/dev/null 2>&1 && echo "installed here and used" || echo "not installed here, so the script runs them directly (upstream would be slower)")."
+  echo "- **load**: build/examples/debian-python-base.tar ($(mib "$DEB_B") unpacked) into an empty target under the bench's temp dir, all on one file system, the archive in the page cache: \`pilot load\` into an empty store, \`podman load\` into an empty storage (after \`podman rmi --all\`), and the physical limit, bench/physical-load.sh: the layer blobs through \`gzip -dc | tar -x\`, then \`sync -f\`."
   echo "- **Store size**: \`du -sb\` (apparent bytes) of pilot's store and of fresh podman storages after \`podman load\`; the reference is \`du -sb\` of build/examples/layers/debian-python-base plus the delta dirs."
   echo
-  echo "Raw hyperfine JSON: bench/out/hyperfine.json (not committed)."
-} >"$RESULTS.tmp"
-mv "$RESULTS.tmp" "$RESULTS"
+  echo "Raw hyperfine JSON, one file per round and group: bench/out/round-*.json (not committed)."
+} >"$HOW_MD"
 
-log "results (also in bench/results.md)"
-echo
-echo "$TABLE"
-echo
-echo "$TARGETS"
-echo
-echo "$STORE"
-echo
+# Kept in bench/out with the round files it names: bench/report.ts can draw the same run again.
+INPUT=$OUTDIR/report-input.json
+ROWS_JSON=$(for c in "${CMDS[@]}"; do
+  jq -cn --arg n "$(field "$c" 0)" --arg g "$(field "$c" 1)" --arg k "$(field "$c" 2)" --arg w "$(field "$c" 5)" \
+    '{name: $n, group: $g, kind: $k, what: $w}'
+done | jq -cs .)
+TOOLS="node $(node --version), $(podman --version), runc $(runc --version | sed -n 's/^runc version //p'), $(hyperfine --version), $(rsync --version | awk 'NR == 1 { print $1, $3 }'), $(dpkg --version | awk 'NR == 1 { print $1, $7 }')"
+METHOD="$DONE_ROUNDS rounds, each one hyperfine -N call per group: warm rows --warmup 3 --runs $RUNS, cold rows (each run prepared by --prepare) --runs $COLD_RUNS, load rows one run in each of the first $LOAD_ROUNDS rounds; from a temporary PILOT_ROOT. Every launch row runs the same program, examples/apps/hello (prints one line), except the jq rows (\`jq -n 1\`). Paired by round, the comparisons cancel a machine that slows down for a while; on a shared machine they are still indicative: read them with the load averages below."
+jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --argjson seconds "$T_TOTAL" --arg method "$METHOD" \
+  --argjson rows "$ROWS_JSON" --argjson rounds "$(printf '%s\n' "${ROUND_FILES[@]}" | jq -cs .)" \
+  --arg cpus "$NPROC × $CPU" --arg mem "$MEM" --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+  --arg load "start $LOAD_START, end of timing $LOAD_END" --arg tools "$TOOLS" \
+  --arg store_fig "pilot store $(mib "$PILOT_N"); base $(mib "$BASE_B") + deltas $(mib "$DELTA_SUM") = $(mib "$EXPECT") (allowed: + 5 % + 1 MiB of metadata)" \
+  --argjson store_ok "$( ((PILOT_N <= EXPECT + SLACK)) && echo true || echo false)" --arg napps "$NAPPS" \
+  --rawfile store "$STORE_MD" --rawfile pull "$PULL_MD" --rawfile how "$HOW_MD" '{
+    date: $date, seconds: $seconds, method: $method, rows: $rows, rounds: $rounds, svgName: "results.svg",
+    machine: [["CPUs (nproc)", $cpus], ["memory", $mem], ["kernel (uname -r)", $kernel], ["OS", $os],
+              ["load average (1/5/15 min)", $load], ["tools", $tools]],
+    extraTargets: [{issue: "7", text: "\($napps) apps on one base cost one base + the deltas", rows: "store size (below)",
+                    figure: $store_fig, holds: $store_ok}],
+    sections: [$store, $pull, $how]
+  }' >"$INPUT"
+node_modules_bin=$REPO/node_modules/.bin
+"$node_modules_bin/esbuild" "$HERE/report.ts" --bundle --platform=node --format=esm --log-level=warning --outfile="$WORK/report.mjs"
+log "targets (bench/results.md, bench/results.svg)"
+node "$WORK/report.mjs" "$INPUT" "$RESULTS" "$REPO/bench/results.svg" | sed 's/^/    /'
 say "machine: $NPROC CPUs, kernel $(uname -r), load $LOAD_START -> $LOAD_END; ${T_TOTAL}s"
