@@ -51,6 +51,8 @@ export interface ProvidedHostFiles {
   hostBinds: { source: string; target: string }[];
   /** Every host path the answer depends on (a cached plan is stale when one changes). */
   watched: string[];
+  /** What is provided serves every caller: no binds, no host file only some may read. */
+  shared: boolean;
 }
 
 export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedHostFiles> {
@@ -88,10 +90,12 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
   const extraLowers: string[] = [];
   const hostBinds: { source: string; target: string }[] = [];
   const present = files.filter((f) => f.kind !== 'missing');
+  let shared = true;
   if (present.length > 0 || hide.length > 0) {
     // A layer of host files that everyone may read serves every caller; one with a
     // file that not everyone may read is its builder's alone (host-layer-build.ts).
     const publicOnly = present.every((f) => f.public === true);
+    shared = publicOnly;
     const key = hostLayerKey(layers, files, hide, publicOnly);
     const hostDir = storeDirs.hostLayers(paths);
     let layerPath: string | undefined;
@@ -129,6 +133,7 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
     if (layerPath) {
       extraLowers.push(`host/${key}`);
     } else {
+      shared = false;
       for (const file of present) {
         if (file.kind === 'file')
           hostBinds.push({ source: onHost(host.root, file.path), target: file.target });
@@ -136,5 +141,5 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
     }
     debugStep(`host layer ${layerPath ? `host/${key.slice(0, 12)}` : `${hostBinds.length} binds`}`);
   }
-  return { lowers: extraLowers, hostBinds, watched };
+  return { lowers: extraLowers, hostBinds, watched, shared };
 }
