@@ -98,6 +98,10 @@ LIBEXECDIR = $(PREFIX)/libexec/pilot
 MAN1DIR = $(PREFIX)/share/man/man1
 BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+# APT's hook that plans apps again after a package upgrade (packaging/apt/70pilot.in);
+# installed where APT is (APT_HOOK=0 leaves it out).
+APTCONFDIR = /etc/apt/apt.conf.d
+APT_HOOK ?= $(if $(wildcard $(APTCONFDIR)),1,0)
 
 # FLAKE_CTL_NAMES=1 also installs flake-pilot's names (scripts/install-names.sh):
 # bin/flake-ctl (pilot at flake-ctl's command level) and bin/podman-pilot (the launcher
@@ -121,6 +125,11 @@ endif
 	install -m 644 dist/man/*.1 $(DESTDIR)$(MAN1DIR)/
 	install -m 644 dist/completion/pilot.bash $(DESTDIR)$(BASHCOMPDIR)/pilot
 	install -m 644 dist/completion/_pilot $(DESTDIR)$(ZSHCOMPDIR)/_pilot
+ifeq ($(APT_HOOK),1)
+	install -d $(DESTDIR)$(APTCONFDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/apt/70pilot.in > $(DESTDIR)$(APTCONFDIR)/70pilot
+	chmod 644 $(DESTDIR)$(APTCONFDIR)/70pilot
+endif
 ifeq ($(FLAKE_CTL_NAMES),1)
 	sh scripts/install-names.sh install $(NAMES_ARGS)
 endif
@@ -132,7 +141,7 @@ deb: build
 
 uninstall:
 	sh scripts/install-names.sh uninstall $(NAMES_ARGS)
-	rm -f $(DESTDIR)$(BINDIR)/pilot
+	rm -f $(DESTDIR)$(BINDIR)/pilot $(DESTDIR)$(APTCONFDIR)/70pilot
 	rm -f $(DESTDIR)$(LIBEXECDIR)/pilot.mjs $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs \
 		$(DESTDIR)$(LIBEXECDIR)/pilot.mjs.map $(DESTDIR)$(LIBEXECDIR)/pilot-launch.mjs.map \
 		$(DESTDIR)$(LIBEXECDIR)/pilot-exec

@@ -70,10 +70,15 @@ describe.skipIf(skip !== '')('fast path', () => {
   const call = (path: string, args: string[], env: NodeJS.ProcessEnv = {}, extra = {}) =>
     root.run(path, args, { env: { ...trace, ...env }, ...extra });
 
-  it('plans on the first call and takes the fast path on the next', () => {
+  it('register leaves a plan in the store: the first call takes the fast path', () => {
     const first = call(app, ['args', 'one']);
-    expect(first.stderr).toMatch(/fast path declined: no plan yet/);
+    expect(first.stderr).toBe(TAKEN);
     expect(first.stdout).toBe('[one]\n');
+    // Without one (an app no command planned), a call plans and the next takes it.
+    rmSync(join(root.dir, 'var/lib/pilot/plans'), { recursive: true });
+    const cold = call(app, ['args', 'one']);
+    expect(cold.stderr).toMatch(/fast path declined: no plan yet/);
+    expect(cold.stdout).toBe('[one]\n');
     const second = call(app, ['args', 'a b', '', 'ü']);
     expect(second.stderr).toBe(TAKEN);
     expect(second.stdout).toBe('[a b]\n[]\n[ü]\n');
@@ -138,9 +143,12 @@ describe.skipIf(skip !== '')('fast path', () => {
     expect(call(app, ['args', 'z']).stderr).toBe(TAKEN);
   });
 
-  it('steps aside when the plan was removed (reboot) or is not trustworthy', () => {
+  it('keeps the plan over a reboot; steps aside when it was removed or is not trustworthy', () => {
     call(app, ['exit', '0']);
-    const plan = join(root.dir, 'run/pilot/plans/pilot-test.u0.plan');
+    // A reboot clears the run dir; the plan is in the store.
+    rmSync(join(root.dir, 'run'), { recursive: true });
+    expect(call(app, ['exit', '0']).stderr).toBe(TAKEN);
+    const plan = join(root.dir, 'var/lib/pilot/plans/pilot-test.u0.plan');
     rmSync(plan);
     expect(call(app, ['args', 'x']).stderr).toMatch(/no plan yet/);
     chmodSync(plan, 0o666);

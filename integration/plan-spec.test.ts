@@ -145,6 +145,7 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
           const env = { HOME: home, LC_ALL: 'C', LANG: 'C', ...xdgEnv };
           const options = { uid, cwd, env, deleted };
           rmSync(join(root.dir, 'run/pilot/plans'), { recursive: true, force: true });
+          rmSync(join(root.dir, 'var/lib/pilot/plans'), { recursive: true, force: true });
           rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
           rmSync(join(xdg, 'pilot'), { recursive: true, force: true });
           const node = dryRun(`/usr/bin/${app}`, args, options);
@@ -155,5 +156,42 @@ describe.skipIf(skip !== '')('plan spec: the stub and the Node launcher agree', 
         }
       });
     }
+  }
+
+  // The store's plan, made by root (as register and the package hooks make it), serves
+  // an unprivileged caller: the stub adds its part (run dir, user namespace, account
+  // files) and gives the words the Node launcher gives that caller.
+  // nobody is in the image's /etc/passwd; the test account is not: the stub makes its
+  // account files (docs/plan.md) as the Node launcher does.
+  for (const [app, who] of [
+    ['pilot-test', 'nobody'],
+    ['workdir', 'nobody'],
+    ['entry', 'nobody'],
+    ['pilot-test', 'account'],
+  ] as const) {
+    it(`${app}: root's plan in the store gives an unprivileged caller (${who}) its own command line`, () => {
+      const uid = who === 'nobody' ? NOBODY : testAccount().uid;
+      const home = homeOf(uid);
+      const elsewhere = mkdtempSync(join(work, 'cwd-'));
+      chownSync(elsewhere, uid, uid);
+      const xdg = xdgOf(uid);
+      for (const cwd of [home, elsewhere, '/']) {
+        for (const xdgEnv of [{}, { XDG_RUNTIME_DIR: xdg }]) {
+          const options = { uid, cwd, env: { HOME: home, LC_ALL: 'C', ...xdgEnv } };
+          rmSync(join(root.dir, 'var/lib/pilot/plans'), { recursive: true, force: true });
+          rmSync(join(home, '.cache/pilot/run'), { recursive: true, force: true });
+          rmSync(join(xdg, 'pilot'), { recursive: true, force: true });
+          const node = dryRun(`/usr/bin/${app}`, ['a b'], options);
+          expect(node.stub, 'no plan yet: the Node launcher plans').toBe(false);
+          rmSync(join(home, '.cache/pilot/run/plans'), { recursive: true, force: true });
+          rmSync(join(xdg, 'pilot/plans'), { recursive: true, force: true });
+          root.ok(['replan', app]);
+          const stub = dryRun(`/usr/bin/${app}`, ['a b'], options);
+          expect(stub.stub, `the stub takes root's plan (${app}, cwd ${cwd})`).toBe(true);
+          expect(stub.words).toEqual(node.words);
+          if (who === 'account') expect(stub.words.join(' ')).toMatch(/\.passwd \/etc\/passwd/);
+        }
+      }
+    });
   }
 });

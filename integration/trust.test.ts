@@ -298,9 +298,14 @@ describe.skipIf(skip !== '')('trust', () => {
       walk(join(root.dir, 'run'));
       walk(join(root.dir, 'var/lib/pilot'));
       expect(writable).toEqual([]);
-      const rootPlans = readdirSync(join(root.dir, 'run/pilot/plans'));
+      // Root's plan is in the store (and served nobody too); nobody writes none there.
+      const rootPlans = readdirSync(join(root.dir, 'var/lib/pilot/plans'));
       expect(rootPlans).toContain('plain.u0.plan');
       expect(rootPlans.filter((p) => p.includes('.u65534.'))).toEqual([]);
+      // Without root's plan, nobody's own call keeps the plan it makes in its own dir.
+      rmSync(join(root.dir, 'var/lib/pilot/plans/plain.u0.plan'));
+      expect(root.run('/usr/bin/plain', ['id'], as).stdout).toBe('65534:65534\n');
+      expect(readdirSync(join(root.dir, 'var/lib/pilot/plans'))).not.toContain('plain.u65534.plan');
       const own = execFileSync('find', [join(home, '.cache/pilot/run/roots'), '-name', '*.plan'])
         .toString()
         .trim();

@@ -16,12 +16,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-make --no-print-directory install PREFIX=/usr DESTDIR="$stage/root" >/dev/null
+# The .deb re-plans through its dpkg trigger (packaging/deb/triggers), which sees
+# "dpkg -i" too: APT's hook, for a plain "make install", stays out.
+make --no-print-directory install PREFIX=/usr DESTDIR="$stage/root" APT_HOOK=0 >/dev/null
 chmod 0755 "$stage/root"
 install -d -m 0755 "$stage/root/DEBIAN"
 for script in postinst prerm postrm; do
 	install -m 0755 "packaging/deb/$script" "$stage/root/DEBIAN/$script"
 done
+install -m 0644 packaging/deb/triggers "$stage/root/DEBIAN/triggers"
 size=$(du -sk --apparent-size "$stage/root" | cut -f1)
 cat >"$stage/root/DEBIAN/control" <<CONTROL
 Package: pilot

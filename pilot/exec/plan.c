@@ -57,8 +57,8 @@ static bool dirstamp_matches(const char *path, const char *want)
 }
 
 /* The records of a plan and the number of words after each keyword (docs/plan.md). */
-enum record { STAMP, DIRSTAMP, MOUNTDEV, ENVDEP, PIDFILE, COVER, HOMEBIND, OPT, LATE, WORKDIR, PROGRAM,
-	      FIXED, DEFAULT, NRECORDS };
+enum record { STAMP, DIRSTAMP, MOUNTDEV, ENVDEP, PIDFILE, CALLERS, ACCOUNTS, COVER, HOMEBIND, OPT,
+	      LATE, WORKDIR, PROGRAM, FIXED, DEFAULT, NRECORDS };
 
 static const struct {
 	const char *key;
@@ -69,6 +69,8 @@ static const struct {
 	[MOUNTDEV] = { "mountdev", 2 },
 	[ENVDEP] = { "envdep", 2 },
 	[PIDFILE] = { "pidfile", 1 },
+	[CALLERS] = { "callers", 1 },
+	[ACCOUNTS] = { "accounts", 2 },
 	[COVER] = { "cover", 1 },
 	[HOMEBIND] = { "homebind", 1 },
 	[OPT] = { "opt", 1 },
@@ -146,6 +148,21 @@ bool read_plan(const struct words *w, struct plan *p, struct decline *why)
 		case PIDFILE:
 			p->pidfile_dir = a;
 			break;
+		case CALLERS: {
+			/* "all", or the one uid the plan was made for. */
+			char *end;
+			unsigned long only = strtoul(a, &end, 10);
+			if (strcmp(a, "all") != 0 && (a[0] < '0' || a[0] > '9' || *end))
+				return decline(why, "unknown callers", a);
+			if (strcmp(a, "all") != 0 && only != (unsigned long)getuid())
+				return decline(why, "plan is another caller's", a);
+			p->callers = a;
+			break;
+		}
+		case ACCOUNTS:
+			p->passwd = a;
+			p->group = b;
+			break;
 		case COVER:
 			push_word(&p->covers, a);
 			break;
@@ -174,6 +191,8 @@ bool read_plan(const struct words *w, struct plan *p, struct decline *why)
 	}
 	if (!p->program)
 		return decline(why, "plan has no program", NULL);
+	if (!p->callers)
+		return decline(why, "plan has no callers", NULL);
 	return true;
 }
 
@@ -214,8 +233,8 @@ static char *caller_cwd(bool *deleted)
 
 /* HOME is the caller's $HOME, the cwd caller_cwd(); the cwd is bound by descriptor
  * (a deleted one always: no path leads to it). */
-bool build_line(int argc, char **argv, const struct plan *p, struct words *line,
-		struct decline *why)
+bool build_line(int argc, char **argv, const struct plan *p, const struct words *first,
+		const struct words *caller_binds, struct words *line, struct decline *why)
 {
 	bool deleted = false;
 	char *cwd = p->workdir ? NULL : caller_cwd(&deleted);
@@ -229,7 +248,9 @@ bool build_line(int argc, char **argv, const struct plan *p, struct words *line,
 				     !(home_bind && is_under(cwd, home))));
 
 	push_word(line, "pilot-exec");
+	push_all(line, first);
 	push_all(line, &p->opts);
+	push_all(line, caller_binds);
 	if (home_bind) {
 		push_word(line, "--try-rbind");
 		push_word(line, home);

@@ -8,7 +8,8 @@
 
 struct plan {
 	struct words opts, late, covers, fixed, defaults;
-	const char *program, *workdir, *pidfile_dir;
+	const char *program, *workdir, *pidfile_dir, *callers;
+	const char *passwd, *group; /* accounts: the image's account files */
 	bool home_bind; /* homebind caller (the default) */
 };
 
@@ -20,9 +21,10 @@ struct decline {
 /* Checks the check records of a plan's words (after the magic words) and collects the
  * others; false, and why, at the first doubt. */
 bool read_plan(const struct words *w, struct plan *p, struct decline *why);
-/* pilot-exec's command line for this call (line.v[0] is "pilot-exec"); false, and why,
- * when it cannot be built. */
-bool build_line(int argc, char **argv, const struct plan *p, struct words *line,
-		struct decline *why);
+/* pilot-exec's command line for this call (line.v[0] is "pilot-exec"): the caller's
+ * FIRST words, the plan's opt words, CALLER_BINDS, HOME and cwd, the late words, the
+ * command; false, and why, when it cannot be built. */
+bool build_line(int argc, char **argv, const struct plan *p, const struct words *first,
+		const struct words *caller_binds, struct words *line, struct decline *why);
 
 #endif

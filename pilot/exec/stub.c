@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "caller.h"
 #include "env.h"
 #include "exec.h"
 #include "plan.h"
@@ -159,14 +160,15 @@ static bool plain_root(const char *root)
  * run dir for its owner (root for the system store); any other caller keeps its own, in
  * $XDG_RUNTIME_DIR/pilot or ~/.cache/pilot/run, a dir per PILOT_ROOT below that.
  */
-static const char *run_dir(char *buf, size_t size, uid_t uid)
+static const char *run_dir(char *buf, size_t size, uid_t uid, bool *owns_store)
 {
 	const char *root = getenv("PILOT_ROOT");
 	bool given = root && *root;
 	if (given && !plain_root(root))
 		return NULL;
 	struct stat st;
-	if (uid == 0 || (given && stat(root, &st) == 0 && st.st_uid == uid)) {
+	*owns_store = uid == 0 || (given && stat(root, &st) == 0 && st.st_uid == uid);
+	if (*owns_store) {
 		snprintf(buf, size, "%s/run/pilot", given ? root : "");
 		return buf;
 	}
@@ -180,6 +182,40 @@ static const char *run_dir(char *buf, size_t size, uid_t uid)
 		return NULL;
 	if (given && n >= 0 && (size_t)n < size)
 		n += snprintf(buf + n, size - (size_t)n, "/roots/%016llx", fnv1a64(root));
+	return n >= 0 && (size_t)n < size ? buf : NULL;
+}
+
+/*
+ * The plan of the store's owner for APP (<store>/plans/<app>.u<owner>.plan), which a reboot
+ * keeps and which serves every caller when it says `callers all` (docs/plan.md, "Where
+ * the plan is"); NULL when the app is not the system store's: an unprivileged caller
+ * without PILOT_ROOT runs its own store's app of that name when it has one
+ * (launcherPaths in src/runtime/launcher-paths.ts).
+ */
+static const char *store_plan(char *buf, size_t size, const char *app, uid_t uid)
+{
+	const char *root = getenv("PILOT_ROOT");
+	struct stat st;
+	int n;
+	if (root && *root) {
+		if (stat(root, &st) < 0)
+			return NULL;
+		n = snprintf(buf, size, "%s/var/lib/pilot/plans/%s.u%lu.plan", root, app,
+			     (unsigned long)st.st_uid);
+		return n >= 0 && (size_t)n < size ? buf : NULL;
+	}
+	if (uid != 0) {
+		const char *config = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+		if (config && config[0] == '/')
+			n = snprintf(buf, size, "%s/flakes/%s.yaml", config, app);
+		else if (home && home[0] == '/')
+			n = snprintf(buf, size, "%s/.config/flakes/%s.yaml", home, app);
+		else
+			return NULL;
+		if (n < 0 || (size_t)n >= size || lstat(buf, &st) == 0 || errno != ENOENT)
+			return NULL;
+	}
+	n = snprintf(buf, size, "/var/lib/pilot/plans/%s.u0.plan", app);
 	return n >= 0 && (size_t)n < size ? buf : NULL;
 }
 
@@ -204,6 +240,47 @@ static char *read_plan_file(const char *path, uid_t uid, size_t *size, const cha
 		break;
 	}
 	return text;
+}
+
+/* A plan read and checked (docs/plan.md): false, and why, at the first doubt. A plan in
+ * the store is taken only from a plans dir that nobody but root or the caller may write. */
+static bool load_plan(const char *path, uid_t uid, bool in_store, struct plan *plan,
+		      struct decline *why)
+{
+	if (in_store) {
+		char dir[PATH_MAX];
+		struct stat st;
+		snprintf(dir, sizeof dir, "%s", path);
+		*strrchr(dir, '/') = '\0';
+		if (stat(dir, &st) < 0) {
+			*why = (struct decline){ "no plan yet", path };
+			return false;
+		}
+		if ((st.st_uid != 0 && st.st_uid != uid) || (st.st_mode & 022)) {
+			*why = (struct decline){ "plan not trusted (its dir)", path };
+			return false;
+		}
+	}
+	size_t size;
+	const char *reason = NULL;
+	char *buf = read_plan_file(path, uid, &size, &reason);
+	*why = (struct decline){ reason, path };
+	if (!buf)
+		return false;
+	/* Every word ends in a NUL: a last word without one was cut short, and the end of
+	 * the file is never the end of a record (docs/plan.md). */
+	if (size == 0 || buf[size - 1] != '\0') {
+		why->reason = "truncated plan";
+		return false;
+	}
+	struct words words = { 0 };
+	split_words(buf, size, &words);
+	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0) {
+		why->reason = "unknown plan format";
+		return false;
+	}
+	*plan = (struct plan){ 0 };
+	return read_plan(&words, plan, why);
 }
 
 /* The app will be this very process: `pilot ps` sees it running, `pilot stop` signals
@@ -264,39 +341,42 @@ int stub_main(int argc, char **argv, const char *app)
 			fall_back(argv, "launcher argument", argv[i]);
 
 	uid_t uid = getuid();
-	char run[PATH_MAX], plan_path[PATH_MAX];
+	char run[PATH_MAX], plan_path[PATH_MAX], shared_path[PATH_MAX];
 	const char *root = getenv("PILOT_ROOT");
 	if (root && *root && !plain_root(root))
 		fall_back(argv, "PILOT_ROOT is not a plain absolute path", root);
-	if (!run_dir(run, sizeof run, uid))
+	bool owns_store = false;
+	if (!run_dir(run, sizeof run, uid, &owns_store))
 		fall_back(argv, "no usable run dir", NULL);
-	if ((size_t)snprintf(plan_path, sizeof plan_path, "%s/plans/%s.u%u.plan", run, app,
-			     (unsigned)uid) >= sizeof plan_path)
-		fall_back(argv, "path too long", NULL);
-	size_t size;
-	const char *why = NULL;
-	char *buf = read_plan_file(plan_path, uid, &size, &why);
-	if (!buf)
-		fall_back(argv, why, plan_path);
-
-	/* Every word ends in a NUL: a last word without one was cut short, and the end of
-	 * the file is never the end of a record (docs/plan.md). */
-	if (size == 0 || buf[size - 1] != '\0')
-		fall_back(argv, "truncated plan", plan_path);
-	struct words words = { 0 };
-	split_words(buf, size, &words);
-	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0)
-		fall_back(argv, "unknown plan format", plan_path);
+	/* The store's plan first (it serves every caller and outlives a reboot), then the
+	 * caller's own (a kept instance, another identity, a store it does not own). */
 	struct plan plan = { 0 };
+	struct decline why_not, why_shared = { "no plan yet", NULL };
+	const char *shared = store_plan(shared_path, sizeof shared_path, app, uid);
+	bool found = shared && load_plan(shared, uid, true, &plan, &why_shared);
+	if (!found) {
+		if ((size_t)snprintf(plan_path, sizeof plan_path, "%s/plans/%s.u%u.plan", run, app,
+				     (unsigned)uid) >= sizeof plan_path)
+			fall_back(argv, "path too long", NULL);
+		/* Said: why the caller's own plan was not taken, or, when it has none, why the
+		 * store's was not. */
+		if (!load_plan(plan_path, uid, false, &plan, &why_not)) {
+			bool none = (strcmp(why_not.reason, "no plan yet") == 0 ||
+				     strcmp(why_not.reason, "cannot open plan") == 0) &&
+				    strcmp(why_shared.reason, "no plan yet") != 0;
+			fall_back(argv, none ? why_shared.reason : why_not.reason,
+				  none ? why_shared.detail : why_not.detail);
+		}
+	}
 	struct words line = { 0 };
-	struct decline why_not;
-	if (!read_plan(&words, &plan, &why_not))
+	struct caller_part caller = { 0 };
+	if (!caller_part(run, owns_store, &plan, &caller, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
 	/* A kept instance's plan is its default instance's: @NAME names another one. */
 	for (int i = 1; plan.pidfile_dir && i < argc; i++)
 		if (argv[i][0] == '@' && argv[i][1] != '\0')
 			fall_back(argv, "instance argument", argv[i]);
-	if (!build_line(argc, argv, &plan, &line, &why_not))
+	if (!build_line(argc, argv, &plan, &caller.first, &caller.binds, &line, &why_not))
 		fall_back(argv, why_not.reason, why_not.detail);
 	/* Nothing may see this variable if the launcher once set it for us. */
 	unsetenv("PILOT_LAUNCH_AS");

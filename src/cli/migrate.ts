@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { PilotPaths } from '../core/paths.js';
+import { prepareAfter } from './replan.js';
 
 export interface MigrateCliContext {
   pathsOf: (command: Command, options?: { readOnly?: boolean }) => PilotPaths;
@@ -51,6 +52,7 @@ export function addMigrateCommand(program: Command, context: MigrateCliContext):
             launcher: context.appLinkTarget(),
           });
       if (report.failed.length > 0) process.exitCode = 1;
+      if (!dryRun && !options.revert) await prepareAfter(paths, report.done);
       if (options.json) return context.printJson(report);
       process.stdout.write(`${migrateSummary(report)}\n`);
     });

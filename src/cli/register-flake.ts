@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { PilotError } from '../core/errors.js';
 import { appLinkTarget, pathsOf, printRegistered } from './common.js';
+import { prepareAfter } from './replan.js';
 
 const FLAKE_FIELDS = ['container', 'app', 'target', 'base', 'resume', 'attach'];
 const FLAKE_LISTS = ['layer', 'includeTar', 'includePath', 'hostPackage', 'opt'];
@@ -29,8 +30,10 @@ export async function registerWithFlake(
     );
   }
   const { registerFromFlake } = await import('../commands/register-flake.js');
-  const result = registerFromFlake(pathsOf(command), options.fromFlake as string, appLinkTarget(), {
+  const paths = pathsOf(command);
+  const result = registerFromFlake(paths, options.fromFlake as string, appLinkTarget(), {
     force: Boolean(options.force),
   });
   printRegistered(result, Boolean(options.json));
+  await prepareAfter(paths, [result.app]);
 }

@@ -6,6 +6,7 @@ import { type Command, Option } from 'commander';
 import { PilotError } from '../core/errors.js';
 import { appLinkTarget, collect, pathsOf, printRegistered } from './common.js';
 import { addRegistryOptions, registryOptions } from './pull.js';
+import { prepareAfter } from './replan.js';
 
 export function defineRegister(program: Command): void {
   const register = program
@@ -93,5 +94,6 @@ export function defineRegister(program: Command): void {
       progress.done();
       const result = registerApp(paths, request, appLinkTarget(), prepared);
       printRegistered(result, Boolean(options.json));
+      await prepareAfter(paths, [result.app]);
     });
 }

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { pathsOf, printJson, printTable, printWarning } from './common.js';
+import { prepareAfter } from './replan.js';
 
 export function defineShow(program: Command): void {
   program
@@ -40,12 +41,14 @@ export function defineCheck(program: Command): void {
     .addHelpText('after', '\nExample:\n  pilot check jq-app')
     .action(async (app: string, options, command: Command) => {
       const { checkApp, checkRows, checkSummary } = await import('../commands/check.js');
-      const result = checkApp(pathsOf(command), app);
+      const paths = pathsOf(command);
+      const result = checkApp(paths, app);
       if (options.json) printJson(result);
       else {
         printTable(['STATUS', 'HOST FILE OR PACKAGE', 'NEEDED BY'], checkRows(result));
         process.stdout.write(`${checkSummary(result)}\n`);
       }
       if (!result.ok) process.exitCode = 1;
+      else await prepareAfter(paths, [result.app], { onlyStale: true });
     });
 }

@@ -6,8 +6,11 @@
 import type { Command } from 'commander';
 import { escapeName } from '../core/excerpt.js';
 import { pathsOf, printJson } from './common.js';
+import { defineReplan, prepareAfter } from './replan.js';
 
 export function defineUpdate(program: Command): void {
+  // Its hidden sibling: the package hooks' re-plan after a host upgrade.
+  defineReplan(program);
   program
     .command('update')
     .description(
@@ -30,7 +33,8 @@ export function defineUpdate(program: Command): void {
       ) => {
         const { updateApps } = await import('../commands/update.js');
         const dryRun = Boolean(options.dryRun);
-        const outcomes = updateApps(pathsOf(command), apps, { all: Boolean(options.all), dryRun });
+        const paths = pathsOf(command);
+        const outcomes = updateApps(paths, apps, { all: Boolean(options.all), dryRun });
         if (outcomes.some((o) => o.status === 'tag-gone' || o.status === 'failed'))
           process.exitCode = 1;
         if (options.json) return printJson(outcomes);
@@ -46,6 +50,14 @@ export function defineUpdate(program: Command): void {
               `pilot: cannot update ${app}: ${o.error}\n${o.hint ? `  hint: ${o.hint}\n` : ''}${o.code ? `  code: ${o.code}\n` : ''}`,
             );
           }
+        }
+        if (!dryRun) {
+          const ready = outcomes.filter((o) => o.status === 'updated' || o.status === 'up-to-date');
+          await prepareAfter(
+            paths,
+            ready.map((o) => o.app),
+            { onlyStale: true },
+          );
         }
       },
     );

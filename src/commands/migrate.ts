@@ -14,7 +14,7 @@ import { symlinkAtomic, writeFileAtomic } from '../core/atomic-fs.js';
 import { errnoOf, isPilotError, PilotError, type PilotErrorCode } from '../core/errors.js';
 import { claimLock, type Lock } from '../core/lock.js';
 import type { PilotPaths } from '../core/paths.js';
-import { dropPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans } from '../runtime/fast-plan.js';
 import { flakePilotStorageConf, type ImportedImage, importImage } from './migrate-images.js';
 import { missingInclude, rewriteWarning } from './migrate-includes.js';
 import {
@@ -263,7 +263,7 @@ function migrateApp(
       app,
       `linked ${app}: ${link} -> ${options.launcher} (was ${entry.previousTarget})`,
     );
-    dropPlans(paths.run, app);
+    dropAppPlans(paths, app);
     return entry;
   } finally {
     lock?.release();
@@ -330,7 +330,7 @@ export function revertMigration(paths: PilotPaths, options: MigrateOptions): Mig
               `${restore} ${entry.app}: ${entry.flake} (as before pilot migrate${includes})`,
             );
           }
-          if (!options.dryRun) dropPlans(paths.run, entry.app);
+          if (!options.dryRun) dropAppPlans(paths, entry.app);
           report.done.push(entry.app);
           for (const [ref, id] of Object.entries(entry.images)) kept.set(ref, id);
         }

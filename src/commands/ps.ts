@@ -3,7 +3,7 @@
  * one-shot apps (runtime/fast-plan.ts), one row each; the CLI prints the table or JSON.
  */
 import type { PilotPaths } from '../core/paths.js';
-import { type CachedPlan, listPlans } from '../runtime/fast-plan.js';
+import { type CachedPlan, listAllPlans } from '../runtime/fast-plan.js';
 import { type InstanceStatus, listInstances } from '../runtime/instances.js';
 
 export interface PsRow {
@@ -22,7 +22,7 @@ export interface PsRow {
 }
 
 export function listPs(paths: PilotPaths): PsRow[] {
-  return psRows(listInstances(paths), listPlans(paths.run));
+  return psRows(listInstances(paths), listAllPlans(paths));
 }
 
 /**

@@ -24,7 +24,7 @@ import { claimLock } from '../core/lock.js';
 import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { parsePodmanOptions } from '../core/podman-options.js';
-import { dropPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles } from '../runtime/host-requirements.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
 import { flakeImages } from '../runtime/launch.js';
@@ -135,7 +135,7 @@ export function registerFromFlake(
         },
       );
     }
-    dropPlans(paths.run, app);
+    dropAppPlans(paths, app);
     return {
       app,
       flakeFile,

@@ -23,7 +23,7 @@ import { claimLock } from '../core/lock.js';
 import { makeDirs } from '../core/modes.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { type PodmanOptions, parsePodmanOptions } from '../core/podman-options.js';
-import { dropPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles } from '../runtime/host-requirements.js';
 import { LayeredTree, treeLayers } from '../runtime/image-tree.js';
 import { checkIncludeTar } from '../runtime/include-tar-check.js';
@@ -378,6 +378,6 @@ function registerLocked(
     );
   }
   // A plan made for the previous registration is stale by its stamps; drop it anyway.
-  dropPlans(paths.run, app);
+  dropAppPlans(paths, app);
   return { app, flakeFile, link, target, flake, warnings };
 }

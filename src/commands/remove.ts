@@ -14,7 +14,7 @@ import { resolveImage } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import { hostPath, type PilotPaths } from '../core/paths.js';
 import { removeTree, tempSibling } from '../core/temp-entries.js';
-import { dropPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans } from '../runtime/fast-plan.js';
 
 export interface RemoveResult {
   removed: { app: string; flake: string; link?: string }[];
@@ -41,7 +41,7 @@ function removeOne(
     }
     removeEntry(flake);
     removeDropIns(paths, app);
-    dropPlans(paths.run, app);
+    dropAppPlans(paths, app);
     return result;
   } finally {
     lock.release();

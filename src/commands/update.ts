@@ -16,7 +16,7 @@ import { type Flake, flakeFromSources, readFlakeSources } from '../core/flake-fi
 import { taggedImageId } from '../core/image-record.js';
 import { claimLock } from '../core/lock.js';
 import type { PilotPaths } from '../core/paths.js';
-import { dropPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans } from '../runtime/fast-plan.js';
 import { collectHostFiles } from '../runtime/host-requirements.js';
 import { flakeImages } from '../runtime/launch.js';
 import { checkPinned, pinDigestsText } from './migrate-plan.js';
@@ -81,7 +81,7 @@ function updateOne(paths: PilotPaths, app: string, dryRun: boolean): UpdateOutco
     if (!dryRun) {
       writeFileAtomic(main.file, text);
       // A plan made for the old pins is stale by its stamps; drop it anyway, as register does.
-      dropPlans(paths.run, app);
+      dropAppPlans(paths, app);
     }
     return { app, status: 'updated', moves };
   } finally {

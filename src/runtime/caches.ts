@@ -6,9 +6,9 @@ import { lstatSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
-import { removeTree, tempEntryOwner } from '../core/temp-entries.js';
+import { removeTree, sweepDeadTemps, tempEntryOwner } from '../core/temp-entries.js';
 import { treeSize } from '../core/tree-size.js';
-import { listPlans } from './fast-plan.js';
+import { listAllPlans, listPlans } from './fast-plan.js';
 import { storeEntryOf } from './in-use.js';
 
 /**
@@ -32,7 +32,7 @@ function isTrustedPlan(file: string): boolean {
  */
 function cachesToKeep(paths: PilotPaths, inUse: ReadonlySet<string>): Set<string> {
   const keep = new Set(inUse);
-  for (const plan of listPlans(paths.run)) {
+  for (const plan of listAllPlans(paths)) {
     if (plan.stale || !isTrustedPlan(plan.file)) continue;
     for (const lower of plan.lowers) {
       const entry = storeEntryOf(paths.store, lower);
@@ -70,7 +70,14 @@ export function collectLauncherCaches(
   plans: string[];
   bytesFreed: number;
 } {
-  const stalePlans = listPlans(paths.run).filter((p) => p.stale);
+  // A launch or a register killed while it wrote a plan or an account file left its temp file.
+  for (const dir of [
+    join(paths.store, 'plans'),
+    join(paths.run, 'plans'),
+    join(paths.run, 'session'),
+  ])
+    sweepDeadTemps(dir);
+  const stalePlans = listAllPlans(paths).filter((p) => p.stale);
   for (const plan of stalePlans) rmSync(plan.file, { force: true });
   const used = cachesToKeep(paths, inUse);
   const removed: string[] = [];

@@ -34,6 +34,8 @@ const RECORD_WORDS: Readonly<Record<string, number>> = {
   mountdev: 2,
   envdep: 2,
   pidfile: 1,
+  callers: 1,
+  accounts: 2,
   cover: 1,
   homebind: 1,
   opt: 1,
@@ -67,11 +69,17 @@ export function readPlanRecords(data: Buffer): { records: string[][] } | { inval
     if (keyword === 'homebind' && words[i + 1] !== 'caller' && words[i + 1] !== 'no') {
       return { invalid: `unknown homebind: ${words[i + 1]}` };
     }
+    if (keyword === 'callers' && !/^(all|\d+)$/.test(words[i + 1]!)) {
+      return { invalid: `unknown callers: ${words[i + 1]}` };
+    }
     records.push(words.slice(i, end));
     i = end;
   }
   if (!records.some(([keyword]) => keyword === 'program')) {
     return { invalid: 'plan has no program' };
+  }
+  if (!records.some(([keyword]) => keyword === 'callers')) {
+    return { invalid: 'plan has no callers' };
   }
   return { records };
 }
@@ -94,6 +102,7 @@ export function mountDevOf(path: string): string {
   }
 }
 
+/** `<dir>/plans/<app>.u<uid>.plan`: DIR is a run dir, or the store for its owner's plans. */
 export function planFile(run: string, app: string, uid: number): string {
   return join(run, 'plans', `${app}.u${uid}.plan`);
 }
@@ -116,6 +125,11 @@ export interface PlanInputs {
   pidsDir?: string | undefined;
   /** A kept instance's mounted root: valid while it is the same mount. */
   mounts?: readonly string[] | undefined;
+  /** Who may take the plan: every caller, or one uid (docs/plan.md, `callers`). */
+  callers: 'all' | number;
+  /** The app runs as its caller: the image's account files, for the stub to add the
+   * caller's entry to (undefined: the plan binds another identity's itself). */
+  accounts?: { passwd: string; group: string } | undefined;
 }
 
 /** The plan's words (docs/plan.md, "The plan file"). */
@@ -133,6 +147,8 @@ export function fastPlanWords(plan: LaunchPlan, inputs: PlanInputs): string[] {
   }
   // A kept instance: the stub records the call as `<pidsDir>/<pid>` (ps, stop).
   if (inputs.pidsDir) words.push('pidfile', inputs.pidsDir);
+  words.push('callers', String(inputs.callers));
+  if (inputs.accounts) words.push('accounts', inputs.accounts.passwd, inputs.accounts.group);
   for (const prefix of plan.covered) words.push('cover', prefix);
   words.push('homebind', plan.homeBind ? 'caller' : 'no');
   const { head, tail } = staticHelperOptions(plan);
@@ -255,4 +271,15 @@ export function listPlans(run: string): CachedPlan[] {
 /** Drops the plans of one app (all callers), e.g. when it is removed or registered again. */
 export function dropPlans(run: string, app: string): void {
   for (const plan of listPlans(run)) if (plan.app === app) rmSync(plan.file, { force: true });
+}
+
+/** The store's plans and the run dir's: where `ps`, `doctor` and `gc` look. */
+export function listAllPlans(paths: { run: string; store: string }): CachedPlan[] {
+  return [...listPlans(paths.store), ...listPlans(paths.run)];
+}
+
+/** Drops an app's plans from the store and the run dir. */
+export function dropAppPlans(paths: { run: string; store: string }, app: string): void {
+  dropPlans(paths.store, app);
+  dropPlans(paths.run, app);
 }

@@ -59,29 +59,42 @@ function bindWords(bind: PlanBind): string[] {
 }
 
 /**
- * The exec helper options that hold for every call of this plan, in two parts:
- * `head` goes before the per-call binds (HOME, cwd), `tail` after them, so that
- * a volume or host file inside HOME is mounted over HOME, not hidden by it.
+ * The exec helper options that hold for every caller and call of this plan, in two
+ * parts: `head` goes before the caller's and the call's binds (account files, HOME, cwd),
+ * `tail` after them, so that a volume or host file inside HOME is mounted over HOME, not
+ * hidden by it. What differs per caller (`callerHelperOptions`) is not in it: the stub
+ * works that out itself (docs/plan.md, "The command line the stub builds").
  */
 export function staticHelperOptions(plan: LaunchPlan): { head: string[]; tail: string[] } {
-  const head = ['--mnt', plan.mnt];
+  const head: string[] = [];
   const c = plan.composition;
   if (c.kind === 'kept-root') head.push('--root', c.root, '--root-mutable');
   else head.push('--lowerdir-base', plan.lowerdirBase, '--lowerdir', plan.lowerdirs.join(':'));
   if (c.kind === 'persistent-upper') head.push('--upper', c.upper, '--work', c.work);
-  if (plan.userns) head.push('--userns');
   head.push(...plan.isolation, ...plan.envOptions);
   const tail: string[] = [];
   for (const bind of plan.binds) {
-    if (!bind.perCall) (bind.late ? tail : head).push(...bindWords(bind));
+    if (!bind.perCall && !bind.perCaller) (bind.late ? tail : head).push(...bindWords(bind));
   }
   return { head, tail };
+}
+
+/**
+ * The words that depend on the caller alone: its run dir's mount point, its user
+ * namespace, and (when the app runs as the caller) its account files and runtime dir.
+ */
+export function callerHelperOptions(plan: LaunchPlan): { first: string[]; binds: string[] } {
+  const first = ['--mnt', plan.mnt];
+  if (plan.userns) first.push('--userns');
+  const binds = plan.binds.filter((b) => b.perCaller).flatMap(bindWords);
+  return { first, binds };
 }
 
 /** The exec helper's command line for this call (everything, including `-- program args`). */
 export function helperArgv(plan: LaunchPlan, debug = false): string[] {
   const { head, tail } = staticHelperOptions(plan);
-  const argv = [...head];
+  const caller = callerHelperOptions(plan);
+  const argv = [...caller.first, ...head, ...caller.binds];
   let cwdBound = false;
   for (const bind of plan.binds) {
     if (!bind.perCall) continue;

@@ -54,6 +54,8 @@ export interface ProvidedHostFiles {
   stamps: HostStamps;
   /** The package database's files (stamped one by one). */
   databases: string[];
+  /** What is provided serves every caller: no binds, no host file only some may read. */
+  shared: boolean;
 }
 
 export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedHostFiles> {
@@ -99,10 +101,12 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
   const hostBinds: { source: string; target: string }[] = [];
   const present = files.filter((f) => f.kind !== 'missing');
   let layerPath: string | undefined;
+  let shared = true;
   if (present.length > 0 || hide.length > 0) {
     // A layer of host files that everyone may read serves every caller; one with a
     // file that not everyone may read is its builder's alone (host-layer-build.ts).
     const publicOnly = present.every((f) => f.public === true);
+    shared = publicOnly;
     const key = hostLayerKey(layers, files, hide, publicOnly);
     const hostDir = storeDirs.hostLayers(paths);
     // A first composition on a terminal says what it does (erased when done);
@@ -139,6 +143,7 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
     if (layerPath) {
       extraLowers.push(`host/${key}`);
     } else {
+      shared = false;
       for (const file of present) {
         if (file.kind === 'file')
           hostBinds.push({ source: onHost(host.root, file.path), target: file.target });
@@ -156,5 +161,5 @@ export async function provideHostFiles(input: HostFilesInput): Promise<ProvidedH
   debugStep(
     `host files stamped by ${stamps.dirs.size} dir(s) and ${stamps.files.size} file(s) of their own`,
   );
-  return { lowers: extraLowers, hostBinds, stamps, databases };
+  return { lowers: extraLowers, hostBinds, stamps, databases, shared };
 }

@@ -5,19 +5,19 @@
  * the run dir. The result is what launch-plan.ts needs, plus what a fast plan must
  * stamp (files read, variables used).
  */
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-fs.js';
 import { PilotError } from '../core/errors.js';
 import type { Flake } from '../core/flake-file.js';
 import { makeDirs } from '../core/modes.js';
+import { fnv1a64 } from '../core/paths.js';
 import {
   type PodmanEnv,
   type PodmanOptions,
   parseEnvFile,
   parsePodmanOptions,
 } from '../core/podman-options.js';
-import { sha256Hex } from '../core/sha256.js';
 import { HOST_ACCOUNT_FILES, hostAccount, hostGroup, hostGroupsOf } from './host-accounts.js';
 import { type Identity, resolveIdentity, sessionFiles } from './identity.js';
 import type { LayeredTree } from './image-tree.js';
@@ -42,6 +42,9 @@ export interface LaunchOptions {
   envdeps: Map<string, string | undefined>;
   /** Files the plan depends on beyond the flake and images (env files, account databases). */
   stamped: string[];
+  /** The image's /etc/passwd and /etc/group ('' when it has none): the stub makes a
+   * caller's account files from them (docs/plan.md, `accounts`). */
+  imageAccounts: { passwd: string; group: string };
 }
 
 /** A regular file of the image, by its merged path, or '' when the image has none. */
@@ -72,12 +75,23 @@ function readEnvFile(file: string, at: string): PodmanEnv[] {
   return parseEnvFile(text, file);
 }
 
-/** Writes `content` once, by its hash, below `<run>/session` (0644: the app's uid reads it). */
+/**
+ * Writes `content` below `<run>/session`, named by its FNV-1a hash as the stub names the
+ * same file (pilot/exec/caller.c), 0644: the app's uid reads it. The name is short, not
+ * a proof: a file of that name with other content is replaced (an image's passwd could
+ * be made to collide), and the stub takes one only when its content is the same.
+ */
 function sessionFile(run: string, content: string, suffix: string): string {
   const dir = join(run, 'session');
   makeDirs(dir);
-  const file = join(dir, `${sha256Hex(content).slice(0, 32)}.${suffix}`);
-  if (!existsSync(file)) writeFileAtomic(file, content, 0o644);
+  const file = join(dir, `${fnv1a64(content)}.${suffix}`);
+  let present: string | undefined;
+  try {
+    present = readFileSync(file, 'utf8');
+  } catch {
+    present = undefined;
+  }
+  if (present !== content) writeFileAtomic(file, content, 0o644);
   else chmodSync(file, 0o644);
   return file;
 }
@@ -121,7 +135,9 @@ export function launchOptions(input: LaunchOptionsInput): LaunchOptions {
     session.push({ source: sessionFile(input.run, files.passwd, 'passwd'), target: '/etc/passwd' });
   if (files.group)
     session.push({ source: sessionFile(input.run, files.group, 'group'), target: '/etc/group' });
-  stamped.push(...HOST_ACCOUNT_FILES, ...session.map((file) => file.source));
+  // An app that runs as its caller has its account files made per call (by the stub too,
+  // from the host's files as they are then): only another identity's are the plan's.
+  if (identity.changed) stamped.push(...HOST_ACCOUNT_FILES, ...session.map((file) => file.source));
 
   let planIdentity: PlanIdentity | undefined;
   if (identity.changed) {
@@ -153,5 +169,12 @@ export function launchOptions(input: LaunchOptionsInput): LaunchOptions {
     sessionFiles: session,
     ignoreMissingVolumes: input.ignoreMissingVolumes,
   };
-  return { options, identity, overrides, envdeps, stamped };
+  return {
+    options,
+    identity,
+    overrides,
+    envdeps,
+    stamped,
+    imageAccounts: { passwd: db.imagePasswd, group: db.imageGroup },
+  };
 }

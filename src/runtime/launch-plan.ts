@@ -20,7 +20,13 @@ import {
 } from './image-settings.js';
 
 // The planner's parts, re-exported: callers and tests import the plan's API from here.
-export { envOptions, helperArgv, isolationOptions, staticHelperOptions } from './helper-argv.js';
+export {
+  callerHelperOptions,
+  envOptions,
+  helperArgv,
+  isolationOptions,
+  staticHelperOptions,
+} from './helper-argv.js';
 export {
   type CommandParts,
   commandParts,
@@ -146,6 +152,8 @@ export interface PlanBind {
   extra?: string;
   /** Depends on the call (HOME, cwd): not part of a cached plan. */
   perCall?: boolean;
+  /** Depends on the caller (its account files, /run/user/UID): the stub adds it. */
+  perCaller?: boolean;
   /** Mounted after the per-call binds (volumes, host files: they may lie inside HOME). */
   late?: boolean;
 }
@@ -223,11 +231,15 @@ export function planLaunch(input: PlanInput): LaunchPlan {
   binds.push({ kind: 'try-bind', source: '/etc/resolv.conf', target: '/etc/resolv.conf' });
   binds.push({ kind: 'try-bind', source: '/etc/hosts', target: '/etc/hosts' });
   binds.push({ kind: 'try-bind', source: '/etc/localtime', target: '/etc/localtime' });
+  // The app runs as its caller: its account files and runtime dir are the caller's,
+  // which the stub works out for each caller (docs/plan.md); as another identity they
+  // are fixed. They are the last binds before HOME either way.
+  const perCaller = !identity;
   for (const file of overrides.sessionFiles ?? []) {
-    binds.push({ kind: 'bind-ro', source: file.source, target: file.target });
+    binds.push({ kind: 'bind-ro', source: file.source, target: file.target, perCaller });
   }
   const runtimeDir = `/run/user/${identity?.uid ?? caller.uid}`;
-  binds.push({ kind: 'try-rbind', source: runtimeDir, target: runtimeDir });
+  binds.push({ kind: 'try-rbind', source: runtimeDir, target: runtimeDir, perCaller });
 
   // The caller's HOME, unless the app runs as another identity (then that one's host home).
   const home = identity ? identity.home : caller.env.HOME;

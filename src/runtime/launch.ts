@@ -5,6 +5,7 @@
  * more than a call has its file: launcher-paths.ts (which store), flake-images.ts,
  * launch-host-files.ts, launch-instance.ts (resume/attach), launch-options.ts.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type CallerArgs, parseCallerArgs } from '../core/caller-args.js';
 import { debugStep } from '../core/debug.js';
@@ -21,7 +22,7 @@ import { provideHostFiles } from './launch-host-files.js';
 import { type KeptInstance, keptInstance } from './launch-instance.js';
 import { launchOptions } from './launch-options.js';
 import { type Composition, helperArgv, planLaunch, stackLayers } from './launch-plan.js';
-import { launcherPaths } from './launcher-paths.js';
+import { launcherPaths, ownsStore } from './launcher-paths.js';
 
 // Callers and tests find the launch's steps here too.
 export { flakeImages, pinnedImage } from './flake-images.js';
@@ -129,6 +130,7 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
     identity,
     envdeps,
     stamped: optionFiles,
+    imageAccounts,
   } = launchOptions({
     flake,
     podmanAt,
@@ -188,9 +190,18 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       ...(fastInstance?.stamped ?? []),
       ...optionFiles,
     ];
+    // A plan of the store's owner goes into the store (a reboot keeps it) and, when
+    // nothing in it is the owner's alone, serves every caller: the stub adds the
+    // caller's part (docs/plan.md). Any other plan is its caller's, in its run dir.
+    const inStore = ownsStore(paths) && !fastInstance && !identity.changed;
+    const shared =
+      inStore &&
+      composition.kind === 'per-run' &&
+      provided.shared &&
+      options.envFiles.every(worldReadable);
     try {
       writeFastPlan(
-        paths.run,
+        inStore ? paths.store : paths.run,
         request.app,
         request.uid,
         fastPlanWords(plan, {
@@ -199,9 +210,11 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
           envdeps,
           pidsDir: fastInstance?.pids,
           mounts: fastInstance?.mounts,
+          callers: shared ? 'all' : request.uid,
+          accounts: identity.changed ? undefined : imageAccounts,
         }),
       );
-      debugStep('fast plan written');
+      debugStep(`fast plan written${shared ? ' for every caller' : ''}`);
     } catch (error) {
       // The fast path is an optimisation: a caller who cannot write the run dir
       // simply keeps taking this path.
@@ -219,4 +232,13 @@ export async function prepareLaunch(request: LaunchRequest): Promise<PreparedLau
       for (const step of after) await step();
     },
   };
+}
+
+/** An env file every caller may read: its values may go into a plan every caller runs. */
+function worldReadable(file: string): boolean {
+  try {
+    return (statSync(file).mode & 0o004) !== 0;
+  } catch {
+    return false;
+  }
 }

@@ -27,6 +27,15 @@ export function launcherPaths(app: string, env: NodeJS.ProcessEnv, uid: number):
   return { ...system, run: usableRunDir(callerRunDir(env, '')), system: true };
 }
 
+/**
+ * Whether the caller owns the system store these paths name (root, or the owner of a
+ * `PILOT_ROOT`): its plans then go into the store (`<store>/plans`), which a reboot
+ * keeps and which every caller's stub reads (docs/plan.md, "Where the plan is").
+ */
+export function ownsStore(paths: PilotPaths): boolean {
+  return paths.system && paths.run === join(paths.root === '' ? '/' : paths.root, 'run/pilot');
+}
+
 /** The caller's own run dir when it can have one, else a private one for this call. */
 function usableRunDir(dir: string | undefined): string {
   if (dir !== undefined) {

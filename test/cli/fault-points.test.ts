@@ -75,6 +75,14 @@ interface Scenario {
   command: string[];
 }
 
+/**
+ * What the commands commit, without what register prepares after its commit for a warm
+ * first call (the run dir, the store's plans and host layers): a rerun that finds the app
+ * registered does not prepare it again, and the first call would.
+ */
+const committed = (state: string[]) =>
+  state.filter((e) => !/^(run\/|var\/lib\/pilot\/(plans|host)\/)/.test(e));
+
 const register = ['register', '--container', 'app:1', '--app', '/usr/bin/app'];
 
 const scenarios: Scenario[] = [
@@ -158,7 +166,7 @@ describe('commands killed at each commit point', () => {
       expect(points.length).toBeGreaterThan(0);
       const finished = stateWithContents(reference, 'reference');
       ok(reference, ['gc']);
-      const expected = snapshot(reference).map((e) => e.replaceAll('reference', 'ROOT'));
+      const expected = committed(snapshot(reference)).map((e) => e.replaceAll('reference', 'ROOT'));
       expect(leftovers(reference)).toEqual([]);
 
       for (let at = 1; at <= points.length; at++) {
@@ -187,7 +195,7 @@ describe('commands killed at each commit point', () => {
         expect([0, 1], `rerun after ${points[at - 1]}: ${again.stderr}`).toContain(again.status);
         ok(root, ['gc']);
         expect(leftovers(root), `after ${points[at - 1]}`).toEqual([]);
-        const state = snapshot(root).map((e) => e.replaceAll(`at-${at}`, 'ROOT'));
+        const state = committed(snapshot(root)).map((e) => e.replaceAll(`at-${at}`, 'ROOT'));
         expect(state, `kill at ${points[at - 1]}`).toEqual(expected);
         rmSync(root, { recursive: true, force: true });
       }

@@ -56,9 +56,15 @@ describe('make install PREFIX=/usr DESTDIR=...', () => {
     expect(files).toContain('usr/share/man/man1/pilot-load.1');
     expect(files).toContain('usr/share/bash-completion/completions/pilot');
     expect(files).toContain('usr/share/zsh/site-functions/_pilot');
+    // APT's hook that plans apps again after an upgrade (this is an APT host), naming the
+    // installed pilot.
+    expect(files).toContain('etc/apt/apt.conf.d/70pilot');
+    expect(readFileSync(join(installed.destdir, 'etc/apt/apt.conf.d/70pilot'), 'utf8')).toContain(
+      'DPkg::Post-Invoke { "if [ -x /usr/bin/pilot ]; then /usr/bin/pilot replan --all || true; fi"; };',
+    );
     const unexpected = files.filter(
       (f) =>
-        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs(\.map)?|pilot-launch\.mjs(\.map)?|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs(\.map)?|chunks\/launch\.cjs(\.map)?)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$/.test(
+        !/^usr\/(bin\/pilot|libexec\/pilot\/(pilot\.mjs(\.map)?|pilot-launch\.mjs(\.map)?|pilot-exec|chunks\/[a-z-]+-[A-Z0-9]+\.mjs(\.map)?|chunks\/launch\.cjs(\.map)?)|share\/man\/man1\/pilot(-[a-z]+){0,2}\.1|share\/bash-completion\/completions\/pilot|share\/zsh\/site-functions\/_pilot)$|^etc\/apt\/apt\.conf\.d\/70pilot$/.test(
           f,
         ),
     );

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planFile } from '../../src/runtime/fast-plan.js';
 import { launcherPaths } from '../../src/runtime/launch.js';
+import { ownsStore } from '../../src/runtime/launcher-paths.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NOBODY = 65534;
@@ -93,6 +94,39 @@ describe.skipIf(process.getuid?.() !== 0)('the stub finds the plan where Node wr
       }
     }
   }
+
+  it("the store's owner writes its plan into the store, where every caller's stub looks first", () => {
+    for (const [uid, store] of [
+      [0, systemRoot],
+      [NOBODY, ownRoot],
+    ] as const) {
+      const env = { HOME: home, PILOT_ROOT: store };
+      const paths = launcherPaths(app, env, uid);
+      expect(ownsStore(paths)).toBe(true);
+      const file = planFile(paths.store, app, uid);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.chownSync(path.dirname(file), uid, uid);
+      fs.writeFileSync(file, 'not a plan\0');
+      fs.chownSync(file, uid, uid);
+      try {
+        // A plan there that is not taken (here: not one) is the one the stub names; another
+        // caller takes only root's store plans, never one another user could write.
+        for (const caller of [uid, uid === 0 ? NOBODY : 0]) {
+          const said = spawnSync(link, [], {
+            cwd: '/',
+            uid: caller,
+            gid: caller,
+            env: { PATH: '/usr/bin:/bin', PILOT_FASTPATH: 'require', ...env },
+          }).stderr.toString();
+          const why =
+            uid === 0 || caller === uid ? 'unknown plan format' : 'plan not trusted (its dir)';
+          expect(said, `uid ${caller}`).toContain(`${why}: ${file}`);
+        }
+      } finally {
+        fs.rmSync(path.dirname(file), { recursive: true });
+      }
+    }
+  });
 
   it("an unprivileged caller's own store (its own flake), XDG_RUNTIME_DIR absolute, relative or unset", () => {
     const flakes = path.join(home, '.config/flakes');

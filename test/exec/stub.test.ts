@@ -67,10 +67,16 @@ describe('pilot-exec as the warm-path stub', () => {
     fs.writeFileSync(plan, Buffer.concat(words.map((w) => Buffer.from(`${w}\0`))), { mode: 0o644 });
   }
 
+  /** The caller's words the stub puts first: its run dir's mount point (docs/plan.md). */
+  const first = () => [
+    '--mnt',
+    path.join(root, 'run/pilot/mnt'),
+    ...(process.getuid?.() === 0 ? [] : ['--userns']),
+  ];
+
   const basic = () => [
     ['stamp', stamped, stampOf(stamped)],
-    ['opt', '--mnt'],
-    ['opt', '/m'],
+    ['callers', 'all'],
     ['late', '--volume'],
     ['late', '/h/v'],
     ['late', '/v'],
@@ -122,12 +128,12 @@ describe('pilot-exec as the warm-path stub', () => {
     writePlan(basic());
     const late = ['--volume', '/h/v', '/v', 'rw'];
     expect(dryRun([])).toEqual([
-      ...['--mnt', '/m', '--try-rbind', home, home, '--rbind-cwd', outside],
+      ...[...first(), '--try-rbind', home, home, '--rbind-cwd', outside],
       ...[...late, '--', '/bin/prog', '--fixed', 'dflt'],
     ]);
     // Caller arguments replace the defaults, bytes as given.
     expect(dryRun(['x y', ''])).toEqual([
-      ...['--mnt', '/m', '--try-rbind', home, home, '--rbind-cwd', outside],
+      ...[...first(), '--try-rbind', home, home, '--rbind-cwd', outside],
       ...[...late, '--', '/bin/prog', '--fixed', 'x y', ''],
     ]);
   });
@@ -304,7 +310,16 @@ describe('pilot-exec as the warm-path stub', () => {
     writePlan(basic().filter(([key]) => key !== 'program'));
     expect(declined()).toBe(`${prefix} plan has no program\n`);
     fs.rmSync(plan);
+    // Neither the store's plan nor the caller's own: the caller's is named; a store plan
+    // that is there but not taken says why.
     expect(declined()).toBe(`${prefix} no plan yet: ${plan}\n`);
+    const inStore = path.join(root, `var/lib/pilot/plans/${app}.u${process.getuid?.()}.plan`);
+    fs.mkdirSync(path.dirname(inStore), { recursive: true });
+    fs.writeFileSync(inStore, 'pilot-plan\x03\0');
+    expect(declined()).toBe(`${prefix} unknown plan format: ${inStore}\n`);
+    fs.chmodSync(path.dirname(inStore), 0o777);
+    expect(declined()).toBe(`${prefix} plan not trusted (its dir): ${inStore}\n`);
+    fs.rmSync(path.dirname(inStore), { recursive: true });
     writePlan(basic());
     expect(declined({ env: { PILOT_DEBUG: '1' } })).toBe(`${prefix} PILOT_DEBUG is set\n`);
     expect(declined({}, ['%ignore_missing_volume_path'])).toBe(
@@ -356,13 +371,11 @@ describe('pilot-exec as the warm-path stub', () => {
       for (const applet of ['sh', 'env', 'grep']) {
         fs.symlinkSync('busybox', path.join(base, 'bin', applet));
       }
-      const mnt = fs.mkdtempSync(path.join(tmp, 'mnt-'));
       const pids = fs.mkdtempSync(path.join(tmp, 'pids-'));
       writePlan([
         ['pidfile', pids],
+        ['callers', 'all'],
         ...[
-          ['opt', '--mnt'],
-          ['opt', mnt],
           ['opt', '--lowerdir'],
           ['opt', base],
         ],

@@ -23,6 +23,8 @@ describe('collectLauncherCaches: generated account files', () => {
     utimesSync(oldUnused, old, old);
     writeFastPlan(paths.run, 'app', 0, [
       ...PLAN_MAGIC,
+      'callers',
+      '0',
       'opt',
       '--bind-ro',
       'opt',

@@ -67,6 +67,8 @@ describe('fastPlanWords', () => {
           ['NOPE', undefined],
         ]),
         pidsDir: '/run/pilot/instances/x/pids',
+        callers: 'all',
+        accounts: { passwd: 'root:x:0:0::/root:/bin/sh\n', group: '' },
       },
     );
     expect(words).toEqual([
@@ -76,9 +78,10 @@ describe('fastPlanWords', () => {
       ...['envdep', 'HOME', '=/home/u'],
       ...['envdep', 'NOPE', '-'],
       ...['pidfile', '/run/pilot/instances/x/pids'],
+      ...['callers', 'all'],
+      ...['accounts', 'root:x:0:0::/root:/bin/sh\n', ''],
       ...['cover', '/', 'cover', '/usr'],
       ...['homebind', 'caller'],
-      ...['opt', '--mnt', 'opt', '/run/pilot/mnt'],
       ...['opt', '--lowerdir-base', 'opt', '/store'],
       ...['opt', '--lowerdir', 'opt', 'host/abc:l/0123456789'],
       ...['opt', '--read-only'],
@@ -97,8 +100,11 @@ describe('fastPlanWords', () => {
   });
 
   it("keeps per-call parts (HOME, cwd, caller args and the caller's values) out of the plan", () => {
-    const words = fastPlanWords(plan, { stamped: [] });
+    const words = fastPlanWords(plan, { stamped: [], callers: 'all' });
     const joined = words.join(' ');
+    // and the caller's own: its run dir's mount point, its user namespace
+    expect(words).not.toContain('--mnt');
+    expect(words).not.toContain('/run/pilot/mnt');
     expect(joined).not.toContain('/home/u /home/u');
     expect(joined).not.toContain('--rbind-cwd');
     expect(joined).not.toContain('/home/u/w');
@@ -116,12 +122,16 @@ describe('fastPlanWords', () => {
     ['holding = and a NUL-free newline', 'a=b\nc', '=a=b\nc'],
     ['a dash', '-', '=-'],
   ])('writes envdep NAME for a variable %s', (_name, value, word) => {
-    const words = fastPlanWords(plan, { stamped: [], envdeps: new Map([['X', value]]) });
+    const words = fastPlanWords(plan, {
+      stamped: [],
+      envdeps: new Map([['X', value]]),
+      callers: 0,
+    });
     expect(words.slice(2, 5)).toEqual(['envdep', 'X', word]);
   });
 
   it('writes homebind no when the app runs as another identity', () => {
-    const words = fastPlanWords({ ...plan, homeBind: false }, { stamped: [] });
+    const words = fastPlanWords({ ...plan, homeBind: false }, { stamped: [], callers: 0 });
     const at = words.indexOf('homebind');
     expect(words.slice(at, at + 2)).toEqual(['homebind', 'no']);
     expect(words.filter((w) => w === 'homebind')).toHaveLength(1);
@@ -149,7 +159,7 @@ describe('writeFastPlan', () => {
         binds: [{ kind: 'volume', source: `${home}/d`, target: '/d', extra: 'rw', late: true }],
         envOptions: ['--setenv', `H=${home}`],
       },
-      { stamped: [], envdeps: new Map([['HOME', home]]) },
+      { stamped: [], envdeps: new Map([['HOME', home]]), callers: 1000 },
     );
     const file = writeFastPlan(run, 'tool', 1000, words);
     expect(file).toBe(planFile(run, 'tool', 1000));
@@ -171,14 +181,14 @@ describe('writeFastPlan', () => {
     const run = join(work, 'modes');
     mkdirSync(join(run, 'plans'), { recursive: true });
     chmodSync(join(run, 'plans'), 0o1777);
-    const file = writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [] }));
+    const file = writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [], callers: 0 }));
     expect(statSync(file).mode & 0o7777).toBe(0o644);
     expect(statSync(join(run, 'plans')).mode & 0o7777).toBe(0o755);
   });
 
   it('leaves a plan that already says the same (same inode), replaces one that differs', () => {
     const run = join(work, 'same');
-    const words = fastPlanWords(plan, { stamped: [] });
+    const words = fastPlanWords(plan, { stamped: [], callers: 0 });
     const file = writeFastPlan(run, 'tool', 0, words);
     const first = statSync(file).ino;
     expect(writeFastPlan(run, 'tool', 0, words)).toBe(file);
@@ -186,7 +196,7 @@ describe('writeFastPlan', () => {
 
     const other = fastPlanWords(
       { ...plan, command: { ...plan.command, program: '/bin/other' } },
-      { stamped: [] },
+      { stamped: [], callers: 0 },
     );
     expect(other).not.toEqual(words);
     writeFastPlan(run, 'tool', 0, other);
@@ -196,7 +206,7 @@ describe('writeFastPlan', () => {
 
   it('writes again a plan with the same words but not as it writes plans (mode, cut short)', () => {
     const run = join(work, 'same-bad');
-    const words = fastPlanWords(plan, { stamped: [] });
+    const words = fastPlanWords(plan, { stamped: [], callers: 0 });
     const file = writeFastPlan(run, 'tool', 0, words);
     chmodSync(file, 0o666);
     writeFastPlan(run, 'tool', 0, words);
@@ -216,6 +226,7 @@ describe('fastPlanWords: host stamps', () => {
     const copied = join(work, 'copied');
     const words = fastPlanWords(plan, {
       stamped: [file],
+      callers: 0,
       host: {
         dirs: new Map([[work, '1:2:3:4']]),
         files: new Map<string, string | undefined>([
@@ -241,6 +252,7 @@ describe('listPlans', () => {
     const words = (value: string) =>
       fastPlanWords(plan, {
         stamped: [],
+        callers: 0,
         host: { dirs: new Map([[dir, value]]), files: new Map() },
       });
     writeFastPlan(run, 'tool', 0, words(dirIdentity(dir)));
@@ -253,8 +265,8 @@ describe('listPlans', () => {
     const run = join(work, 'run');
     const input = join(work, 'flake.yaml');
     writeFileSync(input, 'a');
-    writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [input] }));
-    writeFastPlan(run, 'tool', 1000, fastPlanWords(plan, { stamped: [input] }));
+    writeFastPlan(run, 'tool', 0, fastPlanWords(plan, { stamped: [input], callers: 'all' }));
+    writeFastPlan(run, 'tool', 1000, fastPlanWords(plan, { stamped: [input], callers: 'all' }));
     expect(listPlans(run).map((p) => [p.app, p.uid, p.stale])).toEqual([
       ['tool', 0, undefined],
       ['tool', 1000, undefined],
@@ -273,6 +285,7 @@ describe('listPlans', () => {
     writeFileSync(input, 'a');
     const words = fastPlanWords(plan, {
       stamped: [input],
+      callers: 0,
       envdeps: new Map([
         ['HOME', '/home/u'],
         ['NOPE', undefined],
@@ -292,6 +305,7 @@ describe('listPlans', () => {
       stamped: [],
       mounts: [join(work, 'gone')],
       envdeps: new Map([['HOME', '/h']]),
+      callers: 0,
     });
     // Written as '-' (missing); a directory there now is another mount.
     mkdirSync(join(work, 'gone'));
@@ -303,7 +317,7 @@ describe('listPlans', () => {
     const run = join(work, 'invalid');
     const input = join(work, 'invalid.yaml');
     writeFileSync(input, 'a');
-    const good = joinNul(fastPlanWords(plan, { stamped: [input] }));
+    const good = joinNul(fastPlanWords(plan, { stamped: [input], callers: 'all' }));
     const staleOf = (bytes: Buffer) => {
       writeFastPlan(run, 'tool', 0, ['x']);
       writeFileSync(planFile(run, 'tool', 0), bytes);
@@ -327,8 +341,16 @@ describe('listPlans', () => {
     expect(staleOf(joinNul(['pilot-plan', '2', 'opt', '--mnt']))).toBe(
       because('plan has no program'),
     );
-    expect(readPlanRecords(joinNul(['pilot-plan', '2', 'program', '/x', 'fixed', '']))).toEqual({
+    expect(staleOf(joinNul(['pilot-plan', '2', 'program', '/x']))).toBe(
+      because('plan has no callers'),
+    );
+    expect(staleOf(joinNul(['pilot-plan', '2', 'callers', 'me', 'program', '/x']))).toBe(
+      because('unknown callers: me'),
+    );
+    const words = ['pilot-plan', '2', 'callers', '7', 'program', '/x', 'fixed', ''];
+    expect(readPlanRecords(joinNul(words))).toEqual({
       records: [
+        ['callers', '7'],
         ['program', '/x'],
         ['fixed', ''],
       ],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Flake } from '../../src/core/flake-file.js';
 import type { ImageConfig, ImageRecord } from '../../src/core/image-record.js';
 import {
+  callerHelperOptions,
   envOptions,
   helperArgv,
   isolationOptions,
@@ -238,15 +239,16 @@ describe('planLaunch', () => {
 
   it('turns a plan into the helper command line', () => {
     const argv = helperArgv(planLaunch(input({ userns: true })));
-    expect(argv.slice(0, 6)).toEqual([
+    // The caller's words first (docs/plan.md): the stub adds them to any caller's plan.
+    expect(argv.slice(0, 7)).toEqual([
       '--mnt',
       '/run/pilot/mnt',
+      '--userns',
       '--lowerdir-base',
       '/var/lib/pilot',
       '--lowerdir',
       expect.stringMatching(/^host\/abc:l\//),
     ]);
-    expect(argv).toContain('--userns');
     expect(argv.slice(-4)).toEqual(['--', '/usr/bin/app', 'a b', '']);
   });
 });
@@ -423,11 +425,11 @@ describe('planLaunch: podman options and identity', () => {
     expect(helperArgv(plan)).toEqual([
       '--mnt',
       '/run/pilot/mnt',
+      '--userns',
       '--lowerdir-base',
       '/var/lib/pilot',
       '--lowerdir',
       plan.lowerdirs.join(':'),
-      '--userns',
       '--read-only',
       '--net-none',
       '--ignore-missing-volumes',
@@ -446,6 +448,7 @@ describe('planLaunch: podman options and identity', () => {
       ...['--try-bind', '/etc/resolv.conf', '/etc/resolv.conf'],
       ...['--try-bind', '/etc/hosts', '/etc/hosts'],
       ...['--try-bind', '/etc/localtime', '/etc/localtime'],
+      // the caller's: its account files and runtime dir
       ...['--bind-ro', '/run/pilot/session/ab.passwd', '/etc/passwd'],
       ...['--try-rbind', '/run/user/1000', '/run/user/1000'],
       // per call: HOME and the cwd
@@ -494,12 +497,13 @@ describe('planLaunch: podman options and identity', () => {
   it('binds /run/user/UID of the caller, or of the identity the app runs as', () => {
     const of = (plan: ReturnType<typeof planLaunch>) =>
       plan.binds.filter((b) => b.target.startsWith('/run/user/'));
+    // The caller's own is the stub's to add (perCaller); another identity's is the plan's.
     expect(of(planLaunch(input({ caller: user('/srv') })))).toEqual([
-      { kind: 'try-rbind', source: '/run/user/1000', target: '/run/user/1000' },
+      { kind: 'try-rbind', source: '/run/user/1000', target: '/run/user/1000', perCaller: true },
     ]);
     const identity: PlanIdentity = { uid: 990, gid: 990, groups: [990], env: {} };
     expect(of(planLaunch(input({ overrides: { env: [], volumes: [], identity } })))).toEqual([
-      { kind: 'try-rbind', source: '/run/user/990', target: '/run/user/990' },
+      { kind: 'try-rbind', source: '/run/user/990', target: '/run/user/990', perCaller: false },
     ]);
   });
 
@@ -583,12 +587,24 @@ describe('planLaunch: podman options and identity', () => {
     const session = plan.binds.filter(
       (b) => b.target === '/etc/passwd' || b.target === '/etc/group',
     );
+    // The caller's account files: not in the plan's static words (the stub makes them).
     expect(session).toEqual([
-      { kind: 'bind-ro', source: '/run/pilot/session/1.passwd', target: '/etc/passwd' },
-      { kind: 'bind-ro', source: '/run/pilot/session/2.group', target: '/etc/group' },
+      {
+        kind: 'bind-ro',
+        source: '/run/pilot/session/1.passwd',
+        target: '/etc/passwd',
+        perCaller: true,
+      },
+      {
+        kind: 'bind-ro',
+        source: '/run/pilot/session/2.group',
+        target: '/etc/group',
+        perCaller: true,
+      },
     ]);
-    expect(staticHelperOptions(plan).head.join(' ')).toContain(
-      '--bind-ro /run/pilot/session/1.passwd /etc/passwd --bind-ro /run/pilot/session/2.group /etc/group',
+    expect(staticHelperOptions(plan).head.join(' ')).not.toContain('/etc/passwd');
+    expect(callerHelperOptions(plan).binds.join(' ')).toBe(
+      '--bind-ro /run/pilot/session/1.passwd /etc/passwd --bind-ro /run/pilot/session/2.group /etc/group --try-rbind /run/user/0 /run/user/0',
     );
   });
 
