@@ -205,9 +205,10 @@ describe.skipIf(skip !== '')('fast path', () => {
       const stale = (what: string) => new RegExp(`plan is stale: ${dir}(/${what})?\n`);
       quiet(); // the directory is not racy when the plan is made
       expect(call(stamps, []).stdout).toBe('linked 1\ncopied 1\n');
-      const words = readFileSync(join(root.dir, 'run/pilot/plans/stamps.u0.plan'), 'latin1').split(
-        '\0',
-      );
+      const words = readFileSync(
+        join(root.dir, 'var/lib/pilot/plans/stamps.u0.plan'),
+        'latin1',
+      ).split('\0');
       const recordsOf = (path: string) =>
         words.flatMap((w, k) => (words[k + 1] === path ? [w] : []));
       expect(recordsOf(dir)).toEqual(['dirstamp']);
