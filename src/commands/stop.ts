@@ -1,10 +1,11 @@
 /**
  * `pilot stop APP[@NAME] | --all`: ends kept instances (their calls, mount and
- * state) and drops cached plans, so that the next call starts from scratch.
+ * state) and drops cached plans (the store's and the run dir's), so that the next call
+ * starts from scratch.
  */
 import { PilotError } from '../core/errors.js';
 import type { PilotPaths } from '../core/paths.js';
-import { dropPlans, listPlans } from '../runtime/fast-plan.js';
+import { dropAppPlans, listAllPlans } from '../runtime/fast-plan.js';
 import { instanceId, listInstances, stopInstance } from '../runtime/instances.js';
 
 export async function stopTargets(
@@ -14,7 +15,7 @@ export async function stopTargets(
 ): Promise<string[]> {
   if (Boolean(target) === all) throw new PilotError('PILOT_USAGE', 'give APP[@NAME] or --all');
   const instances = listInstances(paths);
-  const plans = listPlans(paths.run);
+  const plans = listAllPlans(paths);
   const stopped: string[] = [];
   if (all) {
     for (const instance of instances) {
@@ -22,7 +23,7 @@ export async function stopTargets(
       stopped.push(instance.id);
     }
     for (const app of new Set(plans.map((p) => p.app))) {
-      dropPlans(paths.run, app);
+      dropAppPlans(paths, app);
       stopped.push(`${app} (cached plan)`);
     }
     return stopped;
@@ -42,7 +43,7 @@ export async function stopTargets(
     stopped.push(id);
   }
   if (hasPlan) {
-    dropPlans(paths.run, app);
+    dropAppPlans(paths, app);
     stopped.push(`${app} (cached plan)`);
   }
   return stopped;
