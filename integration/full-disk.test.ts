@@ -236,6 +236,11 @@ exit 125
     });
 
     it('first launch: the host layer copy fails with exit 125, then the app runs', () => {
+      // register prepared the app (host layer and plan); drop both, as a host change or gc
+      // would, so that the launch builds them on the full disk.
+      for (const dir of ['var/lib/pilot/host', 'var/lib/pilot/plans', 'run/pilot/plans']) {
+        rmSync(join(disk.root.dir, dir), { recursive: true, force: true });
+      }
       const r = walkLevels([0, 512 * 1024], () => disk.root.run(jq, ['-n', '1+1']), 125);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe('2\n');
