@@ -62,6 +62,11 @@ const scenarios: Scenario[] = [
     setup: (root) => {
       okIn(root, ['load', E('busybox-base'), E('jq-delta'), '--quiet']);
       okIn(root, ['register', ...jqFlake, '--app', '/usr/bin/jq-app']);
+      // register prepared the first call; drop it (as a host change or gc would) so that
+      // the launch builds the host layer and the plan, at whose commit points it is killed.
+      for (const dir of ['var/lib/pilot/host', 'var/lib/pilot/plans', 'run/pilot/plans']) {
+        rmSync(join(root, dir), { recursive: true, force: true });
+      }
     },
     command: ['/usr/bin/jq-app', '-c', '.a'],
     app: true,
