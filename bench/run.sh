@@ -5,8 +5,8 @@
 # started every way pilot, the host and podman start it: native (root and nobody),
 # node -e 0, pilot's warm call through the exec stub (root, nobody, restricted, with 10 /
 # 1,000 / 5,000 host files, with a host package), the Node launcher (PILOT_FASTPATH=off,
-# and an `@x` argument, which the stub hands to it), the first call after `pilot register`
-# (root, nobody, busybox and Debian base, jq-app's host layer) and after a host package
+# and an `@@x` argument, which the stub hands to it), the first call after `pilot register`
+# and a reboot (root, nobody, busybox and Debian base, jq-app's host layer) and after a host package
 # upgrade through dpkg, podman run --rm and flake-pilot's podman flow
 # (bench/flake-pilot-flow.sh); and the load of the Debian base: pilot load, podman load
 # and the physical limit (bench/physical-load.sh).
@@ -16,12 +16,15 @@
 # each run: --runs BENCH_COLD_RUNS; load: one run, in the first BENCH_LOAD_ROUNDS rounds),
 # and a target compares two rows' medians of the same round (bench/targets.ts).
 # Then it compares store sizes (BENCH_APPS apps on the Debian base in pilot's store and in
-# podman's storage) and pulls (bench/registry-pull.sh). bench/report.ts writes
-# bench/results.md and bench/results.svg; raw hyperfine JSON goes to bench/out/ (ignored).
+# podman's storage, bench/store-size.sh), pulls (bench/registry-pull.sh) and the warm call
+# against native in paired runs with the floor of isolation and system call counts
+# (bench/warm-call.sh). bench/report.ts writes bench/results.md and bench/results.svg; raw
+# hyperfine JSON goes to bench/out/ (ignored).
 #
 # Environment: BENCH_ROUNDS (default 6), BENCH_RUNS (5), BENCH_COLD_RUNS (2),
-# BENCH_LOAD_ROUNDS (4), BENCH_APPS (5), BENCH_BUDGET (seconds after which no further
-# round starts, default 200; at least 3 rounds run), BENCH_UPGRADE_HOOK (what pilot's
+# BENCH_LOAD_ROUNDS (4), BENCH_APPS (5), BENCH_PAIRS (200: warm-call.sh's pairs per line),
+# BENCH_BUDGET (seconds after which no further round starts, default 200; at least 3
+# rounds run), BENCH_UPGRADE_HOOK (what pilot's
 # package-manager hook runs after dpkg; default: `pilot replan --all` when pilot has that
 # command, else none), BENCH_EXAMPLES (image dir, default build/examples; built with
 # examples/build.sh when an image is missing).
@@ -179,7 +182,8 @@ dpkg --root="$HR" -i "$WORK/debs/bench-hostlib_1.deb" >/dev/null
 UPGRADE_HOOK=${BENCH_UPGRADE_HOOK-}
 # (commander prints the general help, exit 0, for `--help` of a command it does not know)
 if [ -z "${BENCH_UPGRADE_HOOK+set}" ] && pilot replan --help 2>/dev/null | grep -q '^Usage: pilot replan'; then
-  UPGRADE_HOOK="node $PILOT_CLI replan --all"
+  # as the machine's hook would, it sees the host the apps see: here the bench's host root
+  UPGRADE_HOOK="${HOST_ENV[*]} node $PILOT_CLI replan --all"
 fi
 export BENCH_UPGRADE_HOOK=$UPGRADE_HOOK
 say "package hook after dpkg: ${UPGRADE_HOOK:-none (pilot has no replan command)}"
@@ -284,6 +288,16 @@ for who in root nobody; do
     case $trace in *"fast path taken"*) say "ok  fast path taken by $app as $who" ;; *) die "$app as $who did not take the fast path: $trace" ;; esac
   done
 done
+# ... and so must the first call after register and a reboot, and after a package upgrade
+for pre in "" "${NOBODY[*]}"; do
+  $FIRST hello pilot/hello-delta pilot/busybox-base /usr/bin/hello
+  # shellcheck disable=SC2086
+  trace=$(PILOT_FASTPATH_TRACE=1 $pre "$APPS/hello" 2>&1 >/dev/null) || die "first call of hello failed: $trace"
+  case $trace in *"fast path taken"*) say "ok  fast path taken by the first call after register${pre:+ as nobody}" ;; *) die "the first call after register ${pre:+as nobody }did not take the fast path: $trace" ;; esac
+done
+bash "$HERE/package-upgrade-prepare.sh" "$HR" "$WORK/debs" bench-hostlib
+trace=$(PILOT_FASTPATH_TRACE=1 "${HOST_ENV[@]}" "$APPS/pkg-app" 2>&1 >/dev/null) || die "pkg-app failed after the upgrade: $trace"
+case $trace in *"fast path taken"*) say "ok  fast path taken by pkg-app after a package upgrade" ;; *) die "pkg-app did not take the fast path after a package upgrade: $trace" ;; esac
 for app in files-10 files-5000 pkg-app; do
   "${HOST_ENV[@]}" "$APPS/$app" >/dev/null
   trace=$(PILOT_FASTPATH_TRACE=1 "${HOST_ENV[@]}" "$APPS/$app" 2>&1 >/dev/null) || die "$app failed: $trace"
@@ -329,85 +343,21 @@ LOAD_END=$(load_avg)
 
 # ---------------------------------------------------------------- store size
 log "store size: $NAPPS apps on the Debian python base"
-SR=$WORK/store
-mkdir -m 755 "$SR"
-PILOT_ROOTS+=("$SR")
-mkdir -p "$WORK/deltas"
-# the base layer as an uncompressed tar, and its gzip'd blob as oci.sh's cache entry
-mkdir -p "$WORK/debbase" "$WORK/blobcache"
-tar -C "$WORK/debbase" -xf "$EX/debian-python-base.tar"
-manifest=$(jq -r '.manifests[0].digest' "$WORK/debbase/index.json")
-blob=$(jq -r '.layers[0].digest' "$WORK/debbase/blobs/sha256/${manifest#sha256:}")
-config=$(jq -r '.config.digest' "$WORK/debbase/blobs/sha256/${manifest#sha256:}")
-diffid=$(jq -r '.rootfs.diff_ids[0]' "$WORK/debbase/blobs/sha256/${config#sha256:}")
-gzip -dc "$WORK/debbase/blobs/sha256/${blob#sha256:}" >"$WORK/debbase/layer.tar"
-ln "$WORK/debbase/blobs/sha256/${blob#sha256:}" "$WORK/blobcache/${diffid#sha256:}.tar.gz"
-export OCI_BLOB_CACHE=$WORK/blobcache
-
-PMS_DIR=$WORK/podman-full   # podman: one image per app (base + delta)
-PMD_DIR=$WORK/podman-delta  # podman: base + delta images, as flake-pilot keeps them
-PODMAN_ROOTS+=("$PMS_DIR" "$PMD_DIR")
-PMS=(podman --root "$PMS_DIR/root" --runroot "$PMS_DIR/run" --tmpdir "$PMS_DIR/tmp" --runtime runc)
-PMD=(podman --root "$PMD_DIR/root" --runroot "$PMD_DIR/run" --tmpdir "$PMD_DIR/tmp" --runtime runc)
-
-PILOT_ROOT=$SR pilot load "$EX/debian-python-base.tar" >/dev/null
-"${PMD[@]}" load -q -i "$EX/debian-python-base.tar" >/dev/null
-DELTA_SUM=0
-for ((i = 1; i <= NAPPS; i++)); do
-  d=$WORK/deltas/app$i
-  mkdir -p "$d/usr/bin" "$d/usr/share/app$i"
-  printf '#!/bin/sh\necho "app%s on $(. /etc/os-release; echo "$PRETTY_NAME")"\n' "$i" >"$d/usr/bin/app$i"
-  chmod 755 "$d/usr/bin/app$i"
-  head -c $((256 * 1024)) /dev/urandom >"$d/usr/share/app$i/data" # the app's own files
-  DELTA_SUM=$((DELTA_SUM + $(du_b "$d")))
-  cfg=$(jq -cn --arg p "$PATH_ENV" --arg c "/usr/bin/app$i" '{Env: [$p], Cmd: [$c]}')
-  oci_archive "$WORK/deltas/app$i-delta.tar" "localhost/pilot-bench/app$i-delta:latest" "$cfg" "$d" >/dev/null
-  oci_archive "$WORK/deltas/app$i-full.tar" "localhost/pilot-bench/app$i-full:latest" "$cfg" "$WORK/debbase/layer.tar" "$d" >/dev/null
-  PILOT_ROOT=$SR pilot load "$WORK/deltas/app$i-delta.tar" >/dev/null
-  PILOT_ROOT=$SR pilot register --container "pilot-bench/app$i-delta" --base pilot/debian-python-base --app "/usr/bin/app$i" >/dev/null
-  out=$(PILOT_ROOT=$SR "$SR/usr/bin/app$i")
-  [ "$out" = "app$i on Debian GNU/Linux 12 (bookworm)" ] || die "app$i printed '$out'"
-  "${PMS[@]}" load -q -i "$WORK/deltas/app$i-full.tar" >/dev/null
-  "${PMD[@]}" load -q -i "$WORK/deltas/app$i-delta.tar" >/dev/null
-  rm -f "$WORK/deltas/app$i-full.tar"
-  if [ "$i" = 1 ]; then
-    PILOT_1=$(du_b "$SR/var/lib/pilot")
-    PMS_1=$(du_b "$PMS_DIR/root")
-    PMD_1=$(du_b "$PMD_DIR/root")
-  fi
-done
-out=$("${PMS[@]}" run --rm "${RUN_OPTS[@]}" localhost/pilot-bench/app1-full)
-[ "$out" = "app1 on Debian GNU/Linux 12 (bookworm)" ] || die "podman run app1-full printed '$out'"
-PILOT_N=$(du_b "$SR/var/lib/pilot")
-PMS_N=$(du_b "$PMS_DIR/root")
-PMD_N=$(du_b "$PMD_DIR/root")
-BASE_B=$DEB_B
-DELTA_ONE=$((DELTA_SUM / NAPPS))
-say "base layer $BASE_B B, $NAPPS deltas $DELTA_SUM B; pilot store $PILOT_N B; podman $PMS_N B (full images), $PMD_N B (base + deltas)"
+# shellcheck source=store-size.sh
+. "$HERE/store-size.sh"
 
 # ---------------------------------------------------------------- registry pull
 log "pull of an app whose base is present: pilot pull, podman pull, skopeo copy (bench/registry-pull.sh)"
 PULL_MD=$WORK/pull.md
 BENCH_EXAMPLES=$EX "$HERE/registry-pull.sh" --markdown "$PULL_MD" | sed 's/^/    /'
 
+# ---------------------------------------------------------------- warm call, paired
+log "warm call against native in paired runs, the floor of isolation, system calls (bench/warm-call.sh)"
+WARM_MD=$WORK/warm.md
+BENCH_EXAMPLES=$EX "$HERE/warm-call.sh" --runs "${BENCH_PAIRS:-200}" --markdown "$WARM_MD" | sed 's/^/    /'
+
 # ---------------------------------------------------------------- report
 T_TOTAL=$((SECONDS - T_START))
-EXPECT=$((BASE_B + DELTA_SUM))
-SLACK=$((EXPECT / 20 + 1048576)) # 5 % + 1 MiB of metadata
-per_app() { mib $((($2 - $1) / (NAPPS > 1 ? NAPPS - 1 : 1))); }
-STORE_MD=$WORK/store.md
-{
-  echo "## Store size: $NAPPS apps on the Debian python base"
-  echo
-  echo "Each app is a delta with a script and 256 KiB of its own data on \`debian-python-base\`."
-  echo
-  echo "| store | after 1 app | after $NAPPS apps | per extra app |"
-  echo "| --- | ---: | ---: | ---: |"
-  echo "| reference: base layer + deltas (du -sb of the layer dirs) | $(mib $((BASE_B + DELTA_ONE))) | $(mib "$EXPECT") | $(mib "$DELTA_ONE") |"
-  echo "| pilot store (\`du -sb \$PILOT_ROOT/var/lib/pilot\`, apps registered and run once) | $(mib "$PILOT_1") | $(mib "$PILOT_N") | $(per_app "$PILOT_1" "$PILOT_N") |"
-  echo "| podman storage, one image per app (base + delta), \`podman load\` | $(mib "$PMS_1") | $(mib "$PMS_N") | $(per_app "$PMS_1" "$PMS_N") |"
-  echo "| podman storage, base + delta images (what flake-pilot keeps) | $(mib "$PMD_1") | $(mib "$PMD_N") | $(per_app "$PMD_1" "$PMD_N") |"
-} >"$STORE_MD"
 
 HOW_MD=$WORK/how.md
 {
@@ -415,8 +365,8 @@ HOW_MD=$WORK/how.md
   echo
   echo "- **native**: examples/apps/hello copied to the host and run directly (host /bin/sh is dash; in the images it is busybox or dash). The nobody rows run through \`setpriv --reuid 65534 --regid 65534 --clear-groups\`, the native one too, so that a target compares like with like."
   echo "- **pilot warm**: the app link \`\$PILOT_ROOT/usr/bin/hello\` -> dist/pilot-exec: the stub checks the cached plan's stamps and runs it (private mount namespace, tmpfs upper, one overlay mount, binds, chroot, execve) without Node; the smoke test checks with PILOT_FASTPATH_TRACE that these rows take the fast path. The host-file and host-package rows run with \`PILOT_HOST_ROOT\` set to the bench's own host root (a dpkg database and the files, never the machine's /)."
-  echo "- **Node launcher**: \`env PILOT_FASTPATH=off\` makes the stub step aside; an \`@x\` argument does the same without the variable (the stub leaves every \`@…\` argument to the Node launcher, docs/plan.md)."
-  echo "- **pilot first**: hyperfine's --prepare (bench/first-launch-prepare.sh) deletes \`\$PILOT_ROOT/var/lib/pilot/host/*\` and the app's plans in the unprivileged caller's run dir, then re-registers the app with \`pilot register --force\` (which drops its plans), so each timed call is the first after register, with whatever register prepared. The busybox and Debian rows run the same delta (hello-delta) on the two bases."
+  echo "- **Node launcher**: \`env PILOT_FASTPATH=off\` makes the stub step aside; an \`@@x\` argument does the same without the variable (the stub leaves the arguments the launcher takes or rewrites, \`@@…\`, \`%%…\` and flake-pilot's %options, to the Node launcher, docs/plan.md), which passes \`@x\` on."
+  echo "- **pilot first**: hyperfine's --prepare (bench/first-launch-prepare.sh) deletes \`\$PILOT_ROOT/var/lib/pilot/host/*\`, the store's run dir and the unprivileged caller's (a reboot), then re-registers the app with \`pilot register --force\`, which drops its plans and prepares it again (host layer, the store's plan for every caller), so each timed call is the first after register and a reboot. The busybox and Debian rows run the same delta (hello-delta) on the two bases."
   echo "- **after package upgrade**: --prepare (bench/package-upgrade-prepare.sh) installs the other version of the host package bench-hostlib with \`dpkg --root HOST_ROOT -i\` (its file and the database change, as in an upgrade), then runs pilot's package hook: ${UPGRADE_HOOK:-none here, as pilot has no replan command yet}."
   echo "- **podman run --rm**: \`podman run --rm --network host\` of localhost/pilot-bench/hello-full, an image built with examples/lib/oci.sh from the busybox-base and hello-delta layers and loaded with \`podman load\` into a fresh storage (--root/--runroot/--tmpdir under the temp dir, runtime runc, overlay driver). The --ulimit options are needed on this machine (runc cannot raise rlimits here)."
   echo "- **flake-pilot flow**: bench/flake-pilot-flow.sh, a script of OSInside/flake-pilot podman-pilot's one-shot launch of a delta flake: podman create from the base with --entrypoint, podman mount, base /removed, podman image mount of the delta, rsync -av of it into the instance, rsync of the /removed host files, podman umount, podman ps, podman container exists, podman start --attach, podman rm --force, plus the cid-file check of the previous call. Upstream runs each step through sudo; sudo is $(command -v sudo >/dev/null 2>&1 && echo "installed here and used" || echo "not installed here, so the script runs them directly (upstream would be slower)")."
@@ -440,13 +390,13 @@ jq -n --arg date "$(date -u '+%Y-%m-%d %H:%M UTC')" --argjson seconds "$T_TOTAL"
   --arg load "start $LOAD_START, end of timing $LOAD_END" --arg tools "$TOOLS" \
   --arg store_fig "pilot store $(mib "$PILOT_N"); base $(mib "$BASE_B") + deltas $(mib "$DELTA_SUM") = $(mib "$EXPECT") (allowed: + 5 % + 1 MiB of metadata)" \
   --argjson store_ok "$( ((PILOT_N <= EXPECT + SLACK)) && echo true || echo false)" --arg napps "$NAPPS" \
-  --rawfile store "$STORE_MD" --rawfile pull "$PULL_MD" --rawfile how "$HOW_MD" '{
+  --rawfile store "$STORE_MD" --rawfile pull "$PULL_MD" --rawfile warm "$WARM_MD" --rawfile how "$HOW_MD" '{
     date: $date, seconds: $seconds, method: $method, rows: $rows, rounds: $rounds, svgName: "results.svg",
     machine: [["CPUs (nproc)", $cpus], ["memory", $mem], ["kernel (uname -r)", $kernel], ["OS", $os],
               ["load average (1/5/15 min)", $load], ["tools", $tools]],
     extraTargets: [{issue: "7", text: "\($napps) apps on one base cost one base + the deltas", rows: "store size (below)",
                     figure: $store_fig, holds: $store_ok}],
-    sections: [$store, $pull, $how]
+    sections: [$warm, $store, $pull, $how]
   }' >"$INPUT"
 node_modules_bin=$REPO/node_modules/.bin
 "$node_modules_bin/esbuild" "$HERE/report.ts" --bundle --platform=node --format=esm --log-level=warning --outfile="$WORK/report.mjs"

@@ -134,10 +134,41 @@ pair "1,000 host files" "$APPS/hf1000" "10 host files" "$APPS/hf10"
 pair "5,000 host files" "$APPS/hf5000" "10 host files" "$APPS/hf10"
 pair "5,000 host files, nobody" "${NOBODY[*]} $APPS/hf5000" "10 host files, nobody" "${NOBODY[*]} $APPS/hf10"
 
+# System calls per call (strace -f -c: every process of the call; the nobody rows include
+# setpriv's own, as their native row does), when strace is installed.
+syscalls=()
+count() { # NAME CMD...
+  local name=$1 out=$WORK/strace.txt
+  shift
+  strace -f -c -o "$out" "$@" >/dev/null 2>&1 || die "strace of $name failed"
+  syscalls+=("$name|$(awk '$NF == "total" { print $4 " | " ($5 == "total" ? 0 : $5) }' "$out")")
+}
+if command -v strace >/dev/null 2>&1; then
+  count "native" "$WORK/native/hello"
+  count "warm, root" "$APPS/hello"
+  count "native, nobody" "${NOBODY[@]}" "$WORK/native/hello"
+  count "warm, nobody" "${NOBODY[@]}" "$APPS/hello"
+  count "warm, 10 host files" "$APPS/hf10"
+  count "warm, 5,000 host files" "$APPS/hf5000"
+  for s in "${syscalls[@]}"; do echo "syscalls ${s%%|*}: ${s#*|}"; done
+fi
+
 if [ -n "$MARKDOWN" ]; then
   {
+    echo "## Warm call against native, paired, and the floor of isolation"
+    echo
+    echo "bench/warm-call.sh: $RUNS pairs per line, A and B run in turn (A B, B A, ...), each figure the median of the per-pair differences with its middle half (IQR), from bench/paired.mjs; apps in a store of their own under /var/tmp (ext4 here), their host files on the same file system (hard-linked into the host layer, 250 to a directory). The floor lines time what isolation alone costs: \`unshare -m\` (a mount namespace, one more exec) and pilot-exec run with hello's own words minus every bind (its private tmpfs, a fresh upper, one overlay, chroot, execve), each from a sh wrapper as its native line is."
+    echo
     echo "| pair | result |"
     echo "| --- | --- |"
-    for r in "${rows[@]}"; do echo "| ${r%%:*} | ${r#*: } |"; done
+    for r in "${rows[@]}"; do echo "| ${r%%: median *} | median ${r#*: median } |"; done
+    if [ "${#syscalls[@]}" -gt 0 ]; then
+      echo
+      echo "System calls per call, \`strace -f -c\` (all processes of the call; the nobody lines include setpriv's own, as their native line does):"
+      echo
+      echo "| call | system calls | failed |"
+      echo "| --- | ---: | ---: |"
+      for s in "${syscalls[@]}"; do echo "| ${s%%|*} | ${s#*|} |"; done
+    fi
   } >"$MARKDOWN"
 fi
