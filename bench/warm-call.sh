@@ -14,7 +14,9 @@
 #   1,000 − 10 host files     (the shape of the curve)
 #   floor rows                unshare -m (one more exec, of a dynamic binary, and a mount
 #                             namespace); the helper with no binds (its tmpfs,
-#                             a fresh upper, one overlay, chroot): what isolation costs
+#                             a fresh upper, one overlay, chroot): what isolation costs;
+#                             the helper with hello's whole command line, binds included,
+#                             without the stub (warm minus this is the stub's own work)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
@@ -112,11 +114,15 @@ helper_words() { # FILE: hello's command line without its binds
   printf '%s\0' "${keep[@]}" --cwd / -- /usr/bin/hello >"$1"
 }
 helper_words "$WORK/floor.words"
+# hello's whole command line, binds included, as the stub execs the helper with it
+PILOT_FASTPATH=dry-run "$APPS/hello" >"$WORK/helper.words"
 wrap() { printf '#!/bin/sh\nexec %s\n' "$2" >"$WORK/$1.sh"; chmod 755 "$WORK/$1.sh"; }
 wrap floor "$WORK/dist/pilot-exec --argv-fd 3 3<$WORK/floor.words"
+wrap helper "$WORK/dist/pilot-exec --argv-fd 3 3<$WORK/helper.words"
 wrap native-sh "$WORK/native/hello"
 wrap unshare "unshare -m $WORK/native/hello"
 [ "$("$WORK/floor.sh")" = "hello from pilot" ] || die "the floor command does not run hello"
+[ "$("$WORK/helper.sh")" = "hello from pilot" ] || die "the helper's command line does not run hello"
 
 rows=()
 pair() { # NAME_A CMD_A NAME_B CMD_B
@@ -129,6 +135,7 @@ echo "load $(cut -d' ' -f1-3 /proc/loadavg), $RUNS pairs each"
 pair "warm" "$APPS/hello" "native" "$WORK/native/hello"
 pair "floor: mount namespace alone" "$WORK/unshare.sh" "native" "$WORK/native-sh.sh"
 pair "floor: tmpfs, fresh upper, one overlay, no binds" "$WORK/floor.sh" "native" "$WORK/native-sh.sh"
+pair "floor: the helper with hello's binds, no stub" "$WORK/helper.sh" "native" "$WORK/native-sh.sh"
 pair "warm, nobody" "${NOBODY[*]} $APPS/hello" "native, nobody" "${NOBODY[*]} $WORK/native/hello"
 pair "1,000 host files" "$APPS/hf1000" "10 host files" "$APPS/hf10"
 pair "5,000 host files" "$APPS/hf5000" "10 host files" "$APPS/hf10"
@@ -157,7 +164,7 @@ if [ -n "$MARKDOWN" ]; then
   {
     echo "## Warm call against native, paired, and the floor of isolation"
     echo
-    echo "bench/warm-call.sh: $RUNS pairs per line, A and B run in turn (A B, B A, ...), each figure the median of the per-pair differences with its middle half (IQR), from bench/paired.mjs; apps in a store of their own under /var/tmp (ext4 here), their host files on the same file system (hard-linked into the host layer, 250 to a directory). The floor lines time what isolation alone costs: \`unshare -m\` (a mount namespace, one more exec) and pilot-exec run with hello's own words minus every bind (its private tmpfs, a fresh upper, one overlay, chroot, execve), each from a sh wrapper as its native line is."
+    echo "bench/warm-call.sh: $RUNS pairs per line, A and B run in turn (A B, B A, ...), each figure the median of the per-pair differences with its middle half (IQR), from bench/paired.mjs; apps in a store of their own under /var/tmp (ext4 here), their host files on the same file system (hard-linked into the host layer, 250 to a directory). The floor lines time what isolation alone costs: \`unshare -m\` (a mount namespace, one more exec), pilot-exec run with hello's own words minus every bind (its private tmpfs, a fresh upper, one overlay, chroot, execve), and pilot-exec run with hello's whole command line (the binds too) but without the stub (the warm line minus this one is the stub's own work: reading the plan, checking its stamps), each from a sh wrapper as its native line is."
     echo
     echo "| pair | result |"
     echo "| --- | --- |"
