@@ -25,34 +25,24 @@ static bool is_under(const char *path, const char *prefix)
 	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-static bool stamp_matches(const char *path, const char *want)
+/* stamp: dev:ino:size:mtime_ns of lstat(PATH) (src/core/file-identity.ts);
+ * dirstamp: dev:ino:mtime_ns:ctime_ns of stat(PATH), symlinks followed (a directory
+ * reached through a host symlink is the one compared). Either is "-" for a missing path.
+ * An entry added, removed or renamed changes a directory's mtime and ctime; a file
+ * hard-linked into the host layer needs no stamp of its own (src/runtime/host-stamps.ts). */
+static bool stamp_matches(const char *path, const char *want, bool dir)
 {
 	struct stat st;
 	char have[128];
-	if (lstat(path, &st) < 0)
-		snprintf(have, sizeof have, "-");
-	else
-		snprintf(have, sizeof have, "%llu:%llu:%lld:%lld", (unsigned long long)st.st_dev,
-			 (unsigned long long)st.st_ino, (long long)st.st_size,
-			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
-	return strcmp(have, want) == 0;
-}
-
-/* dirstamp: dev:ino:mtime_ns:ctime_ns of stat(PATH), symlinks followed (a directory
- * reached through a host symlink is the one compared), or "-". An entry added, removed or
- * renamed changes mtime and ctime; a file hard-linked into the host layer needs no stamp
- * of its own (src/runtime/host-stamps.ts). */
-static bool dirstamp_matches(const char *path, const char *want)
-{
-	struct stat st;
-	char have[128];
-	if (stat(path, &st) < 0)
+	if ((dir ? stat(path, &st) : lstat(path, &st)) < 0)
 		snprintf(have, sizeof have, "-");
 	else
 		snprintf(have, sizeof have, "%llu:%llu:%lld:%lld", (unsigned long long)st.st_dev,
 			 (unsigned long long)st.st_ino,
-			 (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
-			 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+			 dir ? (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec
+			     : (long long)st.st_size,
+			 dir ? (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec
+			     : (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
 	return strcmp(have, want) == 0;
 }
 
@@ -123,11 +113,11 @@ bool read_plan(const struct words *w, struct plan *p, struct decline *why)
 		static char detail[PATH_MAX];
 		switch (r) {
 		case STAMP:
-			if (!stamp_matches(a, b))
+			if (!stamp_matches(a, b, false))
 				return decline(why, "plan is stale", a);
 			break;
 		case DIRSTAMP:
-			if (!dirstamp_matches(a, b))
+			if (!stamp_matches(a, b, true))
 				return decline(why, "plan is stale", a);
 			break;
 		case MOUNTDEV:
