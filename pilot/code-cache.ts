@@ -88,8 +88,16 @@ export function readCache(dir: string, name: string, euid: number): Buffer | und
 }
 
 /**
+ * At most this many caches stay in the dir: installs that are gone (a build tree, a test's
+ * or a benchmark's temporary copy) leave caches nobody reads again; the least recently
+ * written go first.
+ */
+export const KEEP_CACHES = 6;
+
+/**
  * Writes `dir/name` (0600, temp file + rename: a reader sees all of it or nothing) and
- * removes the other caches of the same install (`prefix`): an older script or Node.
+ * removes the other caches of the same install (`prefix`: an older script or Node), then
+ * the oldest caches of other installs beyond KEEP_CACHES.
  */
 export function writeCache(
   dir: string,
@@ -103,10 +111,15 @@ export function writeCache(
     if (lstatSync(dir).uid !== euid) return;
     writeFileSync(temp, produce(), { mode: 0o600, flag: 'wx' });
     renameSync(temp, join(dir, name));
+    const others: { entry: string; mtime: number }[] = [];
     for (const entry of readdirSync(dir)) {
-      if (entry !== name && entry.startsWith(prefix) && entry.endsWith('.v8'))
-        rmSync(join(dir, entry), { force: true });
+      if (entry === name || !entry.startsWith('launch-') || !entry.endsWith('.v8')) continue;
+      if (entry.startsWith(prefix)) rmSync(join(dir, entry), { force: true });
+      else others.push({ entry, mtime: lstatSync(join(dir, entry)).mtimeMs });
     }
+    others.sort((a, b) => b.mtime - a.mtime);
+    for (const { entry } of others.slice(KEEP_CACHES - 1))
+      rmSync(join(dir, entry), { force: true });
   } catch {
     rmSync(temp, { force: true });
   }

@@ -11,7 +11,8 @@
  * Node's version, so an upgraded launcher never meets code compiled from the old one;
  * V8 checks its own version, flags and the source's length again and ignores a cache that
  * does not fit (`cachedDataRejected`). A call that had no usable cache writes one when it
- * ends (temp file + rename) and removes the older ones of the same install (script path). `PILOT_CODE_CACHE=off` runs
+ * ends (temp file + rename) and removes the older ones of the same install (script path)
+ * and the oldest of other installs beyond a few. `PILOT_CODE_CACHE=off` runs
  * without it. Any failure of the cache costs only its gain: the script still runs.
  *
  * Only node built-ins here: this file loads before anything else of pilot's.

@@ -16,12 +16,20 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheDir, cacheName, cachePrefix, readCache, writeCache } from '../../pilot/code-cache.js';
+import {
+  cacheDir,
+  cacheName,
+  cachePrefix,
+  KEEP_CACHES,
+  readCache,
+  writeCache,
+} from '../../pilot/code-cache.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pilot-code-cache-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -100,6 +108,22 @@ describe('readCache and writeCache', () => {
     ]);
     expect(statSync(join(dir, 'launch-aaaaaaaa-new.v8')).mode & 0o777).toBe(0o600);
     expect(readCache(dir, 'launch-aaaaaaaa-new.v8', euid)?.toString()).toBe('data');
+  });
+
+  it('keeps at most KEEP_CACHES caches, dropping those of other installs written longest ago', () => {
+    const dir = join(work, 'many');
+    mkdirSync(dir, { mode: 0o700 });
+    const old = Array.from({ length: KEEP_CACHES + 2 }, (_, i) => `launch-0000000${i}-x.v8`);
+    old.forEach((entry, i) => {
+      writeFileSync(join(dir, entry), 'x', { mode: 0o600 });
+      utimesSync(join(dir, entry), 1_000_000 + i, 1_000_000 + i);
+    });
+    writeFileSync(join(dir, 'not-a-cache'), 'kept', { mode: 0o600 });
+    writeCache(dir, 'launch-ffffffff-new.v8', 'launch-ffffffff-', euid, () => Buffer.from('d'));
+    const newest = old.slice(-(KEEP_CACHES - 1));
+    expect(readdirSync(dir).sort()).toEqual(
+      ['launch-ffffffff-new.v8', ...newest, 'not-a-cache'].sort(),
+    );
   });
 
   it('reads no cache that is missing, a symlink, writable by others, or not the caller’s', () => {
