@@ -225,13 +225,20 @@ const scenarios: Scenario[] = [
     command: ['rmi', appImage.configDigest],
   },
   {
-    name: 'gc',
+    name: 'gc of an image and a host layer nothing uses',
     setup: (root) => {
       ok(root, ['load', otherArchive]);
       ok(root, ['load', appArchive]);
       ok(root, ['rmi', 'app:1']);
+      ok(root, ['load', toolArchive]);
+      ok(root, registerTool);
+      // Its plans gone (as stop or a stale plan's removal leaves it): the layer goes too.
+      rmSync(join(root, 'var/lib/pilot/plans'), { recursive: true, force: true });
     },
     command: ['gc'],
+    // The layer leaves its name in one step: a kill half way through deleting it must
+    // not leave a partial tree under the name the next launch of that key takes.
+    passes: [/ rename \S*-ROOT\/var\/lib\/pilot\/host\/[a-f0-9]{64} to trash$/],
   },
 ];
 
@@ -326,4 +333,53 @@ describe('commands killed at each commit point', () => {
       }
     }, 240_000);
   }
+});
+
+/**
+ * A kill between two unlinks of a host layer's deletion (gc's, or the prune after prepare
+ * built a new layer), where no fault point can stand: strace kills gc at the unlink of one
+ * of the layer's files. The next plan of that key must get a whole layer, never the part
+ * left under the key's name (the launcher takes a `host/<key>` that exists as built).
+ */
+const hasStrace = spawnSync('sh', ['-c', 'command -v strace']).status === 0;
+describe.skipIf(!hasStrace && process.env.CI !== 'true')('a kill half way through a delete', () => {
+  it('leaves no part of a host layer under its name', () => {
+    const root = join(work, 'mid-delete');
+    ok(root, ['load', toolArchive]);
+    ok(root, registerTool);
+    const whole = preparedState(root, root).filter((line) => line.includes('/host/'));
+    expect(whole).toContainEqual(expect.stringMatching(/\/etc\/hostfiles\/b [0-9a-f]{16}$/));
+    // Its plan gone (as stop leaves it), gc deletes the layer; which call unlinks
+    // etc/hostfiles/b is counted on a traced run of a copy.
+    rmSync(join(root, 'var/lib/pilot/plans'), { recursive: true });
+    const traced = join(work, 'mid-delete-traced');
+    execFileSync('cp', ['-a', root, traced]);
+    const trace = join(work, 'gc.strace');
+    const strace = ['-qq', '-s', '4096', '-e', 'trace=unlink,unlinkat', '-o', trace];
+    const tracedGc = spawnSync('strace', [...strace, installed.bin, 'gc'], {
+      env: { ...process.env, PILOT_ROOT: traced, PILOT_HOST_ROOT: hostRoot },
+    });
+    expect(tracedGc.status).toBe(0);
+    const calls = readFileSync(trace, 'utf8').split('\n');
+    const at = calls.findIndex((call) => /^unlink(at)?\(.*\/etc\/hostfiles\/b"/.test(call));
+    expect(at, calls.join('\n')).toBeGreaterThan(-1);
+    const syscall = calls[at]!.slice(0, calls[at]!.indexOf('('));
+    const nth = calls.slice(0, at + 1).filter((call) => call.startsWith(`${syscall}(`)).length;
+
+    const killed = spawnSync(
+      'strace',
+      [...strace, '-e', `inject=${syscall}:signal=KILL:when=${nth}`, installed.bin, 'gc'],
+      { env: { ...process.env, PILOT_ROOT: root, PILOT_HOST_ROOT: hostRoot } },
+    );
+    expect(killed.status, String(killed.stderr)).not.toBe(0);
+    expect(readFileSync(trace, 'utf8')).toMatch(/\/etc\/hostfiles\/b".*\+\+\+ killed by SIGKILL/s);
+    const after = preparedState(root, root).filter((line) => line.includes('/host/'));
+    expect(after, 'a part of the layer under its name').toEqual([]);
+
+    // The next plan builds the layer again, whole; gc leaves no stray.
+    ok(root, ['replan', '--all']);
+    ok(root, ['gc']);
+    expect(leftovers(root)).toEqual([]);
+    expect(preparedState(root, root).filter((line) => line.includes('/host/'))).toEqual(whole);
+  }, 60_000);
 });
