@@ -10,8 +10,10 @@ import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { dirIdentity } from '../src/core/file-identity.js';
 import { parseOwner } from '../src/core/owner.js';
 import { tempEntryOwner } from '../src/core/temp-entries.js';
+import { mountDevOf, readPlanRecords, stampOf } from '../src/runtime/fast-plan.js';
 import { cli } from './harness.js';
 
 /** pilot CLI in `root`, with extra environment. */
@@ -84,6 +86,78 @@ export function stateWithContents(root: string, tag: string): string[] {
     const text = readFileSync(path, 'latin1').replaceAll(tag, 'ROOT');
     return `${named} ${createHash('sha256').update(text, 'latin1').digest('hex').slice(0, 16)}`;
   });
+}
+
+/**
+ * What prepare leaves in the store for a warm first call (src/commands/prepare.ts): each
+ * plan of `plans/` as a reader takes it, one line per record, and each host layer of
+ * `host/` with its files' contents (as stateWithContents), the root's path (`tag`) written
+ * as ROOT. A stamp's value is a file's identity (its inode among it), which differs
+ * between two roots holding the same state: it reads `fresh` when the stamped path still
+ * has it (the stub would take the plan), else `stale VALUE`. A plan a reader declines
+ * (cut short, unknown records) is one line saying why. Temp entries are not listed.
+ */
+export function preparedState(root: string, tag: string): string[] {
+  const store = join(root, 'var/lib/pilot');
+  const plans = join(store, 'plans');
+  const out: string[] = [];
+  const list = (dir: string) =>
+    existsSync(dir) ? readdirSync(dir).filter((name) => tempEntryOwner(name) === undefined) : [];
+  for (const name of list(plans).sort()) {
+    const entry = `var/lib/pilot/plans/${name}`;
+    const read = readPlanRecords(readFileSync(join(plans, name)));
+    if ('invalid' in read) {
+      out.push(`${entry}: declined: ${read.invalid}`);
+      continue;
+    }
+    for (const [keyword, ...words] of read.records) {
+      const now =
+        keyword === 'stamp'
+          ? stampOf(words[0]!)
+          : keyword === 'dirstamp'
+            ? dirIdentity(words[0]!)
+            : keyword === 'mountdev'
+              ? mountDevOf(words[0]!)
+              : undefined;
+      if (now !== undefined && words[1] !== now) words[1] = `stale ${words[1]}`;
+      else if (now !== undefined) words[1] = 'fresh';
+      out.push(`${entry}: ${[keyword, ...words].join(' ')}`.replaceAll(tag, 'ROOT'));
+    }
+  }
+  const layer = /^var\/lib\/pilot\/host\/[a-f0-9]{64}(\/| |$)/;
+  out.push(...stateWithContents(root, tag).filter((e) => layer.test(e)));
+  return out;
+}
+
+/**
+ * What a reader could take wrongly from the store's plans and host layers right after a
+ * kill (`state`, and the states before and after the command, all preparedState()): a
+ * plan the stub would take (every stamp fresh) that is neither the one before the
+ * command nor the finished run's, a plan it declines for being cut or malformed rather
+ * than stale, and a host layer other than those of that key (half built, or unknown).
+ */
+export function preparedDamage(state: string[], whole: string[][]): string[] {
+  const byEntry = (lines: string[]) => {
+    const entries = new Map<string, string>();
+    for (const line of lines) {
+      const entry = /^var\/lib\/pilot\/(plans\/[^:]+|host\/[a-f0-9]{64})/.exec(line)![1]!;
+      entries.set(entry, `${entries.get(entry) ?? ''}${line}\n`);
+    }
+    return entries;
+  };
+  const known = whole.map(byEntry);
+  const damage: string[] = [];
+  for (const [entry, lines] of byEntry(state)) {
+    const isKnown = known.some((entries) => entries.get(entry) === lines);
+    if (entry.startsWith('host/')) {
+      if (!isKnown) damage.push(`${entry}: not a whole layer of that key`);
+    } else if (lines.includes(' declined: ')) {
+      damage.push(lines.trim());
+    } else if (!lines.includes(' stale ') && !isKnown) {
+      damage.push(`${entry}: a plan the stub takes, neither the one before nor the finished run's`);
+    }
+  }
+  return damage;
 }
 
 /** Leftovers whose writer is not `pid` (a kill of `pid` may leave only its own). */

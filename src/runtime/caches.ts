@@ -2,11 +2,13 @@
  * The launcher's caches (host layers under the store, fast plans under the run
  * dir) as `ps`, `stop`, `gc` and `doctor` see them.
  */
-import { lstatSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fsyncDir } from '../core/durable.js';
+import { faultPoint } from '../core/fault.js';
 import { listDir } from '../core/list-dir.js';
 import type { PilotPaths } from '../core/paths.js';
-import { removeTree, sweepDeadTemps, tempEntryOwner } from '../core/temp-entries.js';
+import { removeTree, sweepDeadTemps, tempEntryOwner, tempSibling } from '../core/temp-entries.js';
 import { treeSize } from '../core/tree-size.js';
 import { listAllPlans, listPlans } from './fast-plan.js';
 import { storeEntryOf } from './in-use.js';
@@ -93,7 +95,7 @@ export function collectLauncherCaches(
       const path = join(dir, entry);
       if (options.minAgeMs !== undefined && isYoungerThan(path, options.minAgeMs)) continue;
       bytesFreed += treeSize(path, 'freed');
-      removeTree(path);
+      removeCacheDir(path);
       removed.push(`${kind}/${entry}`);
     }
   }
@@ -108,6 +110,21 @@ export function collectLauncherCaches(
     }
   }
   return { hostLayers: removed, plans: stalePlans.map((p) => p.file), bytesFreed };
+}
+
+/**
+ * Deletes a host layer or include extraction: its name goes first, in one step (a rename
+ * to a temp entry, synced), then its files. A launch takes a `host/<key>` that exists as
+ * whole; deleted in place, a kill or power cut half way would leave part of it under the
+ * name the next plan of that key takes. A kill after the rename leaves a dead temp entry,
+ * which the next writer there or gc sweeps.
+ */
+function removeCacheDir(path: string): void {
+  const trash = tempSibling(path, 'trash');
+  faultPoint(`rename ${path} to trash`);
+  renameSync(path, trash);
+  fsyncDir(dirname(path));
+  removeTree(trash);
 }
 
 /** A launch writes its account files before its plan: younger ones may be about to be named. */
