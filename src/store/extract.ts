@@ -35,6 +35,7 @@ import { errnoOf } from '../core/errors.js';
 import { makeDirs, PRIVATE_DIR_MODE } from '../core/modes.js';
 import { withPath } from '../core/system-error.js';
 import { removeTree, sweepBeforeWrite, tempName } from '../core/temp-entries.js';
+import type { TreeEntry } from '../core/tree-walk.js';
 import type { BodyDigests } from './extract/body-digests.js';
 import { canonicaliseTree, type OriginalEntry } from './extract/canonical.js';
 import { compareNames } from './extract/cross-check.js';
@@ -66,6 +67,12 @@ export interface ExtractOptions {
   privileged?: boolean;
   /** Called with byte counts as the input is read (once). */
   onBytes?: (bytes: number) => void;
+  /**
+   * Each entry of the finished tree as canonicalisation walks it, with the owner and
+   * mode it ends with (extract/canonical.ts), and the body digests pass 1 took: the
+   * layer manifest is read in that walk rather than in a second one.
+   */
+  onEntry?: (entry: TreeEntry, bodies: BodyDigests) => void;
   /** Runs after extraction, before the rename into place (write records here); `staging` is the finished tree. */
   beforeCommit?: (result: ExtractResult, staging: string) => void | Promise<void>;
 }
@@ -177,7 +184,12 @@ export async function extractTarSafely(
     const owner = privileged
       ? { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }
       : undefined;
-    const original = canonicaliseTree(staging, owner);
+    const onEntry = options.onEntry;
+    const original = canonicaliseTree(
+      staging,
+      owner,
+      onEntry && ((entry) => onEntry(entry, checked.bodies)),
+    );
     debugStep(`canonicalised ${label}: ${original.length} entries changed`);
     const result: ExtractResult = {
       dest,

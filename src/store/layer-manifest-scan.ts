@@ -2,13 +2,14 @@
  * Reading a layer tree into manifest entries (layer-manifest.ts): one walk that hashes
  * every regular file (each inode once: hard links share a digest), and one `getfattr`
  * run for the overlay xattrs of the whole tree (Node has no xattr call). Used when a
- * layer is extracted (the record) and by `pilot verify` (the comparison).
+ * layer is extracted (the record: there the walk is canonicalisation's own, through
+ * manifestScanner, extract/canonical.ts) and by `pilot verify` (the comparison).
  */
 import { closeSync, constants, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { nodeCrypto } from '../core/node-crypto.js';
 import { toolError } from '../core/tool-error.js';
 import { runToolLight } from '../core/tool-light.js';
-import { walkTree } from '../core/tree-walk.js';
+import { type TreeEntry, walkTree } from '../core/tree-walk.js';
 import type { EntryType, ManifestEntry } from './layer-manifest.js';
 
 const CHUNK = 1024 * 1024;
@@ -105,34 +106,41 @@ export function readOverlayXattrs(root: string): Map<string, string> {
   return parseGetfattrDump(result.stdout.toString('latin1'));
 }
 
+/** A file's content digest where the caller has it already, by relative path and size. */
+export type KnownDigest = (rel: string, size: number) => string | undefined;
+
 /**
- * Every entry of the tree at `root` (the root itself as `.`), for the manifest.
+ * Manifest entries from a walk of a tree, one `visit` per entry in walk order (the root
+ * itself as `.`); `entries` adds the overlay xattrs, read once the tree is final.
  * `known` gives a file's content digest where the caller has it already (extraction
  * hashed the bytes it wrote: extract/body-digests.ts); any other file is read and hashed.
  */
-export function scanTree(
-  root: string,
-  known?: (rel: string, size: number) => string | undefined,
-): ManifestEntry[] {
-  const xattrs = readOverlayXattrs(root);
-  const entries: ManifestEntry[] = [];
+export function manifestScanner(): {
+  visit(entry: TreeEntry, known?: KnownDigest): boolean;
+  entries(xattrs: Map<string, string>): ManifestEntry[];
+} {
+  const found: ManifestEntry[] = [];
   const digests = new Map<string, string>();
-  const buffer = Buffer.allocUnsafe(CHUNK);
-  walkTree(root, {
-    enter: ({ path, rel, stat }) => {
+  let buffer: Buffer | undefined;
+  return {
+    visit: ({ path, rel, stat }, known) => {
       const type = typeOf(stat);
       if (type === undefined) return false;
       let detail = '';
       if (type === 'f') {
         const key = `${stat.dev}:${stat.ino}`;
-        detail = digests.get(key) ?? known?.(rel, stat.size) ?? hashFile(path, buffer);
+        detail = digests.get(key) ?? known?.(rel, stat.size) ?? '';
+        if (detail === '') {
+          buffer ??= Buffer.allocUnsafe(CHUNK);
+          detail = hashFile(path, buffer);
+        }
         if (stat.nlink > 1) digests.set(key, detail);
       } else if (type === 'l') {
         detail = readlinkSync(path, 'buffer').toString();
       } else if (type === 'c') {
         detail = `${Math.floor(stat.rdev / 256) & 0xfff}:${(stat.rdev & 0xff) | ((stat.rdev >> 12) & 0xfff00)}`;
       }
-      entries.push({
+      found.push({
         path: rel,
         type,
         mode: stat.mode & 0o7777,
@@ -140,10 +148,21 @@ export function scanTree(
         gid: stat.gid,
         size: type === 'f' ? stat.size : 0,
         detail,
-        xattrs: xattrs.get(rel) ?? '',
+        xattrs: '',
       });
       return true;
     },
-  });
-  return entries;
+    entries: (xattrs) => {
+      for (const entry of found) entry.xattrs = xattrs.get(entry.path) ?? '';
+      return found;
+    },
+  };
+}
+
+/** Every entry of the tree at `root` (the root itself as `.`), for the manifest. */
+export function scanTree(root: string, known?: KnownDigest): ManifestEntry[] {
+  const xattrs = readOverlayXattrs(root);
+  const scanner = manifestScanner();
+  walkTree(root, { enter: (entry) => scanner.visit(entry, known) });
+  return scanner.entries(xattrs);
 }

@@ -20,7 +20,7 @@ import { treeSize } from '../core/tree-size.js';
 import type { BlobSource } from './archive-source.js';
 import { type ExtractResult, extractTarSafely } from './extract.js';
 import { serializeManifest } from './layer-manifest.js';
-import { scanTree } from './layer-manifest-scan.js';
+import { manifestScanner, readOverlayXattrs } from './layer-manifest-scan.js';
 import {
   layerManifestPath,
   layerRecordPath,
@@ -156,6 +156,8 @@ export async function ensureLayer(
   makeDirs(storeDirs.layers(paths));
   makeDirs(storeDirs.aliases(paths));
   let record: StoredLayerRecord | undefined;
+  // The manifest is read in canonicalisation's walk of the finished tree.
+  const scanner = manifestScanner();
   const result: ExtractResult = await extractTarSafely(
     { open: () => blob.open() },
     storeDirs.layer(paths, layer.diffId),
@@ -165,10 +167,9 @@ export async function ensureLayer(
       expectedDigest: layer.digest,
       expectedDiffId: layer.diffId,
       onBytes,
+      onEntry: (entry, bodies) => scanner.visit(entry, (rel, size) => bodies.get(rel, size)),
       beforeCommit: async (extracted, staging) => {
-        const manifest = serializeManifest(
-          scanTree(staging, (rel, size) => extracted.bodies.get(rel, size)),
-        );
+        const manifest = serializeManifest(scanner.entries(readOverlayXattrs(staging)));
         debugStep(`scanned ${layer.label}`);
         await turn;
         // The manifest before the record, both before the rename: a present layer has both.

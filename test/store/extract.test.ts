@@ -17,7 +17,11 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeTarEscapes, extractTarSafely } from '../../src/store/extract.js';
 import { serializeManifest } from '../../src/store/layer-manifest.js';
-import { scanTree } from '../../src/store/layer-manifest-scan.js';
+import {
+  manifestScanner,
+  readOverlayXattrs,
+  scanTree,
+} from '../../src/store/layer-manifest-scan.js';
 import { encodeTar, type TarEntrySpec } from '../../src/store/tar-write.js';
 import { bundleScript, getfattr, isRoot, sha256, type TempStore, tempStore } from './helpers.js';
 
@@ -634,6 +638,53 @@ describe('extractTarSafely hashes file contents as it extracts them', () => {
       expect(serializeManifest(scanTree(out, (rel, size) => result.bodies.get(rel, size)))).toBe(
         serializeManifest(scanTree(out)),
       );
+    });
+  }
+});
+
+describe('extractTarSafely reads the manifest in its canonicalising walk', () => {
+  // Owners, modes that canonicalisation changes (setuid, 0700 dirs, group write), hard
+  // links changed through their first name, symlinks, a whiteout, an opaque dir, a
+  // device it removes: the entries the walk hands on equal a fresh scan of the result.
+  const entries: TarEntrySpec[] = [
+    { path: 'bin/', type: 'dir', mode: 0o700, uid: 12, gid: 34 },
+    { path: 'bin/su', body: 'su\n', mode: 0o4755, uid: 5, gid: 6 },
+    { path: 'bin/su-again', type: 'link', linkpath: 'bin/su' },
+    { path: 'bin/plain', body: 'plain\n', mode: 0o664 },
+    { path: 'bin/sh', linkpath: 'plain', uid: 7 },
+    { path: 'etc/', type: 'dir', mode: 0o2775 },
+    { path: 'etc/.wh.gone', body: '' },
+    { path: 'opt/d/', type: 'dir' },
+    { path: 'opt/d/.wh..wh..opq', body: '' },
+    { path: 'opt/d/x', body: Buffer.alloc(300 * 1024, 7), mode: 0o600, uid: 1000 },
+    { path: 'tmp/', type: 'dir', mode: 0o1777 },
+    { path: 'fifo', type: 'fifo', mode: 0o666 },
+    { path: 'dev/', type: 'dir' },
+    { path: 'dev/null', type: 'char', devmajor: 1, devminor: 3 },
+  ];
+
+  for (const privileged of isRoot ? [true, false] : [false]) {
+    const cases = privileged ? entries : entries.filter((e) => e.path !== 'dev/null');
+    it(`equals a scan of the finished tree (${privileged ? 'privileged' : 'unprivileged'})`, async () => {
+      const scanner = manifestScanner();
+      let fromWalk = '';
+      const out = join(store.dir, 'out');
+      await extractTarSafely(Readable.from([gzipSync(encodeTar(cases))]), out, {
+        tmpDir: tmp,
+        label: 'test.tar',
+        privileged,
+        onEntry: (entry, bodies) => scanner.visit(entry, (rel, size) => bodies.get(rel, size)),
+        beforeCommit: (_result, staging) => {
+          fromWalk = serializeManifest(scanner.entries(readOverlayXattrs(staging)));
+        },
+      });
+      const fresh = serializeManifest(scanTree(out));
+      expect(fromWalk).toBe(fresh);
+      // the cases it covers are there
+      expect(fresh).toContain('"opt/d","d",493');
+      expect(fresh).toMatch(/"bin\/su","f",493,/);
+      expect(fresh).toContain('"etc/gone","c"');
+      expect(fresh).not.toContain('dev/null');
     });
   }
 });

@@ -14,7 +14,7 @@
  * modes are kept in the layer record (`original`) for `show` and `verify`.
  */
 import { chmodSync, lchownSync, type Stats, unlinkSync } from 'node:fs';
-import { walkTree } from '../../core/tree-walk.js';
+import { type TreeEntry, walkTree } from '../../core/tree-walk.js';
 
 /** An entry whose owner or mode the store changed: [path, uid, gid, st_mode] as the image had them. */
 export type OriginalEntry = [path: string, uid: number, gid: number, mode: number];
@@ -33,21 +33,26 @@ export function canonicalMode(stat: Stats): number | undefined {
  * Canonicalises the tree at `root` in place and returns what the image had where it
  * differs (paths relative to `root`). `owner` is the uid/gid
  * every entry gets; undefined leaves owners as they are (an unprivileged extraction
- * cannot give files away, and they are its own already).
+ * cannot give files away, and they are its own already). `visit` sees every entry that
+ * stays, in the walk's order, its stat already showing the owner and mode it ends with:
+ * the layer manifest is read in the same walk rather than in a second one.
  */
 export function canonicaliseTree(
   root: string,
   owner: { uid: number; gid: number } | undefined,
+  visit?: (entry: TreeEntry) => void,
 ): OriginalEntry[] {
   const original: OriginalEntry[] = [];
   /** Hard links: an inode changed through one name is recorded under each. */
   const changed = new Map<number, OriginalEntry>();
   // tree-walk.ts: however deep the image's paths go below the store's own directory.
   walkTree(root, {
-    enter: ({ path, rel, stat }) => {
+    enter: (entry) => {
+      const { path, rel, stat } = entry;
       const before = stat.nlink > 1 ? changed.get(stat.ino) : undefined;
       if (before) {
         original.push([rel, before[1], before[2], before[3]]);
+        visit?.(entry); // read after the inode was changed through its first name
         return false;
       }
       const mode = canonicalMode(stat);
@@ -70,6 +75,15 @@ export function canonicaliseTree(
       // The root stays closed (the staging dir's 0700) until everything below is done.
       // A directory is made readable before the walk reads it.
       if (modeDiffers && rel !== '.') chmodSync(path, mode);
+      if (visit) {
+        if (ownerDiffers) {
+          stat.uid = owner.uid;
+          stat.gid = owner.gid;
+        }
+        const final = rel === '.' ? 0o755 : modeDiffers ? mode : stat.mode & 0o7777;
+        stat.mode = (stat.mode & ~0o7777) | final;
+        visit(entry);
+      }
       return true;
     },
   });

@@ -37,6 +37,13 @@ export function decodeTarEscapes(text: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/**
+ * Bytes of validated tar that may wait in Node for GNU tar before `write` waits for it:
+ * the socket to tar holds a few hundred KiB, so a drain after each 1 MiB chunk made
+ * inflating and parsing wait for tar's file creation, and tar for them in turn.
+ */
+const TAR_QUEUE = 8 * 1024 * 1024;
+
 function gnuTarArgs(staging: string, privileged: boolean): string[] {
   const args = ['-x', '-v', '-f', '-', '-C', staging, '--numeric-owner', '-p'];
   args.push('--quoting-style=escape', '--warning=no-unknown-keyword', '--warning=no-timestamp');
@@ -53,8 +60,9 @@ function gnuTarArgs(staging: string, privileged: boolean): string[] {
 }
 
 /**
- * Where the validated bytes go: GNU tar's stdin. `write` resolves once tar takes more or
- * never will (it exited: `finish` says why); `finish` ends the input and returns what tar
+ * Where the validated bytes go: GNU tar's stdin. `write` resolves at once while less than
+ * TAR_QUEUE bytes wait for tar, else once tar has taken them all or never will (it exited:
+ * `finish` says why); `finish` ends the input and returns what tar
  * listed; `abort` ends tar without a word (the caller has its own error to tell).
  */
 export interface ExtractSink {
@@ -96,7 +104,12 @@ export function startExtractPass(staging: string, label: string, privileged: boo
   return {
     async write(chunk) {
       if (stdinClosed) return;
-      if (!stdin.write(chunk)) await new Promise<void>((resolve) => afterDrain(stdin, resolve));
+      // Up to TAR_QUEUE bytes wait in Node's queue for GNU tar: the caller goes on
+      // inflating and parsing meanwhile rather than waiting for every chunk to be taken.
+      stdin.write(chunk);
+      if (stdin.writableLength > TAR_QUEUE) {
+        await new Promise<void>((resolve) => afterDrain(stdin, resolve));
+      }
     },
     async finish() {
       stdin.end();
