@@ -29,7 +29,15 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, examples, repo, skipReason, TestRoot, testAccount } from './harness.js';
+import {
+  buildArchive,
+  examples,
+  layerDir,
+  repo,
+  skipReason,
+  TestRoot,
+  testAccount,
+} from './harness.js';
 
 const skip = skipReason();
 const corpus = join(repo, 'test/fixtures/flake-pilot');
@@ -68,14 +76,7 @@ describe.skipIf(skip !== '')('the flake-pilot corpus on a real host', () => {
   }
 
   function kiwiImages(): void {
-    const dir = (name: string, files: Record<string, string>) => {
-      const d = join(work, name);
-      for (const [path, text] of Object.entries(files)) {
-        mkdirSync(join(d, path, '..'), { recursive: true });
-        writeFileSync(join(d, path), text, { mode: 0o755 });
-      }
-      return d;
-    };
+    const dir = (name: string, files: Record<string, string>) => layerDir(work, name, files);
     const xz = (name: string, ref: string, layers: string[]) => {
       const tar = join(work, `${name}.docker.tar`);
       buildArchive(tar, ref, { Env: ['PATH=/usr/bin:/bin'] }, layers);

@@ -3,7 +3,7 @@
  * in a temp dir, loads the example images and runs real apps through their links.
  */
 import { type ChildProcess, type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,12 @@ export class TestRoot {
     for (const name of names) this.ok(['load', join(examples, `${name}.tar`), '--quiet']);
   }
 
+  /** Builds WORK/NAME.tar from layer dirs (localhost/test/NAME:latest) and loads it. */
+  loadLayers(work: string, name: string, layerDirs: string[]): void {
+    buildArchive(join(work, `${name}.tar`), `localhost/test/${name}:latest`, {}, layerDirs);
+    this.ok(['load', join(work, `${name}.tar`), '--quiet']);
+  }
+
   /** The host path of a registered app's link under this root. */
   link(appPath: string): string {
     return join(this.dir, appPath);
@@ -165,6 +171,16 @@ export function mountsMatching(needle: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter((line) => line.includes(needle));
+}
+
+/** PARENT/NAME holding FILES (path → text, each mode 0755): a layer dir for buildArchive. */
+export function layerDir(parent: string, name: string, files: Record<string, string>): string {
+  const dir = join(parent, name);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), text, { mode: 0o755 });
+  }
+  return dir;
 }
 
 /** Builds an oci-archive with examples/lib/oci.sh: layers are directories, first = lowest. */

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArchive, examples, skipReason, TestRoot } from './harness.js';
+import { examples, layerDir, skipReason, TestRoot } from './harness.js';
 
 const skip = skipReason();
 
@@ -106,18 +106,8 @@ describe.skipIf(skip !== '')('host packages from a real rpm database', () => {
     mkdirSync(join(host, 'var/log'), { recursive: true });
     writeFileSync(join(host, 'var/log/pilot-greeting.log'), 'a log\n');
 
-    const dir = (name: string, files: Record<string, string>) => {
-      const d = join(work, name);
-      for (const [path, text] of Object.entries(files)) {
-        mkdirSync(join(d, path, '..'), { recursive: true });
-        writeFileSync(join(d, path), text, { mode: 0o755 });
-      }
-      return d;
-    };
-    const image = (name: string, layers: string[]) => {
-      buildArchive(join(work, `${name}.tar`), `localhost/test/${name}:latest`, {}, layers);
-      root.ok(['load', join(work, `${name}.tar`), '--quiet']);
-    };
+    const dir = (name: string, files: Record<string, string>) => layerDir(work, name, files);
+    const image = (name: string, layers: string[]) => root.loadLayers(work, name, layers);
     const app = '#!/bin/sh\nfor f in "$@"; do cat "$f" 2>/dev/null || echo "no $f"; done\n';
     image('rpm-app', [
       join(examples, 'layers/busybox-base'),

@@ -19,8 +19,8 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildArchive,
   examples,
+  layerDir,
   mountsMatching,
   repo,
   skipReason,
@@ -53,18 +53,8 @@ describe.skipIf(skip !== '')('KIWI delta images and flake-pilot flakes', () => {
     chownSync(userDir, user.uid, user.gid);
     root.load('busybox-base');
 
-    const dir = (name: string, files: Record<string, string>) => {
-      const d = join(work, name);
-      for (const [path, text] of Object.entries(files)) {
-        mkdirSync(join(d, path, '..'), { recursive: true });
-        writeFileSync(join(d, path), text, { mode: 0o755 });
-      }
-      return d;
-    };
-    const image = (name: string, layers: string[]) => {
-      buildArchive(join(work, `${name}.tar`), `localhost/test/${name}:latest`, {}, layers);
-      root.ok(['load', join(work, `${name}.tar`), '--quiet']);
-    };
+    const dir = (name: string, files: Record<string, string>) => layerDir(work, name, files);
+    const image = (name: string, layers: string[]) => root.loadLayers(work, name, layers);
     // The base as KIWI writes it: /systemfiles is a script flake-pilot runs as root. This
     // host has no rpm: jq can only arrive if pilot reads the lines as data. Each line
     // brings its package only (as rpm -ql lists it), so KIWI names jq's libraries too.
