@@ -121,16 +121,7 @@ struct text {
 
 static void append(struct text *t, const char *s, size_t len)
 {
-	/* reserve() grows by one doubling, for arrays that grow by one: text may grow by more. */
-	if (t->n + len + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		while (cap < t->n + len + 1)
-			cap *= 2;
-		t->s = realloc(t->s, cap);
-		if (!t->s)
-			die_errno("out of memory", NULL, ENOMEM);
-		t->cap = cap;
-	}
+	t->s = reserve(t->s, &t->cap, t->n + len, 1); /* and its terminating NUL */
 	memcpy(t->s + t->n, s, len);
 	t->n += len;
 	t->s[t->n] = '\0';

@@ -70,12 +70,16 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* Room for element n of a growing array of *cap elements. */
+/* Room for element n of a growing array of *cap elements (doubling as often as needed:
+ * an array may grow by more than one element at a time). */
 void *reserve(void *array, size_t *cap, size_t n, size_t size)
 {
 	if (n < *cap)
 		return array;
-	*cap = *cap ? 2 * *cap : 16;
+	size_t want = *cap ? *cap : 16;
+	while (want <= n)
+		want *= 2;
+	*cap = want;
 	array = realloc(array, *cap * size);
 	if (!array)
 		die_errno("out of memory", NULL, ENOMEM);
