@@ -25,12 +25,6 @@
 
 #include "caller.h"
 
-static bool decline(struct decline *why, const char *reason, const char *detail)
-{
-	*why = (struct decline){ reason, detail };
-	return false;
-}
-
 /* mkdir -p PATH: created parents get PARENT_MODE, PATH itself LEAF_MODE, whatever the
  * umask (src/core/modes.ts). */
 static bool make_dirs(const char *path, mode_t parent_mode, mode_t leaf_mode)

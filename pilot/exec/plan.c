@@ -91,12 +91,6 @@ static bool mountdev_matches(const char *path, const char *want)
 	return strcmp(have, want) == 0;
 }
 
-static bool decline(struct decline *why, const char *reason, const char *detail)
-{
-	*why = (struct decline){ reason, detail };
-	return false;
-}
-
 bool read_plan(const struct words *w, struct plan *p, struct decline *why)
 {
 	p->home_bind = true;

@@ -18,6 +18,13 @@ struct decline {
 	const char *reason, *detail;
 };
 
+/* Sets WHY and returns false: `return decline(why, ...)` at the first doubt. */
+static inline bool decline(struct decline *why, const char *reason, const char *detail)
+{
+	*why = (struct decline){ reason, detail };
+	return false;
+}
+
 /* Checks the check records of a plan's words (after the magic words) and collects the
  * others; false, and why, at the first doubt. */
 bool read_plan(const struct words *w, struct plan *p, struct decline *why);

@@ -252,33 +252,24 @@ static bool load_plan(const char *path, uid_t uid, bool in_store, struct plan *p
 		struct stat st;
 		snprintf(dir, sizeof dir, "%s", path);
 		*strrchr(dir, '/') = '\0';
-		if (stat(dir, &st) < 0) {
-			*why = (struct decline){ "no plan yet", path };
-			return false;
-		}
-		if ((st.st_uid != 0 && st.st_uid != uid) || (st.st_mode & 022)) {
-			*why = (struct decline){ "plan not trusted (its dir)", path };
-			return false;
-		}
+		if (stat(dir, &st) < 0)
+			return decline(why, "no plan yet", path);
+		if ((st.st_uid != 0 && st.st_uid != uid) || (st.st_mode & 022))
+			return decline(why, "plan not trusted (its dir)", path);
 	}
 	size_t size;
 	const char *reason = NULL;
 	char *buf = read_plan_file(path, uid, &size, &reason);
-	*why = (struct decline){ reason, path };
 	if (!buf)
-		return false;
+		return decline(why, reason, path);
 	/* Every word ends in a NUL: a last word without one was cut short, and the end of
 	 * the file is never the end of a record (docs/plan.md). */
-	if (size == 0 || buf[size - 1] != '\0') {
-		why->reason = "truncated plan";
-		return false;
-	}
+	if (size == 0 || buf[size - 1] != '\0')
+		return decline(why, "truncated plan", path);
 	struct words words = { 0 };
 	split_words(buf, size, &words);
-	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0) {
-		why->reason = "unknown plan format";
-		return false;
-	}
+	if (words.n < 2 || strcmp(words.v[0], "pilot-plan") != 0 || strcmp(words.v[1], "2") != 0)
+		return decline(why, "unknown plan format", path);
 	*plan = (struct plan){ 0 };
 	return read_plan(&words, plan, why);
 }
