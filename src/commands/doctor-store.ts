@@ -7,7 +7,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { errnoOf, PilotError } from '../core/errors.js';
 import { explainSystemError } from '../core/system-error.js';
-import { listPlans } from '../runtime/fast-plan.js';
+import { listAllPlans } from '../runtime/fast-plan.js';
 import { check, type DoctorCheck } from './doctor-check.js';
 import { type DoctorHost, sysctl } from './doctor-host.js';
 
@@ -124,11 +124,14 @@ export function checkHardLinks(host: DoctorHost, store: string): DoctorCheck {
   );
 }
 
-/** Cached fast-path plans whose inputs changed: harmless (the next call re-plans), but worth a `pilot gc`. */
-export function checkPlans(run: string): DoctorCheck {
-  let plans: ReturnType<typeof listPlans>;
+/**
+ * Cached fast-path plans whose inputs changed, in the store (its owner's) and the run dir,
+ * where `ps` and `gc` look: harmless (the next call re-plans), but worth a `pilot gc`.
+ */
+export function checkPlans(paths: { run: string; store: string }): DoctorCheck {
+  let plans: ReturnType<typeof listAllPlans>;
   try {
-    plans = listPlans(run);
+    plans = listAllPlans(paths);
   } catch (error) {
     // Read-only: doctor reports what it cannot read and goes on.
     const explained = explainSystemError(error);

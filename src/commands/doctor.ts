@@ -121,7 +121,7 @@ export function runDoctor(options: DoctorOptions): DoctorCheck[] {
     ),
     checkFreeSpace(host, paths.store),
     checkHardLinks(host, paths.store),
-    checkPlans(paths.run),
+    checkPlans(paths),
     checkStoreQuick(paths),
     ...checkIsolation(host),
   ];
