@@ -162,18 +162,12 @@ export async function extractTarSafely(
       checked = await validatePass(open, compression, label, { ...options, privileged }, (chunk) =>
         tar.write(chunk),
       );
+      debugStep(`validated ${label}`);
+      if ((options.whiteouts ?? 'overlay') === 'overlay')
+        refuseOpaqueRoot(label, checked.validator);
     } catch (error) {
       await tar.abort();
       throw error;
-    }
-    debugStep(`validated ${label}`);
-    if ((options.whiteouts ?? 'overlay') === 'overlay') {
-      try {
-        refuseOpaqueRoot(label, checked.validator);
-      } catch (error) {
-        await tar.abort();
-        throw error;
-      }
     }
     const extracted = await tar.finish();
     debugStep(`extracted ${label}`);
